@@ -1,0 +1,19 @@
+import type { FlowSettings, TaskSettings } from "../options.js";
+
+/** A task as the engine sees it: its function and checked settings. */
+export interface TaskDefinition {
+  readonly name: string;
+  readonly fn: (...args: never[]) => unknown;
+  readonly settings: TaskSettings;
+  /** A hash of the function's source text, for cache policies and code identity. */
+  readonly sourceHash: string;
+  /** Runs of this task submitted with `withOptions({ waitFor })` wait for these. */
+  readonly waitFor: readonly unknown[] | undefined;
+}
+
+/** A flow as the engine sees it. */
+export interface FlowDefinition {
+  readonly name: string;
+  readonly fn: (...args: never[]) => unknown;
+  readonly settings: FlowSettings;
+}

@@ -1,0 +1,335 @@
+import { scopeStorage } from "../context.js";
+import { CancelledError, FlowTimeoutError, SquallError, TaskRunsFailedError, toError } from "../errors.js";
+import { newFlowRunId, newFlowRunName, newTaskRunId } from "../ids.js";
+import { RunLogger } from "../logging/logger.js";
+import { installPrintCapture } from "../logging/prints.js";
+import { ConcurrentTaskRunner } from "../runners/concurrent.js";
+import type { TaskRunnerSession } from "../runners/task-runner.js";
+import type { FlowRunInfo, RunScope } from "../runs.js";
+import {
+  describeState,
+  type FinalState,
+  makeState,
+  type State,
+  type StateName,
+  stateTypeOf,
+} from "../states.js";
+import type { ResultStore } from "../storage/result-store.js";
+import type { FlowDefinition, TaskDefinition } from "./definitions.js";
+import { collectUpstream, containsFutures, substituteResults } from "./inputs.js";
+import { runHooks, TaskRun } from "./task-run.js";
+
+const defaultRunner = new ConcurrentTaskRunner();
+
+/** The final state of a flow run, with the run it belongs to. */
+export type FlowRunState<R> = FinalState<R> & { readonly flowRun: FlowRunInfo };
+
+type Child = TaskRun | FlowRun;
+
+/**
+ * One run of a flow: starts its task runner, runs the flow function in its
+ * context, waits for every run it started, and decides the final state.
+ */
+export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
+  readonly id: string = newFlowRunId();
+  readonly name: string;
+  readonly parent: FlowRun | undefined;
+  readonly #def: FlowDefinition;
+  readonly #controller = new AbortController();
+  /** Runs started and not yet final: what the flow waits for, and cancels. */
+  readonly #active = new Set<Child>();
+  readonly #failed: Child[] = [];
+  readonly #taskRunCounts = new Map<string, number>();
+  #idle: (() => void) | undefined;
+  #session: TaskRunnerSession | undefined;
+  #closed = false;
+  #stateName: StateName = "Pending";
+  #stateTime = Date.now();
+  #startTime = 0;
+  #endTime = 0;
+  #value: R | undefined;
+  #error: Error | undefined;
+  #final = false;
+  #consumed = false;
+  #timeoutError: FlowTimeoutError | undefined;
+  #unlink: (() => void)[] = [];
+  #aborted: Promise<never> | undefined;
+  #logger: RunLogger | undefined;
+  readonly #done: Promise<void>;
+
+  constructor(def: FlowDefinition, args: unknown[], parent: FlowRun | undefined) {
+    this.#def = def;
+    this.parent = parent;
+    this.name = def.settings.flowRunName ?? newFlowRunName();
+    if (parent) parent.#adopt(this);
+    this.#done = this.#run(args);
+  }
+
+  // ---- FlowRunInfo and RunScope ----
+
+  get flowName(): string {
+    return this.#def.name;
+  }
+
+  get parentFlowRunId(): string | undefined {
+    return this.parent?.id;
+  }
+
+  get flowRun(): FlowRunInfo {
+    return this;
+  }
+
+  get taskRun(): undefined {
+    return undefined;
+  }
+
+  get startTime(): Date | undefined {
+    return this.#startTime ? new Date(this.#startTime) : undefined;
+  }
+
+  get endTime(): Date | undefined {
+    return this.#endTime ? new Date(this.#endTime) : undefined;
+  }
+
+  get state(): State<R> {
+    return makeState<R>(this.#stateName, this.#stateTime, { result: this.#value, error: this.#error });
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get logger(): RunLogger {
+    this.#logger ??= new RunLogger({ flowRunId: this.id, flowRunName: this.name });
+    return this.#logger;
+  }
+
+  get logPrints(): boolean {
+    return this.#def.settings.logPrints;
+  }
+
+  get persistResult(): boolean {
+    return this.#def.settings.persistResult;
+  }
+
+  get resultStorage(): ResultStore | undefined {
+    return this.#def.settings.resultStorage;
+  }
+
+  get consumed(): boolean {
+    return this.#consumed;
+  }
+
+  get failed(): boolean {
+    const type = stateTypeOf(this.#stateName);
+    return type === "FAILED" || type === "CRASHED";
+  }
+
+  // ---- what callers use ----
+
+  /** The flow's return value; throws the error a failed run ended with. */
+  async result(): Promise<R> {
+    this.#consumed = true;
+    await this.#done;
+    if (this.#error) throw this.#error;
+    return this.#value as R;
+  }
+
+  /** The final state, never throwing. */
+  async finalState(): Promise<FlowRunState<R>> {
+    this.#consumed = true;
+    await this.#done;
+    return Object.assign(this.state as FinalState<R>, { flowRun: this as FlowRunInfo });
+  }
+
+  // ---- what tasks and subflows use ----
+
+  /** A new task run of this flow run, counted in what the flow waits for. */
+  createTaskRun(def: TaskDefinition, args: unknown[]): TaskRun {
+    if (this.#closed) {
+      throw new SquallError(
+        `Task '${def.name}' was started after flow run '${this.name}' finished. Await your runs inside the flow function.`,
+      );
+    }
+    const count = this.#taskRunCounts.get(def.name) ?? 0;
+    this.#taskRunCounts.set(def.name, count + 1);
+    const run = new TaskRun(this, def, args, `${def.name}-${count}`, newTaskRunId());
+    this.#active.add(run);
+    return run;
+  }
+
+  /** Hands a run to the flow's task runner. */
+  submit(run: TaskRun): void {
+    if (this.#controller.signal.aborted) run.cancel(this.#controller.signal.reason);
+    else (this.#session as TaskRunnerSession).submit(run);
+  }
+
+  taskRunSettled(run: Child): void {
+    this.#active.delete(run);
+    if (run.failed) this.#failed.push(run);
+    if (this.#active.size === 0 && this.#idle) {
+      const idle = this.#idle;
+      this.#idle = undefined;
+      idle();
+    }
+  }
+
+  /** Cancels this flow run (as a child of a cancelled parent). */
+  cancel(reason: unknown): void {
+    this.#abort(reason);
+  }
+
+  #adopt(child: FlowRun): void {
+    if (this.#closed) {
+      throw new SquallError(
+        `Flow '${child.flowName}' was started after flow run '${this.name}' finished. Await subflows inside the flow function.`,
+      );
+    }
+    this.#active.add(child);
+  }
+
+  // ---- lifecycle ----
+
+  async #run(args: unknown[]): Promise<void> {
+    const settings = this.#def.settings;
+    this.#startTime = Date.now();
+    this.#setState("Running", this.#startTime);
+    this.logger.info(`Beginning flow run '${this.name}' for flow '${this.flowName}'`);
+    if (settings.logPrints) installPrintCapture();
+    this.#linkSignals();
+    let error: Error | undefined;
+    try {
+      const runner = settings.taskRunner ?? defaultRunner;
+      this.#session = await this.#untilAborted(Promise.resolve(runner.start(this)));
+      const fn = this.#def.fn as (...args: unknown[]) => unknown;
+      const returned = await this.#untilAborted(Promise.resolve(scopeStorage.run(this, fn, ...args)));
+      this.#value = (await this.#untilAborted(this.#resolveReturned(returned))) as R;
+    } catch (thrown) {
+      error = toError(thrown);
+    }
+    await this.#whenIdle(); // every run it started, awaited or not, reaches a final state
+    this.#closed = true;
+    try {
+      await this.#session?.shutdown();
+    } catch (thrown) {
+      error ??= toError(thrown);
+    }
+    await this.#settle(error);
+  }
+
+  /** Futures in the return value stand for their results; their failure is the flow's. */
+  async #resolveReturned(value: unknown): Promise<unknown> {
+    if (!containsFutures(value)) return value;
+    const upstream = new Map<TaskRun, boolean>();
+    collectUpstream(value, upstream);
+    await Promise.all([...upstream.keys()].map((run) => run.wait()));
+    for (const [run, allowed] of upstream) {
+      const state = run.state;
+      if (!allowed && "error" in state) {
+        run.outcome(); // handled: it fails the flow
+        throw state.error;
+      }
+    }
+    return substituteResults(value);
+  }
+
+  async #settle(error: Error | undefined): Promise<void> {
+    const signal = this.#controller.signal;
+    let name: StateName;
+    if (signal.aborted && signal.reason === this.#timeoutError) {
+      name = "TimedOut";
+      error = this.#timeoutError;
+    } else if (signal.aborted) {
+      name = "Cancelled";
+      const why =
+        signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? "cancelled");
+      error = new CancelledError(`Flow run '${this.name}' was cancelled: ${why}`);
+    } else if (error) {
+      name = "Failed";
+    } else {
+      const unhandled = this.#failed.filter((run) => !run.consumed);
+      if (unhandled.length > 0) {
+        name = "Failed";
+        error = new TaskRunsFailedError(
+          this.name,
+          unhandled.map((run) => ({ id: run.id, name: run.name, error: errorOf(run.state) })),
+        );
+      } else name = "Completed";
+    }
+    if (error) this.#value = undefined;
+    this.#error = error;
+    this.#final = true;
+    this.#endTime = Date.now();
+    this.#setState(name, this.#endTime);
+    for (const unlink of this.#unlink) unlink();
+    const state = this.state as FinalState<R>;
+    const seconds = ((this.#endTime - this.#startTime) / 1000).toFixed(3);
+    if (error && name !== "Cancelled")
+      this.logger.error(`Finished in state ${describeState(state)} after ${seconds} s`);
+    else this.logger.info(`Finished in state ${describeState(state)} after ${seconds} s`);
+    const settings = this.#def.settings;
+    const hooks = error ? (name === "Cancelled" ? [] : settings.onFailure) : settings.onCompletion;
+    if (hooks.length > 0)
+      await runHooks(hooks, state as FinalState<unknown>, this as FlowRunInfo, this.logger);
+    this.parent?.taskRunSettled(this);
+    // A top-level flow that failed with nobody awaiting it still fails the process.
+    if (error && !this.parent && !this.#consumed) process.exitCode = 1;
+  }
+
+  #linkSignals(): void {
+    const settings = this.#def.settings;
+    const sources = [this.parent?.signal, settings.signal].filter((s): s is AbortSignal => s !== undefined);
+    for (const source of sources) {
+      if (source.aborted) {
+        this.#abort(source.reason);
+        continue;
+      }
+      const onAbort = () => this.#abort(source.reason);
+      source.addEventListener("abort", onAbort, { once: true });
+      this.#unlink.push(() => source.removeEventListener("abort", onAbort));
+    }
+    if (settings.timeoutMs !== undefined) {
+      const seconds = settings.timeoutMs / 1000;
+      const timer = setTimeout(() => {
+        this.#timeoutError = new FlowTimeoutError(
+          `Flow run '${this.name}' exceeded its timeout of ${seconds} seconds.`,
+        );
+        this.#abort(this.#timeoutError);
+      }, settings.timeoutMs);
+      this.#unlink.push(() => clearTimeout(timer));
+    }
+  }
+
+  #abort(reason: unknown): void {
+    if (this.#final || this.#controller.signal.aborted) return;
+    this.#controller.abort(reason ?? new CancelledError("cancelled"));
+    for (const run of [...this.#active]) run.cancel(this.#controller.signal.reason);
+  }
+
+  /** Races `promise` against cancellation, which ends waiting on user code at once. */
+  #untilAborted<V>(promise: Promise<V>): Promise<V> {
+    this.#aborted ??= new Promise<never>((_, reject) => {
+      const signal = this.#controller.signal;
+      if (signal.aborted) reject(signal.reason);
+      else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+    this.#aborted.catch(() => {}); // observed through the race below
+    return Promise.race([promise, this.#aborted]);
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.#active.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#idle = resolve;
+    });
+  }
+
+  #setState(name: StateName, at: number): void {
+    this.#stateName = name;
+    this.#stateTime = at;
+  }
+}
+
+function errorOf(state: State<unknown>): Error {
+  return "error" in state ? state.error : new SquallError(`Run ended in state ${state.name}`);
+}

@@ -1,0 +1,534 @@
+import type { CacheKeyContext } from "../cache.js";
+import { scopeStorage } from "../context.js";
+import {
+  CancelledError,
+  ResultTimeoutError,
+  type RunRef,
+  SquallError,
+  TaskTimeoutError,
+  toError,
+  UpstreamFailedError,
+} from "../errors.js";
+import type { ResultOptions, TaskFuture } from "../futures.js";
+import { RunLogger } from "../logging/logger.js";
+import { retryDelayMs } from "../retry.js";
+import type { RunnableTaskRun } from "../runners/task-runner.js";
+import type { RunScope, TaskRunInfo } from "../runs.js";
+import { jsonSerializer } from "../serialization/serializer.js";
+import { describeState, makeState, type State, type StateName, stateTypeOf } from "../states.js";
+import { defaultResultStore } from "../storage/default-store.js";
+import { cacheKey as cacheStoreKey, resultKey } from "../storage/keys.js";
+import type { TaskDefinition } from "./definitions.js";
+import type { FlowRun } from "./flow-run.js";
+import { collectUpstream, containsFutures, substituteResults } from "./inputs.js";
+
+const NO_ARGS: unknown[] = [];
+
+/** A cached result as stored: when it stops being valid (ms since epoch, or null), and the value. */
+interface CacheRecord {
+  readonly expiresAt: number | null;
+  readonly result: unknown;
+}
+
+/** An error a run failed with carries the run's name and id. */
+export type TaskRunError = Error & { readonly taskRunName?: string; readonly taskRunId?: string };
+
+/**
+ * One run of a task: its future, its record, and its lifecycle (upstream inputs,
+ * cache, attempts, retries, timeout, final state). State lives in plain fields;
+ * state objects are built only when someone reads them.
+ */
+export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScope, RunnableTaskRun {
+  readonly id: string;
+  readonly name: string;
+  readonly flowRun: FlowRun;
+  readonly #def: TaskDefinition;
+  #args: unknown[];
+  #waitFor: readonly unknown[] | undefined;
+  #needsInputs: boolean;
+  #stateName: StateName = "Pending";
+  #stateTime: number;
+  #final = false;
+  #value: T | undefined;
+  #error: Error | undefined;
+  #scheduledTime = 0;
+  #attempts = 0;
+  #startTime = 0;
+  #endTime = 0;
+  #waiters: (() => void)[] | undefined;
+  #consumed = false;
+  /** Identifies the attempt whose outcome still counts; bumped whenever an attempt ends. */
+  #token = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #controller: AbortController | undefined;
+  #signal: AbortSignal | undefined;
+  #logger: RunLogger | undefined;
+  #cacheKey: string | undefined;
+
+  constructor(flowRun: FlowRun, def: TaskDefinition, args: unknown[], name: string, id: string) {
+    this.id = id;
+    this.name = name;
+    this.flowRun = flowRun;
+    this.#def = def;
+    this.#args = args;
+    this.#waitFor = def.waitFor;
+    this.#needsInputs = def.waitFor !== undefined || containsFutures(args);
+    this.#stateTime = Date.now();
+  }
+
+  // ---- TaskRunInfo and RunScope ----
+
+  get taskName(): string {
+    return this.#def.name;
+  }
+
+  get taskRunId(): string {
+    return this.id;
+  }
+
+  get taskRunName(): string {
+    return this.name;
+  }
+
+  get flowRunId(): string {
+    return this.flowRun.id;
+  }
+
+  get tags(): readonly string[] {
+    return this.#def.settings.tags;
+  }
+
+  get taskRun(): TaskRunInfo {
+    return this;
+  }
+
+  get attempts(): number {
+    return this.#attempts;
+  }
+
+  get startTime(): Date | undefined {
+    return this.#startTime ? new Date(this.#startTime) : undefined;
+  }
+
+  get endTime(): Date | undefined {
+    return this.#endTime ? new Date(this.#endTime) : undefined;
+  }
+
+  get state(): State<T> {
+    return makeState<T>(this.#stateName, this.#stateTime, {
+      result: this.#value,
+      error: this.#error,
+      scheduledTime: this.#scheduledTime,
+    });
+  }
+
+  get logPrints(): boolean {
+    return this.#def.settings.logPrints ?? this.flowRun.logPrints;
+  }
+
+  get logger(): RunLogger {
+    this.#logger ??= new RunLogger({
+      flowRunId: this.flowRun.id,
+      flowRunName: this.flowRun.name,
+      taskRunId: this.id,
+      taskRunName: this.name,
+    });
+    return this.#logger;
+  }
+
+  /** Aborts on flow cancellation and, when the task has a timeout, at the deadline. */
+  get signal(): AbortSignal {
+    if (this.#def.settings.timeoutMs === undefined) return this.flowRun.signal;
+    if (!this.#signal) {
+      this.#controller = new AbortController();
+      this.#signal = AbortSignal.any([this.flowRun.signal, this.#controller.signal]);
+    }
+    return this.#signal;
+  }
+
+  /** True once the flow consumed this run's outcome (a failure is then the flow's to handle). */
+  get consumed(): boolean {
+    return this.#consumed;
+  }
+
+  get failed(): boolean {
+    const type = stateTypeOf(this.#stateName);
+    return type === "FAILED" || type === "CRASHED";
+  }
+
+  // ---- TaskFuture ----
+
+  result(options?: ResultOptions & { raiseOnFailure?: true }): Promise<T>;
+  result(options: ResultOptions & { raiseOnFailure: false }): Promise<T | Error>;
+  result(options: ResultOptions = {}): Promise<T | Error> {
+    this.#consumed = true;
+    const raise = options.raiseOnFailure ?? true;
+    if (this.#final) return this.#settledResult(raise);
+    const { timeoutMs } = options;
+    if (timeoutMs === undefined) return this.#whenFinal().then(() => this.#settledResult(raise));
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new ResultTimeoutError(
+            `Task run '${this.name}' did not finish within ${timeoutMs} ms; it is still ${this.#stateName}.`,
+          ),
+        );
+      }, timeoutMs);
+      this.#addWaiter(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    }).then(() => this.#settledResult(raise));
+  }
+
+  wait(timeoutMs?: number): Promise<State<T>> {
+    if (this.#final || timeoutMs === undefined) return this.#whenFinal().then(() => this.state);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(this.state), timeoutMs);
+      this.#addWaiter(() => {
+        clearTimeout(timer);
+        resolve(this.state);
+      });
+    });
+  }
+
+  /** The result, or the error in its place; for `allowFailure` inputs. */
+  outcome(): T | Error {
+    this.#consumed = true;
+    return this.#stateName === "Completed" || this.#stateName === "Cached"
+      ? (this.#value as T)
+      : (this.#error as Error);
+  }
+
+  // ---- lifecycle, driven by the runner ----
+
+  execute(): Promise<void> | undefined {
+    if (this.#final) return undefined;
+    if (this.flowRun.signal.aborted) return this.cancel(this.flowRun.signal.reason);
+    if (this.#needsInputs) return this.#awaitInputs();
+    return this.#attempt();
+  }
+
+  /** Ends the run as Cancelled now, whatever it was doing. */
+  cancel(reason: unknown): undefined {
+    if (this.#final) return undefined;
+    this.#token += 1;
+    const why = reason instanceof Error ? reason.message : String(reason ?? "cancelled");
+    this.#settle("Cancelled", undefined, new CancelledError(`Task run '${this.name}' was cancelled: ${why}`));
+    return undefined;
+  }
+
+  async #awaitInputs(): Promise<void> {
+    const upstream = new Map<TaskRun, boolean>();
+    collectUpstream(this.#args, upstream);
+    if (this.#waitFor) collectUpstream(this.#waitFor, upstream);
+    const pending: Promise<void>[] = [];
+    for (const run of upstream.keys()) if (!run.#final) pending.push(run.#whenFinal());
+    if (pending.length > 0) await Promise.all(pending);
+    if (this.#final) return;
+    const failed: RunRef[] = [];
+    for (const [run, allowed] of upstream) {
+      if (allowed) run.#consumed = true;
+      else if (stateTypeOf(run.#stateName) !== "COMPLETED") failed.push({ id: run.id, name: run.name });
+    }
+    if (failed.length > 0) {
+      this.#settle("Failed", undefined, new UpstreamFailedError(failed));
+      return;
+    }
+    this.#args = substituteResults(this.#args) as unknown[];
+    this.#waitFor = undefined;
+    this.#needsInputs = false;
+    return this.#attempt();
+  }
+
+  #attempt(): Promise<void> | undefined {
+    if (this.flowRun.signal.aborted) return this.cancel(this.flowRun.signal.reason);
+    this.#attempts += 1;
+    const now = Date.now();
+    if (this.#attempts === 1) this.#startTime = now;
+    this.#setState(this.#attempts === 1 ? "Running" : "Retrying", now);
+    if (this.#attempts === 1 && this.#def.settings.cachePolicy) return this.#checkCache();
+    return this.#invoke();
+  }
+
+  async #checkCache(): Promise<void> {
+    const settings = this.#def.settings;
+    try {
+      const context: CacheKeyContext = {
+        taskName: this.#def.name,
+        taskSource: this.#def.sourceHash,
+        args: this.#args,
+        flowRunId: this.flowRun.id,
+      };
+      const key = settings.cachePolicy?.computeKey(context);
+      if (key !== undefined && !settings.refreshCache) {
+        const bytes = await this.#store().get(cacheStoreKey(key));
+        if (this.#final) return;
+        if (bytes !== undefined) {
+          const record = this.#serializer().deserialize(bytes) as CacheRecord;
+          if (record.expiresAt === null || record.expiresAt > Date.now()) {
+            this.#settle("Cached", record.result as T);
+            return;
+          }
+        }
+      }
+      this.#cacheKey = key;
+    } catch (error) {
+      // A cache key that cannot be computed will not be computable on a retry either.
+      this.#settle("Failed", undefined, toError(error));
+      return;
+    }
+    return this.#invoke();
+  }
+
+  #invoke(): Promise<void> | undefined {
+    this.#token += 1;
+    const token = this.#token;
+    this.#controller = undefined;
+    this.#signal = undefined;
+    const started = Date.now();
+    let out: unknown;
+    try {
+      out = scopeStorage.run(this, this.#def.fn as (...args: unknown[]) => unknown, ...this.#args);
+    } catch (error) {
+      return this.#onError(error, token);
+    }
+    const timeoutMs = this.#def.settings.timeoutMs;
+    if (isThenable(out)) {
+      if (timeoutMs !== undefined) this.#timer = setTimeout(TaskRun.#onTimeout, timeoutMs, this, token);
+      out.then(
+        (value) => this.#onValue(value as T, token),
+        (error) => this.#onError(error, token),
+      );
+      return this.#whenFinal();
+    }
+    // A synchronous function cannot be interrupted; it still fails if it overran its deadline.
+    if (timeoutMs !== undefined && Date.now() - started > timeoutMs) {
+      return this.#onError(this.#timeoutError(), token);
+    }
+    return this.#onValue(out as T, token);
+  }
+
+  static #onTimeout(run: TaskRun, token: number): void {
+    if (token !== run.#token || run.#final) return;
+    run.#timer = undefined;
+    const error = run.#timeoutError();
+    run.#controller?.abort(error);
+    run.#onError(error, token);
+  }
+
+  #timeoutError(): TaskTimeoutError {
+    const seconds = (this.#def.settings.timeoutMs ?? 0) / 1000;
+    return new TaskTimeoutError(`Task run '${this.name}' exceeded its timeout of ${seconds} seconds.`);
+  }
+
+  /** True when `token`'s attempt still counts; it then stops counting. */
+  #endAttempt(token: number): boolean {
+    if (token !== this.#token || this.#final) return false;
+    this.#token += 1;
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    return true;
+  }
+
+  #onValue(value: T, token: number): Promise<void> | undefined {
+    if (!this.#endAttempt(token)) return undefined;
+    const persist = this.#def.settings.persistResult ?? this.flowRun.persistResult;
+    if (!persist && this.#cacheKey === undefined) {
+      this.#settle("Completed", value);
+      return undefined;
+    }
+    return this.#storeResult(value, persist);
+  }
+
+  async #storeResult(value: T, persist: boolean): Promise<void> {
+    try {
+      const store = this.#store();
+      const serializer = this.#serializer();
+      if (persist) {
+        await store.put(resultKey(this.flowRun.id, this.id), serializer.serialize({ result: value }));
+      }
+      if (this.#cacheKey !== undefined) {
+        const ttl = this.#def.settings.cacheTtlMs;
+        const record: CacheRecord = { expiresAt: ttl === undefined ? null : Date.now() + ttl, result: value };
+        await store.put(cacheStoreKey(this.#cacheKey), serializer.serialize(record));
+      }
+    } catch (error) {
+      const cause = toError(error);
+      this.#settle(
+        "Failed",
+        undefined,
+        new SquallError(`Could not store the result of task run '${this.name}': ${cause.message}`, { cause }),
+      );
+      return;
+    }
+    this.#settle("Completed", value);
+  }
+
+  #onError(thrown: unknown, token: number): Promise<void> | undefined {
+    if (!this.#endAttempt(token)) return undefined;
+    const error = toError(thrown);
+    if (this.flowRun.signal.aborted) return this.cancel(this.flowRun.signal.reason);
+    if (this.#attempts > this.#def.settings.retries) return this.#fail(error);
+    const condition = this.#def.settings.retryCondition;
+    if (!condition) return this.#scheduleRetry(error);
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = condition(error);
+    } catch (conditionError) {
+      this.logger.warn("`retryCondition` threw, so the run will not be retried:", conditionError);
+      return this.#fail(error);
+    }
+    if (!isThenable(verdict)) return verdict ? this.#scheduleRetry(error) : this.#fail(error);
+    this.#setState("AwaitingRetry", Date.now());
+    return verdict.then(
+      (retry) => (this.#final ? undefined : retry ? this.#scheduleRetry(error) : this.#fail(error)),
+      (conditionError) => {
+        this.logger.warn("`retryCondition` threw, so the run will not be retried:", conditionError);
+        return this.#final ? undefined : this.#fail(error);
+      },
+    );
+  }
+
+  #scheduleRetry(error: Error): Promise<void> | undefined {
+    const settings = this.#def.settings;
+    let delayMs: number;
+    try {
+      delayMs = retryDelayMs(settings.retryDelay, this.#attempts, settings.retryJitterFactor);
+    } catch (delayError) {
+      return this.#fail(toError(delayError));
+    }
+    const now = Date.now();
+    this.#scheduledTime = now + delayMs;
+    this.#setState("AwaitingRetry", now);
+    this.logger.info(
+      `Attempt ${this.#attempts} failed with ${error.name}: ${error.message}. Retry ${this.#attempts}/${settings.retries} starts in ${delayMs / 1000} s.`,
+    );
+    this.#timer = setTimeout(TaskRun.#retryNow, delayMs, this);
+    return this.#whenFinal();
+  }
+
+  static #retryNow(run: TaskRun): void {
+    run.#timer = undefined;
+    if (!run.#final) run.#attempt();
+  }
+
+  #fail(error: Error): undefined {
+    this.#settle(error instanceof TaskTimeoutError ? "TimedOut" : "Failed", undefined, error);
+    return undefined;
+  }
+
+  #setState(name: StateName, at: number): void {
+    this.#stateName = name;
+    this.#stateTime = at;
+  }
+
+  #settle(name: StateName, value: T | undefined, error?: Error): void {
+    if (this.#final) return;
+    this.#final = true;
+    const now = Date.now();
+    this.#setState(name, now);
+    this.#endTime = now;
+    this.#value = value;
+    this.#error = error;
+    this.#args = NO_ARGS;
+    this.#waitFor = undefined;
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (error) tagWithRun(error, this);
+    this.#logOutcome();
+    const settings = this.#def.settings;
+    const hooks = error ? (name === "Cancelled" ? [] : settings.onFailure) : settings.onCompletion;
+    if (hooks.length === 0) {
+      this.#notify();
+      return;
+    }
+    runHooks(hooks, this.state as never, this, this.logger).then(() => this.#notify());
+  }
+
+  #notify(): void {
+    this.flowRun.taskRunSettled(this);
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    if (waiters) for (const waiter of waiters) waiter();
+  }
+
+  #logOutcome(): void {
+    const error = this.#error;
+    if (!error) {
+      this.logger.debug(`Finished in state ${this.#stateName}()`);
+      return;
+    }
+    const state = describeState(this.state);
+    if (this.#stateName === "Cancelled" || error instanceof UpstreamFailedError) {
+      this.logger.info(`Finished in state ${state}`);
+    } else {
+      this.logger.error(`Finished in state ${state}\n${error.stack ?? ""}`);
+    }
+  }
+
+  #settledResult(raise: boolean): Promise<T | Error> {
+    if (stateTypeOf(this.#stateName) === "COMPLETED") return Promise.resolve(this.#value as T);
+    const error = this.#error as Error;
+    return raise ? Promise.reject(error) : Promise.resolve(error);
+  }
+
+  #whenFinal(): Promise<void> {
+    if (this.#final && this.#waiters === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#addWaiter(resolve));
+  }
+
+  #addWaiter(waiter: () => void): void {
+    if (this.#final && this.#waiters === undefined) {
+      waiter();
+      return;
+    }
+    if (this.#waiters) this.#waiters.push(waiter);
+    else this.#waiters = [waiter];
+  }
+
+  #store() {
+    return this.#def.settings.resultStorage ?? this.flowRun.resultStorage ?? defaultResultStore;
+  }
+
+  #serializer() {
+    return this.#def.settings.resultSerializer ?? jsonSerializer;
+  }
+}
+
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as PromiseLike<unknown>).then === "function"
+  );
+}
+
+/** Lets `result()` callers see which run an error came from, keeping its class and message. */
+function tagWithRun(error: Error, run: TaskRun): void {
+  if (Object.hasOwn(error, "taskRunName") || !Object.isExtensible(error)) return;
+  Object.defineProperties(error, {
+    taskRunName: { value: run.name, configurable: true },
+    taskRunId: { value: run.id, configurable: true },
+  });
+}
+
+/** Runs hooks one after another; a hook that throws is logged and does not change the state. */
+export async function runHooks<S, I>(
+  hooks: readonly ((state: S, info: I) => void | Promise<void>)[],
+  state: S,
+  info: I,
+  logger: RunLogger,
+): Promise<void> {
+  for (const hook of hooks) {
+    try {
+      await hook(state, info);
+    } catch (error) {
+      logger.error(`Hook '${hook.name || "anonymous"}' failed:`, error);
+    }
+  }
+}

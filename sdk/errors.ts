@@ -1,0 +1,88 @@
+/**
+ * Every error squall raises extends {@link SquallError}; `name` is the class
+ * name so that an error that crossed a process boundary reads the same.
+ */
+export class SquallError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A value passed to a squall function was not what it expects. */
+export class InvalidArgumentError extends SquallError {}
+
+/** Something that only works inside a flow or task run was called outside one. */
+export class MissingContextError extends SquallError {}
+
+/** Two different tasks were defined with one name in the same process. */
+export class DuplicateTaskNameError extends SquallError {}
+
+/** A task run did not finish within its `timeoutSeconds`. */
+export class TaskTimeoutError extends SquallError {}
+
+/** A flow run did not finish within its `timeoutSeconds`. */
+export class FlowTimeoutError extends SquallError {}
+
+/** `future.result({ timeoutMs })` gave up waiting; the run itself goes on. */
+export class ResultTimeoutError extends SquallError {}
+
+/** The run was cancelled through its flow run's `AbortSignal`. */
+export class CancelledError extends SquallError {}
+
+/** The run's process or worker died under it; the run did not fail on its own. */
+export class CrashedError extends SquallError {}
+
+/** No persisted result is stored where one was asked for. */
+export class ResultNotFoundError extends SquallError {}
+
+/** A run could not compute its cache key (an input that cannot be hashed). */
+export class CacheKeyError extends SquallError {}
+
+/** An upstream run a task depended on did not complete, so the task never ran. */
+export class UpstreamFailedError extends SquallError {
+  readonly upstream: readonly RunRef[];
+  constructor(upstream: readonly RunRef[]) {
+    super(`Upstream task run${upstream.length > 1 ? "s" : ""} ${listRuns(upstream)} did not complete.`);
+    this.upstream = upstream;
+  }
+}
+
+/** Runs that a flow submitted failed and the flow never handled their failure. */
+export class TaskRunsFailedError extends SquallError {
+  readonly failures: readonly RunFailure[];
+  constructor(flowRunName: string, failures: readonly RunFailure[]) {
+    const count = failures.length;
+    super(
+      `Flow run '${flowRunName}' failed because ${count} run${count > 1 ? "s" : ""} failed: ${listRuns(failures, true)}`,
+      { cause: failures[0]?.error },
+    );
+    this.failures = failures;
+  }
+}
+
+export interface RunRef {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface RunFailure extends RunRef {
+  readonly error: Error;
+}
+
+const LISTED = 5;
+
+function listRuns(runs: readonly (RunRef & { error?: Error })[], withErrors = false): string {
+  const shown = runs.slice(0, LISTED).map((run) => {
+    const why = withErrors && run.error ? ` (${run.error.name}: ${run.error.message})` : "";
+    return `'${run.name}'${why}`;
+  });
+  if (runs.length > LISTED) shown.push(`and ${runs.length - LISTED} more`);
+  return shown.join(", ");
+}
+
+/** Turns anything thrown into an Error, keeping Errors as they are. */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new SquallError(`A non-Error value was thrown: ${String(thrown)}`, { cause: thrown });
+}

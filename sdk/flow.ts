@@ -1,0 +1,81 @@
+import { currentScope } from "./context.js";
+import type { FlowDefinition } from "./engine/definitions.js";
+import { FlowRun, type FlowRunState } from "./engine/flow-run.js";
+import { InvalidArgumentError } from "./errors.js";
+import { checkName, type FlowOptions, flowSettings } from "./options.js";
+import { RunPromise } from "./run-promise.js";
+
+/** A flow: call it to run it and get its return value, or `.run()` it to get its final state. */
+export interface Flow<Args extends unknown[], R> {
+  /** Runs the flow; resolves to its return value, or rejects with the error it failed with. */
+  (...args: Args): Promise<Awaited<R>>;
+  readonly name: string;
+  /** The plain function. */
+  readonly fn: (...args: Args) => R;
+  readonly options: FlowOptions<Awaited<R>>;
+  /** Runs the flow and resolves to its final state; never rejects. */
+  run(...args: Args): Promise<FlowRunState<Awaited<R>>>;
+  /** The same flow with some options changed (a task runner, a cancellation signal, ...). */
+  withOptions(options: FlowOptions<Awaited<R>>): Flow<Args, R>;
+}
+
+/**
+ * Makes a flow of a function. Tasks it submits go to its task runner; it finishes when
+ * the function has returned and every run it started has finished.
+ *
+ * @example
+ * const greetings = flow({ taskRunner: new SequentialTaskRunner() }, function greetings(names: string[]) {
+ *   for (const name of names) {
+ *     sayHello.submit(name);
+ *     sayGoodbye.submit(name);
+ *   }
+ * });
+ * await greetings(["arthur", "trillian", "ford", "marvin"]);
+ */
+export function flow<Args extends unknown[], R>(fn: (...args: Args) => R): Flow<Args, R>;
+export function flow<Args extends unknown[], R>(
+  options: FlowOptions<Awaited<R>>,
+  fn: (...args: Args) => R,
+): Flow<Args, R>;
+export function flow<Args extends unknown[], R>(
+  first: FlowOptions<Awaited<R>> | ((...args: Args) => R),
+  second?: (...args: Args) => R,
+): Flow<Args, R> {
+  const [options, fn] = typeof first === "function" ? [{}, first] : [first, second];
+  if (typeof fn !== "function") {
+    throw new InvalidArgumentError(
+      `Expected flow() to get a function${typeof first === "function" ? "" : " after its options"}, got \`${String(fn)}\``,
+    );
+  }
+  return makeFlow<Args, R>(fn, options);
+}
+
+function makeFlow<Args extends unknown[], R>(
+  fn: (...args: Args) => R,
+  options: FlowOptions<Awaited<R>>,
+): Flow<Args, R> {
+  const def: FlowDefinition = {
+    name: checkName(options?.name ?? fn.name, "flow"),
+    fn: fn as FlowDefinition["fn"],
+    settings: flowSettings(options as FlowOptions<unknown>),
+  };
+  const start = (args: unknown[]) => new FlowRun<Awaited<R>>(def, args, currentScope()?.flowRun as FlowRun);
+  const call = (...args: Args) => {
+    const run = start(args);
+    return new RunPromise(() => run.result());
+  };
+  Object.defineProperty(call, "name", { value: def.name });
+  return Object.assign(call, {
+    fn,
+    options,
+    run: (...args: Args) => start(args).finalState(),
+    withOptions: (more: FlowOptions<Awaited<R>>) => {
+      if (typeof more !== "object" || more === null) {
+        throw new InvalidArgumentError(
+          `Expected withOptions() to get an options object, got \`${String(more)}\``,
+        );
+      }
+      return makeFlow<Args, R>(fn, { ...options, ...more });
+    },
+  }) as Flow<Args, R>;
+}

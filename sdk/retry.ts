@@ -1,0 +1,36 @@
+import { InvalidArgumentError } from "./errors.js";
+
+/** Seconds to wait before a retry: one number, one per retry, or a function of the retry number (1, 2, ...). */
+export type RetryDelay = number | readonly number[] | ((retry: number) => number);
+
+/**
+ * Delays that double with each retry: `backoffFactor`, then twice that, and so on.
+ *
+ * @example
+ * const flaky = task({ retries: 4, retryDelaySeconds: exponentialBackoff(1) }, function flaky() {});
+ * // waits 1, 2, 4, 8 seconds between attempts
+ */
+export function exponentialBackoff(backoffFactor: number): (retry: number) => number {
+  if (typeof backoffFactor !== "number" || !Number.isFinite(backoffFactor) || backoffFactor < 0) {
+    throw new InvalidArgumentError(
+      `Expected \`backoffFactor\` to be a number >= 0, got \`${String(backoffFactor)}\``,
+    );
+  }
+  return (retry) => backoffFactor * 2 ** (retry - 1);
+}
+
+/** Milliseconds before retry number `retry`, jittered by up to ±`jitterFactor` of the delay. */
+export function retryDelayMs(delay: RetryDelay, retry: number, jitterFactor: number): number {
+  let seconds: number;
+  if (typeof delay === "number") seconds = delay;
+  else if (typeof delay === "function") seconds = delay(retry);
+  else seconds = delay[Math.min(retry, delay.length) - 1] ?? 0;
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
+    throw new InvalidArgumentError(
+      `Expected \`retryDelaySeconds\` to give a number >= 0 for retry ${retry}, got \`${String(seconds)}\``,
+    );
+  }
+  // Spreads retries of many runs that failed together ("thundering herd").
+  const jitter = jitterFactor > 0 ? seconds * jitterFactor * (2 * Math.random() - 1) : 0;
+  return Math.max(0, (seconds + jitter) * 1000);
+}

@@ -1,0 +1,30 @@
+import { ResultNotFoundError } from "../errors.js";
+import { jsonSerializer, type Serializer } from "../serialization/serializer.js";
+import { resultKey } from "./keys.js";
+import type { ResultStore } from "./result-store.js";
+
+export interface PersistedResultAddress {
+  readonly flowRunId: string;
+  readonly taskRunId: string;
+}
+
+/**
+ * Reads back a result that a task with `persistResult` stored.
+ *
+ * @example
+ * const value = await readPersistedResult(store, { flowRunId, taskRunId: future.taskRunId });
+ */
+export async function readPersistedResult<T = unknown>(
+  store: ResultStore,
+  address: PersistedResultAddress,
+  serializer: Serializer = jsonSerializer,
+): Promise<T> {
+  const key = resultKey(address.flowRunId, address.taskRunId);
+  const bytes = await store.get(key);
+  if (bytes === undefined) {
+    throw new ResultNotFoundError(
+      `No persisted result at \`${key}\`: was the task run with \`persistResult: true\`?`,
+    );
+  }
+  return (serializer.deserialize(bytes) as { result: T }).result;
+}
