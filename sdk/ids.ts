@@ -5,9 +5,14 @@ import { randomBytes, randomUUID } from "node:crypto";
 const processPrefix = randomBytes(6).toString("hex");
 let counter = 0;
 
-export function newTaskRunId(): string {
+/** A number unique in this process; `taskRunId()` turns it into an id unique across processes. */
+export function nextSerial(): number {
   counter += 1;
-  return `${processPrefix}-${counter.toString(36)}`;
+  return counter;
+}
+
+export function taskRunId(serial: number): string {
+  return `${processPrefix}-${serial.toString(36)}`;
 }
 
 export function newFlowRunId(): string {

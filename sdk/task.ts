@@ -10,8 +10,21 @@ import { installPrintCapture } from "./logging/prints.js";
 import { checkName, type TaskOptions, taskSettings } from "./options.js";
 import { RunPromise } from "./run-promise.js";
 
-/** An argument a task accepts in `.submit()`: the value, or a future (or `allowFailure`) giving it. */
-export type Futurable<T> = T | TaskFuture<T> | AllowFailure<T>;
+/**
+ * An argument a task accepts in `.submit()`: the value, or a future (or `allowFailure`) giving it,
+ * also nested inside arrays and plain objects.
+ */
+export type Futurable<T> =
+  | T
+  | TaskFuture<T>
+  | AllowFailure<T>
+  | (T extends (...args: never[]) => unknown
+      ? never
+      : T extends readonly (infer E)[]
+        ? readonly Futurable<E>[]
+        : T extends object
+          ? { [K in keyof T]: Futurable<T[K]> }
+          : never);
 export type FuturableArgs<Args extends unknown[]> = { [K in keyof Args]: Futurable<Args[K]> };
 /** An argument of `.map()`: an iterable of values (one per run), or one value for every run. */
 export type MapArg<T> = Iterable<Futurable<T>> | Unmapped<T> | T;

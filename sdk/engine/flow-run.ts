@@ -1,6 +1,6 @@
 import { scopeStorage } from "../context.js";
 import { CancelledError, FlowTimeoutError, SquallError, TaskRunsFailedError, toError } from "../errors.js";
-import { newFlowRunId, newFlowRunName, newTaskRunId } from "../ids.js";
+import { newFlowRunId, newFlowRunName } from "../ids.js";
 import { RunLogger } from "../logging/logger.js";
 import { installPrintCapture } from "../logging/prints.js";
 import { ConcurrentTaskRunner } from "../runners/concurrent.js";
@@ -153,7 +153,7 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
     }
     const count = this.#taskRunCounts.get(def.name) ?? 0;
     this.#taskRunCounts.set(def.name, count + 1);
-    const run = new TaskRun(this, def, args, `${def.name}-${count}`, newTaskRunId());
+    const run = new TaskRun(this, def, args, count);
     this.#active.add(run);
     return run;
   }

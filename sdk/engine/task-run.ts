@@ -1,4 +1,5 @@
 import type { CacheKeyContext } from "../cache.js";
+import { now, toEpochMs } from "../clock.js";
 import { scopeStorage } from "../context.js";
 import {
   CancelledError,
@@ -10,6 +11,8 @@ import {
   UpstreamFailedError,
 } from "../errors.js";
 import type { ResultOptions, TaskFuture } from "../futures.js";
+import { nextSerial, taskRunId } from "../ids.js";
+import { isEnabled } from "../logging/config.js";
 import { RunLogger } from "../logging/logger.js";
 import { retryDelayMs } from "../retry.js";
 import type { RunnableTaskRun } from "../runners/task-runner.js";
@@ -39,9 +42,10 @@ export type TaskRunError = Error & { readonly taskRunName?: string; readonly tas
  * state objects are built only when someone reads them.
  */
 export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScope, RunnableTaskRun {
-  readonly id: string;
-  readonly name: string;
   readonly flowRun: FlowRun;
+  // The id and name are built when asked for: most runs never need them.
+  readonly #serial: number;
+  readonly #index: number;
   readonly #def: TaskDefinition;
   #args: unknown[];
   #waitFor: readonly unknown[] | undefined;
@@ -65,18 +69,26 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #logger: RunLogger | undefined;
   #cacheKey: string | undefined;
 
-  constructor(flowRun: FlowRun, def: TaskDefinition, args: unknown[], name: string, id: string) {
-    this.id = id;
-    this.name = name;
+  constructor(flowRun: FlowRun, def: TaskDefinition, args: unknown[], index: number) {
+    this.#serial = nextSerial();
+    this.#index = index;
     this.flowRun = flowRun;
     this.#def = def;
     this.#args = args;
     this.#waitFor = def.waitFor;
     this.#needsInputs = def.waitFor !== undefined || containsFutures(args);
-    this.#stateTime = Date.now();
+    this.#stateTime = now();
   }
 
   // ---- TaskRunInfo and RunScope ----
+
+  get id(): string {
+    return taskRunId(this.#serial);
+  }
+
+  get name(): string {
+    return `${this.#def.name}-${this.#index}`;
+  }
 
   get taskName(): string {
     return this.#def.name;
@@ -107,18 +119,18 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   }
 
   get startTime(): Date | undefined {
-    return this.#startTime ? new Date(this.#startTime) : undefined;
+    return this.#startTime ? new Date(toEpochMs(this.#startTime)) : undefined;
   }
 
   get endTime(): Date | undefined {
-    return this.#endTime ? new Date(this.#endTime) : undefined;
+    return this.#endTime ? new Date(toEpochMs(this.#endTime)) : undefined;
   }
 
   get state(): State<T> {
-    return makeState<T>(this.#stateName, this.#stateTime, {
+    return makeState<T>(this.#stateName, toEpochMs(this.#stateTime), {
       result: this.#value,
       error: this.#error,
-      scheduledTime: this.#scheduledTime,
+      scheduledTime: toEpochMs(this.#scheduledTime),
     });
   }
 
@@ -165,8 +177,11 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     const raise = options.raiseOnFailure ?? true;
     if (this.#final) return this.#settledResult(raise);
     const { timeoutMs } = options;
-    if (timeoutMs === undefined) return this.#whenFinal().then(() => this.#settledResult(raise));
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<T | Error>((resolve, reject) => {
+      if (timeoutMs === undefined) {
+        this.#addWaiter(() => this.#deliver(resolve, reject, raise));
+        return;
+      }
       const timer = setTimeout(() => {
         reject(
           new ResultTimeoutError(
@@ -176,9 +191,15 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       }, timeoutMs);
       this.#addWaiter(() => {
         clearTimeout(timer);
-        resolve();
+        this.#deliver(resolve, reject, raise);
       });
-    }).then(() => this.#settledResult(raise));
+    });
+  }
+
+  #deliver(resolve: (value: T | Error) => void, reject: (error: Error) => void, raise: boolean): void {
+    if (stateTypeOf(this.#stateName) === "COMPLETED") resolve(this.#value as T);
+    else if (raise) reject(this.#error as Error);
+    else resolve(this.#error as Error);
   }
 
   wait(timeoutMs?: number): Promise<State<T>> {
@@ -244,9 +265,9 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #attempt(): Promise<void> | undefined {
     if (this.flowRun.signal.aborted) return this.cancel(this.flowRun.signal.reason);
     this.#attempts += 1;
-    const now = Date.now();
-    if (this.#attempts === 1) this.#startTime = now;
-    this.#setState(this.#attempts === 1 ? "Running" : "Retrying", now);
+    const at = now();
+    if (this.#attempts === 1) this.#startTime = at;
+    this.#setState(this.#attempts === 1 ? "Running" : "Retrying", at);
     if (this.#attempts === 1 && this.#def.settings.cachePolicy) return this.#checkCache();
     return this.#invoke();
   }
@@ -286,7 +307,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     const token = this.#token;
     this.#controller = undefined;
     this.#signal = undefined;
-    const started = Date.now();
+    const started = this.#def.settings.timeoutMs === undefined ? 0 : Date.now();
     let out: unknown;
     try {
       out = scopeStorage.run(this, this.#def.fn as (...args: unknown[]) => unknown, ...this.#args);
@@ -382,7 +403,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       return this.#fail(error);
     }
     if (!isThenable(verdict)) return verdict ? this.#scheduleRetry(error) : this.#fail(error);
-    this.#setState("AwaitingRetry", Date.now());
+    this.#setState("AwaitingRetry", now());
     return verdict.then(
       (retry) => (this.#final ? undefined : retry ? this.#scheduleRetry(error) : this.#fail(error)),
       (conditionError) => {
@@ -400,9 +421,9 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     } catch (delayError) {
       return this.#fail(toError(delayError));
     }
-    const now = Date.now();
-    this.#scheduledTime = now + delayMs;
-    this.#setState("AwaitingRetry", now);
+    const at = now();
+    this.#scheduledTime = at + delayMs;
+    this.#setState("AwaitingRetry", at);
     this.logger.info(
       `Attempt ${this.#attempts} failed with ${error.name}: ${error.message}. Retry ${this.#attempts}/${settings.retries} starts in ${delayMs / 1000} s.`,
     );
@@ -428,9 +449,9 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #settle(name: StateName, value: T | undefined, error?: Error): void {
     if (this.#final) return;
     this.#final = true;
-    const now = Date.now();
-    this.#setState(name, now);
-    this.#endTime = now;
+    const at = now();
+    this.#setState(name, at);
+    this.#endTime = at;
     this.#value = value;
     this.#error = error;
     this.#args = NO_ARGS;
@@ -460,7 +481,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #logOutcome(): void {
     const error = this.#error;
     if (!error) {
-      this.logger.debug(`Finished in state ${this.#stateName}()`);
+      if (isEnabled("DEBUG")) this.logger.debug(`Finished in state ${this.#stateName}()`);
       return;
     }
     const state = describeState(this.state);
