@@ -1,6 +1,6 @@
 // Core engine overhead: 100,000 no-op task runs submitted and resolved in one flow,
 // against a bare Promise.all over the same function in the same process.
-import { ConcurrentTaskRunner, flow, SequentialTaskRunner, task, type TaskRunner } from "squall";
+import { ConcurrentTaskRunner, flow, SequentialTaskRunner, type TaskRunner, task } from "squall";
 import { formatRate, heapUsedAfterGc, type Sample, sample, throughput } from "./measure.js";
 
 const RUNS = 100_000;

@@ -3,11 +3,14 @@
 import { ConcurrentTaskRunner, flow } from "squall";
 import { NAMES, sayGoodbye, sayHello } from "./greetings-tasks.js";
 
-export const greetings = flow({ taskRunner: new ConcurrentTaskRunner() }, function greetings(names: string[]) {
-  for (const name of names) {
-    sayHello(name);
-    sayGoodbye(name);
-  }
-});
+export const greetings = flow(
+  { taskRunner: new ConcurrentTaskRunner() },
+  function greetings(names: string[]) {
+    for (const name of names) {
+      sayHello(name);
+      sayGoodbye(name);
+    }
+  },
+);
 
 await greetings(NAMES);
