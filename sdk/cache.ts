@@ -57,7 +57,7 @@ export const cachePolicies = {
 } as const;
 
 /** A stable text form of a value: equal values give equal text whatever their key order. */
-export function canonical(value: unknown, path: string): string {
+export function canonical(value: unknown, path: string, ancestors: object[] = []): string {
   switch (typeof value) {
     case "undefined":
       return "u";
@@ -71,33 +71,47 @@ export function canonical(value: unknown, path: string): string {
       return JSON.stringify(value);
     case "object": {
       if (value === null) return "null";
-      if (Array.isArray(value))
-        return `[${value.map((item, i) => canonical(item, `${path}[${i}]`)).join(",")}]`;
       if (value instanceof Date) return `D${value.toISOString()}`;
-      if (ArrayBuffer.isView(value))
+      if (ArrayBuffer.isView(value)) {
         return `B${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64")}`;
-      if (value instanceof Map) {
-        const entries = [...value].map(
-          ([k, v], i) => `${canonical(k, `${path}.key${i}`)}:${canonical(v, `${path}.get(${i})`)}`,
-        );
-        return `M{${entries.sort().join(",")}}`;
       }
-      if (value instanceof Set)
-        return `S{${[...value]
-          .map((v, i) => canonical(v, `${path}[${i}]`))
-          .sort()
-          .join(",")}}`;
-      const proto = Object.getPrototypeOf(value);
-      if (proto === Object.prototype || proto === null) {
-        const keys = Object.keys(value).sort();
-        const record = value as Record<string, unknown>;
-        return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(record[k], `${path}.${k}`)}`).join(",")}}`;
+      if (ancestors.includes(value)) throw unhashable(path, "a circular reference");
+      ancestors.push(value);
+      try {
+        return canonicalCollection(value, path, ancestors);
+      } finally {
+        ancestors.pop();
       }
-      throw unhashable(path, `a ${value.constructor?.name ?? "class"} instance`);
     }
     default:
       throw unhashable(path, `a ${typeof value}`);
   }
+}
+
+function canonicalCollection(value: object, path: string, ancestors: object[]): string {
+  if (Array.isArray(value)) {
+    return `[${value.map((item, i) => canonical(item, `${path}[${i}]`, ancestors)).join(",")}]`;
+  }
+  if (value instanceof Map) {
+    const entries = [...value].map(
+      ([k, v], i) =>
+        `${canonical(k, `${path}.key${i}`, ancestors)}:${canonical(v, `${path}.get(${i})`, ancestors)}`,
+    );
+    return `M{${entries.sort().join(",")}}`;
+  }
+  if (value instanceof Set) {
+    return `S{${[...value]
+      .map((v, i) => canonical(v, `${path}[${i}]`, ancestors))
+      .sort()
+      .join(",")}}`;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    throw unhashable(path, `a ${value.constructor?.name ?? "class"} instance`);
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(record[k], `${path}.${k}`, ancestors)}`).join(",")}}`;
 }
 
 function unhashable(path: string, what: string): CacheKeyError {

@@ -2,7 +2,7 @@ import { currentScope } from "./context.js";
 import type { FlowDefinition } from "./engine/definitions.js";
 import { FlowRun, type FlowRunState } from "./engine/flow-run.js";
 import { InvalidArgumentError } from "./errors.js";
-import { checkName, type FlowOptions, flowSettings } from "./options.js";
+import { checkName, definitionArgs, type FlowOptions, flowSettings } from "./options.js";
 import { RunPromise } from "./run-promise.js";
 
 /** A flow: call it to run it and get its return value, or `.run()` it to get its final state. */
@@ -41,12 +41,7 @@ export function flow<Args extends unknown[], R>(
   first: FlowOptions<Awaited<R>> | ((...args: Args) => R),
   second?: (...args: Args) => R,
 ): Flow<Args, R> {
-  const [options, fn] = typeof first === "function" ? [{}, first] : [first, second];
-  if (typeof fn !== "function") {
-    throw new InvalidArgumentError(
-      `Expected flow() to get a function${typeof first === "function" ? "" : " after its options"}, got \`${String(fn)}\``,
-    );
-  }
+  const [options, fn] = definitionArgs<FlowOptions<Awaited<R>>, (...args: Args) => R>("flow", first, second);
   return makeFlow<Args, R>(fn, options);
 }
 

@@ -46,8 +46,12 @@ export class TaskFutureList<T> extends Array<TaskFuture<T>> {
   /** Every result, in input order; throws the first failure in input order. */
   result(options?: ResultOptions & { raiseOnFailure?: true }): Promise<T[]>;
   result(options: ResultOptions & { raiseOnFailure: false }): Promise<(T | Error)[]>;
-  result(options: ResultOptions = {}): Promise<(T | Error)[]> {
-    return Promise.all(this.map((future) => future.result(options as { raiseOnFailure: false })));
+  async result(options: ResultOptions = {}): Promise<(T | Error)[]> {
+    const pending = this.map((future) => future.result(options as { raiseOnFailure: false }));
+    for (const promise of pending) promise.catch(() => {}); // each is awaited below, in order
+    const results: (T | Error)[] = [];
+    for (const promise of pending) results.push(await promise);
+    return results;
   }
 
   /** Every final state, in input order. */

@@ -213,6 +213,22 @@ export function flowSettings(options: FlowOptions<unknown>): FlowSettings {
   };
 }
 
+/** Splits `task(fn)` / `task(options, fn)` (and the same for flows) into options and function. */
+export function definitionArgs<O extends object, F extends (...args: never[]) => unknown>(
+  kind: "task" | "flow",
+  first: O | F,
+  second: F | undefined,
+): [O, F] {
+  if (typeof first === "function") return [{} as O, first];
+  if (typeof second === "function") return [first, second];
+  const lone = second === undefined && (typeof first !== "object" || first === null);
+  throw new InvalidArgumentError(
+    lone
+      ? `Expected ${kind}() to get a function, got \`${show(first)}\``
+      : `Expected ${kind}() to get a function after its options, got \`${show(second)}\``,
+  );
+}
+
 export function checkName(name: unknown, kind: "task" | "flow"): string {
   if (typeof name !== "string" || name.length === 0) {
     throw new InvalidArgumentError(

@@ -7,7 +7,7 @@ import { TaskRun } from "./engine/task-run.js";
 import { DuplicateTaskNameError, InvalidArgumentError, MissingContextError } from "./errors.js";
 import { type TaskFuture, TaskFutureList } from "./futures.js";
 import { installPrintCapture } from "./logging/prints.js";
-import { checkName, type TaskOptions, taskSettings } from "./options.js";
+import { checkName, definitionArgs, type TaskOptions, taskSettings } from "./options.js";
 import { RunPromise } from "./run-promise.js";
 
 /**
@@ -73,12 +73,7 @@ export function task<Args extends unknown[], R>(
   first: TaskOptions<Awaited<R>> | ((...args: Args) => R),
   second?: (...args: Args) => R,
 ): Task<Args, R> {
-  const [options, fn] = typeof first === "function" ? [{}, first] : [first, second];
-  if (typeof fn !== "function") {
-    throw new InvalidArgumentError(
-      `Expected task() to get a function${typeof first === "function" ? "" : " after its options"}, got \`${String(fn)}\``,
-    );
-  }
+  const [options, fn] = definitionArgs<TaskOptions<Awaited<R>>, (...args: Args) => R>("task", first, second);
   const name = checkName(options?.name ?? fn.name, "task");
   const def: TaskDefinition = {
     name,

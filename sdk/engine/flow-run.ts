@@ -200,7 +200,9 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
     let error: Error | undefined;
     try {
       const runner = settings.taskRunner ?? defaultRunner;
+      this.#throwIfAborted();
       this.#session = await this.#untilAborted(Promise.resolve(runner.start(this)));
+      this.#throwIfAborted();
       const fn = this.#def.fn as (...args: unknown[]) => unknown;
       const returned = await this.#untilAborted(Promise.resolve(scopeStorage.run(this, fn, ...args)));
       this.#value = (await this.#untilAborted(this.#resolveReturned(returned))) as R;
@@ -304,6 +306,11 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
     if (this.#final || this.#controller.signal.aborted) return;
     this.#controller.abort(reason ?? new CancelledError("cancelled"));
     for (const run of [...this.#active]) run.cancel(this.#controller.signal.reason);
+  }
+
+  #throwIfAborted(): void {
+    const signal = this.#controller.signal;
+    if (signal.aborted) throw signal.reason;
   }
 
   /** Races `promise` against cancellation, which ends waiting on user code at once. */

@@ -148,14 +148,9 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     return this.#logger;
   }
 
-  /** Aborts on flow cancellation and, when the task has a timeout, at the deadline. */
+  /** Aborts on flow cancellation and, when the task has a timeout, at the current attempt's deadline. */
   get signal(): AbortSignal {
-    if (this.#def.settings.timeoutMs === undefined) return this.flowRun.signal;
-    if (!this.#signal) {
-      this.#controller = new AbortController();
-      this.#signal = AbortSignal.any([this.flowRun.signal, this.#controller.signal]);
-    }
-    return this.#signal;
+    return this.#signal ?? this.flowRun.signal;
   }
 
   /** True once the flow consumed this run's outcome (a failure is then the flow's to handle). */
@@ -253,8 +248,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       else if (stateTypeOf(run.#stateName) !== "COMPLETED") failed.push({ id: run.id, name: run.name });
     }
     if (failed.length > 0) {
-      this.#settle("Failed", undefined, new UpstreamFailedError(failed));
-      return;
+      return this.#settle("Failed", undefined, new UpstreamFailedError(failed));
     }
     this.#args = substituteResults(this.#args) as unknown[];
     this.#waitFor = undefined;
@@ -288,16 +282,16 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
         if (bytes !== undefined) {
           const record = this.#serializer().deserialize(bytes) as CacheRecord;
           if (record.expiresAt === null || record.expiresAt > Date.now()) {
-            this.#settle("Cached", record.result as T);
-            return;
+            const persist = settings.persistResult ?? this.flowRun.persistResult;
+            if (persist) return this.#storeResult(record.result as T, true, "Cached");
+            return this.#settle("Cached", record.result as T);
           }
         }
       }
       this.#cacheKey = key;
     } catch (error) {
       // A cache key that cannot be computed will not be computable on a retry either.
-      this.#settle("Failed", undefined, toError(error));
-      return;
+      return this.#settle("Failed", undefined, toError(error));
     }
     return this.#invoke();
   }
@@ -305,16 +299,23 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #invoke(): Promise<void> | undefined {
     this.#token += 1;
     const token = this.#token;
-    this.#controller = undefined;
-    this.#signal = undefined;
-    const started = this.#def.settings.timeoutMs === undefined ? 0 : Date.now();
+    const timeoutMs = this.#def.settings.timeoutMs;
+    let scope: RunScope = this;
+    let started = 0;
+    if (timeoutMs !== undefined) {
+      // Each attempt gets its own signal, so code left over from a timed-out attempt
+      // keeps seeing its own (aborted) signal while the next attempt runs.
+      started = Date.now();
+      this.#controller = new AbortController();
+      this.#signal = AbortSignal.any([this.flowRun.signal, this.#controller.signal]);
+      scope = new AttemptScope(this, this.#signal);
+    }
     let out: unknown;
     try {
-      out = scopeStorage.run(this, this.#def.fn as (...args: unknown[]) => unknown, ...this.#args);
+      out = scopeStorage.run(scope, this.#def.fn as (...args: unknown[]) => unknown, ...this.#args);
     } catch (error) {
       return this.#onError(error, token);
     }
-    const timeoutMs = this.#def.settings.timeoutMs;
     if (isThenable(out)) {
       if (timeoutMs !== undefined) this.#timer = setTimeout(TaskRun.#onTimeout, timeoutMs, this, token);
       out.then(
@@ -358,34 +359,32 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     if (!this.#endAttempt(token)) return undefined;
     const persist = this.#def.settings.persistResult ?? this.flowRun.persistResult;
     if (!persist && this.#cacheKey === undefined) {
-      this.#settle("Completed", value);
-      return undefined;
+      return this.#settle("Completed", value);
     }
-    return this.#storeResult(value, persist);
+    return this.#storeResult(value, persist, "Completed");
   }
 
-  async #storeResult(value: T, persist: boolean): Promise<void> {
+  async #storeResult(value: T, persist: boolean, name: "Completed" | "Cached"): Promise<void> {
     try {
       const store = this.#store();
       const serializer = this.#serializer();
       if (persist) {
         await store.put(resultKey(this.flowRun.id, this.id), serializer.serialize({ result: value }));
       }
-      if (this.#cacheKey !== undefined) {
+      if (this.#cacheKey !== undefined && name === "Completed") {
         const ttl = this.#def.settings.cacheTtlMs;
         const record: CacheRecord = { expiresAt: ttl === undefined ? null : Date.now() + ttl, result: value };
         await store.put(cacheStoreKey(this.#cacheKey), serializer.serialize(record));
       }
     } catch (error) {
       const cause = toError(error);
-      this.#settle(
+      return this.#settle(
         "Failed",
         undefined,
         new SquallError(`Could not store the result of task run '${this.name}': ${cause.message}`, { cause }),
       );
-      return;
     }
-    this.#settle("Completed", value);
+    return this.#settle(name, value);
   }
 
   #onError(thrown: unknown, token: number): Promise<void> | undefined {
@@ -403,7 +402,6 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       return this.#fail(error);
     }
     if (!isThenable(verdict)) return verdict ? this.#scheduleRetry(error) : this.#fail(error);
-    this.#setState("AwaitingRetry", now());
     return verdict.then(
       (retry) => (this.#final ? undefined : retry ? this.#scheduleRetry(error) : this.#fail(error)),
       (conditionError) => {
@@ -436,9 +434,8 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     if (!run.#final) run.#attempt();
   }
 
-  #fail(error: Error): undefined {
-    this.#settle(error instanceof TaskTimeoutError ? "TimedOut" : "Failed", undefined, error);
-    return undefined;
+  #fail(error: Error): Promise<void> | undefined {
+    return this.#settle(error instanceof TaskTimeoutError ? "TimedOut" : "Failed", undefined, error);
   }
 
   #setState(name: StateName, at: number): void {
@@ -446,8 +443,9 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     this.#stateTime = at;
   }
 
-  #settle(name: StateName, value: T | undefined, error?: Error): void {
-    if (this.#final) return;
+  /** Ends the run; returns a promise only while its hooks still run. */
+  #settle(name: StateName, value: T | undefined, error?: Error): Promise<void> | undefined {
+    if (this.#final) return undefined;
     this.#final = true;
     const at = now();
     this.#setState(name, at);
@@ -466,9 +464,9 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     const hooks = error ? (name === "Cancelled" ? [] : settings.onFailure) : settings.onCompletion;
     if (hooks.length === 0) {
       this.#notify();
-      return;
+      return undefined;
     }
-    runHooks(hooks, this.state as never, this, this.logger).then(() => this.#notify());
+    return runHooks(hooks, this.state as never, this, this.logger).then(() => this.#notify());
   }
 
   #notify(): void {
@@ -518,6 +516,33 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
 
   #serializer() {
     return this.#def.settings.resultSerializer ?? jsonSerializer;
+  }
+}
+
+/** The run context of one attempt of a task with a timeout: the run, with that attempt's signal. */
+class AttemptScope implements RunScope {
+  readonly #run: TaskRun;
+  readonly signal: AbortSignal;
+
+  constructor(run: TaskRun, signal: AbortSignal) {
+    this.#run = run;
+    this.signal = signal;
+  }
+
+  get flowRun(): FlowRun {
+    return this.#run.flowRun;
+  }
+
+  get taskRun(): TaskRunInfo {
+    return this.#run;
+  }
+
+  get logger(): RunLogger {
+    return this.#run.logger;
+  }
+
+  get logPrints(): boolean {
+    return this.#run.logPrints;
   }
 }
 

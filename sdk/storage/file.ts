@@ -9,6 +9,7 @@ const SCRATCH = ".incoming";
 
 /**
  * Keeps results as files under a folder, one file per key, so they outlive the process.
+ * Unlike S3, it cannot hold both a key and keys beneath it (`a` and `a/b`).
  * Writes land whole or not at all (written aside, then renamed or linked in).
  *
  * @example
@@ -27,15 +28,20 @@ export class FileResultStore implements ResultStore {
   async put(key: string, value: Uint8Array): Promise<void> {
     const path = this.#path(key);
     const scratch = await this.#writeAside(value);
-    await mkdir(dirname(path), { recursive: true });
-    await rename(scratch, path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await rename(scratch, path);
+    } catch (error) {
+      await rm(scratch, { force: true });
+      throw nestingError(key, error);
+    }
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
       return await readFile(this.#path(key));
     } catch (error) {
-      if (isCode(error, "ENOENT") || isCode(error, "EISDIR")) return undefined;
+      if (isCode(error, "ENOENT") || isCode(error, "EISDIR") || isCode(error, "ENOTDIR")) return undefined;
       throw error;
     }
   }
@@ -44,7 +50,7 @@ export class FileResultStore implements ResultStore {
     try {
       return (await stat(this.#path(key))).isFile();
     } catch (error) {
-      if (isCode(error, "ENOENT")) return false;
+      if (isCode(error, "ENOENT") || isCode(error, "ENOTDIR")) return false;
       throw error;
     }
   }
@@ -56,7 +62,7 @@ export class FileResultStore implements ResultStore {
     try {
       entries = await readdir(folder, { recursive: true });
     } catch (error) {
-      if (isCode(error, "ENOENT")) return [];
+      if (isCode(error, "ENOENT") || isCode(error, "ENOTDIR")) return [];
       throw error;
     }
     const keys: string[] = [];
@@ -70,13 +76,13 @@ export class FileResultStore implements ResultStore {
   async create(key: string, value: Uint8Array): Promise<boolean> {
     const path = this.#path(key);
     const scratch = await this.#writeAside(value);
-    await mkdir(dirname(path), { recursive: true });
     try {
+      await mkdir(dirname(path), { recursive: true });
       await link(scratch, path); // fails with EEXIST, atomically, when the key is taken
       return true;
     } catch (error) {
-      if (isCode(error, "EEXIST")) return false;
-      throw error;
+      if (isCode(error, "EEXIST") && (await this.exists(key))) return false;
+      throw nestingError(key, error);
     } finally {
       await rm(scratch, { force: true });
     }
@@ -94,6 +100,15 @@ export class FileResultStore implements ResultStore {
     await writeFile(scratch, value);
     return scratch;
   }
+}
+
+/** A key and keys beneath it cannot both be files; anything else passes through unchanged. */
+function nestingError(key: string, error: unknown): unknown {
+  if (!["EEXIST", "ENOTDIR", "EISDIR", "ENOTEMPTY"].some((code) => isCode(error, code))) return error;
+  return new InvalidArgumentError(
+    `Cannot store \`${key}\`: FileResultStore cannot hold both a key and keys beneath it (such as \`a\` and \`a/b\`). Use keys that do not nest inside one another.`,
+    { cause: error },
+  );
 }
 
 function isCode(error: unknown, code: string): boolean {

@@ -17,10 +17,12 @@ export class MemoryResultStore implements ResultStore {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
+    assertValidKey(key);
     return this.#values.get(key)?.slice();
   }
 
   async exists(key: string): Promise<boolean> {
+    assertValidKey(key);
     return this.#values.has(key);
   }
 

@@ -1,0 +1,486 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  configureLogging,
+  FileResultStore,
+  type FlowRunState,
+  flow,
+  getRunContext,
+  InvalidArgumentError,
+  MemoryResultStore,
+  ResultNotFoundError,
+  type ResultStore,
+  readPersistedResult,
+  resetLogging,
+  task,
+} from "squall";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+// Engine log lines are not under test here; keep them off stderr.
+beforeEach(() => configureLogging({ write: () => {} }));
+afterEach(() => resetLogging());
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const bytes = (text: string) => encoder.encode(text);
+const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : decoder.decode(value));
+
+/** The value a completed flow run returned; fails the test for any other state. */
+function resultOf<R>(state: FlowRunState<R>): R {
+  if (state.type !== "COMPLETED") throw new Error(`Expected a completed flow run, got ${state.name}`);
+  return state.result;
+}
+
+let tempDirs: string[] = [];
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "squall-store-"));
+  tempDirs.push(dir);
+  return dir;
+}
+
+afterEach(async () => {
+  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  tempDirs = [];
+});
+
+describe.each([
+  { kind: "MemoryResultStore", make: async (): Promise<ResultStore> => new MemoryResultStore() },
+  { kind: "FileResultStore", make: async (): Promise<ResultStore> => new FileResultStore(await tempDir()) },
+])("$kind", ({ make }) => {
+  let store: ResultStore;
+  beforeEach(async () => {
+    store = await make();
+  });
+
+  it("gives back the bytes that were put", async () => {
+    const value = new Uint8Array([0, 1, 2, 254, 255]);
+    await store.put("results/one", value);
+
+    const got = await store.get("results/one");
+
+    expect(got).toBeInstanceOf(Uint8Array);
+    expect(Array.from(got ?? [])).toEqual([0, 1, 2, 254, 255]);
+  });
+
+  it("keeps its own copy of the bytes", async () => {
+    const value = bytes("abc");
+    await store.put("copied", value);
+    value[0] = 120; // "x"
+    const got = await store.get("copied");
+    if (got) got[1] = 121; // "y"
+
+    expect(text(await store.get("copied"))).toBe("abc");
+  });
+
+  it("round-trips an empty value", async () => {
+    await store.put("empty", new Uint8Array());
+
+    expect(Array.from((await store.get("empty")) ?? [1])).toEqual([]);
+    expect(await store.exists("empty")).toBe(true);
+  });
+
+  it("gives undefined for a key that was never put", async () => {
+    await store.put("present", bytes("x"));
+
+    expect(await store.get("absent")).toBeUndefined();
+    expect(await store.get("absent/below")).toBeUndefined();
+    expect(await store.get("pres")).toBeUndefined();
+  });
+
+  it("says whether a key exists", async () => {
+    await store.put("a/b/c", bytes("x"));
+
+    expect(await store.exists("a/b/c")).toBe(true);
+    expect(await store.exists("a/b")).toBe(false); // a prefix is not a key
+    expect(await store.exists("a/b/d")).toBe(false);
+  });
+
+  it("lists the keys under a prefix, sorted, nested keys included", async () => {
+    for (const key of ["runs/r2/results/t1", "runs/r1/results/t2", "runs/r1/results/t1", "runs/r1/meta"]) {
+      await store.put(key, bytes(key));
+    }
+    await store.put("cache/k1", bytes("c"));
+    await store.put("runsheet", bytes("not under runs/"));
+
+    expect(await store.list("runs/r1/")).toEqual([
+      "runs/r1/meta",
+      "runs/r1/results/t1",
+      "runs/r1/results/t2",
+    ]);
+    expect(await store.list("runs/")).toEqual([
+      "runs/r1/meta",
+      "runs/r1/results/t1",
+      "runs/r1/results/t2",
+      "runs/r2/results/t1",
+    ]);
+    expect(await store.list("runs/r1/results/t")).toEqual(["runs/r1/results/t1", "runs/r1/results/t2"]);
+    expect(await store.list("run")).toEqual([
+      "runs/r1/meta",
+      "runs/r1/results/t1",
+      "runs/r1/results/t2",
+      "runs/r2/results/t1",
+      "runsheet",
+    ]);
+    expect(await store.list("")).toEqual([
+      "cache/k1",
+      "runs/r1/meta",
+      "runs/r1/results/t1",
+      "runs/r1/results/t2",
+      "runs/r2/results/t1",
+      "runsheet",
+    ]);
+  });
+
+  it("lists nothing for a prefix nothing is stored under", async () => {
+    expect(await store.list("runs/")).toEqual([]);
+    await store.put("runs/r1/results/t1", bytes("x"));
+
+    expect(await store.list("runs/r9/")).toEqual([]);
+    expect(await store.list("cache/")).toEqual([]);
+    expect(await store.list("zzz")).toEqual([]);
+  });
+
+  it("creates a key once: the second create returns false and leaves the first value", async () => {
+    expect(await store.create("locks/job", bytes("first"))).toBe(true);
+    expect(await store.create("locks/job", bytes("second"))).toBe(false);
+
+    expect(text(await store.get("locks/job"))).toBe("first");
+    expect(await store.list("locks/")).toEqual(["locks/job"]);
+  });
+
+  it("does not create over a value that was put", async () => {
+    await store.put("taken", bytes("put"));
+
+    expect(await store.create("taken", bytes("created"))).toBe(false);
+    expect(text(await store.get("taken"))).toBe("put");
+  });
+
+  it("overwrites on put", async () => {
+    await store.put("k", bytes("one"));
+    await store.put("k", bytes("two"));
+
+    expect(text(await store.get("k"))).toBe("two");
+    expect(await store.list("")).toEqual(["k"]);
+  });
+
+  it.each(["../x", "/abs", "a//b", "", "a/../b", "a/./b", "trailing/", "with space", "back\\slash"])(
+    "rejects the key %j on put and create with InvalidArgumentError",
+    async (key) => {
+      const message = `Expected a store key of \`/\`-separated segments of letters, digits and \`._=+-\`, got \`${key}\``;
+      await expect(store.put(key, bytes("x"))).rejects.toThrow(new InvalidArgumentError(message));
+      await expect(store.create(key, bytes("x"))).rejects.toThrow(new InvalidArgumentError(message));
+      expect(await store.list("")).toEqual([]);
+    },
+  );
+});
+
+describe("MemoryResultStore alone", () => {
+  // Engine bug: MemoryResultStore checks keys only in put/create, so the in-memory fake accepts reads
+  // that FileResultStore rejects (FileResultStore throws InvalidArgumentError for these).
+  it("rejects an invalid key on get and exists, as FileResultStore does", async () => {
+    const store = new MemoryResultStore();
+    await expect(store.get("../x")).rejects.toThrow(InvalidArgumentError);
+    await expect(store.exists("/abs")).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe("FileResultStore alone", () => {
+  it("rejects an invalid key on get and exists", async () => {
+    const store = new FileResultStore(await tempDir());
+    await expect(store.get("../x")).rejects.toThrow(InvalidArgumentError);
+    await expect(store.exists("/abs")).rejects.toThrow(InvalidArgumentError);
+  });
+
+  // Engine bug: a key below a stored key hits ENOTDIR, which get/exists/list pass on instead of
+  // treating like ENOENT (MemoryResultStore gives undefined / false / [] here).
+  it("gives nothing for a key below a stored key", async () => {
+    const store = new FileResultStore(await tempDir());
+    await store.put("runs/r1", bytes("a key, not a folder"));
+
+    expect(await store.get("runs/r1/results/t1")).toBeUndefined();
+    expect(await store.exists("runs/r1/results/t1")).toBe(false);
+  });
+
+  it("lists nothing under a prefix that runs through a stored key", async () => {
+    const store = new FileResultStore(await tempDir());
+    await store.put("runs/r1", bytes("a key, not a folder"));
+
+    expect(await store.list("runs/r1/")).toEqual([]);
+  });
+
+  // Engine bug (or undocumented limit): one file per key means "a" and "a/b" cannot both be stored;
+  // put fails with a raw EEXIST / EISDIR from the file system, where MemoryResultStore (and S3) store both.
+  it("refuses a key beneath a stored key, and the reverse, with a clear error", async () => {
+    const dir = await tempDir();
+    const store = new FileResultStore(dir);
+    await store.put("runs/r1", bytes("run"));
+    await store.put("runs/r2/results/t1", bytes("result"));
+
+    await expect(store.put("runs/r1/results/t1", bytes("x"))).rejects.toThrow(
+      "Cannot store `runs/r1/results/t1`: FileResultStore cannot hold both a key and keys beneath it",
+    );
+    await expect(store.create("runs/r1/results/t1", bytes("x"))).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(store.put("runs/r2", bytes("x"))).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(store.create("runs/r2", bytes("x"))).rejects.toBeInstanceOf(InvalidArgumentError);
+
+    expect(await store.list("")).toEqual(["runs/r1", "runs/r2/results/t1"]);
+    expect(text(await store.get("runs/r1"))).toBe("run");
+  });
+
+  it("lets exactly one of many concurrent creates on one key win", async () => {
+    const store = new FileResultStore(await tempDir());
+
+    const outcomes = await Promise.all(
+      Array.from({ length: 25 }, (_, i) => store.create("locks/leader", bytes(`writer ${i}`))),
+    );
+
+    expect(outcomes.filter((won) => won)).toEqual([true]);
+    const winner = outcomes.indexOf(true);
+    expect(text(await store.get("locks/leader"))).toBe(`writer ${winner}`);
+    expect(await store.list("")).toEqual(["locks/leader"]);
+  });
+
+  it("keeps values for another instance on the same folder", async () => {
+    const dir = await tempDir();
+    const first = new FileResultStore(dir);
+    await first.put("runs/r1/results/t1", bytes("kept"));
+    await first.create("locks/once", bytes("first"));
+
+    const second = new FileResultStore(dir);
+
+    expect(text(await second.get("runs/r1/results/t1"))).toBe("kept");
+    expect(await second.exists("runs/r1/results/t1")).toBe(true);
+    expect(await second.list("")).toEqual(["locks/once", "runs/r1/results/t1"]);
+    expect(await second.create("locks/once", bytes("second"))).toBe(false);
+    expect(text(await second.get("locks/once"))).toBe("first");
+  });
+
+  it("lists nothing and gets nothing in a folder that does not exist yet", async () => {
+    const store = new FileResultStore(join(await tempDir(), "not", "yet"));
+
+    expect(await store.list("")).toEqual([]);
+    expect(await store.get("a")).toBeUndefined();
+    expect(await store.exists("a")).toBe(false);
+  });
+
+  it("rejects an empty folder path", () => {
+    expect(() => new FileResultStore("")).toThrow(
+      new InvalidArgumentError("Expected `root` to be a folder path, got ``"),
+    );
+  });
+});
+
+describe("persistResult", () => {
+  it("stores a task's result where readPersistedResult finds it", async () => {
+    const store = new MemoryResultStore();
+    const summarize = task(
+      { persistResult: true, resultStorage: store },
+      function summarize(words: string[]) {
+        return { count: words.length, first: words[0] ?? null };
+      },
+    );
+    const report = flow(async function report() {
+      const future = summarize.submit(["a", "b", "c"]);
+      await future.result();
+      return future.taskRunId;
+    });
+
+    const state = await report.run();
+
+    expect(state.type).toBe("COMPLETED");
+    const taskRunId = resultOf(state);
+    const flowRunId = state.flowRun.id;
+    expect(await readPersistedResult(store, { flowRunId, taskRunId })).toEqual({ count: 3, first: "a" });
+    expect(await store.list(`runs/${flowRunId}/`)).toEqual([`runs/${flowRunId}/results/${taskRunId}`]);
+  });
+
+  it("can be read back inside the flow, with the ids from getRunContext", async () => {
+    const dir = await tempDir();
+    const store = new FileResultStore(dir);
+    const cube = task({ persistResult: true, resultStorage: store }, function cube(x: number) {
+      return { x, cube: x ** 3, taskRunId: getRunContext().taskRun?.id };
+    });
+    const cubes = flow(async function cubes() {
+      const { flowRun } = getRunContext();
+      const value = await cube(3);
+      const read = await readPersistedResult(store, {
+        flowRunId: flowRun.id,
+        taskRunId: value.taskRunId ?? "",
+      });
+      return { value, read, keys: await store.list(`runs/${flowRun.id}/`), flowRunId: flowRun.id };
+    });
+
+    const { value, read, keys, flowRunId } = await cubes();
+
+    expect(read).toEqual(value);
+    expect(value).toMatchObject({ x: 3, cube: 27 });
+    expect(keys).toEqual([`runs/${flowRunId}/results/${value.taskRunId}`]);
+    // The file outlives the store instance.
+    expect(
+      await readPersistedResult(new FileResultStore(dir), { flowRunId, taskRunId: value.taskRunId ?? "" }),
+    ).toEqual(value);
+  });
+
+  it("keeps every run of a flow under runs/<flowRunId>/ and apart from other flow runs", async () => {
+    const store = new MemoryResultStore();
+    const label = task({ persistResult: true, resultStorage: store }, function label(n: number) {
+      return `item ${n}`;
+    });
+    const labels = flow(async function labels() {
+      const futures = label.map([1, 2, 3]);
+      await futures.result();
+      return futures.map((future) => future.taskRunId);
+    });
+
+    const first = await labels.run();
+    const second = await labels.run();
+
+    for (const state of [first, second]) {
+      const ids = resultOf(state);
+      const flowRunId = state.flowRun.id;
+      expect(await store.list(`runs/${flowRunId}/`)).toEqual(
+        ids.map((id) => `runs/${flowRunId}/results/${id}`).sort(),
+      );
+      const read = await Promise.all(
+        ids.map((taskRunId) => readPersistedResult(store, { flowRunId, taskRunId })),
+      );
+      expect(read).toEqual(["item 1", "item 2", "item 3"]);
+    }
+    expect(first.flowRun.id).not.toBe(second.flowRun.id);
+    expect(await store.list("runs/")).toHaveLength(6);
+  });
+
+  it("is off by default: nothing is stored", async () => {
+    const store = new MemoryResultStore();
+    const notPersisted = task({ resultStorage: store }, function notPersisted() {
+      return 1;
+    });
+    const state = await flow(async function nothingStored() {
+      const future = notPersisted.submit();
+      await future.result();
+      return future.taskRunId;
+    }).run();
+
+    expect(await store.list("")).toEqual([]);
+    await expect(
+      readPersistedResult(store, {
+        flowRunId: state.flowRun.id,
+        taskRunId: resultOf(state),
+      }),
+    ).rejects.toThrow(ResultNotFoundError);
+  });
+
+  it("applies a flow's persistResult and resultStorage to its tasks", async () => {
+    const store = new MemoryResultStore();
+    const greet = task(function greet(name: string) {
+      return `hello ${name}`;
+    });
+    const optedOut = task({ persistResult: false }, function optedOut() {
+      return "not stored";
+    });
+    const greetings = flow({ persistResult: true, resultStorage: store }, async function greetings() {
+      const futures = [greet.submit("ada"), greet.submit("alan"), optedOut.submit()];
+      await Promise.all(futures.map((future) => future.result()));
+      return futures.map((future) => future.taskRunId);
+    });
+
+    const state = await greetings.run();
+
+    const [ada, alan, opted] = resultOf(state);
+    const flowRunId = state.flowRun.id;
+    expect(await readPersistedResult(store, { flowRunId, taskRunId: ada ?? "" })).toBe("hello ada");
+    expect(await readPersistedResult(store, { flowRunId, taskRunId: alan ?? "" })).toBe("hello alan");
+    await expect(readPersistedResult(store, { flowRunId, taskRunId: opted ?? "" })).rejects.toThrow(
+      ResultNotFoundError,
+    );
+    expect(await store.list(`runs/${flowRunId}/`)).toHaveLength(2);
+  });
+
+  it("lets a task's own resultStorage win over the flow's", async () => {
+    const flowStore = new MemoryResultStore();
+    const taskStore = new MemoryResultStore();
+    const ownStore = task({ resultStorage: taskStore }, function ownStore() {
+      return "mine";
+    });
+    const state = await flow({ persistResult: true, resultStorage: flowStore }, async function storesFlow() {
+      const future = ownStore.submit();
+      await future.result();
+      return future.taskRunId;
+    }).run();
+
+    const address = { flowRunId: state.flowRun.id, taskRunId: resultOf(state) };
+    expect(await readPersistedResult(taskStore, address)).toBe("mine");
+    expect(await flowStore.list("")).toEqual([]);
+  });
+
+  it("throws ResultNotFoundError naming the key when nothing was persisted", async () => {
+    const store = new MemoryResultStore();
+
+    await expect(readPersistedResult(store, { flowRunId: "f1", taskRunId: "t1" })).rejects.toThrow(
+      new ResultNotFoundError(
+        "No persisted result at `runs/f1/results/t1`: was the task run with `persistResult: true`?",
+      ),
+    );
+  });
+
+  it("works for a task that returns undefined", async () => {
+    const store = new MemoryResultStore();
+    const sideEffect = task({ persistResult: true, resultStorage: store }, function sideEffect() {
+      return undefined;
+    });
+    const state = await flow(async function sideEffects() {
+      const future = sideEffect.submit();
+      return { value: await future.result(), name: future.state.name, taskRunId: future.taskRunId };
+    }).run();
+
+    const { value, name, taskRunId } = resultOf(state);
+    expect(value).toBeUndefined();
+    expect(name).toBe("Completed");
+    const flowRunId = state.flowRun.id;
+    expect(await store.list(`runs/${flowRunId}/`)).toEqual([`runs/${flowRunId}/results/${taskRunId}`]);
+    expect(await readPersistedResult(store, { flowRunId, taskRunId })).toBeUndefined();
+  });
+
+  class Money {
+    constructor(readonly cents: number) {}
+  }
+
+  it.each([
+    { what: "a function", value: () => () => 1, message: "Cannot serialize value.result: it is a function" },
+    { what: "a BigInt", value: () => 10n, message: "Cannot serialize value.result: it is a bigint" },
+    {
+      what: "a class instance",
+      value: () => new Money(5),
+      message: "Cannot serialize value.result: it is a Money instance",
+    },
+    {
+      what: "a BigInt nested in an object",
+      value: () => ({ totals: [1, 2n] }),
+      message: "Cannot serialize value.result.totals[1]: it is a bigint",
+    },
+  ])("fails the run when the result holds $what, naming the problem", async ({ what, value, message }) => {
+    const store = new MemoryResultStore();
+    let calls = 0;
+    const unstorable = task(
+      { name: `unstorable ${what}`, persistResult: true, resultStorage: store },
+      function unstorable() {
+        calls += 1;
+        return value();
+      },
+    );
+    const state = await flow(async function unstorableFlow() {
+      await unstorable();
+    }).run();
+
+    expect(state.type).toBe("FAILED");
+    const error = "error" in state ? state.error : undefined;
+    expect(error?.message).toBe(
+      `Could not store the result of task run 'unstorable ${what}-0': ${message}, which JSON cannot carry. Return JSON values, or pass a serializer that supports it.`,
+    );
+    expect(error?.cause).toBeInstanceOf(InvalidArgumentError);
+    expect(calls).toBe(1);
+    expect(await store.list("")).toEqual([]);
+  });
+});
