@@ -52,9 +52,23 @@ export type { FlowHook, FlowOptions, TaskHook, TaskOptions } from "./options.js"
 export { exponentialBackoff, type RetryDelay } from "./retry.js";
 export { ConcurrentTaskRunner, type ConcurrentTaskRunnerOptions } from "./runners/concurrent.js";
 export { SequentialTaskRunner } from "./runners/sequential.js";
-export type { RunnableTaskRun, TaskRunner, TaskRunnerSession } from "./runners/task-runner.js";
+export type {
+  AttemptOutcome,
+  RunnableTaskRun,
+  TaskAttempt,
+  TaskInvoker,
+  TaskReference,
+  TaskRunner,
+  TaskRunnerSession,
+} from "./runners/task-runner.js";
 export type { FlowRunInfo, TaskRunInfo } from "./runs.js";
-export { jsonSerializer, type Serializer } from "./serialization/serializer.js";
+export { registerErrorClass } from "./serialization/errors.js";
+export {
+  defaultSerializer,
+  jsonSerializer,
+  SerializationError,
+  type Serializer,
+} from "./serialization/serializer.js";
 export {
   type CancelledState,
   type CompletedState,

@@ -37,8 +37,13 @@ export interface TaskOptions<R = unknown> {
   readonly persistResult?: boolean;
   /** Where persisted and cached results go. @default the flow's store, else one in memory */
   readonly resultStorage?: ResultStore;
-  /** How persisted and cached results are encoded. @default JSON */
-  readonly resultSerializer?: Serializer;
+  /** How arguments and results are encoded to cross processes or be stored. @default the flow's, else `defaultSerializer` */
+  readonly serializer?: Serializer;
+  /**
+   * Fails a run in another process (a worker thread, a Lambda) whose code for this task differs
+   * from the caller's, rather than run code the caller did not mean. @default true
+   */
+  readonly verifySource?: boolean;
   /** Sends `console.log` and friends inside the task to its run logger. @default the flow's setting */
   readonly logPrints?: boolean;
   readonly onCompletion?: TaskHook<R> | readonly TaskHook<R>[];
@@ -59,6 +64,8 @@ export interface FlowOptions<R = unknown> {
   readonly persistResult?: boolean;
   /** Default store for the flow's tasks. @default one in memory */
   readonly resultStorage?: ResultStore;
+  /** Default serializer for the flow's tasks. @default `defaultSerializer` */
+  readonly serializer?: Serializer;
   /** Cancels the flow run when it aborts: queued runs never start, running ones see their signal abort. */
   readonly signal?: AbortSignal;
   /** Names the flow run. @default a generated name such as `witty-otter` */
@@ -80,7 +87,8 @@ export interface TaskSettings {
   readonly refreshCache: boolean;
   readonly persistResult: boolean | undefined;
   readonly resultStorage: ResultStore | undefined;
-  readonly resultSerializer: Serializer | undefined;
+  readonly serializer: Serializer | undefined;
+  readonly verifySource: boolean;
   readonly logPrints: boolean | undefined;
   readonly onCompletion: readonly TaskHook<unknown>[];
   readonly onFailure: readonly TaskHook<unknown>[];
@@ -101,7 +109,8 @@ const TASK_KEYS = new Set<string>([
   "refreshCache",
   "persistResult",
   "resultStorage",
-  "resultSerializer",
+  "serializer",
+  "verifySource",
   "logPrints",
   "onCompletion",
   "onFailure",
@@ -115,6 +124,7 @@ const FLOW_KEYS = new Set<string>([
   "logPrints",
   "persistResult",
   "resultStorage",
+  "serializer",
   "signal",
   "flowRunName",
   "onCompletion",
@@ -165,7 +175,8 @@ export function taskSettings(options: TaskOptions<unknown>): TaskSettings {
     refreshCache: optionalBoolean(options.refreshCache, "refreshCache") ?? false,
     persistResult: optionalBoolean(options.persistResult, "persistResult"),
     resultStorage: checkStore(options.resultStorage),
-    resultSerializer: options.resultSerializer,
+    serializer: checkSerializer(options.serializer),
+    verifySource: optionalBoolean(options.verifySource, "verifySource") ?? true,
     logPrints: optionalBoolean(options.logPrints, "logPrints"),
     onCompletion: hooks(options.onCompletion, "onCompletion") as TaskHook<unknown>[],
     onFailure: hooks(options.onFailure, "onFailure") as TaskHook<unknown>[],
@@ -179,6 +190,7 @@ export interface FlowSettings {
   readonly logPrints: boolean;
   readonly persistResult: boolean;
   readonly resultStorage: ResultStore | undefined;
+  readonly serializer: Serializer | undefined;
   readonly signal: AbortSignal | undefined;
   readonly flowRunName: string | undefined;
   readonly onCompletion: readonly FlowHook<unknown>[];
@@ -206,6 +218,7 @@ export function flowSettings(options: FlowOptions<unknown>): FlowSettings {
     logPrints: optionalBoolean(options.logPrints, "logPrints") ?? false,
     persistResult: optionalBoolean(options.persistResult, "persistResult") ?? false,
     resultStorage: checkStore(options.resultStorage),
+    serializer: checkSerializer(options.serializer),
     signal: options.signal,
     flowRunName: options.flowRunName,
     onCompletion: hooks(options.onCompletion, "onCompletion") as FlowHook<unknown>[],
@@ -296,6 +309,19 @@ function checkStore(store: unknown): ResultStore | undefined {
     throw invalid("resultStorage", "a ResultStore, such as `new FileResultStore(dir)`", store);
   }
   return store as ResultStore;
+}
+
+function checkSerializer(serializer: unknown): Serializer | undefined {
+  if (serializer === undefined) return undefined;
+  const s = serializer as Partial<Serializer>;
+  if (
+    typeof s.serialize !== "function" ||
+    typeof s.deserialize !== "function" ||
+    typeof s.name !== "string"
+  ) {
+    throw invalid("serializer", "a Serializer, such as `defaultSerializer` or `jsonSerializer`", serializer);
+  }
+  return serializer as Serializer;
 }
 
 function hooks(value: unknown, name: string): readonly unknown[] {

@@ -4,10 +4,11 @@ import { currentScope } from "./context.js";
 import type { TaskDefinition } from "./engine/definitions.js";
 import type { FlowRun } from "./engine/flow-run.js";
 import { TaskRun } from "./engine/task-run.js";
-import { DuplicateTaskNameError, InvalidArgumentError, MissingContextError } from "./errors.js";
+import { InvalidArgumentError, MissingContextError } from "./errors.js";
 import { type TaskFuture, TaskFutureList } from "./futures.js";
 import { installPrintCapture } from "./logging/prints.js";
 import { checkName, definitionArgs, type TaskOptions, taskSettings } from "./options.js";
+import { callerModule, moduleHash, registerTask } from "./registry.js";
 import { RunPromise } from "./run-promise.js";
 
 /**
@@ -52,8 +53,6 @@ export interface Task<Args extends unknown[], R> {
   withOptions(options: TaskCallOptions<Awaited<R>>): Task<Args, R>;
 }
 
-const registry = new Map<string, TaskDefinition>();
-
 /**
  * Makes a task of a function. Its name is the function's, unless `options.name` says otherwise;
  * two different tasks may not share a name.
@@ -75,26 +74,20 @@ export function task<Args extends unknown[], R>(
 ): Task<Args, R> {
   const [options, fn] = definitionArgs<TaskOptions<Awaited<R>>, (...args: Args) => R>("task", first, second);
   const name = checkName(options?.name ?? fn.name, "task");
+  const source = sourceHash(fn);
+  const module = callerModule();
   const def: TaskDefinition = {
     name,
     fn: fn as TaskDefinition["fn"],
     settings: taskSettings(options as TaskOptions<unknown>),
-    sourceHash: sourceHash(fn),
+    sourceHash: source,
+    module,
+    codeHash: moduleHash(module) ?? source,
     waitFor: undefined,
   };
-  register(def);
+  registerTask(def);
   if (def.settings.logPrints) installPrintCapture();
   return makeTask<Args, R>(def, options);
-}
-
-function register(def: TaskDefinition): void {
-  const existing = registry.get(def.name);
-  if (existing && existing.fn !== def.fn) {
-    throw new DuplicateTaskNameError(
-      `A different task named '${def.name}' is already defined. Give one of them another name: task({ name: "..." }, fn).`,
-    );
-  }
-  if (!existing) registry.set(def.name, def);
 }
 
 function makeTask<Args extends unknown[], R>(

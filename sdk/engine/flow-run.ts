@@ -6,6 +6,7 @@ import { installPrintCapture } from "../logging/prints.js";
 import { ConcurrentTaskRunner } from "../runners/concurrent.js";
 import type { TaskRunnerSession } from "../runners/task-runner.js";
 import type { FlowRunInfo, RunScope } from "../runs.js";
+import type { Serializer } from "../serialization/serializer.js";
 import {
   describeState,
   type FinalState,
@@ -116,6 +117,10 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
     return this.#def.settings.resultStorage;
   }
 
+  get serializer(): Serializer | undefined {
+    return this.#def.settings.serializer;
+  }
+
   get consumed(): boolean {
     return this.#consumed;
   }
@@ -158,10 +163,18 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
     return run;
   }
 
-  /** Hands a run to the flow's task runner. */
+  /** Hands a run to the flow's task runner; a runner that refuses it (bad arguments) throws. */
   submit(run: TaskRun): void {
-    if (this.#controller.signal.aborted) run.cancel(this.#controller.signal.reason);
-    else (this.#session as TaskRunnerSession).submit(run);
+    if (this.#controller.signal.aborted) {
+      run.cancel(this.#controller.signal.reason);
+      return;
+    }
+    try {
+      (this.#session as TaskRunnerSession).submit(run);
+    } catch (error) {
+      run.reject(toError(error));
+      throw error;
+    }
   }
 
   taskRunSettled(run: Child): void {

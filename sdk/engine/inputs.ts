@@ -39,26 +39,31 @@ export function collectUpstream(value: unknown, into: Map<TaskRun, boolean>, see
 }
 
 /**
- * A copy of `value` with every (final) future replaced by its result, or its error if
- * allowed to fail. Arrays and plain objects are copied, keeping their cycles; the caller's
+ * A copy of `value` with every (final) future replaced by its result (or what `resultOf`
+ * gives for it), or its error if allowed to fail. Arrays and plain objects are copied, keeping their cycles; the caller's
  * values are never changed.
  */
-export function substituteResults(value: unknown, copies = new Map<object, unknown>()): unknown {
+export function substituteResults(
+  value: unknown,
+  copies = new Map<object, unknown>(),
+  resultOf: (future: TaskRun) => unknown = (future) => future.outcome(),
+): unknown {
   if (typeof value !== "object" || value === null) return value;
-  if (value instanceof TaskRun) return value.outcome();
-  if (value instanceof AllowFailure) return value.future instanceof TaskRun ? value.future.outcome() : value;
+  if (value instanceof TaskRun) return resultOf(value);
+  if (value instanceof AllowFailure) return value.future instanceof TaskRun ? resultOf(value.future) : value;
   const done = copies.get(value);
   if (done !== undefined) return done;
   if (Array.isArray(value)) {
     const copy: unknown[] = [];
     copies.set(value, copy);
-    for (const item of value) copy.push(substituteResults(item, copies));
+    for (const item of value) copy.push(substituteResults(item, copies, resultOf));
     return copy;
   }
   if (isPlainObject(value)) {
     const copy: Record<string, unknown> = Object.create(Object.getPrototypeOf(value));
     copies.set(value, copy);
-    for (const key in value) copy[key] = substituteResults((value as Record<string, unknown>)[key], copies);
+    for (const key in value)
+      copy[key] = substituteResults((value as Record<string, unknown>)[key], copies, resultOf);
     return copy;
   }
   return value;

@@ -15,9 +15,9 @@ import { nextSerial, taskRunId } from "../ids.js";
 import { isEnabled } from "../logging/config.js";
 import { RunLogger } from "../logging/logger.js";
 import { retryDelayMs } from "../retry.js";
-import type { RunnableTaskRun } from "../runners/task-runner.js";
+import type { RunnableTaskRun, TaskAttempt, TaskInvoker } from "../runners/task-runner.js";
 import type { RunScope, TaskRunInfo } from "../runs.js";
-import { jsonSerializer } from "../serialization/serializer.js";
+import { defaultSerializer, type Serializer } from "../serialization/serializer.js";
 import { describeState, makeState, type State, type StateName, stateTypeOf } from "../states.js";
 import { defaultResultStore } from "../storage/default-store.js";
 import { cacheKey as cacheStoreKey, resultKey } from "../storage/keys.js";
@@ -68,6 +68,10 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #signal: AbortSignal | undefined;
   #logger: RunLogger | undefined;
   #cacheKey: string | undefined;
+  /** Runs attempts elsewhere (another thread or process); unset, they run here. */
+  #invoker: TaskInvoker | undefined;
+  /** Arguments serialized when they were checked at submission, reused by the first remote attempt. */
+  #argBytes: Uint8Array | undefined;
 
   constructor(flowRun: FlowRun, def: TaskDefinition, args: unknown[], index: number) {
     this.#serial = nextSerial();
@@ -218,8 +222,9 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
 
   // ---- lifecycle, driven by the runner ----
 
-  execute(): Promise<void> | undefined {
+  execute(invoker?: TaskInvoker): Promise<void> | undefined {
     if (this.#final) return undefined;
+    this.#invoker = invoker;
     if (this.flowRun.signal.aborted) return this.cancel(this.flowRun.signal.reason);
     if (this.#needsInputs) return this.#awaitInputs();
     return this.#attempt();
@@ -299,6 +304,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #invoke(): Promise<void> | undefined {
     this.#token += 1;
     const token = this.#token;
+    if (this.#invoker) return this.#invokeRemotely(this.#invoker, token);
     const timeoutMs = this.#def.settings.timeoutMs;
     let scope: RunScope = this;
     let started = 0;
@@ -329,6 +335,56 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       return this.#onError(this.#timeoutError(), token);
     }
     return this.#onValue(out as T, token);
+  }
+
+  #invokeRemotely(invoker: TaskInvoker, token: number): Promise<void> {
+    const controller = new AbortController();
+    this.#controller = controller;
+    this.#signal = AbortSignal.any([this.flowRun.signal, controller.signal]);
+    const argBytes = this.#argBytes;
+    this.#argBytes = undefined;
+    const attempt: TaskAttempt = {
+      taskRun: this,
+      flowRun: this.flowRun,
+      task: { module: this.#def.module, name: this.#def.name, codeHash: this.#def.codeHash },
+      args: this.#args,
+      argBytes,
+      serializer: this.#serializer(),
+      logPrints: this.logPrints,
+      signal: this.#signal,
+    };
+    const timeoutMs = this.#def.settings.timeoutMs;
+    if (timeoutMs !== undefined) this.#timer = setTimeout(TaskRun.#onTimeout, timeoutMs, this, token);
+    invoker.invoke(attempt).then(
+      (outcome) => {
+        if (outcome.status === "completed") this.#onValue(outcome.value as T, token);
+        else if (outcome.status === "failed") this.#onError(outcome.error, token);
+        else if (this.#endAttempt(token)) this.#settle("Crashed", undefined, outcome.error);
+      },
+      (error) => {
+        if (this.#endAttempt(token)) this.#settle("Crashed", undefined, toError(error));
+      },
+    );
+    return this.#whenFinal();
+  }
+
+  /**
+   * Serializes the arguments now, so that a value that cannot cross to another process is
+   * rejected when the task is submitted, naming where it sits. Futures among the arguments
+   * stand in as their ids here; their results are checked when they arrive.
+   */
+  checkArguments(serializer: Serializer = this.#serializer()): void {
+    if (!this.#needsInputs) {
+      this.#argBytes = serializer.serialize(this.#args, "args");
+      return;
+    }
+    serializer.serialize(substituteResults(this.#args, new Map(), placeholder), "args");
+  }
+
+  /** Ends a run that could not be submitted; the caller got the error, so the flow need not report it. */
+  reject(error: Error): void {
+    this.#consumed = true;
+    this.#settle("Failed", undefined, error);
   }
 
   static #onTimeout(run: TaskRun, token: number): void {
@@ -369,12 +425,12 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       const store = this.#store();
       const serializer = this.#serializer();
       if (persist) {
-        await store.put(resultKey(this.flowRun.id, this.id), serializer.serialize({ result: value }));
+        await store.put(resultKey(this.flowRun.id, this.id), serializer.serialize(value, "result"));
       }
       if (this.#cacheKey !== undefined && name === "Completed") {
         const ttl = this.#def.settings.cacheTtlMs;
         const record: CacheRecord = { expiresAt: ttl === undefined ? null : Date.now() + ttl, result: value };
-        await store.put(cacheStoreKey(this.#cacheKey), serializer.serialize(record));
+        await store.put(cacheStoreKey(this.#cacheKey), serializer.serialize(record, "result"));
       }
     } catch (error) {
       const cause = toError(error);
@@ -515,7 +571,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   }
 
   #serializer() {
-    return this.#def.settings.resultSerializer ?? jsonSerializer;
+    return this.#def.settings.serializer ?? this.flowRun.serializer ?? defaultSerializer;
   }
 }
 
@@ -544,6 +600,10 @@ class AttemptScope implements RunScope {
   get logPrints(): boolean {
     return this.#run.logPrints;
   }
+}
+
+function placeholder(future: TaskRun): string {
+  return `<result of ${future.name}>`;
 }
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {

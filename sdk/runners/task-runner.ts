@@ -1,15 +1,55 @@
-import type { FlowRunInfo } from "../runs.js";
+import type { FlowRunInfo, TaskRunInfo } from "../runs.js";
+import type { Serializer } from "../serialization/serializer.js";
 
-/** A task run handed to a runner: the runner decides when (and later, where) it executes. */
+/** A task run handed to a runner: the runner decides when and where it executes. */
 export interface RunnableTaskRun {
   readonly id: string;
   readonly name: string;
   /**
-   * Runs the whole lifecycle here: waits for upstream runs, then attempts, retries,
-   * timeout and final state. Returns `undefined` when the run finished synchronously,
-   * else a promise that settles when the run reaches a final state. Never rejects.
+   * Runs the whole lifecycle: waits for upstream runs, then attempts, retries, timeout
+   * and final state. Each attempt runs here, or through `invoker` when one is given.
+   * Returns `undefined` when the run finished synchronously, else a promise that settles
+   * when the run reaches a final state. Never rejects.
    */
-  execute(): Promise<void> | undefined;
+  execute(invoker?: TaskInvoker): Promise<void> | undefined;
+  /**
+   * Serializes the run's arguments with its serializer now, throwing `SerializationError`
+   * (naming where the value sits) for one that cannot cross to another process.
+   */
+  checkArguments(): void;
+}
+
+/** What names a task for another process: the module defining it, its name, its code identity. */
+export interface TaskReference {
+  readonly module: string | undefined;
+  readonly name: string;
+  readonly codeHash: string;
+}
+
+/** One attempt of a task run, to be run somewhere other than here. */
+export interface TaskAttempt {
+  readonly taskRun: TaskRunInfo;
+  readonly flowRun: FlowRunInfo;
+  readonly task: TaskReference;
+  /** The arguments with upstream results in place. */
+  readonly args: readonly unknown[];
+  /** The same arguments already serialized, when the run was checked at submission. */
+  readonly argBytes: Uint8Array | undefined;
+  readonly serializer: Serializer;
+  readonly logPrints: boolean;
+  /** Aborts at the attempt's deadline or on cancellation: stop the attempt then (its outcome is ignored). */
+  readonly signal: AbortSignal;
+}
+
+/** How an attempt ended: the function returned or threw, or whatever ran it died. */
+export type AttemptOutcome =
+  | { readonly status: "completed"; readonly value: unknown }
+  | { readonly status: "failed"; readonly error: Error }
+  | { readonly status: "crashed"; readonly error: Error };
+
+/** Runs attempts elsewhere; the engine keeps retries, timeouts, states and hooks. */
+export interface TaskInvoker {
+  invoke(attempt: TaskAttempt): Promise<AttemptOutcome>;
 }
 
 /** A runner serving one flow run: it gets the flow's submitted runs in submission order. */

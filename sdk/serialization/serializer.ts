@@ -1,28 +1,78 @@
+import { DevalueError, parse, stringify } from "devalue";
 import { InvalidArgumentError } from "../errors.js";
+import { type ErrorRecord, recordOf, reviveError } from "./errors.js";
 
-/** Turns values into bytes and back, for results that are stored or cached. */
+/** Turns values into bytes and back: for results that are stored, and for runs that cross processes. */
 export interface Serializer {
   readonly name: string;
-  serialize(value: unknown): Uint8Array;
+  /** @throws SerializationError naming where the value that cannot be carried sits, under `root`. */
+  serialize(value: unknown, root?: string): Uint8Array;
   deserialize(bytes: Uint8Array): unknown;
+}
+
+/** A value cannot be serialized; `path` says where it sits (`args[1].client`). */
+export class SerializationError extends InvalidArgumentError {
+  readonly path: string;
+  constructor(path: string, what: string) {
+    super(
+      `Cannot serialize ${path}: it is ${what}, which cannot cross to another process. Pass plain data (objects, arrays, strings, numbers, Dates, Maps, Sets, BigInts, typed arrays, Errors), or give the task a serializer that carries it.`,
+    );
+    this.path = path;
+  }
 }
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** JSON values only; anything JSON would drop or mangle is rejected, naming where it sits. */
+const reducers = {
+  Buffer: (value: unknown) => Buffer.isBuffer(value) && value.toString("base64"),
+  Error: (value: unknown) => value instanceof Error && recordOf(value),
+};
+
+const revivers = {
+  Buffer: (base64: string) => Buffer.from(base64, "base64"),
+  Error: (record: ErrorRecord) => reviveError(record),
+};
+
+/**
+ * The default serializer: JSON values plus `undefined`, Date, Map, Set, BigInt, RegExp, URL,
+ * typed arrays, Buffer, Errors (class, message, stack, cause and own fields) and repeated or
+ * circular references, in a portable text format (devalue). Functions, symbols and class
+ * instances are rejected, naming where they sit.
+ *
+ * @example
+ * const bytes = defaultSerializer.serialize({ at: new Date(), ids: new Set([1, 2]) });
+ * const value = defaultSerializer.deserialize(bytes);
+ */
+export const defaultSerializer: Serializer = {
+  name: "devalue",
+  serialize(value, root = "value") {
+    try {
+      return encoder.encode(stringify(value, reducers));
+    } catch (error) {
+      if (error instanceof DevalueError)
+        throw new SerializationError(`${root}${error.path}`, describe(error.value));
+      throw error;
+    }
+  },
+  deserialize(bytes) {
+    return parse(decoder.decode(bytes), revivers);
+  },
+};
+
+/** JSON values only; faster than the default for plain data. Anything JSON would drop or mangle is rejected. */
 export const jsonSerializer: Serializer = {
   name: "json",
-  serialize(value) {
-    assertJson(value, "value");
-    return encoder.encode(JSON.stringify(value));
+  serialize(value, root = "value") {
+    assertJson(value, root, new Set());
+    return encoder.encode(JSON.stringify(value) ?? "null");
   },
   deserialize(bytes) {
     return JSON.parse(decoder.decode(bytes));
   },
 };
 
-function assertJson(value: unknown, path: string, seen: Set<object> = new Set()): void {
+function assertJson(value: unknown, path: string, seen: Set<object>): void {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -32,7 +82,7 @@ function assertJson(value: unknown, path: string, seen: Set<object> = new Set())
       break;
     case "object": {
       if (value === null) return;
-      if (seen.has(value)) throw cannotSerialize(path, "a circular reference");
+      if (seen.has(value)) throw new SerializationError(path, "a circular reference");
       seen.add(value);
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) assertJson(value[i], `${path}[${i}]`, seen);
@@ -40,12 +90,12 @@ function assertJson(value: unknown, path: string, seen: Set<object> = new Set())
         for (const [key, item] of Object.entries(value)) {
           if (item !== undefined) assertJson(item, `${path}.${key}`, seen);
         }
-      } else throw cannotSerialize(path, `a ${value.constructor?.name ?? "class"} instance`);
+      } else throw new SerializationError(path, describe(value));
       seen.delete(value);
       return;
     }
   }
-  throw cannotSerialize(path, describe(value));
+  throw new SerializationError(path, describe(value));
 }
 
 function isPlainObject(value: object): boolean {
@@ -54,12 +104,13 @@ function isPlainObject(value: object): boolean {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === "number") return String(value);
+  if (typeof value === "function") return value.name ? `the function \`${value.name}\`` : "a function";
+  if (typeof value === "symbol") return "a symbol";
+  if (typeof value === "number" || typeof value === "bigint") return `the number ${String(value)}`;
+  if (value === undefined) return "undefined";
+  if (typeof value === "object" && value !== null) {
+    const name = Object.getPrototypeOf(value)?.constructor?.name;
+    return name && name !== "Object" ? `a ${name} instance` : "an object JSON cannot carry";
+  }
   return `a ${typeof value}`;
-}
-
-function cannotSerialize(path: string, what: string): InvalidArgumentError {
-  return new InvalidArgumentError(
-    `Cannot serialize ${path}: it is ${what}, which JSON cannot carry. Return JSON values, or pass a serializer that supports it.`,
-  );
 }

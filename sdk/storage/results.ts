@@ -1,5 +1,5 @@
 import { ResultNotFoundError } from "../errors.js";
-import { jsonSerializer, type Serializer } from "../serialization/serializer.js";
+import { defaultSerializer, type Serializer } from "../serialization/serializer.js";
 import { resultKey } from "./keys.js";
 import type { ResultStore } from "./result-store.js";
 
@@ -17,7 +17,7 @@ export interface PersistedResultAddress {
 export async function readPersistedResult<T = unknown>(
   store: ResultStore,
   address: PersistedResultAddress,
-  serializer: Serializer = jsonSerializer,
+  serializer: Serializer = defaultSerializer,
 ): Promise<T> {
   const key = resultKey(address.flowRunId, address.taskRunId);
   const bytes = await store.get(key);
@@ -26,5 +26,5 @@ export async function readPersistedResult<T = unknown>(
       `No persisted result at \`${key}\`: was the task run with \`persistResult: true\`?`,
     );
   }
-  return (serializer.deserialize(bytes) as { result: T }).result;
+  return serializer.deserialize(bytes) as T;
 }

@@ -8,6 +8,7 @@ import {
   flow,
   getRunContext,
   InvalidArgumentError,
+  jsonSerializer,
   MemoryResultStore,
   ResultNotFoundError,
   type ResultStore,
@@ -447,18 +448,18 @@ describe("persistResult", () => {
     constructor(readonly cents: number) {}
   }
 
-  it.each([
-    { what: "a function", value: () => () => 1, message: "Cannot serialize value.result: it is a function" },
-    { what: "a BigInt", value: () => 10n, message: "Cannot serialize value.result: it is a bigint" },
+  it.each<{ what: string; value: () => unknown; message: string }>([
+    { what: "a function", value: () => () => 1, message: "Cannot serialize result: it is a function" },
+    { what: "a symbol", value: () => Symbol("s"), message: "Cannot serialize result: it is a symbol" },
     {
       what: "a class instance",
       value: () => new Money(5),
-      message: "Cannot serialize value.result: it is a Money instance",
+      message: "Cannot serialize result: it is a Money instance",
     },
     {
-      what: "a BigInt nested in an object",
-      value: () => ({ totals: [1, 2n] }),
-      message: "Cannot serialize value.result.totals[1]: it is a bigint",
+      what: "a function nested in an object",
+      value: () => ({ totals: [1, function total() {}] }),
+      message: "Cannot serialize result.totals[1]: it is the function `total`",
     },
   ])("fails the run when the result holds $what, naming the problem", async ({ what, value, message }) => {
     const store = new MemoryResultStore();
@@ -477,10 +478,46 @@ describe("persistResult", () => {
     expect(state.type).toBe("FAILED");
     const error = "error" in state ? state.error : undefined;
     expect(error?.message).toBe(
-      `Could not store the result of task run 'unstorable ${what}-0': ${message}, which JSON cannot carry. Return JSON values, or pass a serializer that supports it.`,
+      `Could not store the result of task run 'unstorable ${what}-0': ${message}, which cannot cross to another process. Pass plain data (objects, arrays, strings, numbers, Dates, Maps, Sets, BigInts, typed arrays, Errors), or give the task a serializer that carries it.`,
     );
     expect(error?.cause).toBeInstanceOf(InvalidArgumentError);
     expect(calls).toBe(1);
     expect(await store.list("")).toEqual([]);
+  });
+
+  it("stores Dates, Maps, Sets and BigInts with the default serializer", async () => {
+    const store = new MemoryResultStore();
+    const rich = task({ persistResult: true, resultStorage: store }, function rich() {
+      return { at: new Date(0), seen: new Set([1, 2]), index: new Map([["a", 1n]]) };
+    });
+    const state = await flow(async function richFlow() {
+      return (await rich.submit().wait()) && getRunContext().flowRun.id;
+    }).run();
+    if (state.type !== "COMPLETED") throw new Error(`expected COMPLETED, got ${state.type}`);
+    const [key] = await store.list(`runs/${state.result}/`);
+    const taskRunId = (key as string).split("/").pop() as string;
+
+    expect(await readPersistedResult(store, { flowRunId: state.result as string, taskRunId })).toEqual({
+      at: new Date(0),
+      seen: new Set([1, 2]),
+      index: new Map([["a", 1n]]),
+    });
+  });
+
+  it("rejects a BigInt under jsonSerializer, naming where it sits", async () => {
+    const store = new MemoryResultStore();
+    const bigJson = task(
+      { persistResult: true, resultStorage: store, serializer: jsonSerializer },
+      function bigJson() {
+        return { totals: [1, 2n] };
+      },
+    );
+    const state = await flow(async function bigJsonFlow() {
+      await bigJson();
+    }).run();
+
+    expect("error" in state && state.error.message).toMatch(
+      /Cannot serialize result\.totals\[1\]: it is the number 2/,
+    );
   });
 });

@@ -1,0 +1,70 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { TaskDefinition } from "./engine/definitions.js";
+import { DuplicateTaskNameError } from "./errors.js";
+
+/**
+ * Tasks by name, so that another process (a worker thread, a Lambda) that imports the
+ * module defining a task finds it by name. Code never travels: a message can only name
+ * a task that the worker's own code defines.
+ */
+const tasks = new Map<string, TaskDefinition>();
+
+export function registerTask(def: TaskDefinition): void {
+  const existing = tasks.get(def.name);
+  if (existing && existing.fn !== def.fn) {
+    throw new DuplicateTaskNameError(
+      `A different task named '${def.name}' is already defined${existing.module ? ` (in ${existing.module})` : ""}. Give one of them another name: task({ name: "..." }, fn).`,
+    );
+  }
+  if (!existing) tasks.set(def.name, def);
+}
+
+export function registeredTask(name: string): TaskDefinition | undefined {
+  return tasks.get(name);
+}
+
+const SDK_FOLDER = new URL(".", import.meta.url).href;
+
+/** The URL of the module that called into squall: the first stack frame outside the SDK. */
+export function callerModule(): string | undefined {
+  const original = Error.prepareStackTrace;
+  const holder: { stack?: NodeJS.CallSite[] } = {};
+  try {
+    Error.prepareStackTrace = (_, frames) => frames;
+    Error.captureStackTrace(holder, callerModule);
+    for (const frame of holder.stack ?? []) {
+      const file = frame.getFileName();
+      if (!file || file.startsWith("node:")) continue;
+      const url = file.startsWith("file:") ? file : pathToFileURL(file).href;
+      if (!url.startsWith(SDK_FOLDER)) return url;
+    }
+    return undefined;
+  } finally {
+    Error.prepareStackTrace = original;
+  }
+}
+
+const moduleHashes = new Map<string, string | undefined>();
+
+/**
+ * The hash of a module's source file as read from disk, so that two processes that load
+ * the same file agree however each transpiles it; `undefined` where the file cannot be read
+ * (bundled code). Read once per module, when its first task is defined.
+ */
+export function moduleHash(module: string | undefined): string | undefined {
+  if (!module) return undefined;
+  if (moduleHashes.has(module)) return moduleHashes.get(module);
+  let hash: string | undefined;
+  try {
+    hash = createHash("sha256")
+      .update(readFileSync(fileURLToPath(module)))
+      .digest("hex")
+      .slice(0, 16);
+  } catch {
+    hash = undefined;
+  }
+  moduleHashes.set(module, hash);
+  return hash;
+}
