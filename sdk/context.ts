@@ -9,6 +9,20 @@ export function currentScope(): RunScope | undefined {
   return scopeStorage.getStore();
 }
 
+let insideWorker = false;
+
+/**
+ * Marks this thread as a worker that imports task modules to run their tasks. Flows that a
+ * module calls at its top level are then skipped, so users need no "if main" guard.
+ */
+export function enterWorkerMode(): void {
+  insideWorker = true;
+}
+
+export function isWorker(): boolean {
+  return insideWorker;
+}
+
 /** The run the calling code is part of. */
 export interface RunContext {
   readonly flowRun: FlowRunInfo;

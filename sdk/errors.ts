@@ -36,6 +36,9 @@ export class CrashedError extends SquallError {}
 /** No persisted result is stored where one was asked for. */
 export class ResultNotFoundError extends SquallError {}
 
+/** The code a worker has for a task differs from the caller's. */
+export class CodeMismatchError extends SquallError {}
+
 /** A run could not compute its cache key (an input that cannot be hashed). */
 export class CacheKeyError extends SquallError {}
 

@@ -16,6 +16,7 @@ export type { TaskRunError } from "./engine/task-run.js";
 export {
   CacheKeyError,
   CancelledError,
+  CodeMismatchError,
   CrashedError,
   DuplicateTaskNameError,
   FlowTimeoutError,
@@ -61,6 +62,7 @@ export type {
   TaskRunner,
   TaskRunnerSession,
 } from "./runners/task-runner.js";
+export { ThreadPoolTaskRunner, type ThreadPoolTaskRunnerOptions } from "./runners/thread-pool.js";
 export type { FlowRunInfo, TaskRunInfo } from "./runs.js";
 export { registerErrorClass } from "./serialization/errors.js";
 export {

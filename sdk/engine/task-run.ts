@@ -70,6 +70,8 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #cacheKey: string | undefined;
   /** Runs attempts elsewhere (another thread or process); unset, they run here. */
   #invoker: TaskInvoker | undefined;
+  /** The attempt running elsewhere now, to stop at its deadline or on cancellation. */
+  #remote: TaskAttempt | undefined;
   /** Arguments serialized when they were checked at submission, reused by the first remote attempt. */
   #argBytes: Uint8Array | undefined;
 
@@ -235,8 +237,17 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     if (this.#final) return undefined;
     this.#token += 1;
     const why = reason instanceof Error ? reason.message : String(reason ?? "cancelled");
-    this.#settle("Cancelled", undefined, new CancelledError(`Task run '${this.name}' was cancelled: ${why}`));
+    const error = new CancelledError(`Task run '${this.name}' was cancelled: ${why}`);
+    this.#stopRemote(error);
+    this.#settle("Cancelled", undefined, error);
     return undefined;
+  }
+
+  #stopRemote(reason: Error): void {
+    const remote = this.#remote;
+    if (!remote) return;
+    this.#remote = undefined;
+    this.#invoker?.stop(remote, reason);
   }
 
   async #awaitInputs(): Promise<void> {
@@ -338,9 +349,6 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   }
 
   #invokeRemotely(invoker: TaskInvoker, token: number): Promise<void> {
-    const controller = new AbortController();
-    this.#controller = controller;
-    this.#signal = AbortSignal.any([this.flowRun.signal, controller.signal]);
     const argBytes = this.#argBytes;
     this.#argBytes = undefined;
     const attempt: TaskAttempt = {
@@ -351,12 +359,14 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       argBytes,
       serializer: this.#serializer(),
       logPrints: this.logPrints,
-      signal: this.#signal,
+      timeoutMs: this.#def.settings.timeoutMs,
     };
-    const timeoutMs = this.#def.settings.timeoutMs;
+    this.#remote = attempt;
+    const timeoutMs = attempt.timeoutMs;
     if (timeoutMs !== undefined) this.#timer = setTimeout(TaskRun.#onTimeout, timeoutMs, this, token);
     invoker.invoke(attempt).then(
       (outcome) => {
+        if (this.#remote === attempt) this.#remote = undefined;
         if (outcome.status === "completed") this.#onValue(outcome.value as T, token);
         else if (outcome.status === "failed") this.#onError(outcome.error, token);
         else if (this.#endAttempt(token)) this.#settle("Crashed", undefined, outcome.error);
@@ -392,6 +402,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     run.#timer = undefined;
     const error = run.#timeoutError();
     run.#controller?.abort(error);
+    run.#stopRemote(error);
     run.#onError(error, token);
   }
 

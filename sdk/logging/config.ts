@@ -58,6 +58,21 @@ function fromEnvironment(): Config {
 }
 
 let config: Config = fromEnvironment();
+let recordSink: ((record: LogRecord) => void) | undefined;
+
+/** Sends records somewhere other than this process's output (a worker sends them to its caller). */
+export function setRecordSink(sink: ((record: LogRecord) => void) | undefined): void {
+  recordSink = sink;
+}
+
+/** The lowest level written, as a number, to hand on to worker threads. */
+export function threshold(): number {
+  return config.threshold;
+}
+
+export function setThreshold(value: number): void {
+  config = { ...config, threshold: value };
+}
 
 /**
  * Sets the level, format or destination of squall's log lines for this process.
@@ -83,6 +98,10 @@ export function isEnabled(level: LevelName): boolean {
 }
 
 export function emit(record: LogRecord): void {
+  if (recordSink) {
+    recordSink(record);
+    return;
+  }
   config.write(config.format === "json" ? `${JSON.stringify(record)}\n` : formatText(record));
 }
 

@@ -37,8 +37,8 @@ export interface TaskAttempt {
   readonly argBytes: Uint8Array | undefined;
   readonly serializer: Serializer;
   readonly logPrints: boolean;
-  /** Aborts at the attempt's deadline or on cancellation: stop the attempt then (its outcome is ignored). */
-  readonly signal: AbortSignal;
+  /** The attempt's deadline; the engine enforces it and calls `stop()` when it passes. */
+  readonly timeoutMs: number | undefined;
 }
 
 /** How an attempt ended: the function returned or threw, or whatever ran it died. */
@@ -50,6 +50,11 @@ export type AttemptOutcome =
 /** Runs attempts elsewhere; the engine keeps retries, timeouts, states and hooks. */
 export interface TaskInvoker {
   invoke(attempt: TaskAttempt): Promise<AttemptOutcome>;
+  /**
+   * The attempt passed its deadline or its run was cancelled: stop it if it is running, drop
+   * it if it is queued. Its outcome, whenever it comes, is ignored.
+   */
+  stop(attempt: TaskAttempt, reason: Error): void;
 }
 
 /** A runner serving one flow run: it gets the flow's submitted runs in submission order. */

@@ -1,0 +1,310 @@
+import { createRequire } from "node:module";
+import { extname } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { CancelledError, CrashedError, toError } from "../../errors.js";
+import { emit, isEnabled, threshold } from "../../logging/config.js";
+import { registerErrorClassesOf } from "../../serialization/errors.js";
+import type { AttemptOutcome, TaskAttempt, TaskInvoker } from "../task-runner.js";
+import type { AttemptMessage, FromWorker, OutcomeMessage, WorkerSetup } from "./protocol.js";
+import { transferable } from "./transfer.js";
+
+/** Attempts a worker may hold beyond the one it runs: fewer round trips, still fair to long tasks. */
+const PREFETCH = 16;
+
+interface Pending {
+  readonly message: AttemptMessage;
+  readonly attempt: TaskAttempt;
+  readonly resolve: (outcome: AttemptOutcome) => void;
+  readonly timed: boolean;
+}
+
+interface PoolWorker {
+  readonly thread: Worker;
+  /** Sent and not yet answered, in the order the worker runs them: the first is running. */
+  readonly inflight: Pending[];
+  /** Runs a task with a deadline: nothing else is sent to it meanwhile, so its deadline is its own. */
+  exclusive: boolean;
+  dead: boolean;
+}
+
+export interface PoolOptions {
+  readonly workers: number;
+  readonly memoryMb: number | undefined;
+}
+
+// The thread entry is this SDK's own worker module: `.ts` when running from source.
+const ENTRY = new URL(`./worker${extname(new URL(import.meta.url).pathname)}`, import.meta.url).href;
+
+/**
+ * Worker threads that run task attempts. Attempts queue here in submission order and go to
+ * the least busy thread; a thread that dies, or is stopped for a deadline or a cancellation,
+ * is replaced, and the attempts it had not started go back to the front of the queue.
+ */
+export class WorkerPool implements TaskInvoker {
+  readonly #options: PoolOptions;
+  readonly #workers: PoolWorker[] = [];
+  #queue: Pending[] = [];
+  #head = 0;
+  #nextId = 0;
+  #scheduled = false;
+  #closed = false;
+  readonly #errorModules = new Set<string>();
+  /** Attempts queued or running, to find when asked to stop one. */
+  readonly #pending = new Map<TaskAttempt, Pending>();
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+    for (let i = 0; i < options.workers; i++) this.#workers.push(this.#spawn());
+  }
+
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  invoke(attempt: TaskAttempt): Promise<AttemptOutcome> {
+    return new Promise((resolve) => {
+      if (this.#closed) {
+        resolve({ status: "crashed", error: new CrashedError("The thread pool was shut down.") });
+        return;
+      }
+      if (!attempt.task.module) {
+        resolve({
+          status: "failed",
+          error: new CrashedError(
+            `Task '${attempt.task.name}' has no module a worker thread could import it from.`,
+          ),
+        });
+        return;
+      }
+      let args: Uint8Array;
+      try {
+        args = attempt.argBytes ?? attempt.serializer.serialize(attempt.args, "args");
+      } catch (error) {
+        resolve({ status: "failed", error: toError(error) });
+        return;
+      }
+      const message: AttemptMessage = {
+        id: ++this.#nextId,
+        module: attempt.task.module,
+        task: attempt.task.name,
+        codeHash: attempt.task.codeHash,
+        serializer: attempt.serializer.name,
+        args,
+        logPrints: attempt.logPrints,
+        flowRun: { id: attempt.flowRun.id, name: attempt.flowRun.name, flowName: attempt.flowRun.flowName },
+        taskRun: {
+          id: attempt.taskRun.id,
+          name: attempt.taskRun.name,
+          attempts: attempt.taskRun.attempts,
+          tags: attempt.taskRun.tags,
+        },
+      };
+      const pending: Pending = { message, attempt, resolve, timed: attempt.timeoutMs !== undefined };
+      this.#pending.set(attempt, pending);
+      this.#queue.push(pending);
+      this.#schedule();
+    });
+  }
+
+  /** Stops every thread; attempts still queued or running end as crashed. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const left = [...this.#queue.slice(this.#head), ...this.#workers.flatMap((w) => w.inflight)];
+    this.#queue = [];
+    this.#head = 0;
+    for (const pending of left) {
+      this.#finish(pending, { status: "crashed", error: new CrashedError("The thread pool was shut down.") });
+    }
+    const workers = this.#workers.splice(0);
+    for (const worker of workers) worker.dead = true;
+    await Promise.all(workers.map((worker) => worker.thread.terminate()));
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(this.#dispatch);
+  }
+
+  readonly #dispatch = (): void => {
+    this.#scheduled = false;
+    const batches = new Map<PoolWorker, Pending[]>();
+    while (this.#head < this.#queue.length) {
+      const next = this.#queue[this.#head] as Pending;
+      const worker = this.#leastBusyTaking(next);
+      if (!worker) break;
+      this.#head += 1;
+      worker.inflight.push(next);
+      if (next.timed) worker.exclusive = true;
+      const batch = batches.get(worker);
+      if (batch) batch.push(next);
+      else batches.set(worker, [next]);
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    }
+    for (const [worker, batch] of batches) {
+      const attempts = batch.map((p) => p.message);
+      worker.thread.postMessage({ type: "attempts", attempts }, transferable(attempts.map((a) => a.args)));
+    }
+  };
+
+  #leastBusyTaking(next: Pending): PoolWorker | undefined {
+    let best: PoolWorker | undefined;
+    for (const worker of this.#workers) {
+      const busy = worker.inflight.length;
+      if (worker.dead || worker.exclusive || busy > PREFETCH || (next.timed && busy > 0)) continue;
+      if (!best || busy < best.inflight.length) best = worker;
+    }
+    return best;
+  }
+
+  #spawn(): PoolWorker {
+    const setup: WorkerSetup = { entry: ENTRY, tsx: tsxApi(), logThreshold: threshold() };
+    const memoryMb = this.#options.memoryMb;
+    const thread = new Worker(BOOTSTRAP, {
+      eval: true,
+      workerData: setup,
+      resourceLimits: memoryMb === undefined ? undefined : { maxOldGenerationSizeMb: memoryMb },
+    });
+    thread.unref(); // an idle pool never keeps the process alive
+    const worker: PoolWorker = { thread, inflight: [], exclusive: false, dead: false };
+    thread.on("message", (message: FromWorker) => this.#onMessage(worker, message));
+    thread.on("error", (error) => this.#onDeath(worker, describeCrash(error, memoryMb)));
+    thread.on("exit", (code) => this.#onDeath(worker, `the worker thread exited with code ${code}`));
+    return worker;
+  }
+
+  #onMessage(worker: PoolWorker, message: FromWorker): void {
+    switch (message.type) {
+      case "outcomes":
+        for (const outcome of message.outcomes) this.#onOutcome(worker, outcome);
+        this.#schedule();
+        return;
+      case "log":
+        if (isEnabled(message.record.level)) emit(message.record);
+        return;
+      case "print":
+        (message.stream === "stdout" ? process.stdout : process.stderr).write(`${message.text}\n`);
+        return;
+    }
+  }
+
+  #finish(pending: Pending, outcome: AttemptOutcome): void {
+    this.#pending.delete(pending.attempt);
+    pending.resolve(outcome);
+  }
+
+  #onOutcome(worker: PoolWorker, outcome: OutcomeMessage): void {
+    const index = worker.inflight.findIndex((p) => p.message.id === outcome.id);
+    if (index < 0) return;
+    const [pending] = worker.inflight.splice(index, 1) as [Pending];
+    if (pending.timed) worker.exclusive = false;
+    const { serializer, task } = pending.attempt;
+    let decoded: unknown;
+    try {
+      decoded = serializer.deserialize(outcome.bytes);
+    } catch (error) {
+      this.#finish(pending, { status: "failed", error: toError(error) });
+      return;
+    }
+    if (outcome.status === "completed") {
+      this.#finish(pending, { status: "completed", value: decoded });
+      return;
+    }
+    const module = task.module as string;
+    if (this.#errorModules.has(module)) {
+      this.#finish(pending, { status: "failed", error: decoded as Error });
+      return;
+    }
+    // Error classes the task's module exports come back as themselves: decode again once they are known.
+    this.#errorModules.add(module);
+    import(module).then(
+      (exports) => {
+        registerErrorClassesOf(exports as Record<string, unknown>);
+        this.#finish(pending, { status: "failed", error: serializer.deserialize(outcome.bytes) as Error });
+      },
+      () => this.#finish(pending, { status: "failed", error: decoded as Error }),
+    );
+  }
+
+  /** A deadline or a cancellation: drop a queued attempt, or stop the thread running it. */
+  stop(attempt: TaskAttempt, reason: Error): void {
+    const pending = this.#pending.get(attempt);
+    if (!pending) return;
+    const queued = this.#queue.indexOf(pending, this.#head);
+    if (queued >= 0) {
+      this.#queue.splice(queued, 1);
+      this.#finish(pending, { status: "crashed", error: reason });
+      return;
+    }
+    const worker = this.#workers.find((w) => w.inflight.includes(pending));
+    if (!worker) return;
+    if (worker.inflight[0] !== pending) {
+      // Sent but not started: take it back.
+      worker.inflight.splice(worker.inflight.indexOf(pending), 1);
+      this.#finish(pending, { status: "crashed", error: reason });
+      return;
+    }
+    this.#onDeath(worker, reason.message, pending);
+    void worker.thread.terminate();
+  }
+
+  #onDeath(worker: PoolWorker, reason: string, stoppedAttempt?: Pending): void {
+    if (worker.dead) return;
+    worker.dead = true;
+    const [running, ...waiting] = worker.inflight.splice(0);
+    if (running) {
+      this.#finish(
+        running,
+        running === stoppedAttempt
+          ? {
+              status: "crashed",
+              error: new CancelledError(`Task run '${running.attempt.taskRun.name}' was stopped: ${reason}`),
+            }
+          : {
+              status: "crashed",
+              error: new CrashedError(`Task run '${running.attempt.taskRun.name}' crashed: ${reason}.`),
+            },
+      );
+    }
+    // Attempts it had not started go first again, in their order.
+    this.#queue.splice(this.#head, 0, ...waiting);
+    const index = this.#workers.indexOf(worker);
+    if (index >= 0 && !this.#closed) this.#workers[index] = this.#spawn();
+    this.#schedule();
+  }
+}
+
+function describeCrash(error: Error, memoryMb: number | undefined): string {
+  if ((error as NodeJS.ErrnoException).code === "ERR_WORKER_OUT_OF_MEMORY") {
+    return `the worker thread ran out of memory${memoryMb === undefined ? "" : ` (its limit is ${memoryMb} MB)`}`;
+  }
+  return `the worker thread threw an uncaught ${error.name}: ${error.message}`;
+}
+
+/**
+ * When the SDK runs from TypeScript source, workers register tsx themselves: a loader the
+ * main thread was started with does not reach worker threads.
+ */
+function tsxApi(): string | undefined {
+  if (!ENTRY.endsWith(".ts")) return undefined;
+  try {
+    // require.resolve finds the CommonJS build; the ESM one sits beside it.
+    const cjs = createRequire(import.meta.url).resolve("tsx/esm/api");
+    return pathToFileURL(cjs.replace(/\.cjs$/, ".mjs")).href;
+  } catch {
+    return undefined;
+  }
+}
+
+// Runs first in each thread: loads tsx where needed, then the worker module itself.
+const BOOTSTRAP = `
+const { workerData } = require("node:worker_threads");
+(async () => {
+  if (workerData.tsx) (await import(workerData.tsx)).register();
+  await import(workerData.entry);
+})().catch((error) => { setImmediate(() => { throw error; }); });
+`;

@@ -1,0 +1,44 @@
+import type { LogRecord } from "../../logging/config.js";
+
+/** The messages between a thread pool and its worker threads. */
+
+/** One attempt, as a worker thread receives it. */
+export interface AttemptMessage {
+  readonly id: number;
+  readonly module: string;
+  readonly task: string;
+  readonly codeHash: string;
+  /** The name of the caller's serializer; the worker uses the task's own when it has one. */
+  readonly serializer: string;
+  readonly args: Uint8Array;
+  readonly logPrints: boolean;
+  readonly flowRun: { readonly id: string; readonly name: string; readonly flowName: string };
+  readonly taskRun: {
+    readonly id: string;
+    readonly name: string;
+    readonly attempts: number;
+    readonly tags: readonly string[];
+  };
+}
+
+export interface OutcomeMessage {
+  readonly id: number;
+  readonly status: "completed" | "failed";
+  /** The serialized result, or the serialized error. */
+  readonly bytes: Uint8Array;
+}
+
+export type ToWorker = { readonly type: "attempts"; readonly attempts: readonly AttemptMessage[] };
+
+export type FromWorker =
+  | { readonly type: "outcomes"; readonly outcomes: readonly OutcomeMessage[] }
+  | { readonly type: "log"; readonly record: LogRecord }
+  | { readonly type: "print"; readonly stream: "stdout" | "stderr"; readonly text: string };
+
+export interface WorkerSetup {
+  /** The worker's entry module (this SDK's own thread worker). */
+  readonly entry: string;
+  /** tsx's registration API, when the SDK runs from TypeScript source without tsx loaded. */
+  readonly tsx: string | undefined;
+  readonly logThreshold: number;
+}

@@ -1,0 +1,169 @@
+// The code each worker thread of a ThreadPoolTaskRunner runs: it imports task modules,
+// finds tasks by name, and runs the attempts it is sent, one at a time.
+import { format } from "node:util";
+import { parentPort, workerData } from "node:worker_threads";
+import { enterWorkerMode, scopeStorage } from "../../context.js";
+import { CodeMismatchError, SquallError, toError } from "../../errors.js";
+import { type LevelName, setRecordSink, setThreshold } from "../../logging/config.js";
+import { RunLogger } from "../../logging/logger.js";
+import { registeredTask } from "../../registry.js";
+import type { FlowRunInfo, RunScope, TaskRunInfo } from "../../runs.js";
+import { defaultSerializer, jsonSerializer, type Serializer } from "../../serialization/serializer.js";
+import type { AttemptMessage, FromWorker, OutcomeMessage, ToWorker, WorkerSetup } from "./protocol.js";
+import { transferable } from "./transfer.js";
+
+const port = parentPort;
+if (!port) throw new SquallError("The thread worker must run in a worker thread.");
+const setup = workerData as WorkerSetup;
+const post = (message: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
+
+enterWorkerMode();
+setThreshold(setup.logThreshold);
+setRecordSink((record) => post({ type: "log", record }));
+captureConsole();
+
+const queue: AttemptMessage[] = [];
+const outbox: OutcomeMessage[] = [];
+let draining = false;
+
+port.on("message", (message: ToWorker) => {
+  queue.push(...message.attempts);
+  if (!draining) void drain();
+});
+
+async function drain(): Promise<void> {
+  draining = true;
+  while (queue.length > 0) {
+    outbox.push(await runAttempt(queue.shift() as AttemptMessage));
+    if (queue.length === 0 || outbox.length >= 64) flush();
+  }
+  draining = false;
+}
+
+function flush(): void {
+  const outcomes = outbox.splice(0);
+  post({ type: "outcomes", outcomes }, transferable(outcomes.map((o) => o.bytes)));
+}
+
+const imports = new Map<string, Promise<unknown>>();
+
+function importOnce(module: string): Promise<unknown> {
+  let loading = imports.get(module);
+  if (!loading) {
+    loading = import(module);
+    imports.set(module, loading);
+  }
+  return loading;
+}
+
+const SERIALIZERS: Record<string, Serializer> = { devalue: defaultSerializer, json: jsonSerializer };
+const NEVER_ABORTED = new AbortController().signal;
+
+async function runAttempt(attempt: AttemptMessage): Promise<OutcomeMessage> {
+  let serializer: Serializer = SERIALIZERS[attempt.serializer] ?? defaultSerializer;
+  try {
+    await importOnce(attempt.module);
+    const def = registeredTask(attempt.task);
+    if (!def) {
+      throw new SquallError(`The worker found no task named '${attempt.task}' in ${attempt.module}.`);
+    }
+    if (def.settings.verifySource && def.codeHash !== attempt.codeHash) {
+      throw new CodeMismatchError(
+        `The worker's code for task '${attempt.task}' differs from the caller's: redeploy (or restart the workers) so both run the same code, or set \`verifySource: false\` on the task.`,
+      );
+    }
+    if (def.settings.serializer) serializer = def.settings.serializer;
+    else if (!SERIALIZERS[attempt.serializer]) {
+      throw new SquallError(
+        `The worker does not know the serializer '${attempt.serializer}': set it on task '${attempt.task}' itself, so the worker has it too.`,
+      );
+    }
+    const args = serializer.deserialize(attempt.args) as unknown[];
+    const scope = new WorkerScope(attempt);
+    const value = await scopeStorage.run(scope, def.fn as (...args: unknown[]) => unknown, ...args);
+    return { id: attempt.id, status: "completed", bytes: serializer.serialize(value, "result") };
+  } catch (thrown) {
+    return { id: attempt.id, status: "failed", bytes: serializeError(toError(thrown), serializer) };
+  }
+}
+
+function serializeError(error: Error, serializer: Serializer): Uint8Array {
+  try {
+    return serializer.serialize(error, "error");
+  } catch {
+    // The error holds something that cannot travel: send what can.
+    const plain = new SquallError(`${error.name}: ${error.message}`);
+    plain.stack = error.stack;
+    return defaultSerializer.serialize(plain, "error");
+  }
+}
+
+/** What `getRunContext()` and `getRunLogger()` see inside an attempt; built when first asked for. */
+class WorkerScope implements RunScope {
+  readonly #attempt: AttemptMessage;
+  readonly #started = new Date();
+  #logger: RunLogger | undefined;
+
+  constructor(attempt: AttemptMessage) {
+    this.#attempt = attempt;
+  }
+
+  get signal(): AbortSignal {
+    return NEVER_ABORTED; // a cancelled or timed-out attempt ends with its thread
+  }
+
+  get logPrints(): boolean {
+    return this.#attempt.logPrints;
+  }
+
+  get flowRun(): FlowRunInfo {
+    return {
+      ...this.#attempt.flowRun,
+      parentFlowRunId: undefined,
+      startTime: undefined,
+      endTime: undefined,
+      state: { type: "RUNNING", name: "Running", timestamp: this.#started },
+    };
+  }
+
+  get taskRun(): TaskRunInfo {
+    const attempt = this.#attempt;
+    return {
+      ...attempt.taskRun,
+      taskName: attempt.task,
+      flowRunId: attempt.flowRun.id,
+      startTime: this.#started,
+      endTime: undefined,
+      state: {
+        type: "RUNNING",
+        name: attempt.taskRun.attempts > 1 ? "Retrying" : "Running",
+        timestamp: this.#started,
+      },
+    };
+  }
+
+  get logger(): RunLogger {
+    this.#logger ??= new RunLogger({
+      flowRunId: this.#attempt.flowRun.id,
+      flowRunName: this.#attempt.flowRun.name,
+      taskRunId: this.#attempt.taskRun.id,
+      taskRunName: this.#attempt.taskRun.name,
+    });
+    return this.#logger;
+  }
+}
+
+/** Console output goes to the caller, in order with the attempt's outcome; with logPrints, to the run logger. */
+function captureConsole(): void {
+  const methods = { log: "INFO", info: "INFO", debug: "DEBUG", warn: "WARNING", error: "ERROR" } as const;
+  for (const method of Object.keys(methods) as (keyof typeof methods)[]) {
+    const level: LevelName = methods[method];
+    const stream = method === "warn" || method === "error" ? "stderr" : "stdout";
+    console[method] = (...args: unknown[]) => {
+      const scope = scopeStorage.getStore();
+      const text = format(...args);
+      if (scope?.logPrints) scope.logger.log(level, text);
+      else post({ type: "print", stream, text });
+    };
+  }
+}
