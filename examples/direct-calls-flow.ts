@@ -1,7 +1,14 @@
 // The guide's example without .submit(): tasks called directly run in the flow, one after another,
 // whatever the flow's task runner.
-import { ConcurrentTaskRunner, flow } from "squall";
-import { NAMES, sayGoodbye, sayHello } from "./greetings-tasks.js";
+import { ConcurrentTaskRunner, flow, task } from "squall";
+
+const sayHello = task(function sayHello(name: string) {
+  console.log(`hello ${name}`);
+});
+
+const sayGoodbye = task(function sayGoodbye(name: string) {
+  console.log(`goodbye ${name}`);
+});
 
 export const greetings = flow(
   { taskRunner: new ConcurrentTaskRunner() },
@@ -13,4 +20,4 @@ export const greetings = flow(
   },
 );
 
-await greetings(NAMES);
+await greetings(["arthur", "trillian", "ford", "marvin"]);

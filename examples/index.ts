@@ -1,4 +1,8 @@
-// `npm start`: runs the guide's examples one after another.
+// `npm start`: runs the guide's examples one after another, each in its own process as
+// the guide runs each script, so that each file stands alone as a user would write it.
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
 const EXAMPLES = [
   ["sequential-flow.ts", "SequentialTaskRunner: each task finishes before the next starts"],
   ["parallel-flow.ts", "ConcurrentTaskRunner: submitted tasks run concurrently"],
@@ -8,5 +12,7 @@ const EXAMPLES = [
 
 for (const [file, title] of EXAMPLES) {
   console.log(`\n=== ${file}: ${title}`);
-  await import(`./${file}`);
+  const path = fileURLToPath(new URL(file, import.meta.url));
+  const { status } = spawnSync(process.execPath, ["--import", "tsx", path], { stdio: "inherit" });
+  if (status !== 0) process.exit(status ?? 1);
 }

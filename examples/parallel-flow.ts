@@ -1,6 +1,13 @@
 // The guide's Dask and Ray example: submitted tasks run in parallel on the flow's task runner.
-import { ConcurrentTaskRunner, flow } from "squall";
-import { NAMES, sayGoodbye, sayHello } from "./greetings-tasks.js";
+import { ConcurrentTaskRunner, flow, task } from "squall";
+
+const sayHello = task(function sayHello(name: string) {
+  console.log(`hello ${name}`);
+});
+
+const sayGoodbye = task(function sayGoodbye(name: string) {
+  console.log(`goodbye ${name}`);
+});
 
 export const greetings = flow(
   { taskRunner: new ConcurrentTaskRunner() },
@@ -12,4 +19,4 @@ export const greetings = flow(
   },
 );
 
-await greetings(NAMES);
+await greetings(["arthur", "trillian", "ford", "marvin"]);

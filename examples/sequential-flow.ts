@@ -1,6 +1,13 @@
 // The guide's first example: SequentialTaskRunner runs each submitted task before the next.
-import { flow, SequentialTaskRunner } from "squall";
-import { NAMES, sayGoodbye, sayHello } from "./greetings-tasks.js";
+import { flow, SequentialTaskRunner, task } from "squall";
+
+const sayHello = task(function sayHello(name: string) {
+  console.log(`hello ${name}`);
+});
+
+const sayGoodbye = task(function sayGoodbye(name: string) {
+  console.log(`goodbye ${name}`);
+});
 
 export const greetings = flow(
   { taskRunner: new SequentialTaskRunner() },
@@ -12,4 +19,4 @@ export const greetings = flow(
   },
 );
 
-await greetings(NAMES);
+await greetings(["arthur", "trillian", "ford", "marvin"]);

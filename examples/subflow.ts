@@ -1,7 +1,14 @@
 // The guide's last example: the parent flow uses the default task runner, and a subflow
 // with a task runner of its own runs the same tasks again.
-import { ConcurrentTaskRunner, flow } from "squall";
-import { NAMES, sayGoodbye, sayHello } from "./greetings-tasks.js";
+import { ConcurrentTaskRunner, flow, task } from "squall";
+
+const sayHello = task(function sayHello(name: string) {
+  console.log(`hello ${name}`);
+});
+
+const sayGoodbye = task(function sayGoodbye(name: string) {
+  console.log(`goodbye ${name}`);
+});
 
 export const parallelGreetings = flow(
   { taskRunner: new ConcurrentTaskRunner() },
@@ -21,4 +28,4 @@ export const greetings = flow(async function greetings(names: string[]) {
   await parallelGreetings(names);
 });
 
-await greetings(NAMES);
+await greetings(["arthur", "trillian", "ford", "marvin"]);

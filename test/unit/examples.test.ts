@@ -108,3 +108,12 @@ describe("the guide's examples", () => {
     ]);
   });
 });
+
+describe("the README's flow", () => {
+  it("word-count.ts counts the words of three texts through mapped tasks", async () => {
+    const { code, stdout } = await runExample("word-count.ts");
+
+    expect(code).toBe(0);
+    expect(lines(stdout)).toEqual(["9"]);
+  });
+});
