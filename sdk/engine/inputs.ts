@@ -1,4 +1,5 @@
 import { AllowFailure } from "../annotations.js";
+import { StoredValue } from "../serialization/stored.js";
 import { TaskRun } from "./task-run.js";
 
 /**
@@ -72,4 +73,35 @@ export function substituteResults(
 function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+/**
+ * `value` with every StoredValue in it (inside arrays and plain objects) replaced by what it
+ * holds; `value` itself when it holds none.
+ */
+export async function loadStoredValues(
+  value: unknown,
+  load: (stored: StoredValue) => Promise<unknown>,
+): Promise<unknown> {
+  if (value instanceof StoredValue) return load(value);
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    if (!value.some(mayHoldStored)) return value;
+    return Promise.all(value.map((item) => loadStoredValues(item, load)));
+  }
+  if (isPlainObject(value)) {
+    const entries = Object.entries(value);
+    if (!entries.some(([, item]) => mayHoldStored(item))) return value;
+    const copy: Record<string, unknown> = {};
+    for (const [key, item] of entries) copy[key] = await loadStoredValues(item, load);
+    return copy;
+  }
+  return value;
+}
+
+function mayHoldStored(value: unknown): boolean {
+  return (
+    value instanceof StoredValue ||
+    (typeof value === "object" && value !== null && (Array.isArray(value) || isPlainObject(value)))
+  );
 }

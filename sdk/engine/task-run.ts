@@ -18,12 +18,15 @@ import { retryDelayMs } from "../retry.js";
 import type { RunnableTaskRun, TaskAttempt, TaskInvoker } from "../runners/task-runner.js";
 import type { RunScope, TaskRunInfo } from "../runs.js";
 import { defaultSerializer, type Serializer } from "../serialization/serializer.js";
+import { StoredValue } from "../serialization/stored.js";
 import { describeState, makeState, type State, type StateName, stateTypeOf } from "../states.js";
 import { defaultResultStore } from "../storage/default-store.js";
 import { cacheKey as cacheStoreKey, resultKey } from "../storage/keys.js";
+import { openStore } from "../storage/open-store.js";
+import type { ResultStore } from "../storage/result-store.js";
 import type { TaskDefinition } from "./definitions.js";
 import type { FlowRun } from "./flow-run.js";
-import { collectUpstream, containsFutures, substituteResults } from "./inputs.js";
+import { collectUpstream, containsFutures, loadStoredValues, substituteResults } from "./inputs.js";
 
 const NO_ARGS: unknown[] = [];
 
@@ -198,8 +201,10 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   }
 
   #deliver(resolve: (value: T | Error) => void, reject: (error: Error) => void, raise: boolean): void {
-    if (stateTypeOf(this.#stateName) === "COMPLETED") resolve(this.#value as T);
-    else if (raise) reject(this.#error as Error);
+    if (stateTypeOf(this.#stateName) === "COMPLETED") {
+      if (this.#value instanceof StoredValue) this.#loadValue(this.#value).then(resolve, reject);
+      else resolve(this.#value as T);
+    } else if (raise) reject(this.#error as Error);
     else resolve(this.#error as Error);
   }
 
@@ -214,7 +219,15 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     });
   }
 
-  /** The result, or the error in its place; for `allowFailure` inputs. */
+  /** A result kept in a store by reference, read from it (once) when asked for. */
+  #loadValue(stored: StoredValue): Promise<T> {
+    return stored.load(this.#serializer(), openStore) as Promise<T>;
+  }
+
+  /**
+   * The result, or the error in its place; for `allowFailure` inputs. A result kept by
+   * reference stays a reference here: a downstream run in another process loads it itself.
+   */
   outcome(): T | Error {
     this.#consumed = true;
     return this.#stateName === "Completed" || this.#stateName === "Cached"
@@ -267,6 +280,14 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       return this.#settle("Failed", undefined, new UpstreamFailedError(failed));
     }
     this.#args = substituteResults(this.#args) as unknown[];
+    const byReference = [...upstream.keys()].some((run) => run.#value instanceof StoredValue);
+    if (byReference && (!this.#invoker || this.#serializer() !== defaultSerializer)) {
+      // Runs here (or a serializer that cannot carry references) need values, not references.
+      this.#args = (await loadStoredValues(this.#args, (v) =>
+        v.load(this.#serializer(), openStore),
+      )) as unknown[];
+      if (this.#final) return;
+    }
     this.#waitFor = undefined;
     this.#needsInputs = false;
     return this.#attempt();
@@ -431,17 +452,28 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     return this.#storeResult(value, persist, "Completed");
   }
 
-  async #storeResult(value: T, persist: boolean, name: "Completed" | "Cached"): Promise<void> {
+  async #storeResult(result: T, persist: boolean, name: "Completed" | "Cached"): Promise<void> {
+    const key = resultKey(this.flowRun.id, this.id);
+    const store = this.#store();
+    // A result a worker already stored under this run's key, in this store, is persisted as it is.
+    const storedHere =
+      result instanceof StoredValue &&
+      result.key === key &&
+      JSON.stringify(result.locator) === JSON.stringify(store.locator);
+    const cache = this.#cacheKey !== undefined && name === "Completed";
     try {
-      const store = this.#store();
       const serializer = this.#serializer();
-      if (persist) {
-        await store.put(resultKey(this.flowRun.id, this.id), serializer.serialize(value, "result"));
-      }
-      if (this.#cacheKey !== undefined && name === "Completed") {
-        const ttl = this.#def.settings.cacheTtlMs;
-        const record: CacheRecord = { expiresAt: ttl === undefined ? null : Date.now() + ttl, result: value };
-        await store.put(cacheStoreKey(this.#cacheKey), serializer.serialize(record, "result"));
+      if ((persist && !storedHere) || cache) {
+        const value = result instanceof StoredValue ? await this.#loadValue(result) : result;
+        if (persist && !storedHere) await store.put(key, serializer.serialize(value, "result"));
+        if (cache) {
+          const ttl = this.#def.settings.cacheTtlMs;
+          const record: CacheRecord = {
+            expiresAt: ttl === undefined ? null : Date.now() + ttl,
+            result: value,
+          };
+          await store.put(cacheStoreKey(this.#cacheKey as string), serializer.serialize(record, "result"));
+        }
       }
     } catch (error) {
       const cause = toError(error);
@@ -451,7 +483,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
         new SquallError(`Could not store the result of task run '${this.name}': ${cause.message}`, { cause }),
       );
     }
-    return this.#settle(name, value);
+    return this.#settle(name, result);
   }
 
   #onError(thrown: unknown, token: number): Promise<void> | undefined {
@@ -558,7 +590,11 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   }
 
   #settledResult(raise: boolean): Promise<T | Error> {
-    if (stateTypeOf(this.#stateName) === "COMPLETED") return Promise.resolve(this.#value as T);
+    if (stateTypeOf(this.#stateName) === "COMPLETED") {
+      return this.#value instanceof StoredValue
+        ? this.#loadValue(this.#value)
+        : Promise.resolve(this.#value as T);
+    }
     const error = this.#error as Error;
     return raise ? Promise.reject(error) : Promise.resolve(error);
   }
@@ -577,7 +613,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     else this.#waiters = [waiter];
   }
 
-  #store() {
+  #store(): ResultStore {
     return this.#def.settings.resultStorage ?? this.flowRun.resultStorage ?? defaultResultStore;
   }
 

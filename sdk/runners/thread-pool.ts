@@ -1,5 +1,8 @@
 import { availableParallelism } from "node:os";
 import { InvalidArgumentError } from "../errors.js";
+import type { Offload } from "../serialization/stored.js";
+import { shareStore } from "../storage/open-store.js";
+import type { ResultStore } from "../storage/result-store.js";
 import type { RunnableTaskRun, TaskRunner, TaskRunnerSession } from "./task-runner.js";
 import { WorkerPool } from "./threads/pool.js";
 
@@ -8,6 +11,14 @@ export interface ThreadPoolTaskRunnerOptions {
   readonly maxWorkers?: number;
   /** Heap limit of each thread; a task that needs more ends Crashed, not the process. @default 4096 */
   readonly maxWorkerMemoryMb?: number;
+  /**
+   * A shared store (one with a `locator`, such as a FileResultStore) where arguments and results
+   * larger than `offloadAboveBytes` go: they then travel by reference, and a stored result
+   * passes to a downstream task without being copied through the flow. @default none
+   */
+  readonly offloadStore?: ResultStore;
+  /** @default 1 MiB */
+  readonly offloadAboveBytes?: number;
 }
 
 /**
@@ -25,6 +36,7 @@ export class ThreadPoolTaskRunner implements TaskRunner {
   readonly name = "threads";
   readonly maxWorkers: number;
   readonly maxWorkerMemoryMb: number;
+  readonly #offload: Offload | undefined;
   #pool: WorkerPool | undefined;
   #sessions = 0;
 
@@ -43,11 +55,16 @@ export class ThreadPoolTaskRunner implements TaskRunner {
     }
     this.maxWorkers = workers;
     this.maxWorkerMemoryMb = memory;
+    this.#offload = offloadOf(options);
   }
 
   /** The pool starts with the first flow run using this runner and stops when the last one ends. */
   start(): TaskRunnerSession {
-    this.#pool ??= new WorkerPool({ workers: this.maxWorkers, memoryMb: this.maxWorkerMemoryMb });
+    this.#pool ??= new WorkerPool({
+      workers: this.maxWorkers,
+      memoryMb: this.maxWorkerMemoryMb,
+      offload: this.#offload,
+    });
     this.#sessions += 1;
     const pool = this.#pool;
     return {
@@ -64,4 +81,21 @@ export class ThreadPoolTaskRunner implements TaskRunner {
       },
     };
   }
+}
+
+function offloadOf(options: ThreadPoolTaskRunnerOptions): Offload | undefined {
+  const { offloadStore: store, offloadAboveBytes: aboveBytes = 1024 * 1024 } = options;
+  if (!Number.isInteger(aboveBytes) || aboveBytes < 0) {
+    throw new InvalidArgumentError(
+      `Expected \`offloadAboveBytes\` to be an integer >= 0, got \`${String(aboveBytes)}\``,
+    );
+  }
+  if (store === undefined) return undefined;
+  if (!store.locator) {
+    throw new InvalidArgumentError(
+      "Expected `offloadStore` to be a store other threads can open (one with a `locator`, such as a FileResultStore); a MemoryResultStore lives in one thread only.",
+    );
+  }
+  shareStore(store as Offload["store"]);
+  return { store: store as Offload["store"], aboveBytes };
 }

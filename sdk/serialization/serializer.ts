@@ -1,6 +1,8 @@
 import { DevalueError, parse, stringify } from "devalue";
 import { InvalidArgumentError } from "../errors.js";
+import type { StoreLocator } from "../storage/result-store.js";
 import { type ErrorRecord, recordOf, reviveError } from "./errors.js";
+import { StoredValue } from "./stored.js";
 
 /** Turns values into bytes and back: for results that are stored, and for runs that cross processes. */
 export interface Serializer {
@@ -25,11 +27,13 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const reducers = {
+  Stored: (value: unknown) => value instanceof StoredValue && [value.key, value.locator, value.size],
   Buffer: (value: unknown) => Buffer.isBuffer(value) && value.toString("base64"),
   Error: (value: unknown) => value instanceof Error && recordOf(value),
 };
 
 const revivers = {
+  Stored: ([key, locator, size]: [string, StoreLocator, number]) => new StoredValue(key, locator, size),
   Buffer: (base64: string) => Buffer.from(base64, "base64"),
   Error: (record: ErrorRecord) => reviveError(record),
 };

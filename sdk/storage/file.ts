@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
 import { assertValidKey } from "./keys.js";
-import type { ResultStore } from "./result-store.js";
+import type { ResultStore, StoreLocator } from "./result-store.js";
 
 const SCRATCH = ".incoming";
 
@@ -22,7 +22,11 @@ export class FileResultStore implements ResultStore {
     if (typeof root !== "string" || root.length === 0) {
       throw new InvalidArgumentError(`Expected \`root\` to be a folder path, got \`${String(root)}\``);
     }
-    this.root = root;
+    this.root = resolve(root);
+  }
+
+  get locator(): StoreLocator {
+    return { kind: "file", root: this.root };
   }
 
   async put(key: string, value: Uint8Array): Promise<void> {

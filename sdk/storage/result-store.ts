@@ -11,4 +11,20 @@ export interface ResultStore {
   list(prefix: string): Promise<string[]>;
   /** Stores `value` only if nothing is at `key` yet; `false` when something was. */
   create(key: string, value: Uint8Array): Promise<boolean>;
+  /**
+   * How another process reaches the same data (`openStore(locator)`), for stores that can be
+   * shared; a store kept in one process's memory has none.
+   */
+  readonly locator?: StoreLocator;
 }
+
+/** A plain, serializable description of a shared store. */
+export type StoreLocator =
+  | { readonly kind: "file"; readonly root: string }
+  | {
+      readonly kind: "s3";
+      readonly bucket: string;
+      readonly prefix?: string;
+      readonly region?: string;
+      readonly endpoint?: string;
+    };

@@ -5,6 +5,8 @@ import { Worker } from "node:worker_threads";
 import { CancelledError, CrashedError, toError } from "../../errors.js";
 import { emit, isEnabled, threshold } from "../../logging/config.js";
 import { registerErrorClassesOf } from "../../serialization/errors.js";
+import { type Offload, StoredValue } from "../../serialization/stored.js";
+import { runPrefix } from "../../storage/keys.js";
 import type { AttemptOutcome, TaskAttempt, TaskInvoker } from "../task-runner.js";
 import type { AttemptMessage, FromWorker, OutcomeMessage, WorkerSetup } from "./protocol.js";
 import { transferable } from "./transfer.js";
@@ -31,6 +33,7 @@ interface PoolWorker {
 export interface PoolOptions {
   readonly workers: number;
   readonly memoryMb: number | undefined;
+  readonly offload: Offload | undefined;
 }
 
 // The thread entry is this SDK's own worker module: `.ts` when running from source.
@@ -64,47 +67,56 @@ export class WorkerPool implements TaskInvoker {
 
   invoke(attempt: TaskAttempt): Promise<AttemptOutcome> {
     return new Promise((resolve) => {
-      if (this.#closed) {
-        resolve({ status: "crashed", error: new CrashedError("The thread pool was shut down.") });
-        return;
-      }
-      if (!attempt.task.module) {
-        resolve({
-          status: "failed",
-          error: new CrashedError(
-            `Task '${attempt.task.name}' has no module a worker thread could import it from.`,
-          ),
-        });
-        return;
-      }
-      let args: Uint8Array;
-      try {
-        args = attempt.argBytes ?? attempt.serializer.serialize(attempt.args, "args");
-      } catch (error) {
-        resolve({ status: "failed", error: toError(error) });
-        return;
-      }
-      const message: AttemptMessage = {
-        id: ++this.#nextId,
-        module: attempt.task.module,
-        task: attempt.task.name,
-        codeHash: attempt.task.codeHash,
-        serializer: attempt.serializer.name,
-        args,
-        logPrints: attempt.logPrints,
-        flowRun: { id: attempt.flowRun.id, name: attempt.flowRun.name, flowName: attempt.flowRun.flowName },
-        taskRun: {
-          id: attempt.taskRun.id,
-          name: attempt.taskRun.name,
-          attempts: attempt.taskRun.attempts,
-          tags: attempt.taskRun.tags,
-        },
-      };
-      const pending: Pending = { message, attempt, resolve, timed: attempt.timeoutMs !== undefined };
-      this.#pending.set(attempt, pending);
-      this.#queue.push(pending);
-      this.#schedule();
+      this.#enqueue(attempt, resolve).catch((error) => resolve({ status: "failed", error: toError(error) }));
     });
+  }
+
+  async #enqueue(attempt: TaskAttempt, resolve: (outcome: AttemptOutcome) => void): Promise<void> {
+    if (this.#closed) {
+      resolve({ status: "crashed", error: new CrashedError("The thread pool was shut down.") });
+      return;
+    }
+    if (!attempt.task.module) {
+      resolve({
+        status: "failed",
+        error: new CrashedError(
+          `Task '${attempt.task.name}' has no module a worker thread could import it from.`,
+        ),
+      });
+      return;
+    }
+    let args = attempt.argBytes ?? attempt.serializer.serialize(attempt.args, "args");
+    const id = ++this.#nextId;
+    const offload = this.#options.offload;
+    let argsKey: string | undefined;
+    if (offload && args.byteLength > offload.aboveBytes) {
+      // A large payload travels by reference: the thread reads it from the store.
+      argsKey = `${runPrefix(attempt.flowRun.id)}payloads/${attempt.taskRun.id}-${attempt.taskRun.attempts}`;
+      await offload.store.put(argsKey, args);
+      args = new Uint8Array(0);
+    }
+    const message: AttemptMessage = {
+      id,
+      module: attempt.task.module,
+      task: attempt.task.name,
+      codeHash: attempt.task.codeHash,
+      serializer: attempt.serializer.name,
+      args,
+      argsKey,
+      offload: offload && { locator: offload.store.locator, aboveBytes: offload.aboveBytes },
+      logPrints: attempt.logPrints,
+      flowRun: { id: attempt.flowRun.id, name: attempt.flowRun.name, flowName: attempt.flowRun.flowName },
+      taskRun: {
+        id: attempt.taskRun.id,
+        name: attempt.taskRun.name,
+        attempts: attempt.taskRun.attempts,
+        tags: attempt.taskRun.tags,
+      },
+    };
+    const pending: Pending = { message, attempt, resolve, timed: attempt.timeoutMs !== undefined };
+    this.#pending.set(attempt, pending);
+    this.#queue.push(pending);
+    this.#schedule();
   }
 
   /** Stops every thread; attempts still queued or running end as crashed. */
@@ -203,6 +215,15 @@ export class WorkerPool implements TaskInvoker {
     const [pending] = worker.inflight.splice(index, 1) as [Pending];
     if (pending.timed) worker.exclusive = false;
     const { serializer, task } = pending.attempt;
+    const offload = this.#options.offload;
+    if (outcome.stored && offload) {
+      const { key, size } = outcome.stored;
+      this.#finish(pending, {
+        status: "completed",
+        value: new StoredValue(key, offload.store.locator, size),
+      });
+      return;
+    }
     let decoded: unknown;
     try {
       decoded = serializer.deserialize(outcome.bytes);

@@ -1,4 +1,5 @@
 import type { LogRecord } from "../../logging/config.js";
+import type { StoreLocator } from "../../storage/result-store.js";
 
 /** The messages between a thread pool and its worker threads. */
 
@@ -10,7 +11,11 @@ export interface AttemptMessage {
   readonly codeHash: string;
   /** The name of the caller's serializer; the worker uses the task's own when it has one. */
   readonly serializer: string;
+  /** The serialized arguments; empty when they were offloaded to `argsKey`. */
   readonly args: Uint8Array;
+  readonly argsKey: string | undefined;
+  /** Where payloads above a size go, and travel by reference. */
+  readonly offload: { readonly locator: StoreLocator; readonly aboveBytes: number } | undefined;
   readonly logPrints: boolean;
   readonly flowRun: { readonly id: string; readonly name: string; readonly flowName: string };
   readonly taskRun: {
@@ -24,8 +29,10 @@ export interface AttemptMessage {
 export interface OutcomeMessage {
   readonly id: number;
   readonly status: "completed" | "failed";
-  /** The serialized result, or the serialized error. */
+  /** The serialized result, or the serialized error; empty when the result was offloaded. */
   readonly bytes: Uint8Array;
+  /** Where an offloaded result sits, under the run's result key. */
+  readonly stored: { readonly key: string; readonly size: number } | undefined;
 }
 
 export type ToWorker = { readonly type: "attempts"; readonly attempts: readonly AttemptMessage[] };

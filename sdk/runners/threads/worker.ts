@@ -3,12 +3,15 @@
 import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import { enterWorkerMode, scopeStorage } from "../../context.js";
+import { loadStoredValues } from "../../engine/inputs.js";
 import { CodeMismatchError, SquallError, toError } from "../../errors.js";
 import { type LevelName, setRecordSink, setThreshold } from "../../logging/config.js";
 import { RunLogger } from "../../logging/logger.js";
 import { registeredTask } from "../../registry.js";
 import type { FlowRunInfo, RunScope, TaskRunInfo } from "../../runs.js";
 import { defaultSerializer, jsonSerializer, type Serializer } from "../../serialization/serializer.js";
+import { resultKey } from "../../storage/keys.js";
+import { openStore } from "../../storage/open-store.js";
 import type { AttemptMessage, FromWorker, OutcomeMessage, ToWorker, WorkerSetup } from "./protocol.js";
 import { transferable } from "./transfer.js";
 
@@ -78,13 +81,42 @@ async function runAttempt(attempt: AttemptMessage): Promise<OutcomeMessage> {
         `The worker does not know the serializer '${attempt.serializer}': set it on task '${attempt.task}' itself, so the worker has it too.`,
       );
     }
-    const args = serializer.deserialize(attempt.args) as unknown[];
+    const args = await readArguments(attempt, serializer);
     const scope = new WorkerScope(attempt);
     const value = await scopeStorage.run(scope, def.fn as (...args: unknown[]) => unknown, ...args);
-    return { id: attempt.id, status: "completed", bytes: serializer.serialize(value, "result") };
+    const bytes = serializer.serialize(value, "result");
+    const offload = attempt.offload;
+    if (offload && bytes.byteLength > offload.aboveBytes) {
+      const key = resultKey(attempt.flowRun.id, attempt.taskRun.id);
+      await (await openStore(offload.locator)).put(key, bytes);
+      return { id: attempt.id, status: "completed", bytes: EMPTY, stored: { key, size: bytes.byteLength } };
+    }
+    return { id: attempt.id, status: "completed", bytes, stored: undefined };
   } catch (thrown) {
-    return { id: attempt.id, status: "failed", bytes: serializeError(toError(thrown), serializer) };
+    return {
+      id: attempt.id,
+      status: "failed",
+      bytes: serializeError(toError(thrown), serializer),
+      stored: undefined,
+    };
   }
+}
+
+const EMPTY = new Uint8Array(0);
+const STORED_MARK = Buffer.from('["Stored",');
+
+/** The attempt's arguments: read from the store when they were offloaded, references loaded. */
+async function readArguments(attempt: AttemptMessage, serializer: Serializer): Promise<unknown[]> {
+  let bytes = attempt.args;
+  if (attempt.argsKey !== undefined && attempt.offload) {
+    const stored = await (await openStore(attempt.offload.locator)).get(attempt.argsKey);
+    if (!stored) throw new SquallError(`The arguments stored at \`${attempt.argsKey}\` are gone.`);
+    bytes = stored;
+  }
+  const args = serializer.deserialize(bytes) as unknown[];
+  // Upstream results passed by reference are loaded here, not through the caller.
+  if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(STORED_MARK)) return args;
+  return (await loadStoredValues(args, (stored) => stored.load(serializer, openStore))) as unknown[];
 }
 
 function serializeError(error: Error, serializer: Serializer): Uint8Array {
