@@ -59,7 +59,7 @@ function importOnce(module: string): Promise<unknown> {
   return loading;
 }
 
-const SERIALIZERS: Record<string, Serializer> = { devalue: defaultSerializer, json: jsonSerializer };
+const SERIALIZERS: Record<string, Serializer> = { default: defaultSerializer, json: jsonSerializer };
 const NEVER_ABORTED = new AbortController().signal;
 
 async function runAttempt(attempt: AttemptMessage): Promise<OutcomeMessage> {
