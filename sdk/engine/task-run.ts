@@ -381,10 +381,14 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       serializer: this.#serializer(),
       logPrints: this.logPrints,
       timeoutMs: this.#def.settings.timeoutMs,
+      started: () => {
+        // The deadline counts from when the attempt runs, not from when it queued.
+        const timeoutMs = this.#def.settings.timeoutMs;
+        if (timeoutMs === undefined || token !== this.#token || this.#final || this.#timer) return;
+        this.#timer = setTimeout(TaskRun.#onTimeout, timeoutMs, this, token);
+      },
     };
     this.#remote = attempt;
-    const timeoutMs = attempt.timeoutMs;
-    if (timeoutMs !== undefined) this.#timer = setTimeout(TaskRun.#onTimeout, timeoutMs, this, token);
     invoker.invoke(attempt).then(
       (outcome) => {
         if (this.#remote === attempt) this.#remote = undefined;

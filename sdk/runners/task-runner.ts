@@ -37,8 +37,12 @@ export interface TaskAttempt {
   readonly argBytes: Uint8Array | undefined;
   readonly serializer: Serializer;
   readonly logPrints: boolean;
-  /** The attempt's deadline; the engine enforces it and calls `stop()` when it passes. */
+  /**
+   * The attempt's deadline; the engine enforces it and calls `stop()` when it passes. It counts
+   * from `started()`, which the invoker calls when the attempt begins running, not while it queues.
+   */
   readonly timeoutMs: number | undefined;
+  started(): void;
 }
 
 /** How an attempt ended: the function returned or threw, or whatever ran it died. */

@@ -49,41 +49,45 @@ export function registerErrorClassesOf(moduleExports: Record<string, unknown>): 
   }
 }
 
-/** An error as it travels: its class name and everything a reader needs. */
+/**
+ * An error as it travels: its own fields at the top, beside the standard ones, so that a
+ * value that cannot travel inside one is reported at its own path (`args[0].client`).
+ */
 export interface ErrorRecord {
-  readonly className: string;
+  readonly "@class": string;
   readonly name: string;
   readonly message: string;
-  readonly stack: string | undefined;
-  readonly cause: unknown;
-  readonly fields: Record<string, unknown>;
+  readonly stack?: string;
+  readonly cause?: unknown;
+  readonly [field: string]: unknown;
 }
 
-const OWN = new Set(["name", "message", "stack", "cause"]);
+const STANDARD = new Set(["@class", "name", "message", "stack", "cause"]);
 
 export function recordOf(error: Error): ErrorRecord {
-  const fields: Record<string, unknown> = {};
-  for (const key of Object.keys(error))
-    if (!OWN.has(key)) fields[key] = (error as unknown as Record<string, unknown>)[key];
-  return {
-    className: error.constructor?.name ?? "Error",
-    name: error.name,
-    message: error.message,
-    stack: error.stack,
-    cause: error.cause,
-    fields,
-  };
+  const record: Record<string, unknown> = {};
+  for (const key of Object.keys(error)) {
+    if (!STANDARD.has(key)) record[key] = (error as unknown as Record<string, unknown>)[key];
+  }
+  record["@class"] = error.constructor?.name ?? "Error";
+  record.name = error.name;
+  record.message = error.message;
+  if (error.stack !== undefined) record.stack = error.stack;
+  if (error.cause !== undefined) record.cause = error.cause;
+  return record as ErrorRecord;
 }
 
 /** Rebuilds an error without calling its constructor (whose parameters are unknown here). */
 export function reviveError(record: ErrorRecord): Error {
-  const cls = classes.get(record.className) ?? Error;
+  const cls = classes.get(record["@class"]) ?? Error;
   const error = Object.create(cls.prototype) as Error;
+  for (const [key, value] of Object.entries(record)) {
+    if (!STANDARD.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
+  }
   define(error, "message", record.message);
   if (record.stack !== undefined) define(error, "stack", record.stack);
   if (record.cause !== undefined) define(error, "cause", record.cause);
   if (error.name !== record.name) define(error, "name", record.name);
-  Object.assign(error, record.fields);
   return error;
 }
 

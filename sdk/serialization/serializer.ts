@@ -52,11 +52,12 @@ export const defaultSerializer: Serializer = {
   name: "default",
   serialize(value, root = "value") {
     // Plain JSON data (the common case) takes the native path, several times faster.
-    if (isPlainJson(value, 0)) return encoder.encode(`J${JSON.stringify(value)}`);
+    if (isPlainJson(value, new Set())) return encoder.encode(`J${JSON.stringify(value)}`);
     try {
       return encoder.encode(`D${stringify(value, reducers)}`);
     } catch (error) {
-      if (error instanceof DevalueError) throw new SerializationError(`${root}${error.path}`, describe(error.value));
+      if (error instanceof DevalueError)
+        throw new SerializationError(`${root}${error.path}`, describe(error.value));
       throw error;
     }
   },
@@ -66,11 +67,11 @@ export const defaultSerializer: Serializer = {
   },
 };
 
-/** Deep enough for real data; a cycle goes deeper and takes the devalue path, which carries it. */
-const MAX_JSON_DEPTH = 64;
-
-/** True when JSON.stringify would carry `value` exactly (no undefined, non-finite numbers, or other types). */
-function isPlainJson(value: unknown, depth: number): boolean {
+/**
+ * True when JSON.stringify would carry `value` exactly: no undefined, non-finite numbers or
+ * other types, and no object reached twice (JSON would copy a repeated one, and loop on a cycle).
+ */
+function isPlainJson(value: unknown, seen: Set<object>): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -79,14 +80,15 @@ function isPlainJson(value: unknown, depth: number): boolean {
       return Number.isFinite(value) && !Object.is(value, -0);
     case "object": {
       if (value === null) return true;
-      if (depth >= MAX_JSON_DEPTH) return false;
+      if (seen.has(value)) return false;
+      seen.add(value);
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], depth + 1)) return false;
+        for (let i = 0; i < value.length; i++) if (!isPlainJson(value[i], seen)) return false;
         return true;
       }
       if (Object.getPrototypeOf(value) !== Object.prototype) return false;
       for (const key in value) {
-        if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+        if (!isPlainJson((value as Record<string, unknown>)[key], seen)) return false;
       }
       return true;
     }
@@ -141,11 +143,14 @@ function isPlainObject(value: object): boolean {
 function describe(value: unknown): string {
   if (typeof value === "function") return value.name ? `the function \`${value.name}\`` : "a function";
   if (typeof value === "symbol") return "a symbol";
-  if (typeof value === "number" || typeof value === "bigint") return `the number ${String(value)}`;
+  if (typeof value === "number") return `the number ${String(value)}`;
+  if (typeof value === "bigint") return `the BigInt ${String(value)}n`;
   if (value === undefined) return "undefined";
   if (typeof value === "object" && value !== null) {
     const name = Object.getPrototypeOf(value)?.constructor?.name;
-    return name && name !== "Object" ? `a ${name} instance` : "an object JSON cannot carry";
+    return name && name !== "Object"
+      ? `${/^[AEIOU]/.test(name) ? "an" : "a"} ${name} instance`
+      : "an object JSON cannot carry";
   }
   return `a ${typeof value}`;
 }

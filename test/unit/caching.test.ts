@@ -471,8 +471,6 @@ describe("inputs that cannot be hashed", () => {
     expect(calls).toBe(0);
   });
 
-  // Engine bug: the argument walks in sdk/engine/inputs.ts (and `canonical` in sdk/cache.ts) do not
-  // guard against cycles, so `.submit()` throws "RangeError: Maximum call stack size exceeded".
   it("fails a circular argument with CacheKeyError naming the path (not a stack overflow)", async () => {
     let calls = 0;
     const walk = task({ cachePolicy: cachePolicies.inputs }, function walk(node: object) {
@@ -638,7 +636,6 @@ describe("failures", () => {
 });
 
 describe("caching with persistResult", () => {
-  // Engine bug: a cache hit settles the run without writing `runs/<flowRunId>/results/<taskRunId>`.
   it("persists a cached run's result under its own task run too", async () => {
     const store = new MemoryResultStore();
     let calls = 0;

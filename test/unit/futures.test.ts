@@ -398,8 +398,6 @@ describe("TaskFutureList", () => {
     ]);
   });
 
-  // Engine bug: TaskFutureList.result() is Promise.all over the futures, so it rejects with the failure
-  // that happened first in time (item 2), not the first in input order as its TSDoc promises.
   it("result() throws the first failure in input order", async () => {
     const failsSome = task(async function failsSome(i: number) {
       // Item 0 fails last, item 2 first.

@@ -178,8 +178,6 @@ describe.each([
 });
 
 describe("MemoryResultStore alone", () => {
-  // Engine bug: MemoryResultStore checks keys only in put/create, so the in-memory fake accepts reads
-  // that FileResultStore rejects (FileResultStore throws InvalidArgumentError for these).
   it("rejects an invalid key on get and exists, as FileResultStore does", async () => {
     const store = new MemoryResultStore();
     await expect(store.get("../x")).rejects.toThrow(InvalidArgumentError);
@@ -194,8 +192,6 @@ describe("FileResultStore alone", () => {
     await expect(store.exists("/abs")).rejects.toThrow(InvalidArgumentError);
   });
 
-  // Engine bug: a key below a stored key hits ENOTDIR, which get/exists/list pass on instead of
-  // treating like ENOENT (MemoryResultStore gives undefined / false / [] here).
   it("gives nothing for a key below a stored key", async () => {
     const store = new FileResultStore(await tempDir());
     await store.put("runs/r1", bytes("a key, not a folder"));
@@ -211,8 +207,6 @@ describe("FileResultStore alone", () => {
     expect(await store.list("runs/r1/")).toEqual([]);
   });
 
-  // Engine bug (or undocumented limit): one file per key means "a" and "a/b" cannot both be stored;
-  // put fails with a raw EEXIST / EISDIR from the file system, where MemoryResultStore (and S3) store both.
   it("refuses a key beneath a stored key, and the reverse, with a clear error", async () => {
     const dir = await tempDir();
     const store = new FileResultStore(dir);
@@ -517,7 +511,7 @@ describe("persistResult", () => {
     }).run();
 
     expect("error" in state && state.error.message).toMatch(
-      /Cannot serialize result\.totals\[1\]: it is the number 2/,
+      /Cannot serialize result\.totals\[1\]: it is the BigInt 2n/,
     );
   });
 });

@@ -474,8 +474,6 @@ describe("timeouts", () => {
     }
   });
 
-  // Engine bug: TaskRun's signal getter makes the timeout's AbortController lazily, so a task that first
-  // reads getRunContext().signal after its deadline gets a fresh, never-aborted signal.
   it("aborts the signal a task first reads after its deadline", async () => {
     const checked = gate();
     let abortedWhenChecked: boolean | undefined;
@@ -664,8 +662,6 @@ describe("cancellation", () => {
     expect(calls).toEqual([]);
   });
 
-  // Engine bug: FlowRun.#untilAborted races the already-resolved runner session against an
-  // already-rejected abort promise; the resolved one wins, so the flow function runs anyway.
   it("an already-aborted signal does not call the flow function", async () => {
     const entered: string[] = [];
     const bodyOnly = flow(function bodyOnly() {

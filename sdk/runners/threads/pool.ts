@@ -5,11 +5,14 @@ import { Worker } from "node:worker_threads";
 import { CancelledError, CrashedError, toError } from "../../errors.js";
 import { emit, isEnabled, threshold } from "../../logging/config.js";
 import { registerErrorClassesOf } from "../../serialization/errors.js";
+import { defaultSerializer, jsonSerializer, type Serializer } from "../../serialization/serializer.js";
 import { type Offload, StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { AttemptOutcome, TaskAttempt, TaskInvoker } from "../task-runner.js";
 import type { AttemptMessage, FromWorker, OutcomeMessage, WorkerSetup } from "./protocol.js";
 import { transferable } from "./transfer.js";
+
+const BUILT_IN: Record<string, Serializer> = { default: defaultSerializer, json: jsonSerializer };
 
 /** Attempts a worker may hold beyond the one it runs: fewer round trips, still fair to long tasks. */
 const PREFETCH = 16;
@@ -105,6 +108,7 @@ export class WorkerPool implements TaskInvoker {
       argsKey,
       offload: offload && { locator: offload.store.locator, aboveBytes: offload.aboveBytes },
       logPrints: attempt.logPrints,
+      timed: attempt.timeoutMs !== undefined,
       flowRun: { id: attempt.flowRun.id, name: attempt.flowRun.name, flowName: attempt.flowRun.flowName },
       taskRun: {
         id: attempt.taskRun.id,
@@ -195,6 +199,9 @@ export class WorkerPool implements TaskInvoker {
         for (const outcome of message.outcomes) this.#onOutcome(worker, outcome);
         this.#schedule();
         return;
+      case "started":
+        worker.inflight.find((p) => p.message.id === message.id)?.attempt.started();
+        return;
       case "log":
         if (isEnabled(message.record.level)) emit(message.record);
         return;
@@ -214,7 +221,11 @@ export class WorkerPool implements TaskInvoker {
     if (index < 0) return;
     const [pending] = worker.inflight.splice(index, 1) as [Pending];
     if (pending.timed) worker.exclusive = false;
-    const { serializer, task } = pending.attempt;
+    const { task } = pending.attempt;
+    const serializer =
+      outcome.serializer === pending.attempt.serializer.name
+        ? pending.attempt.serializer
+        : (BUILT_IN[outcome.serializer] ?? pending.attempt.serializer);
     const offload = this.#options.offload;
     if (outcome.stored && offload) {
       const { key, size } = outcome.stored;
@@ -266,6 +277,7 @@ export class WorkerPool implements TaskInvoker {
     if (worker.inflight[0] !== pending) {
       // Sent but not started: take it back.
       worker.inflight.splice(worker.inflight.indexOf(pending), 1);
+      worker.thread.postMessage({ type: "drop", ids: [pending.message.id] });
       this.#finish(pending, { status: "crashed", error: reason });
       return;
     }

@@ -17,6 +17,8 @@ export interface AttemptMessage {
   /** Where payloads above a size go, and travel by reference. */
   readonly offload: { readonly locator: StoreLocator; readonly aboveBytes: number } | undefined;
   readonly logPrints: boolean;
+  /** The attempt has a deadline: the worker says when it starts, and the deadline counts from then. */
+  readonly timed: boolean;
   readonly flowRun: { readonly id: string; readonly name: string; readonly flowName: string };
   readonly taskRun: {
     readonly id: string;
@@ -33,12 +35,18 @@ export interface OutcomeMessage {
   readonly bytes: Uint8Array;
   /** Where an offloaded result sits, under the run's result key. */
   readonly stored: { readonly key: string; readonly size: number } | undefined;
+  /** The serializer that encoded `bytes` (an error found before the task's own was known uses the default). */
+  readonly serializer: string;
 }
 
-export type ToWorker = { readonly type: "attempts"; readonly attempts: readonly AttemptMessage[] };
+export type ToWorker =
+  | { readonly type: "attempts"; readonly attempts: readonly AttemptMessage[] }
+  /** Attempts sent ahead that must not start after all (their run was cancelled or timed out). */
+  | { readonly type: "drop"; readonly ids: readonly number[] };
 
 export type FromWorker =
   | { readonly type: "outcomes"; readonly outcomes: readonly OutcomeMessage[] }
+  | { readonly type: "started"; readonly id: number }
   | { readonly type: "log"; readonly record: LogRecord }
   | { readonly type: "print"; readonly stream: "stdout" | "stderr"; readonly text: string };
 

@@ -30,15 +30,33 @@ const outbox: OutcomeMessage[] = [];
 let draining = false;
 
 port.on("message", (message: ToWorker) => {
+  if (message.type === "drop") {
+    const dropped = new Set(message.ids);
+    for (let i = queue.length - 1; i >= 0; i--) {
+      if (dropped.has((queue[i] as AttemptMessage).id)) queue.splice(i, 1);
+    }
+    return;
+  }
   queue.push(...message.attempts);
   if (!draining) void drain();
 });
 
+/** How long the loop may run attempts back to back before it lets messages in. */
+const YIELD_MS = 1;
+
 async function drain(): Promise<void> {
   draining = true;
+  let since = performance.now();
   while (queue.length > 0) {
-    outbox.push(await runAttempt(queue.shift() as AttemptMessage));
-    if (queue.length === 0 || outbox.length >= 64) flush();
+    const attempt = queue.shift() as AttemptMessage;
+    if (attempt.timed) post({ type: "started", id: attempt.id });
+    outbox.push(await runAttempt(attempt));
+    // Each result goes back when its run finishes, not after the runs queued behind it.
+    flush();
+    if (performance.now() - since > YIELD_MS) {
+      await new Promise(setImmediate); // lets "drop" messages in between attempts
+      since = performance.now();
+    }
   }
   draining = false;
 }
@@ -84,20 +102,40 @@ async function runAttempt(attempt: AttemptMessage): Promise<OutcomeMessage> {
     const args = await readArguments(attempt, serializer);
     const scope = new WorkerScope(attempt);
     const value = await scopeStorage.run(scope, def.fn as (...args: unknown[]) => unknown, ...args);
-    const bytes = serializer.serialize(value, "result");
-    const offload = attempt.offload;
-    if (offload && bytes.byteLength > offload.aboveBytes) {
-      const key = resultKey(attempt.flowRun.id, attempt.taskRun.id);
-      await (await openStore(offload.locator)).put(key, bytes);
-      return { id: attempt.id, status: "completed", bytes: EMPTY, stored: { key, size: bytes.byteLength } };
-    }
-    return { id: attempt.id, status: "completed", bytes, stored: undefined };
+    return await completed(attempt, value, serializer);
   } catch (thrown) {
+    return failed(attempt, toError(thrown), serializer);
+  }
+}
+
+async function completed(
+  attempt: AttemptMessage,
+  value: unknown,
+  serializer: Serializer,
+): Promise<OutcomeMessage> {
+  const bytes = serializer.serialize(value, "result");
+  const offload = attempt.offload;
+  if (!offload || bytes.byteLength <= offload.aboveBytes) {
+    return { id: attempt.id, status: "completed", bytes, stored: undefined, serializer: serializer.name };
+  }
+  const key = resultKey(attempt.flowRun.id, attempt.taskRun.id);
+  await (await openStore(offload.locator)).put(key, bytes);
+  const stored = { key, size: bytes.byteLength };
+  return { id: attempt.id, status: "completed", bytes: EMPTY, stored, serializer: serializer.name };
+}
+
+function failed(attempt: AttemptMessage, error: Error, serializer: Serializer): OutcomeMessage {
+  const outcome = { id: attempt.id, status: "failed", stored: undefined } as const;
+  try {
+    return { ...outcome, bytes: serializer.serialize(error, "error"), serializer: serializer.name };
+  } catch {
+    // The error holds something that cannot travel: send what can.
+    const plain = new SquallError(`${error.name}: ${error.message}`);
+    plain.stack = error.stack;
     return {
-      id: attempt.id,
-      status: "failed",
-      bytes: serializeError(toError(thrown), serializer),
-      stored: undefined,
+      ...outcome,
+      bytes: defaultSerializer.serialize(plain, "error"),
+      serializer: defaultSerializer.name,
     };
   }
 }
@@ -117,17 +155,6 @@ async function readArguments(attempt: AttemptMessage, serializer: Serializer): P
   // Upstream results passed by reference are loaded here, not through the caller.
   if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(STORED_MARK)) return args;
   return (await loadStoredValues(args, (stored) => stored.load(serializer, openStore))) as unknown[];
-}
-
-function serializeError(error: Error, serializer: Serializer): Uint8Array {
-  try {
-    return serializer.serialize(error, "error");
-  } catch {
-    // The error holds something that cannot travel: send what can.
-    const plain = new SquallError(`${error.name}: ${error.message}`);
-    plain.stack = error.stack;
-    return defaultSerializer.serialize(plain, "error");
-  }
 }
 
 /** What `getRunContext()` and `getRunLogger()` see inside an attempt; built when first asked for. */
