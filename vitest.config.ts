@@ -1,13 +1,35 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
   resolve: {
-    // Tests and examples import "squall" as users do; resolve it to the source.
-    alias: { squall: fileURLToPath(new URL("./sdk/index.ts", import.meta.url)) },
+    // Tests and examples import "squall" and "squall/aws" as users do; resolve them to the source.
+    alias: [
+      { find: /^squall$/, replacement: source("./sdk/index.ts") },
+      { find: /^squall\/aws$/, replacement: source("./sdk/aws/index.ts") },
+    ],
   },
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 20_000,
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          // One embedded emulator (fauxqs on 127.0.0.1) for the whole run; each file makes its own bucket.
+          globalSetup: ["test/integration/emulator.setup.ts"],
+          env: {
+            // Stores built from a locator (as other threads build them) sign with the default chain.
+            AWS_ACCESS_KEY_ID: "squall-local",
+            AWS_SECRET_ACCESS_KEY: "squall-local",
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+          },
+        },
+      },
+    ],
   },
 });

@@ -2,9 +2,6 @@ import { InvalidArgumentError } from "../errors.js";
 import { FileResultStore } from "./file.js";
 import type { ResultStore, StoreLocator } from "./result-store.js";
 
-// Kept out of static imports so that local users never load the AWS SDK.
-const S3_STORE = "../aws/s3-store.js";
-
 const opened = new Map<string, Promise<ResultStore>>();
 
 /** Makes `openStore` give this very instance for its locator in this process (with its own client settings). */
@@ -28,9 +25,8 @@ async function open(locator: StoreLocator): Promise<ResultStore> {
     case "file":
       return new FileResultStore(locator.root);
     case "s3": {
-      const { S3ResultStore } = (await import(S3_STORE)) as {
-        S3ResultStore: new (locator: StoreLocator) => ResultStore;
-      };
+      // Imported only here, so that local users never load the AWS SDK.
+      const { S3ResultStore } = await import("../aws/s3-store.js");
       return new S3ResultStore(locator);
     }
     default:

@@ -1,0 +1,211 @@
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { InvalidArgumentError } from "../errors.js";
+import { assertValidKey } from "../storage/keys.js";
+import type { ResultStore, StoreLocator } from "../storage/result-store.js";
+
+/**
+ * Where an S3ResultStore keeps its results.
+ *
+ * @example
+ * const options: S3ResultStoreOptions = { bucket: "my-results", prefix: "squall/", region: "eu-west-1" };
+ */
+export interface S3ResultStoreOptions {
+  /** The bucket that holds the results. */
+  readonly bucket: string;
+  /**
+   * Put before every key, so that several stores can share a bucket (`squall/` stores `runs/x` at
+   * `squall/runs/x`). A missing trailing `/` is added.
+   * @default "" (keys sit at the top of the bucket)
+   */
+  readonly prefix?: string;
+  /** @default the AWS SDK's own resolution (`AWS_REGION`, the profile) */
+  readonly region?: string;
+  /**
+   * An S3-compatible endpoint (an emulator, LocalStack, MinIO), addressed path-style.
+   * @default AWS S3
+   */
+  readonly endpoint?: string;
+  /**
+   * A client to use instead of one built from `region` and `endpoint`. Still pass those two if
+   * other threads or processes must reopen this store from its `locator`: a locator never holds
+   * a client or credentials.
+   */
+  readonly client?: S3Client;
+}
+
+/**
+ * Keeps results as objects in an S3 bucket, so every worker, thread and process that can reach
+ * the bucket shares them. Unlike FileResultStore, it can hold both a key and keys beneath it
+ * (`a` and `a/b`). `create` is a conditional PutObject (`If-None-Match: *`), atomic in S3.
+ * Credentials come from the AWS SDK's default chain (environment, profile, role).
+ *
+ * @example
+ * import { task } from "squall";
+ * import { S3ResultStore } from "squall/aws";
+ *
+ * const store = new S3ResultStore({ bucket: "my-results", prefix: "squall/" });
+ * const double = task({ persistResult: true, resultStorage: store }, function double(x: number) { return 2 * x; });
+ */
+export class S3ResultStore implements ResultStore {
+  readonly bucket: string;
+  /** The normalized prefix: `""` or ending in `/`. */
+  readonly prefix: string;
+  readonly #region: string | undefined;
+  readonly #endpoint: string | undefined;
+  readonly #client: S3Client;
+
+  /** Takes options, or the `locator` of another S3ResultStore (its `kind` is ignored). */
+  constructor(options: S3ResultStoreOptions | Extract<StoreLocator, { kind: "s3" }>) {
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidArgumentError(
+        `Expected S3ResultStore options to be an object, got \`${String(options)}\``,
+      );
+    }
+    const { bucket, prefix = "", region, endpoint } = options;
+    const client = "client" in options ? options.client : undefined;
+    if (typeof bucket !== "string" || bucket.length === 0) {
+      throw new InvalidArgumentError(`Expected \`bucket\` to be a non-empty string, got \`${show(bucket)}\``);
+    }
+    if (region !== undefined && (typeof region !== "string" || region.length === 0)) {
+      throw new InvalidArgumentError(`Expected \`region\` to be a non-empty string, got \`${show(region)}\``);
+    }
+    if (endpoint !== undefined && !isHttpUrl(endpoint)) {
+      throw new InvalidArgumentError(`Expected \`endpoint\` to be an http(s) URL, got \`${show(endpoint)}\``);
+    }
+    if (client !== undefined && typeof (client as { send?: unknown } | null)?.send !== "function") {
+      throw new InvalidArgumentError(`Expected \`client\` to be an S3Client, got \`${show(client)}\``);
+    }
+    this.bucket = bucket;
+    this.prefix = normalizePrefix(prefix);
+    this.#region = region;
+    this.#endpoint = endpoint;
+    this.#client = client ?? new S3Client({ region, endpoint, forcePathStyle: endpoint !== undefined });
+  }
+
+  /** How another thread or process reopens this store (`openStore(locator)`). */
+  get locator(): StoreLocator {
+    return {
+      kind: "s3",
+      bucket: this.bucket,
+      ...(this.prefix && { prefix: this.prefix }),
+      ...(this.#region !== undefined && { region: this.#region }),
+      ...(this.#endpoint !== undefined && { endpoint: this.#endpoint }),
+    };
+  }
+
+  async put(key: string, value: Uint8Array): Promise<void> {
+    await this.#client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.#key(key), Body: value }));
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const object = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.#key(key) }),
+      );
+      return (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+    } catch (error) {
+      if (isMissingKey(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.#key(key) }));
+      return true;
+    } catch (error) {
+      if (isMissingKey(error)) return false;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix + prefix,
+          ContinuationToken: token,
+        }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key !== undefined) keys.push(object.Key.slice(this.prefix.length));
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return keys.sort();
+  }
+
+  async create(key: string, value: Uint8Array): Promise<boolean> {
+    const input = { Bucket: this.bucket, Key: this.#key(key), Body: value, IfNoneMatch: "*" };
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.#client.send(new PutObjectCommand(input));
+        return true;
+      } catch (error) {
+        if (errorName(error) === "PreconditionFailed" || statusOf(error) === 412) return false;
+        // 409: a write to the key raced this one. If it landed, this create lost; else try once more.
+        const conflict = errorName(error) === "ConditionalRequestConflict" || statusOf(error) === 409;
+        if (!conflict) throw error;
+        if (await this.exists(key)) return false;
+        if (attempt === 2) throw error;
+      }
+    }
+  }
+
+  #key(key: string): string {
+    assertValidKey(key);
+    return this.prefix + key;
+  }
+}
+
+function normalizePrefix(prefix: unknown): string {
+  if (prefix === "") return "";
+  const bare = typeof prefix === "string" && prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
+  try {
+    if (typeof bare !== "string") throw new TypeError();
+    assertValidKey(bare);
+  } catch {
+    throw new InvalidArgumentError(
+      `Expected \`prefix\` to be \`/\`-separated segments of letters, digits and \`._=+-\` (such as \`squall/\`), got \`${show(prefix)}\``,
+    );
+  }
+  return `${bare}/`;
+}
+
+function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  try {
+    const { protocol } = new URL(value);
+    return protocol === "http:" || protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/** A missing object, as GetObject (NoSuchKey) and HeadObject (a bare 404) report it; a missing bucket is not. */
+function isMissingKey(error: unknown): boolean {
+  const name = errorName(error);
+  return name === "NoSuchKey" || (statusOf(error) === 404 && name !== "NoSuchBucket");
+}
+
+function errorName(error: unknown): string | undefined {
+  return (error as { name?: string } | null)?.name;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}
+
+function show(value: unknown): string {
+  if (typeof value === "object" && value !== null) return value.constructor?.name ?? "Object";
+  return String(value);
+}
