@@ -1,0 +1,105 @@
+import * as v from "valibot";
+
+/**
+ * The messages of the distributed runner, validated before use: a message that does not
+ * fit becomes a clear failure for its tasks, never a crashed batch. `v` is the schema
+ * version; a worker refuses a version it does not know rather than guess.
+ */
+export const WIRE_VERSION = 1;
+
+const id = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
+
+/** A serialized value: UTF-8 text when the serializer wrote text, else base64; or a key in the bucket. */
+export const PayloadSchema = v.union([
+  v.object({ text: v.string() }),
+  v.object({ base64: v.string() }),
+  v.object({ key: id, size: v.pipe(v.number(), v.integer(), v.minValue(0)) }),
+]);
+export type Payload = v.InferOutput<typeof PayloadSchema>;
+
+export const TaskRecordSchema = v.object({
+  taskRunId: id,
+  taskRunName: id,
+  task: id,
+  module: v.optional(v.string()),
+  codeHash: v.string(),
+  attempt: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  serializer: id,
+  args: PayloadSchema,
+  timeoutMs: v.optional(v.pipe(v.number(), v.minValue(1))),
+  logPrints: v.boolean(),
+  tags: v.array(v.string()),
+});
+export type TaskRecord = v.InferOutput<typeof TaskRecordSchema>;
+
+/** Several task runs of one flow run, as one queue message. */
+export const TaskMessageSchema = v.object({
+  v: v.literal(WIRE_VERSION),
+  flowRunId: id,
+  flowRunName: v.string(),
+  flowName: v.string(),
+  tasks: v.pipe(v.array(TaskRecordSchema), v.minLength(1)),
+});
+export type TaskMessage = v.InferOutput<typeof TaskMessageSchema>;
+
+const LogRecordSchema = v.object({
+  time: v.number(),
+  level: v.picklist(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+  message: v.string(),
+  flowRunId: v.optional(v.string()),
+  flowRunName: v.optional(v.string()),
+  taskRunId: v.optional(v.string()),
+  taskRunName: v.optional(v.string()),
+});
+
+/** How one attempt ended, as the worker reports it. */
+export const OutcomeSchema = v.object({
+  flowRunId: id,
+  taskRunId: id,
+  attempt: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  status: v.picklist(["completed", "failed", "crashed", "retrying"]),
+  serializer: id,
+  /** The result when completed; the error otherwise. */
+  payload: v.optional(PayloadSchema),
+  startedAt: v.optional(v.number()),
+  endedAt: v.number(),
+  /** Console output and run-logger lines, in order, for the caller to replay. */
+  logs: v.array(
+    v.union([LogRecordSchema, v.object({ stream: v.picklist(["stdout", "stderr"]), text: v.string() })]),
+  ),
+});
+export type Outcome = v.InferOutput<typeof OutcomeSchema>;
+
+export const OutcomeMessageSchema = v.object({
+  v: v.literal(WIRE_VERSION),
+  outcomes: v.pipe(v.array(OutcomeSchema), v.minLength(1)),
+});
+export type OutcomeMessage = v.InferOutput<typeof OutcomeMessageSchema>;
+
+/** The message, or a one-line reason it does not fit (for the Failed outcome it becomes). */
+export function parseMessage<S extends v.GenericSchema>(
+  schema: S,
+  body: string,
+): { ok: true; value: v.InferOutput<S> } | { ok: false; reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (error) {
+    return { ok: false, reason: `the message is not JSON (${(error as Error).message})` };
+  }
+  const version = (json as { v?: unknown } | null)?.v;
+  if (version !== WIRE_VERSION) {
+    return {
+      ok: false,
+      reason: `the message has schema version ${String(version)}; this worker reads ${WIRE_VERSION}`,
+    };
+  }
+  const result = v.safeParse(schema, json);
+  if (result.success) return { ok: true, value: result.output };
+  const issue = result.issues[0];
+  const path = issue?.path?.map((item) => String(item.key)).join(".") ?? "";
+  return {
+    ok: false,
+    reason: `the message does not fit its schema at \`${path || "(root)"}\`: ${issue?.message}`,
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Packs task records into queue messages and messages into SendMessageBatch calls: as
+ * many records per message as fit under the size limit, ten messages per call. Records
+ * are already-serialized JSON, so packing is string length arithmetic, not re-encoding.
+ */
+
+/** SQS's limit for one message, and for all messages of one SendMessageBatch call. */
+export const SQS_MAX_BYTES = 256 * 1024;
+export const SQS_MAX_BATCH = 10;
+
+export interface PackLimits {
+  /** Most bytes per message body. @default SQS_MAX_BYTES */
+  readonly maxMessageBytes?: number;
+  /** Most records per message, to keep one message's work short. @default 500 */
+  readonly maxRecords?: number;
+}
+
+/**
+ * Message bodies `${head}${record},${record}...${tail}` of at most `maxMessageBytes` each,
+ * records in order. A record that cannot fit even alone is an error the caller must avoid
+ * (large arguments travel by reference, so records stay small).
+ */
+export function packMessages(
+  head: string,
+  records: readonly string[],
+  tail: string,
+  limits: PackLimits = {},
+): string[] {
+  const maxBytes = limits.maxMessageBytes ?? SQS_MAX_BYTES;
+  const maxRecords = limits.maxRecords ?? 500;
+  const frame = Buffer.byteLength(head) + Buffer.byteLength(tail);
+  const bodies: string[] = [];
+  let current: string[] = [];
+  let size = frame;
+  for (const record of records) {
+    const bytes = Buffer.byteLength(record) + (current.length > 0 ? 1 : 0);
+    if (frame + Buffer.byteLength(record) > maxBytes) {
+      throw new RangeError(
+        `A task record of ${Buffer.byteLength(record)} bytes cannot fit in a message of ${maxBytes} bytes.`,
+      );
+    }
+    if (current.length > 0 && (size + bytes > maxBytes || current.length >= maxRecords)) {
+      bodies.push(head + current.join(",") + tail);
+      current = [];
+      size = frame;
+    }
+    size += Buffer.byteLength(record) + (current.length > 0 ? 1 : 0);
+    current.push(record);
+  }
+  if (current.length > 0) bodies.push(head + current.join(",") + tail);
+  return bodies;
+}
+
+/** Groups message bodies into SendMessageBatch calls: at most ten, and at most `maxBytes` in all. */
+export function batchMessages(bodies: readonly string[], maxBytes = SQS_MAX_BYTES): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let size = 0;
+  for (const body of bodies) {
+    const bytes = Buffer.byteLength(body);
+    if (current.length > 0 && (current.length >= SQS_MAX_BATCH || size + bytes > maxBytes)) {
+      batches.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(body);
+    size += bytes;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
