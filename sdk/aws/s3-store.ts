@@ -27,14 +27,23 @@ export interface S3ResultStoreOptions {
   /** @default the AWS SDK's own resolution (`AWS_REGION`, the profile) */
   readonly region?: string;
   /**
-   * An S3-compatible endpoint (an emulator, LocalStack, MinIO), addressed path-style.
+   * An S3-compatible endpoint (an emulator, LocalStack, MinIO), addressed path-style unless
+   * `forcePathStyle` is false.
    * @default AWS S3
    */
   readonly endpoint?: string;
   /**
-   * A client to use instead of one built from `region` and `endpoint`. Still pass those two if
-   * other threads or processes must reopen this store from its `locator`: a locator never holds
-   * a client or credentials.
+   * Address the bucket in the path (`<endpoint>/<bucket>/<key>`) rather than in the host name
+   * (`<bucket>.<host>/<key>`). Emulators reached by name need it: `<bucket>.localhost` may not
+   * resolve. (The AWS SDK addresses an endpoint given as an IP address path-style anyway.) A store
+   * reopened from its `locator` uses the default.
+   * @default true when `endpoint` is set, else false
+   */
+  readonly forcePathStyle?: boolean;
+  /**
+   * A client to use instead of one built from `region`, `endpoint` and `forcePathStyle`. Still
+   * pass `region` and `endpoint` if other threads or processes must reopen this store from its
+   * `locator`: a locator never holds a client or credentials.
    */
   readonly client?: S3Client;
 }
@@ -69,6 +78,7 @@ export class S3ResultStore implements ResultStore {
     }
     const { bucket, prefix = "", region, endpoint } = options;
     const client = "client" in options ? options.client : undefined;
+    const forcePathStyle = "forcePathStyle" in options ? options.forcePathStyle : undefined;
     if (typeof bucket !== "string" || bucket.length === 0) {
       throw new InvalidArgumentError(`Expected \`bucket\` to be a non-empty string, got \`${show(bucket)}\``);
     }
@@ -78,6 +88,11 @@ export class S3ResultStore implements ResultStore {
     if (endpoint !== undefined && !isHttpUrl(endpoint)) {
       throw new InvalidArgumentError(`Expected \`endpoint\` to be an http(s) URL, got \`${show(endpoint)}\``);
     }
+    if (forcePathStyle !== undefined && typeof forcePathStyle !== "boolean") {
+      throw new InvalidArgumentError(
+        `Expected \`forcePathStyle\` to be a boolean, got \`${show(forcePathStyle)}\``,
+      );
+    }
     if (client !== undefined && typeof (client as { send?: unknown } | null)?.send !== "function") {
       throw new InvalidArgumentError(`Expected \`client\` to be an S3Client, got \`${show(client)}\``);
     }
@@ -85,7 +100,8 @@ export class S3ResultStore implements ResultStore {
     this.prefix = normalizePrefix(prefix);
     this.#region = region;
     this.#endpoint = endpoint;
-    this.#client = client ?? new S3Client({ region, endpoint, forcePathStyle: endpoint !== undefined });
+    this.#client =
+      client ?? new S3Client({ region, endpoint, forcePathStyle: forcePathStyle ?? endpoint !== undefined });
   }
 
   /** How another thread or process reopens this store (`openStore(locator)`). */

@@ -20,7 +20,7 @@ import { S3ResultStore } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { openStore } from "../../sdk/storage/open-store.js";
 import { makeBlob, measure } from "../fixtures/payload-tasks.js";
-import { describeStoreContract } from "../support/store-contract.js";
+import { storeContract } from "../support/store-contract.js";
 
 const endpoint = inject("emulatorEndpoint");
 const region = "us-east-1";
@@ -53,7 +53,7 @@ function freshStore(options: { prefix?: string } = {}): S3ResultStore {
   return new S3ResultStore({ bucket, endpoint, region, prefix: options.prefix ?? `store-${stores}/` });
 }
 
-describeStoreContract("S3ResultStore", async () => freshStore());
+storeContract("S3ResultStore", async () => freshStore());
 
 describe("S3ResultStore against the emulator", () => {
   it("holds both a key and keys beneath it, unlike FileResultStore", async () => {
@@ -131,6 +131,24 @@ describe("S3ResultStore against the emulator", () => {
       expect(await store.list("locks/")).toEqual(["locks/leader"]);
     },
   );
+
+  it("reaches an endpoint given by host name path-style, by default and when asked to", async () => {
+    // By name, not by IP address: the AWS SDK addresses an IP endpoint path-style whatever it is told.
+    const byName = endpoint.replace("127.0.0.1", "localhost");
+    const byDefault = new S3ResultStore({ bucket, endpoint: byName, region, prefix: "by-name/" });
+    const asked = new S3ResultStore({
+      bucket,
+      endpoint: byName,
+      region,
+      prefix: "by-name/",
+      forcePathStyle: true,
+    });
+
+    await byDefault.put("k", bytes("by default"));
+
+    expect(text(await asked.get("k"))).toBe("by default");
+    expect(await freshStore({ prefix: "by-name/" }).list("")).toEqual(["k"]);
+  });
 
   it("uses a client it is given", async () => {
     let sent = 0;
@@ -263,6 +281,11 @@ describe("S3ResultStore options", () => {
       "a prefix that climbs out",
       { bucket: "b", prefix: "../x/" },
       "Expected `prefix` to be `/`-separated segments of letters, digits and `._=+-` (such as `squall/`), got `../x/`",
+    ],
+    [
+      "a forcePathStyle that is not a boolean",
+      { bucket: "b", forcePathStyle: "yes" },
+      "Expected `forcePathStyle` to be a boolean, got `yes`",
     ],
     [
       "a client that is not one",

@@ -7,14 +7,14 @@ const bytes = (text: string) => encoder.encode(text);
 const text = (value: Uint8Array | undefined) => (value === undefined ? undefined : decoder.decode(value));
 
 /**
- * Declares the tests every ResultStore passes, as `describe(name)`. `make` gives a new, empty
- * store for each test.
+ * Declares the tests every ResultStore passes, as `describe(name)`. `makeStore` gives a new,
+ * empty store for each test.
  */
-export function describeStoreContract(name: string, make: () => Promise<ResultStore>): void {
+export function storeContract(name: string, makeStore: () => Promise<ResultStore>): void {
   describe(name, () => {
     let store: ResultStore;
     beforeEach(async () => {
-      store = await make();
+      store = await makeStore();
     });
 
     it("gives back the bytes that were put", async () => {

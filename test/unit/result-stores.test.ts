@@ -16,7 +16,7 @@ import {
   task,
 } from "squall";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { describeStoreContract } from "../support/store-contract.js";
+import { storeContract } from "../support/store-contract.js";
 
 // Engine log lines are not under test here; keep them off stderr.
 beforeEach(() => configureLogging({ write: () => {} }));
@@ -46,8 +46,8 @@ afterEach(async () => {
   tempDirs = [];
 });
 
-describeStoreContract("MemoryResultStore", async () => new MemoryResultStore());
-describeStoreContract("FileResultStore", async () => new FileResultStore(await tempDir()));
+storeContract("MemoryResultStore", async () => new MemoryResultStore());
+storeContract("FileResultStore", async () => new FileResultStore(await tempDir()));
 
 describe("MemoryResultStore alone", () => {
   it("rejects an invalid key on get and exists, as FileResultStore does", async () => {
