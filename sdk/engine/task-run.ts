@@ -379,6 +379,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       args: this.#args,
       argBytes,
       serializer: this.#serializer(),
+      verifySource: this.#def.settings.verifySource,
       logPrints: this.logPrints,
       timeoutMs: this.#def.settings.timeoutMs,
       started: () => {

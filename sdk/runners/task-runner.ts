@@ -36,6 +36,8 @@ export interface TaskAttempt {
   /** The same arguments already serialized, when the run was checked at submission. */
   readonly argBytes: Uint8Array | undefined;
   readonly serializer: Serializer;
+  /** Whether a worker whose code for the task differs must refuse to run it. */
+  readonly verifySource: boolean;
   readonly logPrints: boolean;
   /**
    * The attempt's deadline; the engine enforces it and calls `stop()` when it passes. It counts

@@ -62,18 +62,24 @@ export interface ErrorRecord {
   readonly [field: string]: unknown;
 }
 
-const STANDARD = new Set(["@class", "name", "message", "stack", "cause"]);
+const STANDARD = new Set(["@class", "@errors", "name", "message", "stack", "cause"]);
+
+/** Stands in for a field that refers back to its own error (devalue would rebuild it half-made). */
+const SELF = "@self";
 
 export function recordOf(error: Error): ErrorRecord {
   const record: Record<string, unknown> = {};
   for (const key of Object.keys(error)) {
-    if (!STANDARD.has(key)) record[key] = (error as unknown as Record<string, unknown>)[key];
+    if (STANDARD.has(key)) continue;
+    const value = (error as unknown as Record<string, unknown>)[key];
+    record[key] = value === error ? { [SELF]: true } : value;
   }
   record["@class"] = error.constructor?.name ?? "Error";
   record.name = error.name;
   record.message = error.message;
   if (error.stack !== undefined) record.stack = error.stack;
   if (error.cause !== undefined) record.cause = error.cause;
+  if (error instanceof AggregateError) record["@errors"] = error.errors;
   return record as ErrorRecord;
 }
 
@@ -82,13 +88,34 @@ export function reviveError(record: ErrorRecord): Error {
   const cls = classes.get(record["@class"]) ?? Error;
   const error = Object.create(cls.prototype) as Error;
   for (const [key, value] of Object.entries(record)) {
-    if (!STANDARD.has(key)) (error as unknown as Record<string, unknown>)[key] = value;
+    if (STANDARD.has(key)) continue;
+    const self =
+      typeof value === "object" && value !== null && (value as Record<string, unknown>)[SELF] === true;
+    (error as unknown as Record<string, unknown>)[key] = self ? error : value;
   }
   define(error, "message", record.message);
   if (record.stack !== undefined) define(error, "stack", record.stack);
   if (record.cause !== undefined) define(error, "cause", record.cause);
+  if (record["@errors"] !== undefined) define(error, "errors", record["@errors"]);
   if (error.name !== record.name) define(error, "name", record.name);
   return error;
+}
+
+/**
+ * The error with only what can travel: each own field that `canTravel` refuses is dropped,
+ * so the class, message and stack still arrive.
+ */
+export function travelingCopy(error: Error, canTravel: (value: unknown) => boolean): Error {
+  const copy = Object.create(Object.getPrototypeOf(error)) as Error;
+  for (const key of Object.keys(error)) {
+    const value = (error as unknown as Record<string, unknown>)[key];
+    if (canTravel(value)) (copy as unknown as Record<string, unknown>)[key] = value;
+  }
+  define(copy, "message", error.message);
+  if (error.stack !== undefined) define(copy, "stack", error.stack);
+  if (error.cause !== undefined && canTravel(error.cause)) define(copy, "cause", error.cause);
+  if (Object.hasOwn(error, "name")) define(copy, "name", error.name);
+  return copy;
 }
 
 function define(target: object, key: string, value: unknown): void {

@@ -1,7 +1,7 @@
 import { DevalueError, parse, stringify } from "devalue";
 import { InvalidArgumentError } from "../errors.js";
 import type { StoreLocator } from "../storage/result-store.js";
-import { type ErrorRecord, recordOf, reviveError } from "./errors.js";
+import { type ErrorRecord, recordOf, registerErrorClass, reviveError } from "./errors.js";
 import { StoredValue } from "./stored.js";
 
 /** Turns values into bytes and back: for results that are stored, and for runs that cross processes. */
@@ -22,6 +22,8 @@ export class SerializationError extends InvalidArgumentError {
     this.path = path;
   }
 }
+
+registerErrorClass(SerializationError);
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

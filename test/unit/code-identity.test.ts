@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import {
 } from "squall";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 // Modules the tests write, import, and then change on disk (ignored by git).
 const GENERATED = fileURLToPath(new URL("../fixtures/.generated/", import.meta.url));
 // Unique per test run, so every module URL (and task name) is fresh.
@@ -24,6 +26,20 @@ afterEach(() => resetLogging());
 afterAll(async () => {
   await Promise.all(written.map((file) => rm(file, { force: true })));
 });
+
+/** Runs `file` as a user runs a script (node with tsx); gives up, killing it, after 15 s. */
+function runScript(file: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", file],
+      { cwd: ROOT, timeout: 15_000, env: { ...process.env, SQUALL_LOGGING_LEVEL: "WARNING" } },
+      (error, _stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stderr });
+      },
+    );
+  });
+}
 
 /** Writes a module under test/fixtures/.generated/ and returns its path. */
 async function writeModule(name: string, source: string): Promise<string> {
@@ -99,6 +115,24 @@ describe("a worker whose code for a task differs from the caller's", () => {
     expect(outcome).toBe("v2:1");
     expect(state?.name).toBe("Completed");
   });
+
+  // Bug: the worker checks `verifySource` on the task as its module defines it (registeredTask),
+  // never on the variant the caller made with withOptions(), so the opt-out is ignored and the
+  // run fails with CodeMismatchError. Fix: the caller decides; send its `verifySource` in the
+  // attempt message (protocol.ts) and check that in worker.ts.
+  it("runs the worker's code when verifySource: false is given through withOptions()", async () => {
+    const name = `unverifiedByOptions${RUN}`;
+    const file = await writeModule("unverified-by-options", taskModule(name, "v1", true));
+    const mod = (await import(pathToFileURL(file).href)) as TaskModule;
+    await writeFile(file, taskModule(name, "v2", true));
+
+    const { outcome, state } = await runInThread({
+      identity: mod.identity.withOptions({ verifySource: false }),
+    });
+
+    expect(outcome).toBe("v2:1");
+    expect(state?.name).toBe("Completed");
+  });
 });
 
 /** A module like the guide's examples: tasks, a flow on a thread pool, and the flow called at top level. */
@@ -170,4 +204,23 @@ describe("a module that calls its flow at top level", () => {
       expect(lines).toHaveLength(11);
     },
   );
+
+  it("runs as a script: the flow runs once, its tasks in threads, and the process exits by itself", async () => {
+    const log = join(GENERATED, `guide-script-${RUN}.log`);
+    const file = await writeModule("guide-script", guideModule(log, `sayHelloScript${RUN}`, "call"));
+    written.push(log);
+
+    const { code } = await runScript(file);
+
+    const lines = existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean) : [];
+    expect(code).toBe(0);
+    expect(lines.filter((line) => line.startsWith("flow in "))).toEqual(["flow in main"]);
+    expect(lines.filter((line) => line.startsWith("hello ")).sort()).toEqual([
+      "hello arthur in worker",
+      "hello ford in worker",
+      "hello marvin in worker",
+      "hello trillian in worker",
+    ]);
+    expect(lines.at(-1)).toBe("after the flow in main: 4");
+  });
 });

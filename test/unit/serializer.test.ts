@@ -198,6 +198,32 @@ describe("defaultSerializer round-trips", () => {
     expect(back.second).toBe(back.first);
   });
 
+  it("an object reached as a Map key, a Map value and a Set member, as one object", () => {
+    const owner = { id: "u1" };
+
+    const back = roundTrip({ owner, byOwner: new Map([[owner, owner]]), owners: new Set([owner]) });
+
+    const [key, value] = [...back.byOwner][0] ?? [];
+    expect(back.owner).toEqual({ id: "u1" });
+    expect(key).toBe(back.owner);
+    expect(value).toBe(back.owner);
+    expect([...back.owners][0]).toBe(back.owner);
+  });
+
+  it("a cycle through a Map and a Set", () => {
+    const graph: { nodes: Set<unknown>; index: Map<string, unknown> } = {
+      nodes: new Set(),
+      index: new Map(),
+    };
+    graph.nodes.add(graph);
+    graph.index.set("self", graph);
+
+    const back = roundTrip(graph);
+
+    expect([...back.nodes][0]).toBe(back);
+    expect(back.index.get("self")).toBe(back);
+  });
+
   it("repeated references in plain JSON data, as one object", () => {
     const shared = { id: 7 };
 
@@ -295,6 +321,52 @@ describe("defaultSerializer round-trips errors", () => {
     expect(String(back)).toBe("BucketUnavailableError: bucket archive is unavailable");
   });
 
+  it("a cause that is not an Error: a string, and a plain object with a Date", () => {
+    const byText = roundTrip(new Error("upload failed", { cause: "disk full" }));
+    const byObject = roundTrip(
+      new Error("upload failed", { cause: { code: 507, at: new Date("2024-03-01T00:00:00.000Z") } }),
+    );
+
+    expect(byText.cause).toBe("disk full");
+    expect(byObject.cause).toEqual({ code: 507, at: new Date("2024-03-01T00:00:00.000Z") });
+    expect((byObject.cause as { at: Date }).at).toBeInstanceOf(Date);
+  });
+
+  it("one Error reached twice, as one object", () => {
+    const shared = new RangeError("out of range");
+
+    const back = roundTrip({ first: shared, again: [shared] });
+
+    expect(back.first).toBeInstanceOf(RangeError);
+    expect(back.again[0]).toBe(back.first);
+  });
+
+  // Bug: recordOf() copies Object.keys(error), and AggregateError's `errors` is an own but
+  // non-enumerable property, so it is dropped; the AggregateError comes back with no errors.
+  it("an AggregateError with the errors it aggregates", () => {
+    const error = new AggregateError([new TypeError("first"), new Error("second")], "two failed");
+
+    const back = roundTrip(error);
+
+    expect(back).toBeInstanceOf(AggregateError);
+    expect(back.message).toBe("two failed");
+    expect(back.errors).toHaveLength(2);
+    expect(back.errors[0]).toBeInstanceOf(TypeError);
+    expect((back.errors[1] as Error).message).toBe("second");
+  });
+
+  // Bug: an Error is rebuilt by a devalue reviver, which runs after its record's fields are
+  // hydrated; a field that refers back to the Error being rebuilt is hydrated as undefined.
+  it("an Error whose own field refers back to it, as a cycle", () => {
+    const error = Object.assign(new Error("loop"), { self: undefined as unknown });
+    error.self = error;
+
+    const back = roundTrip(error);
+
+    expect(back.message).toBe("loop");
+    expect(back.self).toBe(back);
+  });
+
   it("squall's own errors as their classes", () => {
     const back = roundTrip(new InvalidArgumentError("bad input"));
 
@@ -362,6 +434,24 @@ describe("defaultSerializer rejects what cannot cross, naming where it sits", ()
       () => defaultSerializer.serialize([[1, [2, [3, new Client()]]]], "args"),
       "args[0][1][1][1]",
       "a Client instance",
+    );
+  });
+
+  it("a promise (an un-awaited call), by class", () => {
+    const pending = Promise.resolve("rows");
+
+    expectSerializationError(
+      () => defaultSerializer.serialize([{ rows: pending }], "args"),
+      "args[0].rows",
+      "a Promise instance",
+    );
+  });
+
+  it("a symbol inside an array", () => {
+    expectSerializationError(
+      () => defaultSerializer.serialize([["a", "b", Symbol.iterator]], "args"),
+      "args[0][2]",
+      "a symbol",
     );
   });
 
@@ -456,6 +546,24 @@ describe("jsonSerializer", () => {
       () => jsonSerializer.serialize([{ client: new Client() }], "args"),
       "args[0].client",
       "a Client instance",
+    );
+  });
+
+  it("rejects a symbol, a Set and an Error", () => {
+    expectSerializationError(
+      () => jsonSerializer.serialize([{ tag: Symbol("t") }], "args"),
+      "args[0].tag",
+      "a symbol",
+    );
+    expectSerializationError(
+      () => jsonSerializer.serialize([1, [new Set([1])]], "args"),
+      "args[1][0]",
+      "a Set instance",
+    );
+    expectSerializationError(
+      () => jsonSerializer.serialize({ failure: new TypeError("no") }, "args"),
+      "args.failure",
+      "a TypeError instance",
     );
   });
 

@@ -104,6 +104,7 @@ export class WorkerPool implements TaskInvoker {
       task: attempt.task.name,
       codeHash: attempt.task.codeHash,
       serializer: attempt.serializer.name,
+      verifySource: attempt.verifySource,
       args,
       argsKey,
       offload: offload && { locator: offload.store.locator, aboveBytes: offload.aboveBytes },

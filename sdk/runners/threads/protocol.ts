@@ -9,8 +9,10 @@ export interface AttemptMessage {
   readonly module: string;
   readonly task: string;
   readonly codeHash: string;
-  /** The name of the caller's serializer; the worker uses the task's own when it has one. */
+  /** The name of the serializer the caller chose for this run (the task's own, a variant's, or the flow's). */
   readonly serializer: string;
+  /** Whether a code mismatch fails the run, as the caller's task (or its variant) says. */
+  readonly verifySource: boolean;
   /** The serialized arguments; empty when they were offloaded to `argsKey`. */
   readonly args: Uint8Array;
   readonly argsKey: string | undefined;

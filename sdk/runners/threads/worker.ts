@@ -9,6 +9,7 @@ import { type LevelName, setRecordSink, setThreshold } from "../../logging/confi
 import { RunLogger } from "../../logging/logger.js";
 import { registeredTask } from "../../registry.js";
 import type { FlowRunInfo, RunScope, TaskRunInfo } from "../../runs.js";
+import { registerErrorClassesOf, travelingCopy } from "../../serialization/errors.js";
 import { defaultSerializer, jsonSerializer, type Serializer } from "../../serialization/serializer.js";
 import { resultKey } from "../../storage/keys.js";
 import { openStore } from "../../storage/open-store.js";
@@ -49,7 +50,6 @@ async function drain(): Promise<void> {
   let since = performance.now();
   while (queue.length > 0) {
     const attempt = queue.shift() as AttemptMessage;
-    if (attempt.timed) post({ type: "started", id: attempt.id });
     outbox.push(await runAttempt(attempt));
     // Each result goes back when its run finishes, not after the runs queued behind it.
     flush();
@@ -81,31 +81,35 @@ const SERIALIZERS: Record<string, Serializer> = { default: defaultSerializer, js
 const NEVER_ABORTED = new AbortController().signal;
 
 async function runAttempt(attempt: AttemptMessage): Promise<OutcomeMessage> {
-  let serializer: Serializer = SERIALIZERS[attempt.serializer] ?? defaultSerializer;
   try {
-    await importOnce(attempt.module);
+    registerErrorClassesOf((await importOnce(attempt.module)) as Record<string, unknown>);
     const def = registeredTask(attempt.task);
     if (!def) {
       throw new SquallError(`The worker found no task named '${attempt.task}' in ${attempt.module}.`);
     }
-    if (def.settings.verifySource && def.codeHash !== attempt.codeHash) {
+    if (attempt.verifySource && def.codeHash !== attempt.codeHash) {
       throw new CodeMismatchError(
         `The worker's code for task '${attempt.task}' differs from the caller's: redeploy (or restart the workers) so both run the same code, or set \`verifySource: false\` on the task.`,
       );
     }
-    if (def.settings.serializer) serializer = def.settings.serializer;
-    else if (!SERIALIZERS[attempt.serializer]) {
-      throw new SquallError(
-        `The worker does not know the serializer '${attempt.serializer}': set it on task '${attempt.task}' itself, so the worker has it too.`,
-      );
-    }
+    const serializer = serializerFor(attempt, def.settings.serializer);
     const args = await readArguments(attempt, serializer);
+    if (attempt.timed) post({ type: "started", id: attempt.id }); // the deadline counts from here
     const scope = new WorkerScope(attempt);
     const value = await scopeStorage.run(scope, def.fn as (...args: unknown[]) => unknown, ...args);
     return await completed(attempt, value, serializer);
   } catch (thrown) {
-    return failed(attempt, toError(thrown), serializer);
+    return failed(attempt, toError(thrown));
   }
+}
+
+/** The serializer the caller named: a built-in, or the task's own (the only custom one the worker has). */
+function serializerFor(attempt: AttemptMessage, own: Serializer | undefined): Serializer {
+  const named = SERIALIZERS[attempt.serializer] ?? (own?.name === attempt.serializer ? own : undefined);
+  if (named) return named;
+  throw new SquallError(
+    `The worker does not know the serializer '${attempt.serializer}': set it on task '${attempt.task}' itself, so the worker has it too.`,
+  );
 }
 
 async function completed(
@@ -124,19 +128,29 @@ async function completed(
   return { id: attempt.id, status: "completed", bytes: EMPTY, stored, serializer: serializer.name };
 }
 
-function failed(attempt: AttemptMessage, error: Error, serializer: Serializer): OutcomeMessage {
-  const outcome = { id: attempt.id, status: "failed", stored: undefined } as const;
+/** Errors always travel with the default serializer, which carries their class, cause and fields. */
+function failed(attempt: AttemptMessage, error: Error): OutcomeMessage {
+  const outcome = {
+    id: attempt.id,
+    status: "failed",
+    stored: undefined,
+    serializer: defaultSerializer.name,
+  } as const;
   try {
-    return { ...outcome, bytes: serializer.serialize(error, "error"), serializer: serializer.name };
+    return { ...outcome, bytes: defaultSerializer.serialize(error, "error") };
   } catch {
-    // The error holds something that cannot travel: send what can.
-    const plain = new SquallError(`${error.name}: ${error.message}`);
-    plain.stack = error.stack;
-    return {
-      ...outcome,
-      bytes: defaultSerializer.serialize(plain, "error"),
-      serializer: defaultSerializer.name,
-    };
+    // A field holds something that cannot travel: drop such fields, keep the class and message.
+    const copy = travelingCopy(error, canTravel);
+    return { ...outcome, bytes: defaultSerializer.serialize(copy, "error") };
+  }
+}
+
+function canTravel(value: unknown): boolean {
+  try {
+    defaultSerializer.serialize(value);
+    return true;
+  } catch {
+    return false;
   }
 }
 
