@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { buildApp } from "fauxqs";
 import { InvalidArgumentError } from "../errors.js";
 
@@ -17,6 +18,14 @@ const CREDENTIALS = { accessKeyId: "squall-local", secretAccessKey: "squall-loca
  * @example
  * const emulator = await startEmulator({ port: 4566 }); // a fixed port, for the AWS CLI
  */
+export interface QueueOptions {
+  /** @default 30 */
+  readonly visibilityTimeoutSeconds?: number;
+  readonly deadLetterUrl?: string;
+  /** @default 3 */
+  readonly maxReceiveCount?: number;
+}
+
 export interface EmulatorOptions {
   /**
    * The port to listen on, on 127.0.0.1 only.
@@ -48,6 +57,13 @@ export interface Emulator {
   s3Client(): S3Client;
   /** Creates a bucket; creating one that exists does nothing. */
   createBucket(name: string): Promise<void>;
+  /** A new SQS client for this emulator; the caller owns it. */
+  sqsClient(): SQSClient;
+  /**
+   * Creates a queue and returns its URL. With `deadLetterUrl`, a message received
+   * `maxReceiveCount` times moves there.
+   */
+  createQueue(name: string, options?: QueueOptions): Promise<string>;
   /** Closes the server and its connections; everything it held is gone. */
   stop(): Promise<void>;
 }
@@ -85,7 +101,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   const newClient = () =>
     new S3Client({ endpoint, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
+  const newSqsClient = () =>
+    new SQSClient({ endpoint, region: REGION, credentials: CREDENTIALS, useQueueUrlAsEndpoint: false });
   let admin: S3Client | undefined;
+  let sqsAdmin: SQSClient | undefined;
   let stopped: Promise<void> | undefined;
 
   return {
@@ -100,9 +119,38 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       admin ??= newClient();
       await admin.send(new CreateBucketCommand({ Bucket: name }));
     },
+    sqsClient: newSqsClient,
+    async createQueue(name, queueOptions = {}) {
+      if (typeof name !== "string" || !/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
+        throw new InvalidArgumentError(
+          `Expected \`name\` to be 1 to 80 letters, digits, \`-\` or \`_\`, got \`${String(name)}\``,
+        );
+      }
+      sqsAdmin ??= newSqsClient();
+      const attributes: Record<string, string> = {
+        VisibilityTimeout: String(queueOptions.visibilityTimeoutSeconds ?? 30),
+      };
+      if (queueOptions.deadLetterUrl) {
+        const arn = await sqsAdmin.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: queueOptions.deadLetterUrl,
+            AttributeNames: ["QueueArn"],
+          }),
+        );
+        attributes.RedrivePolicy = JSON.stringify({
+          deadLetterTargetArn: arn.Attributes?.QueueArn,
+          maxReceiveCount: queueOptions.maxReceiveCount ?? 3,
+        });
+      }
+      const created = await sqsAdmin.send(
+        new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
+      );
+      return created.QueueUrl as string;
+    },
     stop() {
       stopped ??= (async () => {
         admin?.destroy();
+        sqsAdmin?.destroy();
         await app.close();
       })();
       return stopped;

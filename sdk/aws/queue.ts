@@ -1,0 +1,138 @@
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { InvalidArgumentError, SquallError } from "../errors.js";
+import { SQS_MAX_BATCH } from "./wire/pack.js";
+
+/** One message as a consumer sees it. */
+export interface ReceivedMessage {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  /** How many times SQS has delivered it, this time included. */
+  readonly receiveCount: number;
+}
+
+export interface SendOptions {
+  /** Holds the messages back this long before they can be received (at most 900). @default 0 */
+  readonly delaySeconds?: number;
+}
+
+/** Sends whose entries SQS refused as the sender's fault (after the SDK's own retries of the rest). */
+export class QueueSendError extends SquallError {}
+
+const MAX_RESENDS = 5;
+
+/**
+ * One SQS queue, with the few calls the runner needs, batched. The client is given an explicit
+ * endpoint and never takes the queue URL as one (an emulator's queue URLs may name a host that
+ * does not resolve).
+ *
+ * @example
+ * const tasks = new SqsQueue({ url: taskQueueUrl, client });
+ * await tasks.send(bodies);
+ */
+export class SqsQueue {
+  readonly url: string;
+  readonly #client: SQSClient;
+
+  constructor(options: { readonly url: string; readonly client: SQSClient }) {
+    if (typeof options?.url !== "string" || !options.url) {
+      throw new InvalidArgumentError(`Expected \`url\` to be a queue URL, got \`${String(options?.url)}\``);
+    }
+    this.url = options.url;
+    this.#client = options.client;
+  }
+
+  /**
+   * Sends every body, ten to a SendMessageBatch call; entries SQS reports as failed for its own
+   * reasons (throttling, internal errors) are sent again, so none is dropped.
+   */
+  async send(bodies: readonly string[], options: SendOptions = {}): Promise<void> {
+    const delay = options.delaySeconds ?? 0;
+    if (!Number.isInteger(delay) || delay < 0 || delay > 900) {
+      throw new InvalidArgumentError(
+        `Expected \`delaySeconds\` to be an integer from 0 to 900, got \`${String(delay)}\``,
+      );
+    }
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < bodies.length; i += SQS_MAX_BATCH) {
+      calls.push(this.#sendBatch(bodies.slice(i, i + SQS_MAX_BATCH), delay));
+    }
+    await Promise.all(calls);
+  }
+
+  async #sendBatch(bodies: readonly string[], delay: number): Promise<void> {
+    let entries = bodies.map((body, i) => ({ Id: String(i), MessageBody: body, DelaySeconds: delay }));
+    for (let round = 0; entries.length > 0; round++) {
+      const answer = await this.#client.send(
+        new SendMessageBatchCommand({ QueueUrl: this.url, Entries: entries }),
+      );
+      const failed = answer.Failed ?? [];
+      const senderFault = failed.find((entry) => entry.SenderFault);
+      if (senderFault) {
+        throw new QueueSendError(`SQS refused a message: ${senderFault.Code}: ${senderFault.Message ?? ""}`);
+      }
+      if (failed.length > 0 && round >= MAX_RESENDS) {
+        throw new QueueSendError(
+          `SQS kept failing ${failed.length} messages: ${failed[0]?.Code ?? "unknown"}`,
+        );
+      }
+      const retry = new Set(failed.map((entry) => entry.Id));
+      entries = entries.filter((entry) => retry.has(entry.Id));
+    }
+  }
+
+  /** Up to `max` messages (at most 10), waiting up to `waitSeconds` for the first (long polling). */
+  async receive(
+    options: {
+      readonly max?: number;
+      readonly waitSeconds?: number;
+      readonly visibilitySeconds?: number;
+    } = {},
+  ): Promise<ReceivedMessage[]> {
+    const answer = await this.#client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.url,
+        MaxNumberOfMessages: Math.min(options.max ?? SQS_MAX_BATCH, SQS_MAX_BATCH),
+        WaitTimeSeconds: options.waitSeconds ?? 0,
+        VisibilityTimeout: options.visibilitySeconds,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+      }),
+    );
+    return (answer.Messages ?? []).map((message) => ({
+      messageId: message.MessageId ?? "",
+      receiptHandle: message.ReceiptHandle ?? "",
+      body: message.Body ?? "",
+      receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1),
+    }));
+  }
+
+  /** Deletes handled messages, ten to a call. */
+  async delete(receiptHandles: readonly string[]): Promise<void> {
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < receiptHandles.length; i += SQS_MAX_BATCH) {
+      const entries = receiptHandles.slice(i, i + SQS_MAX_BATCH).map((handle, j) => ({
+        Id: String(j),
+        ReceiptHandle: handle,
+      }));
+      calls.push(this.#client.send(new DeleteMessageBatchCommand({ QueueUrl: this.url, Entries: entries })));
+    }
+    await Promise.all(calls);
+  }
+
+  /** Makes a received message visible again after `seconds` (0: at once, for a failed item). */
+  async release(receiptHandle: string, seconds = 0): Promise<void> {
+    await this.#client.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.url,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: seconds,
+      }),
+    );
+  }
+}

@@ -1,0 +1,84 @@
+import { randomUUID } from "node:crypto";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { InvalidArgumentError } from "squall";
+import { type Emulator, startEmulator } from "squall/aws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SqsQueue } from "../../sdk/aws/queue.js";
+
+let emulator: Emulator;
+let client: SQSClient;
+
+beforeAll(async () => {
+  emulator = await startEmulator();
+  client = emulator.sqsClient();
+});
+afterAll(async () => {
+  client.destroy();
+  await emulator.stop();
+});
+
+const name = (what: string) => `${what}-${randomUUID().slice(0, 8)}`;
+
+async function drain(queue: SqsQueue): Promise<string[]> {
+  const bodies: string[] = [];
+  for (;;) {
+    const messages = await queue.receive({ max: 10 });
+    if (messages.length === 0) return bodies;
+    bodies.push(...messages.map((message) => message.body));
+    await queue.delete(messages.map((message) => message.receiptHandle));
+  }
+}
+
+describe("SqsQueue against the emulator", () => {
+  it("sends more than ten bodies in batches and receives each once", async () => {
+    const queue = new SqsQueue({ url: await emulator.createQueue(name("tasks")), client });
+    const bodies = Array.from({ length: 25 }, (_, i) => JSON.stringify({ n: i }));
+
+    await queue.send(bodies);
+
+    expect((await drain(queue)).sort()).toEqual([...bodies].sort());
+  });
+
+  it("holds delayed messages back", async () => {
+    const queue = new SqsQueue({ url: await emulator.createQueue(name("delayed")), client });
+    await queue.send(["later"], { delaySeconds: 1 });
+
+    expect(await queue.receive()).toEqual([]);
+    const [message] = await queue.receive({ waitSeconds: 3 });
+    expect(message?.body).toBe("later");
+  });
+
+  it("redelivers a released message, counting deliveries, and moves it to the dead-letter queue after maxReceiveCount", async () => {
+    const deadLetters = new SqsQueue({ url: await emulator.createQueue(name("dlq")), client });
+    const queue = new SqsQueue({
+      url: await emulator.createQueue(name("redrive"), {
+        deadLetterUrl: deadLetters.url,
+        maxReceiveCount: 2,
+      }),
+      client,
+    });
+    await queue.send(["poison"]);
+
+    const counts: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const [message] = await queue.receive({ waitSeconds: 1 });
+      if (!message) throw new Error("expected a delivery");
+      counts.push(message.receiveCount);
+      await queue.release(message.receiptHandle);
+    }
+
+    expect(counts).toEqual([1, 2]);
+    expect(await queue.receive({ waitSeconds: 1 })).toEqual([]);
+    expect((await deadLetters.receive({ waitSeconds: 1 })).map((message) => message.body)).toEqual([
+      "poison",
+    ]);
+  });
+
+  it("rejects a bad delay and a bad queue name clearly", async () => {
+    const queue = new SqsQueue({ url: await emulator.createQueue(name("bad")), client });
+    await expect(queue.send(["x"], { delaySeconds: 901 })).rejects.toThrow(
+      "Expected `delaySeconds` to be an integer from 0 to 900, got `901`",
+    );
+    await expect(emulator.createQueue("no spaces")).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
