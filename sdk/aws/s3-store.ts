@@ -48,6 +48,12 @@ export interface S3ResultStoreOptions {
   readonly client?: S3Client;
 }
 
+/** A stored value with its version. */
+export interface Versioned {
+  readonly bytes: Uint8Array;
+  readonly etag: string;
+}
+
 /**
  * Keeps results as objects in an S3 bucket, so every worker, thread and process that can reach
  * the bucket shares them. Unlike FileResultStore, it can hold both a key and keys beneath it
@@ -174,6 +180,41 @@ export class S3ResultStore implements ResultStore {
         if (await this.exists(key)) return false;
         if (attempt === 2) throw error;
       }
+    }
+  }
+
+  /**
+   * The value at `key` with its version (ETag); `undefined` when there is none. Given
+   * `unlessEtag`, answers `"unchanged"` when the value still has that version: a conditional
+   * GET that S3 answers with a bodiless 304, the cheap way to watch a key.
+   */
+  async read(key: string, unlessEtag?: string): Promise<Versioned | "unchanged" | undefined> {
+    try {
+      const object = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.#key(key), IfNoneMatch: unlessEtag }),
+      );
+      const bytes = (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+      return { bytes, etag: object.ETag ?? "" };
+    } catch (error) {
+      if (unlessEtag !== undefined && statusOf(error) === 304) return "unchanged";
+      if (isMissingKey(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Replaces the value at `key` only if it still has version `etag`; `false` when it changed meanwhile. */
+  async replace(key: string, value: Uint8Array, etag: string): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutObjectCommand({ Bucket: this.bucket, Key: this.#key(key), Body: value, IfMatch: etag }),
+      );
+      return true;
+    } catch (error) {
+      const name = errorName(error);
+      if (name === "PreconditionFailed" || statusOf(error) === 412) return false;
+      if (name === "ConditionalRequestConflict" || statusOf(error) === 409) return false;
+      if (isMissingKey(error)) return false;
+      throw error;
     }
   }
 

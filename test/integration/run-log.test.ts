@@ -1,0 +1,143 @@
+import { randomUUID } from "node:crypto";
+import { S3Client } from "@aws-sdk/client-s3";
+import { S3ResultStore } from "squall/aws";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  appendOutcomes,
+  type RunSummary,
+  readSegments,
+  segmentKey,
+  summaryKey,
+} from "../../sdk/aws/record/run-log.js";
+import type { Outcome } from "../../sdk/aws/wire/messages.js";
+
+const bucket = `squall-runlog-${randomUUID().slice(0, 8)}`;
+const client = new S3Client({
+  endpoint: inject("emulatorEndpoint"),
+  region: "us-east-1",
+  forcePathStyle: true,
+  credentials: { accessKeyId: "test", secretAccessKey: "test" },
+});
+const store = new S3ResultStore({ bucket, client });
+
+beforeAll(async () => {
+  const { CreateBucketCommand } = await import("@aws-sdk/client-s3");
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+});
+afterAll(() => client.destroy());
+
+function outcome(flowRunId: string, n: number, status: Outcome["status"] = "completed"): Outcome {
+  return {
+    flowRunId,
+    taskRunId: `abc123-${n.toString(36)}`,
+    attempt: 1,
+    status,
+    serializer: "default",
+    payload: { text: `J${n}` },
+    endedAt: n,
+    logs: [],
+  };
+}
+
+async function recorded(flowRunId: string) {
+  const { segments, next } = await readSegments(store, flowRunId, 0);
+  const outcomes = segments.flatMap((segment) => segment.outcomes);
+  const final = outcomes.filter((o) => o.status !== "retrying").map((o) => o.taskRunId);
+  return { segments: next, outcomes, final };
+}
+
+async function summaryOf(flowRunId: string): Promise<RunSummary> {
+  const found = await store.read(summaryKey(flowRunId));
+  if (!found || found === "unchanged") throw new Error("no summary");
+  return JSON.parse(new TextDecoder().decode(found.bytes)) as RunSummary;
+}
+
+describe("the record of a flow run", () => {
+  it("appends outcomes as segments that readers read in order", async () => {
+    const run = randomUUID();
+    expect(await appendOutcomes(store, run, [outcome(run, 1), outcome(run, 2)])).toBe(2);
+    expect(await appendOutcomes(store, run, [outcome(run, 3, "failed")])).toBe(1);
+
+    const { segments, final } = await recorded(run);
+    expect(segments).toBe(2);
+    expect(final).toEqual(["abc123-1", "abc123-2", "abc123-3"]);
+    const summary = await summaryOf(run);
+    expect(summary.counts).toEqual({ completed: 2, failed: 1, crashed: 0 });
+    expect(summary.nextSegment).toBe(2);
+    expect(summary.terminal.ranges).toEqual({ abc123: [[1, 3]] });
+  });
+
+  it("records a redelivered outcome once", async () => {
+    const run = randomUUID();
+    await appendOutcomes(store, run, [outcome(run, 1)]);
+    expect(await appendOutcomes(store, run, [outcome(run, 1), outcome(run, 1)])).toBe(0);
+
+    expect((await recorded(run)).final).toEqual(["abc123-1"]);
+  });
+
+  it("keeps retry notices but only the first final outcome of a run", async () => {
+    const run = randomUUID();
+    await appendOutcomes(store, run, [
+      outcome(run, 1, "retrying"),
+      outcome(run, 1, "completed"),
+      outcome(run, 1, "failed"),
+    ]);
+
+    const { outcomes } = await recorded(run);
+    expect(outcomes.map((o) => o.status)).toEqual(["retrying", "completed"]);
+  });
+
+  it("gives every task exactly one final outcome when many writers race with duplicates", async () => {
+    const run = randomUUID();
+    const writers = Array.from({ length: 12 }, (_, w) =>
+      appendOutcomes(
+        store,
+        run,
+        Array.from({ length: 20 }, (_, i) => outcome(run, (w * 7 + i) % 60)),
+      ),
+    );
+    const written = (await Promise.all(writers)).reduce((a, b) => a + b, 0);
+
+    const { final, segments } = await recorded(run);
+    expect(final.length).toBe(new Set(final).size); // no task twice
+    expect(new Set(final).size).toBe(written);
+    const expected = new Set(
+      Array.from(
+        { length: 12 * 20 },
+        (_, k) => `abc123-${((Math.floor(k / 20) * 7 + (k % 20)) % 60).toString(36)}`,
+      ),
+    );
+    expect(new Set(final)).toEqual(expected);
+    const summary = await summaryOf(run);
+    // The summary may trail the segments (a loser of a summary race), never lead them or count twice.
+    expect(summary.nextSegment).toBeLessThanOrEqual(segments);
+    expect(summary.counts.completed).toBeLessThanOrEqual(expected.size);
+  });
+
+  it("repairs after a writer died between its segment and the summary", async () => {
+    const run = randomUUID();
+    await appendOutcomes(store, run, [outcome(run, 1)]);
+    // A writer that created segment 1 and died before updating the summary:
+    const orphan = { v: 1, outcomes: [outcome(run, 2)] };
+    expect(await store.create(segmentKey(run, 1), new TextEncoder().encode(JSON.stringify(orphan)))).toBe(
+      true,
+    );
+
+    // Its outcome is redelivered together with a new one.
+    expect(await appendOutcomes(store, run, [outcome(run, 2), outcome(run, 3)])).toBe(1);
+
+    expect((await recorded(run)).final).toEqual(["abc123-1", "abc123-2", "abc123-3"]);
+    expect((await summaryOf(run)).counts.completed).toBe(3);
+  });
+
+  it("answers an unchanged summary with a bodiless 304", async () => {
+    const run = randomUUID();
+    await appendOutcomes(store, run, [outcome(run, 1)]);
+    const first = await store.read(summaryKey(run));
+    if (!first || first === "unchanged") throw new Error("no summary");
+
+    expect(await store.read(summaryKey(run), first.etag)).toBe("unchanged");
+    await appendOutcomes(store, run, [outcome(run, 2)]);
+    expect(await store.read(summaryKey(run), first.etag)).not.toBe("unchanged");
+  });
+});
