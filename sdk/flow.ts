@@ -1,7 +1,7 @@
 import { currentScope, isWorker } from "./context.js";
 import type { FlowDefinition } from "./engine/definitions.js";
 import { FlowRun, type FlowRunState } from "./engine/flow-run.js";
-import { CancelledError, InvalidArgumentError } from "./errors.js";
+import { InvalidArgumentError } from "./errors.js";
 import { checkName, definitionArgs, type FlowOptions, flowSettings } from "./options.js";
 import { RunPromise } from "./run-promise.js";
 
@@ -56,7 +56,7 @@ function makeFlow<Args extends unknown[], R>(
   };
   const start = (args: unknown[]) => new FlowRun<Awaited<R>>(def, args, currentScope()?.flowRun as FlowRun);
   const call = (...args: Args) => {
-    if (skippedInWorker()) return Promise.resolve(undefined as Awaited<R>);
+    if (skippedInWorker()) return NEVER as Promise<Awaited<R>>;
     const run = start(args);
     return new RunPromise(() => run.result());
   };
@@ -65,7 +65,7 @@ function makeFlow<Args extends unknown[], R>(
     fn,
     options,
     run: (...args: Args) =>
-      skippedInWorker() ? Promise.resolve(skippedState(def.name)) : start(args).finalState(),
+      skippedInWorker() ? (NEVER as Promise<FlowRunState<Awaited<R>>>) : start(args).finalState(),
     withOptions: (more: FlowOptions<Awaited<R>>) => {
       if (typeof more !== "object" || more === null) {
         throw new InvalidArgumentError(
@@ -77,24 +77,14 @@ function makeFlow<Args extends unknown[], R>(
   }) as Flow<Args, R>;
 }
 
-/** A worker importing a module to find its tasks does not run the flows the module calls at top level. */
+/**
+ * A worker importing a module to find its tasks does not run the flows the module calls at top
+ * level. Such a call never settles there, so the module's code after an awaited call (printing
+ * the flow's result, say) does not run in the worker either; the tasks defined before it are
+ * registered already.
+ */
 function skippedInWorker(): boolean {
   return isWorker() && currentScope() === undefined;
 }
 
-function skippedState<R>(flowName: string): FlowRunState<R> {
-  const error = new CancelledError(
-    `Flow '${flowName}' was not run: worker threads only import modules to find tasks.`,
-  );
-  const now = new Date();
-  const flowRun = {
-    id: "",
-    name: "",
-    flowName,
-    parentFlowRunId: undefined,
-    startTime: undefined,
-    endTime: undefined,
-    state: { type: "CANCELLED" as const, name: "Cancelled" as const, timestamp: now, error },
-  };
-  return { ...flowRun.state, flowRun };
-}
+const NEVER: Promise<never> = new Promise(() => {});

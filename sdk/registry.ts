@@ -18,7 +18,27 @@ export function registerTask(def: TaskDefinition): void {
       `A different task named '${def.name}' is already defined${existing.module ? ` (in ${existing.module})` : ""}. Give one of them another name: task({ name: "..." }, fn).`,
     );
   }
-  if (!existing) tasks.set(def.name, def);
+  if (!existing) {
+    tasks.set(def.name, def);
+    for (const resolve of waiting.get(def.name) ?? []) resolve(def);
+    waiting.delete(def.name);
+  }
+}
+
+const waiting = new Map<string, ((def: TaskDefinition) => void)[]>();
+
+/**
+ * Resolves when a task of this name is registered: a worker importing a module learns of its
+ * tasks as their definitions run, even if the module's evaluation then waits (on a flow call).
+ */
+export function whenRegistered(name: string): Promise<TaskDefinition> {
+  const existing = tasks.get(name);
+  if (existing) return Promise.resolve(existing);
+  return new Promise((resolve) => {
+    const list = waiting.get(name);
+    if (list) list.push(resolve);
+    else waiting.set(name, [resolve]);
+  });
 }
 
 export function registeredTask(name: string): TaskDefinition | undefined {

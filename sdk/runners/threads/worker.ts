@@ -7,7 +7,7 @@ import { loadStoredValues } from "../../engine/inputs.js";
 import { CodeMismatchError, SquallError, toError } from "../../errors.js";
 import { type LevelName, setRecordSink, setThreshold } from "../../logging/config.js";
 import { RunLogger } from "../../logging/logger.js";
-import { registeredTask } from "../../registry.js";
+import { registeredTask, whenRegistered } from "../../registry.js";
 import type { FlowRunInfo, RunScope, TaskRunInfo } from "../../runs.js";
 import { registerErrorClassesOf, travelingCopy } from "../../serialization/errors.js";
 import { defaultSerializer, jsonSerializer, type Serializer } from "../../serialization/serializer.js";
@@ -73,8 +73,37 @@ function importOnce(module: string): Promise<unknown> {
   if (!loading) {
     loading = import(module);
     imports.set(module, loading);
+    // The task module's error classes come back as themselves, once it has loaded.
+    loading.then(
+      (exports) => registerErrorClassesOf(exports as Record<string, unknown>),
+      () => {},
+    );
   }
   return loading;
+}
+
+/** How long a module may take to define a task while its evaluation is still under way. */
+const FIND_TASK_MS = 60_000;
+
+/**
+ * The task, as soon as its module has defined it. A module that awaits a flow call at top
+ * level never finishes evaluating in a worker (the call never settles there), but its tasks
+ * are defined before that call.
+ */
+async function findTask(module: string, name: string) {
+  let timer: NodeJS.Timeout | undefined;
+  const loaded = importOnce(module).then(() => registeredTask(name));
+  const defined = whenRegistered(name);
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, FIND_TASK_MS, undefined);
+  });
+  try {
+    const def = await Promise.race([loaded, defined, late]);
+    if (!def) throw new SquallError(`The worker found no task named '${name}' in ${module}.`);
+    return def;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const SERIALIZERS: Record<string, Serializer> = { default: defaultSerializer, json: jsonSerializer };
@@ -82,11 +111,7 @@ const NEVER_ABORTED = new AbortController().signal;
 
 async function runAttempt(attempt: AttemptMessage): Promise<OutcomeMessage> {
   try {
-    registerErrorClassesOf((await importOnce(attempt.module)) as Record<string, unknown>);
-    const def = registeredTask(attempt.task);
-    if (!def) {
-      throw new SquallError(`The worker found no task named '${attempt.task}' in ${attempt.module}.`);
-    }
+    const def = await findTask(attempt.module, attempt.task);
     if (attempt.verifySource && def.codeHash !== attempt.codeHash) {
       throw new CodeMismatchError(
         `The worker's code for task '${attempt.task}' differs from the caller's: redeploy (or restart the workers) so both run the same code, or set \`verifySource: false\` on the task.`,
