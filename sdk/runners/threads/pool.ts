@@ -4,15 +4,13 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { CancelledError, CrashedError, toError } from "../../errors.js";
 import { emit, isEnabled, threshold } from "../../logging/config.js";
+import { builtInSerializer } from "../../remote/attempt.js";
 import { registerErrorClassesOf } from "../../serialization/errors.js";
-import { defaultSerializer, jsonSerializer, type Serializer } from "../../serialization/serializer.js";
 import { type Offload, StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { AttemptOutcome, TaskAttempt, TaskInvoker } from "../task-runner.js";
 import type { AttemptMessage, FromWorker, OutcomeMessage, WorkerSetup } from "./protocol.js";
 import { transferable } from "./transfer.js";
-
-const BUILT_IN: Record<string, Serializer> = { default: defaultSerializer, json: jsonSerializer };
 
 /** Attempts a worker may hold beyond the one it runs: fewer round trips, still fair to long tasks. */
 const PREFETCH = 16;
@@ -226,7 +224,7 @@ export class WorkerPool implements TaskInvoker {
     const serializer =
       outcome.serializer === pending.attempt.serializer.name
         ? pending.attempt.serializer
-        : (BUILT_IN[outcome.serializer] ?? pending.attempt.serializer);
+        : (builtInSerializer(outcome.serializer) ?? pending.attempt.serializer);
     const offload = this.#options.offload;
     if (outcome.stored && offload) {
       const { key, size } = outcome.stored;

@@ -1,33 +1,19 @@
 import type { LogRecord } from "../../logging/config.js";
+import type { AttemptSpec } from "../../remote/attempt.js";
 import type { StoreLocator } from "../../storage/result-store.js";
 
 /** The messages between a thread pool and its worker threads. */
 
 /** One attempt, as a worker thread receives it. */
-export interface AttemptMessage {
+export interface AttemptMessage extends AttemptSpec {
   readonly id: number;
-  readonly module: string;
-  readonly task: string;
-  readonly codeHash: string;
-  /** The name of the serializer the caller chose for this run (the task's own, a variant's, or the flow's). */
-  readonly serializer: string;
-  /** Whether a code mismatch fails the run, as the caller's task (or its variant) says. */
-  readonly verifySource: boolean;
   /** The serialized arguments; empty when they were offloaded to `argsKey`. */
   readonly args: Uint8Array;
   readonly argsKey: string | undefined;
   /** Where payloads above a size go, and travel by reference. */
   readonly offload: { readonly locator: StoreLocator; readonly aboveBytes: number } | undefined;
-  readonly logPrints: boolean;
   /** The attempt has a deadline: the worker says when it starts, and the deadline counts from then. */
   readonly timed: boolean;
-  readonly flowRun: { readonly id: string; readonly name: string; readonly flowName: string };
-  readonly taskRun: {
-    readonly id: string;
-    readonly name: string;
-    readonly attempts: number;
-    readonly tags: readonly string[];
-  };
 }
 
 export interface OutcomeMessage {
