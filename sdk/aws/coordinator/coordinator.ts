@@ -1,0 +1,96 @@
+import { CrashedError } from "../../errors.js";
+import { encodeError } from "../../remote/attempt.js";
+import { appendOutcomes, type RecordStore } from "../record/run-log.js";
+import { type Outcome, OutcomeMessageSchema, parseMessage, TaskMessageSchema } from "../wire/messages.js";
+import type { BatchResponse } from "../worker/task-worker.js";
+
+/** An SQS event as Lambda delivers it to the coordinator (the fields it reads). */
+export interface CoordinatorEvent {
+  readonly Records: readonly {
+    readonly messageId: string;
+    readonly body: string;
+    readonly eventSourceARN?: string;
+    readonly attributes?: { readonly ApproximateReceiveCount?: string };
+  }[];
+}
+
+export interface CoordinatorOptions {
+  readonly store: RecordStore;
+  /** Records from this queue are task messages that kept failing: their task runs end Crashed. */
+  readonly deadLetterQueueArn?: string;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * The coordinator's core: the only writer of each flow run's record. It appends the outcomes
+ * of a batch to their flow runs' records, one segment per flow run per batch, so a redelivered
+ * outcome counts once; and turns dead-lettered task messages into Crashed outcomes, so a task
+ * that keeps killing its worker fails its flow instead of leaving it waiting.
+ *
+ * @example
+ * const coordinator = createCoordinator({ store, deadLetterQueueArn });
+ * export const handler = (event: CoordinatorEvent) => coordinator.handle(event);
+ */
+export function createCoordinator(options: CoordinatorOptions) {
+  return {
+    async handle(event: CoordinatorEvent): Promise<BatchResponse> {
+      const byRun = new Map<string, { outcomes: Outcome[]; items: Set<string> }>();
+      for (const record of event.Records) {
+        const outcomes =
+          options.deadLetterQueueArn !== undefined && record.eventSourceARN === options.deadLetterQueueArn
+            ? crashed(record.body, Number(record.attributes?.ApproximateReceiveCount ?? 0))
+            : received(record.body);
+        for (const outcome of outcomes) {
+          const run = byRun.get(outcome.flowRunId) ?? { outcomes: [], items: new Set<string>() };
+          run.outcomes.push(outcome);
+          run.items.add(record.messageId);
+          byRun.set(outcome.flowRunId, run);
+        }
+      }
+      const failed = new Set<string>();
+      await Promise.all(
+        [...byRun].map(async ([flowRunId, run]) => {
+          try {
+            await appendOutcomes(options.store, flowRunId, run.outcomes);
+          } catch {
+            for (const item of run.items) failed.add(item); // delivered again; repeats are dropped
+          }
+        }),
+      );
+      return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
+    },
+  };
+}
+
+function received(body: string): Outcome[] {
+  const parsed = parseMessage(OutcomeMessageSchema, body);
+  if (parsed.ok) return parsed.value.outcomes;
+  process.stderr.write(`squall coordinator: dropped an outcome message: ${parsed.reason}\n`);
+  return [];
+}
+
+/** A task message that reached the dead-letter queue: each of its task runs crashed. */
+function crashed(body: string, deliveries: number): Outcome[] {
+  const parsed = parseMessage(TaskMessageSchema, body);
+  if (!parsed.ok) {
+    process.stderr.write(`squall coordinator: dropped a dead-lettered message: ${parsed.reason}\n`);
+    return [];
+  }
+  const times = deliveries > 0 ? `${deliveries} times` : "repeatedly";
+  return parsed.value.tasks.map((task) => {
+    const error = new CrashedError(
+      `Task run '${task.taskRunName}' crashed: its message was delivered ${times} without an outcome (the worker died or timed out each time).`,
+    );
+    return {
+      flowRunId: parsed.value.flowRunId,
+      taskRunId: task.taskRunId,
+      attempt: task.attempt,
+      status: "crashed" as const,
+      serializer: "default",
+      payload: { text: decoder.decode(encodeError(error)) },
+      endedAt: Date.now(),
+      logs: [],
+    };
+  });
+}

@@ -1,0 +1,121 @@
+import { randomUUID } from "node:crypto";
+import { CrashedError, defaultSerializer } from "squall";
+import { type Emulator, S3ResultStore, startEmulator } from "squall/aws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCoordinator } from "../../sdk/aws/coordinator/coordinator.js";
+import { readSegments } from "../../sdk/aws/record/run-log.js";
+import { type Outcome, type TaskMessage, WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
+
+let emulator: Emulator;
+let store: S3ResultStore;
+const DLQ_ARN = "arn:aws:sqs:us-east-1:000000000000:tasks-dlq";
+
+beforeAll(async () => {
+  emulator = await startEmulator();
+  const bucket = `coordinator-${randomUUID().slice(0, 8)}`;
+  await emulator.createBucket(bucket);
+  store = new S3ResultStore({ bucket, client: emulator.s3Client() });
+});
+afterAll(async () => {
+  await emulator.stop();
+});
+
+function outcome(flowRunId: string, n: number): Outcome {
+  return {
+    flowRunId,
+    taskRunId: `cafe01-${n.toString(36)}`,
+    attempt: 1,
+    status: "completed",
+    serializer: "default",
+    payload: { text: `J${n}` },
+    endedAt: n,
+    logs: [],
+  };
+}
+
+const body = (outcomes: Outcome[]) => JSON.stringify({ v: WIRE_VERSION, outcomes });
+
+async function recorded(flowRunId: string): Promise<Outcome[]> {
+  const { segments } = await readSegments(store, flowRunId, 0);
+  return segments.flatMap((segment) => segment.outcomes);
+}
+
+describe("the coordinator's core", () => {
+  it("appends each flow run's outcomes of a batch to its own record, a redelivered one once", async () => {
+    const coordinator = createCoordinator({ store });
+    const [a, b] = [randomUUID(), randomUUID()];
+
+    const response = await coordinator.handle({
+      Records: [
+        { messageId: "1", body: body([outcome(a, 1), outcome(b, 1)]) },
+        { messageId: "2", body: body([outcome(a, 2)]) },
+        { messageId: "3", body: body([outcome(a, 1)]) }, // delivered again
+      ],
+    });
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect((await recorded(a)).map((o) => o.taskRunId)).toEqual(["cafe01-1", "cafe01-2"]);
+    expect((await recorded(b)).map((o) => o.taskRunId)).toEqual(["cafe01-1"]);
+    expect((await readSegments(store, a, 0)).segments).toHaveLength(1); // one segment per run per batch
+  });
+
+  it("records the task runs of a dead-lettered message as Crashed, with the reason", async () => {
+    const coordinator = createCoordinator({ store, deadLetterQueueArn: DLQ_ARN });
+    const flowRunId = randomUUID();
+    const poison: TaskMessage = {
+      v: WIRE_VERSION,
+      flowRunId,
+      flowRunName: "bold-yak",
+      flowName: "f",
+      tasks: [
+        {
+          taskRunId: "cafe01-9",
+          taskRunName: "killer-0",
+          task: "killer",
+          module: "file:///app/flows.js",
+          codeHash: "x",
+          attempt: 1,
+          serializer: "default",
+          args: { text: "J[]" },
+          logPrints: false,
+          tags: [],
+        },
+      ],
+    };
+
+    await coordinator.handle({
+      Records: [
+        {
+          messageId: "d",
+          body: JSON.stringify(poison),
+          eventSourceARN: DLQ_ARN,
+          attributes: { ApproximateReceiveCount: "3" },
+        },
+      ],
+    });
+
+    const [crash] = await recorded(flowRunId);
+    expect(crash?.status).toBe("crashed");
+    const error = defaultSerializer.deserialize(
+      new TextEncoder().encode((crash?.payload as { text?: string } | undefined)?.text ?? ""),
+    );
+    expect(error).toBeInstanceOf(CrashedError);
+    expect((error as Error).message).toBe(
+      "Task run 'killer-0' crashed: its message was delivered 3 times without an outcome (the worker died or timed out each time).",
+    );
+  });
+
+  it("returns the records it could not append as batch item failures", async () => {
+    const broken = {
+      read: () => Promise.reject(new Error("503 Slow Down")),
+      create: () => Promise.reject(new Error("503")),
+      replace: () => Promise.reject(new Error("503")),
+    };
+    const coordinator = createCoordinator({ store: broken });
+    const response = await coordinator.handle({
+      Records: [{ messageId: "x", body: body([outcome(randomUUID(), 1)]) }],
+    });
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "x" }]);
+  });
+});
