@@ -1,0 +1,106 @@
+import { InvalidArgumentError } from "../../errors.js";
+import type { ReceivedMessage, SqsQueue } from "../queue.js";
+
+/** An SQS event record as Lambda's event source mapping builds it (the fields squall's handlers read). */
+export interface PolledRecord {
+  readonly messageId: string;
+  readonly body: string;
+  readonly eventSourceARN: string;
+  readonly attributes: { readonly ApproximateReceiveCount: string };
+}
+
+export type PolledHandler = (event: {
+  readonly Records: readonly PolledRecord[];
+}) => Promise<{ readonly batchItemFailures: readonly { readonly itemIdentifier: string }[] } | undefined>;
+
+export interface PollerOptions {
+  readonly queue: SqsQueue;
+  readonly handler: PolledHandler;
+  /** Names the queue in each record, as Lambda does with the queue's ARN. */
+  readonly eventSourceArn: string;
+  /** Most messages per invocation. @default 10 */
+  readonly batchSize?: number;
+  /** How long to gather a batch before invoking. @default 0 */
+  readonly batchingWindowMs?: number;
+  /** How long a received message stays hidden; a message not deleted by then is delivered again. @default 30 */
+  readonly visibilitySeconds?: number;
+}
+
+/**
+ * Emulates a Lambda event source mapping for SQS: receives batches, invokes the handler,
+ * deletes what it handled, and leaves what it reported as failed (or everything, if it threw)
+ * to come back after the visibility timeout, and to the dead-letter queue after the queue's
+ * maxReceiveCount. The local environment drives the same handlers Lambda calls through it.
+ *
+ * @example
+ * const poller = new EventSourcePoller({ queue: tasks, handler: worker.handle, eventSourceArn: "tasks" });
+ * poller.start();
+ * // ...
+ * await poller.stop();
+ */
+export class EventSourcePoller {
+  readonly #options: PollerOptions;
+  #running = false;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: PollerOptions) {
+    const batchSize = options.batchSize ?? 10;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10) {
+      throw new InvalidArgumentError(
+        `Expected \`batchSize\` to be an integer from 1 to 10, got \`${String(batchSize)}\``,
+      );
+    }
+    this.#options = options;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /** Stops polling and waits for the invocation in progress, if any. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const { queue, batchSize = 10, batchingWindowMs = 0, visibilitySeconds = 30 } = this.#options;
+    while (this.#running) {
+      let messages: ReceivedMessage[] = [];
+      try {
+        messages = await queue.receive({ max: batchSize, waitSeconds: 1, visibilitySeconds });
+        const until = Date.now() + batchingWindowMs;
+        while (this.#running && messages.length > 0 && messages.length < batchSize && Date.now() < until) {
+          const more = await queue.receive({ max: batchSize - messages.length, visibilitySeconds });
+          if (more.length === 0) break;
+          messages.push(...more);
+        }
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 200)); // the queue is unreachable for now
+        continue;
+      }
+      if (messages.length > 0) await this.#invoke(messages);
+    }
+  }
+
+  async #invoke(messages: ReceivedMessage[]): Promise<void> {
+    const Records = messages.map((message) => ({
+      messageId: message.messageId,
+      body: message.body,
+      eventSourceARN: this.#options.eventSourceArn,
+      attributes: { ApproximateReceiveCount: String(message.receiveCount) },
+    }));
+    let failed: Set<string>;
+    try {
+      const response = await this.#options.handler({ Records });
+      failed = new Set((response?.batchItemFailures ?? []).map((item) => item.itemIdentifier));
+    } catch {
+      return; // the invocation failed: every message comes back after its visibility timeout
+    }
+    const handled = messages.filter((message) => !failed.has(message.messageId));
+    if (handled.length > 0)
+      await this.#options.queue.delete(handled.map((message) => message.receiptHandle)).catch(() => {});
+  }
+}
