@@ -383,9 +383,11 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       logPrints: this.logPrints,
       timeoutMs: this.#def.settings.timeoutMs,
       started: () => {
-        // The deadline counts from when the attempt runs, not from when it queued.
+        // The deadline counts from when the attempt runs, not from when it queued; a fleet
+        // that retries on its own enforces deadlines itself.
         const timeoutMs = this.#def.settings.timeoutMs;
-        if (timeoutMs === undefined || token !== this.#token || this.#final || this.#timer) return;
+        if (invoker.retriesElsewhere || timeoutMs === undefined) return;
+        if (token !== this.#token || this.#final || this.#timer) return;
         this.#timer = setTimeout(TaskRun.#onTimeout, timeoutMs, this, token);
       },
     };
@@ -393,9 +395,12 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     invoker.invoke(attempt).then(
       (outcome) => {
         if (this.#remote === attempt) this.#remote = undefined;
+        if (outcome.attempts !== undefined && token === this.#token) this.#attempts = outcome.attempts;
         if (outcome.status === "completed") this.#onValue(outcome.value as T, token);
-        else if (outcome.status === "failed") this.#onError(outcome.error, token);
-        else if (this.#endAttempt(token)) this.#settle("Crashed", undefined, outcome.error);
+        else if (outcome.status === "failed" && !invoker.retriesElsewhere) this.#onError(outcome.error, token);
+        else if (outcome.status === "failed") {
+          if (this.#endAttempt(token)) this.#fail(outcome.error); // the fleet already spent the retries
+        } else if (this.#endAttempt(token)) this.#settle("Crashed", undefined, outcome.error);
       },
       (error) => {
         if (this.#endAttempt(token)) this.#settle("Crashed", undefined, toError(error));

@@ -47,14 +47,23 @@ export interface TaskAttempt {
   started(): void;
 }
 
-/** How an attempt ended: the function returned or threw, or whatever ran it died. */
-export type AttemptOutcome =
+/**
+ * How an attempt ended: the function returned or threw, or whatever ran it died. An invoker
+ * that retries elsewhere reports how many attempts the run took in all.
+ */
+export type AttemptOutcome = (
   | { readonly status: "completed"; readonly value: unknown }
   | { readonly status: "failed"; readonly error: Error }
-  | { readonly status: "crashed"; readonly error: Error };
+  | { readonly status: "crashed"; readonly error: Error }
+) & { readonly attempts?: number };
 
 /** Runs attempts elsewhere; the engine keeps retries, timeouts, states and hooks. */
 export interface TaskInvoker {
+  /**
+   * True when whatever runs the attempts retries them and enforces their deadlines itself (a
+   * worker fleet): the engine then takes the first outcome as the run's final one.
+   */
+  readonly retriesElsewhere?: boolean;
   invoke(attempt: TaskAttempt): Promise<AttemptOutcome>;
   /**
    * The attempt passed its deadline or its run was cancelled: stop it if it is running, drop
