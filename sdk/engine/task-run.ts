@@ -396,11 +396,15 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       (outcome) => {
         if (this.#remote === attempt) this.#remote = undefined;
         if (outcome.attempts !== undefined && token === this.#token) this.#attempts = outcome.attempts;
-        if (outcome.status === "completed") this.#onValue(outcome.value as T, token);
-        else if (outcome.status === "failed" && !invoker.retriesElsewhere) this.#onError(outcome.error, token);
-        else if (outcome.status === "failed") {
-          if (this.#endAttempt(token)) this.#fail(outcome.error); // the fleet already spent the retries
-        } else if (this.#endAttempt(token)) this.#settle("Crashed", undefined, outcome.error);
+        if (outcome.status === "completed") {
+          this.#onValue(outcome.value as T, token);
+        } else if (outcome.status === "crashed") {
+          if (this.#endAttempt(token)) this.#settle("Crashed", undefined, outcome.error);
+        } else if (!invoker.retriesElsewhere) {
+          this.#onError(outcome.error, token);
+        } else if (this.#endAttempt(token)) {
+          this.#fail(outcome.error); // the fleet already spent the retries
+        }
       },
       (error) => {
         if (this.#endAttempt(token)) this.#settle("Crashed", undefined, toError(error));
