@@ -1,8 +1,5 @@
-import { format } from "node:util";
-import { currentScope } from "../context.js";
-import type { LevelName } from "./config.js";
+import { type ConsoleMethod, captureConsole } from "./console-capture.js";
 
-const LEVEL_OF = { log: "INFO", info: "INFO", debug: "DEBUG", warn: "WARNING", error: "ERROR" } as const;
 let installed = false;
 
 /**
@@ -12,13 +9,11 @@ let installed = false;
 export function installPrintCapture(): void {
   if (installed) return;
   installed = true;
-  for (const method of Object.keys(LEVEL_OF) as (keyof typeof LEVEL_OF)[]) {
-    const original = console[method].bind(console);
-    const level: LevelName = LEVEL_OF[method];
-    console[method] = (...args: unknown[]) => {
-      const scope = currentScope();
-      if (scope?.logPrints) scope.logger.log(level, format(...args));
-      else original(...args);
-    };
-  }
+  const original = Object.fromEntries(
+    (["log", "info", "debug", "warn", "error"] as const).map((method) => [
+      method,
+      console[method].bind(console),
+    ]),
+  ) as Record<ConsoleMethod, (...args: unknown[]) => void>;
+  captureConsole((method, args) => original[method](...args));
 }

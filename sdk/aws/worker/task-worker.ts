@@ -1,6 +1,8 @@
+import { format } from "node:util";
 import { scopeStorage } from "../../context.js";
 import { SquallError, TaskTimeoutError, toError } from "../../errors.js";
 import { type LogRecord, setRecordSink } from "../../logging/config.js";
+import { captureConsole, streamOf } from "../../logging/console-capture.js";
 import type { TaskSettings } from "../../options.js";
 import {
   type AttemptSpec,
@@ -11,7 +13,6 @@ import {
   serializerFor,
   verifyCode,
 } from "../../remote/attempt.js";
-import { captureConsole } from "../../remote/console.js";
 import { retryDelayMs } from "../../retry.js";
 import type { Serializer } from "../../serialization/serializer.js";
 import { resultKey } from "../../storage/keys.js";
@@ -68,7 +69,9 @@ type Entry = Outcome["logs"][number];
  */
 export function createTaskWorker(options: TaskWorkerOptions) {
   const logs = new Map<string, Entry[]>();
-  captureConsole((scope, stream, text) => {
+  captureConsole((method, args, scope) => {
+    const stream = streamOf(method);
+    const text = format(...args);
     const buffer = scope?.taskRun ? logs.get(scope.taskRun.id) : undefined;
     if (buffer) buffer.push({ stream, text });
     else (stream === "stdout" ? process.stdout : process.stderr).write(`${text}\n`);

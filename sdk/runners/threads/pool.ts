@@ -170,7 +170,7 @@ export class WorkerPool implements TaskInvoker {
     let best: PoolWorker | undefined;
     for (const worker of this.#workers) {
       const busy = worker.inflight.length;
-      if (worker.dead || worker.exclusive || busy > PREFETCH || (next.timed && busy > 0)) continue;
+      if (worker.dead || worker.exclusive || busy >= PREFETCH || (next.timed && busy > 0)) continue;
       if (!best || busy < best.inflight.length) best = worker;
     }
     return best;

@@ -1,9 +1,11 @@
 // The code each worker thread of a ThreadPoolTaskRunner runs: it imports task modules,
 // finds tasks by name, and runs the attempts it is sent, one at a time.
+import { format } from "node:util";
 import { parentPort, workerData } from "node:worker_threads";
 import { enterWorkerMode, scopeStorage } from "../../context.js";
 import { SquallError, toError } from "../../errors.js";
 import { setRecordSink, setThreshold } from "../../logging/config.js";
+import { captureConsole, streamOf } from "../../logging/console-capture.js";
 import {
   decodeArguments,
   encodeError,
@@ -12,7 +14,6 @@ import {
   serializerFor,
   verifyCode,
 } from "../../remote/attempt.js";
-import { captureConsole } from "../../remote/console.js";
 import { defaultSerializer, type Serializer } from "../../serialization/serializer.js";
 import { resultKey } from "../../storage/keys.js";
 import { openStore } from "../../storage/open-store.js";
@@ -27,7 +28,7 @@ const post = (message: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage
 enterWorkerMode();
 setThreshold(setup.logThreshold);
 setRecordSink((record) => post({ type: "log", record }));
-captureConsole((_, stream, text) => post({ type: "print", stream, text }));
+captureConsole((method, args) => post({ type: "print", stream: streamOf(method), text: format(...args) }));
 
 const NEVER_ABORTED = new AbortController().signal;
 const queue: AttemptMessage[] = [];
