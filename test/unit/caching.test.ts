@@ -16,12 +16,11 @@ import {
   task,
 } from "squall";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { sleep } from "../support/async.js";
 
 // Engine log lines are not under test here; keep them off stderr.
 beforeEach(() => configureLogging({ write: () => {} }));
 afterEach(() => resetLogging());
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Submits `t` once per argument list, one run after another, in one flow run; gives each run's final state. */
 function runInOneFlow<A extends unknown[], R>(

@@ -19,35 +19,7 @@ import {
   task,
 } from "squall";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** A promise the test opens when it chooses. */
-function gate(): { readonly promise: Promise<void>; open(): void } {
-  let open = () => {};
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open: () => open() };
-}
-
-function thrownBy(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a throw");
-}
-
-async function rejectionOf(promise: PromiseLike<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("expected a rejection");
-}
+import { gate, rejectionOf, sleep, thrownBy } from "../support/async.js";
 
 /** Waits for `signal` to abort (rejecting with its reason), or for `ms`; clears its timer either way. */
 function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {

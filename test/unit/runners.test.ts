@@ -13,8 +13,7 @@ import {
   task,
 } from "squall";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from "../support/async.js";
 
 /** Counts tasks in progress and remembers the most seen at once. */
 class InFlight {

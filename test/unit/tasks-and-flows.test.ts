@@ -20,8 +20,7 @@ import {
   task,
 } from "squall";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from "../support/async.js";
 
 /** The run record a future carries at runtime. */
 const infoOf = (future: TaskFuture<unknown>) => future as unknown as TaskRunInfo;

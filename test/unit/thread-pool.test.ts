@@ -61,6 +61,7 @@ import {
   useClient,
 } from "../fixtures/pool-tasks.js";
 import { afterSlowImport } from "../fixtures/slow-import-tasks.js";
+import { sleep } from "../support/async.js";
 
 // Engine log lines are not under test unless a test says so; keep them off stderr.
 beforeEach(() => configureLogging({ write: () => {} }));
@@ -73,8 +74,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The lines a fixture task appended to `file` (threads share no memory with the test). */
 function linesOf(file: string): string[] {
