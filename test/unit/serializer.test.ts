@@ -14,6 +14,7 @@ import {
   task,
 } from "squall";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { thrownBy } from "../support/async.js";
 
 // Engine log lines are not under test here; keep them off stderr.
 beforeEach(() => configureLogging({ write: () => {} }));
@@ -21,16 +22,6 @@ afterEach(() => resetLogging());
 
 const roundTrip = <T>(value: T, serializer: Serializer = defaultSerializer): T =>
   serializer.deserialize(serializer.serialize(value, "args")) as T;
-
-/** The error `fn` throws; fails the test when it throws nothing. */
-function thrownBy(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("Expected the call to throw");
-}
 
 /** The message a SerializationError has for a value of kind `what` at `path`. */
 const cannotSerialize = (path: string, what: string) =>
