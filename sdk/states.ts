@@ -90,7 +90,7 @@ export function stateTypeOf(name: StateName): StateType {
   return TYPES[name];
 }
 
-export function isFinalName(name: StateName): boolean {
+function isFinalName(name: StateName): boolean {
   const type = TYPES[name];
   return type === "COMPLETED" || type === "FAILED" || type === "CRASHED" || type === "CANCELLED";
 }

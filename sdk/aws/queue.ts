@@ -6,7 +6,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError, SquallError } from "../errors.js";
-import { SQS_MAX_BATCH } from "./wire/pack.js";
+import { batchMessages, SQS_MAX_BATCH } from "./wire/pack.js";
 
 /** One message as a consumer sees it. */
 export interface ReceivedMessage {
@@ -49,7 +49,7 @@ export class SqsQueue {
   }
 
   /**
-   * Sends every body, ten to a SendMessageBatch call; entries SQS reports as failed for its own
+   * Sends every body, ten to a SendMessageBatch call (fewer when they are large); entries SQS reports as failed for its own
    * reasons (throttling, internal errors) are sent again, so none is dropped.
    */
   async send(bodies: readonly string[], options: SendOptions = {}): Promise<void> {
@@ -59,11 +59,8 @@ export class SqsQueue {
         `Expected \`delaySeconds\` to be an integer from 0 to 900, got \`${String(delay)}\``,
       );
     }
-    const calls: Promise<void>[] = [];
-    for (let i = 0; i < bodies.length; i += SQS_MAX_BATCH) {
-      calls.push(this.#sendBatch(bodies.slice(i, i + SQS_MAX_BATCH), delay));
-    }
-    await Promise.all(calls);
+    // Ten to a call, and no more bytes per call than SQS takes.
+    await Promise.all(batchMessages(bodies).map((batch) => this.#sendBatch(batch, delay)));
   }
 
   async #sendBatch(bodies: readonly string[], delay: number): Promise<void> {
