@@ -2,8 +2,10 @@ import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import type { FastifyInstance } from "fastify";
 import type { buildApp } from "fauxqs";
 import { InvalidArgumentError } from "../errors.js";
+import { type FaultOptions, installFaults } from "./local/faults.js";
 
 type App = ReturnType<typeof buildApp>;
 type Headers = Record<string, string | string[] | undefined>;
@@ -64,6 +66,13 @@ export interface Emulator {
    * `maxReceiveCount` times moves there.
    */
   createQueue(name: string, options?: QueueOptions): Promise<string>;
+  /**
+   * Answers a share of requests with 500 or 503 from now on (`undefined` stops it), to show
+   * that callers retry and lose nothing.
+   */
+  injectFaults(options: FaultOptions | undefined): void;
+  /** How many requests were answered with an injected fault. */
+  readonly faultsInjected: number;
   /** Closes the server and its connections; everything it held is gone. */
   stop(): Promise<void>;
 }
@@ -91,6 +100,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const { buildApp } = await import("fauxqs");
   const app = buildApp({ logger: options.logger ?? false, defaultRegion: REGION });
   fillConditionalPut(app);
+  const faults = installFaults(app as unknown as FastifyInstance);
   try {
     await app.listen({ host: HOST, port });
   } catch (error) {
@@ -146,6 +156,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
       );
       return created.QueueUrl as string;
+    },
+    injectFaults: (next) => faults.set(next),
+    get faultsInjected() {
+      return faults.injected;
     },
     stop() {
       stopped ??= (async () => {

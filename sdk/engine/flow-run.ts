@@ -224,12 +224,13 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
     }
     await this.#whenIdle(); // every run it started, awaited or not, reaches a final state
     this.#closed = true;
+    let final = this.#finalState(error);
     try {
-      await this.#session?.shutdown();
+      await this.#session?.shutdown({ state: final.name, error: final.error });
     } catch (thrown) {
-      error ??= toError(thrown);
+      if (!final.error) final = { name: "Failed", error: toError(thrown) };
     }
-    await this.#settle(error);
+    await this.#settle(final);
   }
 
   /** Futures in the return value stand for their results; their failure is the flow's. */
@@ -248,7 +249,9 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
     return substituteResults(value);
   }
 
-  async #settle(error: Error | undefined): Promise<void> {
+  /** The state the flow run ends in, given what its function threw (if anything). */
+  #finalState(thrown: Error | undefined): { name: StateName; error: Error | undefined } {
+    let error = thrown;
     const signal = this.#controller.signal;
     let name: StateName;
     if (signal.aborted && signal.reason === this.#timeoutError) {
@@ -271,6 +274,10 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
         );
       } else name = "Completed";
     }
+    return { name, error };
+  }
+
+  async #settle({ name, error }: { name: StateName; error: Error | undefined }): Promise<void> {
     if (error) this.#value = undefined;
     this.#error = error;
     this.#final = true;

@@ -15,7 +15,7 @@ import { nextSerial, taskRunId } from "../ids.js";
 import { isEnabled } from "../logging/config.js";
 import { RunLogger } from "../logging/logger.js";
 import { retryDelayMs } from "../retry.js";
-import type { RunnableTaskRun, TaskAttempt, TaskInvoker } from "../runners/task-runner.js";
+import type { RetryPolicy, RunnableTaskRun, TaskAttempt, TaskInvoker } from "../runners/task-runner.js";
 import type { RunScope, TaskRunInfo } from "../runs.js";
 import { defaultSerializer, type Serializer } from "../serialization/serializer.js";
 import { StoredValue } from "../serialization/stored.js";
@@ -141,6 +141,11 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       error: this.#error,
       scheduledTime: toEpochMs(this.#scheduledTime),
     });
+  }
+
+  get retryPolicy(): RetryPolicy {
+    const { retries, retryDelay, retryJitterFactor } = this.#def.settings;
+    return { taskName: this.#def.name, retries, delay: retryDelay, jitterFactor: retryJitterFactor };
   }
 
   get logPrints(): boolean {

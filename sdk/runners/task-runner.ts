@@ -1,10 +1,14 @@
+import type { RetryDelay } from "../retry.js";
 import type { FlowRunInfo, TaskRunInfo } from "../runs.js";
 import type { Serializer } from "../serialization/serializer.js";
+import type { StateName } from "../states.js";
 
 /** A task run handed to a runner: the runner decides when and where it executes. */
 export interface RunnableTaskRun {
   readonly id: string;
   readonly name: string;
+  /** How the run's task retries: a runner that holds retries elsewhere checks it can honour it. */
+  readonly retryPolicy: RetryPolicy;
   /**
    * Runs the whole lifecycle: waits for upstream runs, then attempts, retries, timeout
    * and final state. Each attempt runs here, or through `invoker` when one is given.
@@ -17,6 +21,13 @@ export interface RunnableTaskRun {
    * (naming where the value sits) for one that cannot cross to another process.
    */
   checkArguments(): void;
+}
+
+export interface RetryPolicy {
+  readonly taskName: string;
+  readonly retries: number;
+  readonly delay: RetryDelay;
+  readonly jitterFactor: number;
 }
 
 /** What names a task for another process: the module defining it, its name, its code identity. */
@@ -72,11 +83,17 @@ export interface TaskInvoker {
   stop(attempt: TaskAttempt, reason: Error): void;
 }
 
+/** How the flow run ends, as its session learns at shutdown. */
+export interface FlowRunEnding {
+  readonly state: StateName;
+  readonly error: Error | undefined;
+}
+
 /** A runner serving one flow run: it gets the flow's submitted runs in submission order. */
 export interface TaskRunnerSession {
   submit(run: RunnableTaskRun): void;
-  /** Called once every submitted run has reached a final state. */
-  shutdown(): Promise<void> | void;
+  /** Called once every submitted run has reached a final state and the flow function has returned. */
+  shutdown(ending: FlowRunEnding): Promise<void> | void;
 }
 
 /**

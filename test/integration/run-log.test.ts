@@ -62,7 +62,7 @@ describe("the record of a flow run", () => {
     expect(segments).toBe(2);
     expect(final).toEqual(["abc123-1", "abc123-2", "abc123-3"]);
     const summary = await summaryOf(run);
-    expect(summary.counts).toEqual({ completed: 2, failed: 1, crashed: 0 });
+    expect(summary.counts).toEqual({ completed: 2, failed: 1, crashed: 0, cancelled: 0 });
     expect(summary.nextSegment).toBe(2);
     expect(summary.terminal.ranges).toEqual({ abc123: [[1, 3]] });
   });

@@ -1,7 +1,13 @@
 import { CrashedError } from "../../errors.js";
 import { encodeError } from "../../remote/attempt.js";
 import { appendOutcomes, type RecordStore } from "../record/run-log.js";
-import { type Outcome, OutcomeMessageSchema, parseMessage, TaskMessageSchema } from "../wire/messages.js";
+import {
+  type FlowReturned,
+  type Outcome,
+  OutcomeMessageSchema,
+  parseMessage,
+  TaskMessageSchema,
+} from "../wire/messages.js";
 import type { BatchResponse } from "../worker/task-worker.js";
 
 /** An SQS event as Lambda delivers it to the coordinator (the fields it reads). */
@@ -26,7 +32,9 @@ const decoder = new TextDecoder();
  * The coordinator's core: the only writer of each flow run's record. It appends the outcomes
  * of a batch to their flow runs' records, one segment per flow run per batch, so a redelivered
  * outcome counts once; and turns dead-lettered task messages into Crashed outcomes, so a task
- * that keeps killing its worker fails its flow instead of leaving it waiting.
+ * that keeps killing its worker fails its flow instead of leaving it waiting. A caller's notice
+ * that its flow function returned goes into the record too; the run is marked final in the
+ * summary once every task run it sent is.
  *
  * @example
  * const coordinator = createCoordinator({ store, deadLetterQueueArn });
@@ -35,24 +43,39 @@ const decoder = new TextDecoder();
 export function createCoordinator(options: CoordinatorOptions) {
   return {
     async handle(event: CoordinatorEvent): Promise<BatchResponse> {
-      const byRun = new Map<string, { outcomes: Outcome[]; items: Set<string> }>();
+      const byRun = new Map<
+        string,
+        { outcomes: Outcome[]; returned: FlowReturned | undefined; items: Set<string> }
+      >();
+      const runOf = (flowRunId: string) => {
+        let run = byRun.get(flowRunId);
+        if (!run) {
+          run = { outcomes: [], returned: undefined, items: new Set<string>() };
+          byRun.set(flowRunId, run);
+        }
+        return run;
+      };
       for (const record of event.Records) {
-        const outcomes =
+        const { outcomes, returned } =
           options.deadLetterQueueArn !== undefined && record.eventSourceARN === options.deadLetterQueueArn
-            ? crashed(record.body, Number(record.attributes?.ApproximateReceiveCount ?? 0))
+            ? { outcomes: crashed(record.body, Number(record.attributes?.ApproximateReceiveCount ?? 0)) }
             : received(record.body);
         for (const outcome of outcomes) {
-          const run = byRun.get(outcome.flowRunId) ?? { outcomes: [], items: new Set<string>() };
+          const run = runOf(outcome.flowRunId);
           run.outcomes.push(outcome);
           run.items.add(record.messageId);
-          byRun.set(outcome.flowRunId, run);
+        }
+        if (returned) {
+          const run = runOf(returned.flowRunId);
+          run.returned = returned;
+          run.items.add(record.messageId);
         }
       }
       const failed = new Set<string>();
       await Promise.all(
         [...byRun].map(async ([flowRunId, run]) => {
           try {
-            await appendOutcomes(options.store, flowRunId, run.outcomes);
+            await appendOutcomes(options.store, flowRunId, run.outcomes, run.returned);
           } catch {
             for (const item of run.items) failed.add(item); // delivered again; repeats are dropped
           }
@@ -63,11 +86,14 @@ export function createCoordinator(options: CoordinatorOptions) {
   };
 }
 
-function received(body: string): Outcome[] {
+function received(body: string): { outcomes: Outcome[]; returned?: FlowReturned } {
   const parsed = parseMessage(OutcomeMessageSchema, body);
-  if (parsed.ok) return parsed.value.outcomes;
+  if (parsed.ok) {
+    const message = parsed.value;
+    return "returned" in message ? { outcomes: [], returned: message.returned } : message;
+  }
   process.stderr.write(`squall coordinator: dropped an outcome message: ${parsed.reason}\n`);
-  return [];
+  return { outcomes: [] };
 }
 
 /** A task message that reached the dead-letter queue: each of its task runs crashed. */

@@ -24,6 +24,8 @@ export interface PollerOptions {
   readonly batchingWindowMs?: number;
   /** How long a received message stays hidden; a message not deleted by then is delivered again. @default 30 */
   readonly visibilitySeconds?: number;
+  /** Told the receipt handles of each batch before the handler gets it, and again once it is settled. */
+  readonly onHolding?: (receiptHandles: readonly string[], holding: boolean) => void;
 }
 
 /**
@@ -86,6 +88,16 @@ export class EventSourcePoller {
   }
 
   async #invoke(messages: ReceivedMessage[]): Promise<void> {
+    const handles = messages.map((message) => message.receiptHandle);
+    this.#options.onHolding?.(handles, true);
+    try {
+      await this.#invokeHandler(messages);
+    } finally {
+      this.#options.onHolding?.(handles, false);
+    }
+  }
+
+  async #invokeHandler(messages: ReceivedMessage[]): Promise<void> {
     const Records = messages.map((message) => ({
       messageId: message.messageId,
       body: message.body,

@@ -1,7 +1,7 @@
 import { SquallError } from "../../errors.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { Versioned } from "../s3-store.js";
-import { type Outcome, WIRE_VERSION } from "../wire/messages.js";
+import { type FlowReturned, type Outcome, WIRE_VERSION } from "../wire/messages.js";
 import { TerminalIds, type TerminalIdsJson } from "./terminal-ids.js";
 
 /**
@@ -21,13 +21,18 @@ export interface RunSummary {
   readonly v: typeof WIRE_VERSION;
   /** The number the next segment takes. */
   nextSegment: number;
-  counts: { completed: number; failed: number; crashed: number };
+  counts: { completed: number; failed: number; crashed: number; cancelled: number };
   terminal: TerminalIdsJson;
+  /** The caller's notice that the flow function returned, once it has come. */
+  returned?: FlowReturned;
+  /** The flow run's final state: set once it returned and every task run it sent is final. */
+  state?: FlowReturned["state"];
 }
 
 export interface Segment {
   readonly v: typeof WIRE_VERSION;
   readonly outcomes: Outcome[];
+  readonly returned?: FlowReturned;
 }
 
 export function summaryKey(flowRunId: string): string {
@@ -38,25 +43,32 @@ export function segmentKey(flowRunId: string, n: number): string {
   return `${runPrefix(flowRunId)}log/${String(n).padStart(8, "0")}`;
 }
 
-const FINAL = new Set(["completed", "failed", "crashed"]);
+const FINAL = new Set(["completed", "failed", "crashed", "cancelled"]);
 const MAX_ROUNDS = 50;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Appends the outcomes not yet recorded as one segment; how many it recorded. */
+/**
+ * Appends the outcomes not yet recorded, and the flow-returned notice if not yet recorded, as
+ * one segment; how many outcomes it recorded.
+ */
 export async function appendOutcomes(
   store: RecordStore,
   flowRunId: string,
   outcomes: readonly Outcome[],
+  returned?: FlowReturned,
 ): Promise<number> {
   let { summary, etag } = await loadSummary(store, flowRunId);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const terminal = TerminalIds.fromJSON(summary.terminal);
     const fresh = newOutcomes(outcomes, terminal);
-    if (fresh.length === 0) return 0;
-    const segment: Segment = { v: WIRE_VERSION, outcomes: fresh };
+    const notice = summary.returned ? undefined : returned;
+    if (fresh.length === 0 && !notice) return 0;
+    const segment: Segment = notice
+      ? { v: WIRE_VERSION, outcomes: fresh, returned: notice }
+      : { v: WIRE_VERSION, outcomes: fresh };
     if (await store.create(segmentKey(flowRunId, summary.nextSegment), encode(segment))) {
-      fold(summary, terminal, fresh);
+      fold(summary, terminal, segment);
       summary.nextSegment += 1;
       await saveSummary(store, flowRunId, summary, etag); // best effort: the segment is already the truth
       return fresh.length;
@@ -66,6 +78,12 @@ export async function appendOutcomes(
     await catchUp(store, flowRunId, summary);
   }
   throw new SquallError(`Could not append to the record of flow run ${flowRunId} after ${MAX_ROUNDS} tries.`);
+}
+
+/** The run's summary as last written (it may trail the segments), or `undefined` before any. */
+export async function readSummary(store: RecordStore, flowRunId: string): Promise<RunSummary | undefined> {
+  const found = await store.read(summaryKey(flowRunId));
+  return found && found !== "unchanged" ? (decode(found.bytes) as RunSummary) : undefined;
 }
 
 /** Segments from number `from` on, as far as they go; `next` is where to read next time. */
@@ -94,7 +112,7 @@ async function loadSummary(
       summary: {
         v: WIRE_VERSION,
         nextSegment: 0,
-        counts: { completed: 0, failed: 0, crashed: 0 },
+        counts: { completed: 0, failed: 0, crashed: 0, cancelled: 0 },
         terminal: { ranges: {}, others: [] },
       },
     };
@@ -106,7 +124,9 @@ async function loadSummary(
 async function catchUp(store: RecordStore, flowRunId: string, summary: RunSummary): Promise<void> {
   const { segments, next } = await readSegments(store, flowRunId, summary.nextSegment);
   const terminal = TerminalIds.fromJSON(summary.terminal);
-  for (const segment of segments) fold(summary, terminal, newOutcomes(segment.outcomes, terminal));
+  for (const segment of segments) {
+    fold(summary, terminal, { ...segment, outcomes: newOutcomes(segment.outcomes, terminal) });
+  }
   summary.nextSegment = next;
 }
 
@@ -131,13 +151,18 @@ function newOutcomes(outcomes: readonly Outcome[], terminal: TerminalIds): Outco
   });
 }
 
-function fold(summary: RunSummary, terminal: TerminalIds, outcomes: readonly Outcome[]): void {
-  for (const outcome of outcomes) {
+function fold(summary: RunSummary, terminal: TerminalIds, segment: Segment): void {
+  for (const outcome of segment.outcomes) {
     if (!FINAL.has(outcome.status)) continue;
     terminal.add(outcome.taskRunId);
-    summary.counts[outcome.status as keyof RunSummary["counts"]] += 1;
+    const status = outcome.status as keyof RunSummary["counts"];
+    summary.counts[status] = (summary.counts[status] ?? 0) + 1;
   }
   summary.terminal = terminal.toJSON();
+  summary.returned ??= segment.returned;
+  const { counts, returned: notice } = summary;
+  const final = counts.completed + counts.failed + counts.crashed + counts.cancelled;
+  if (notice && summary.state === undefined && final >= notice.tasks) summary.state = notice.state;
 }
 
 function encode(value: unknown): Uint8Array {

@@ -57,7 +57,8 @@ export const OutcomeSchema = v.object({
   flowRunId: id,
   taskRunId: id,
   attempt: v.pipe(v.number(), v.integer(), v.minValue(1)),
-  status: v.picklist(["completed", "failed", "crashed", "retrying"]),
+  /** `cancelled`: the worker skipped it, its flow run being cancelled. */
+  status: v.picklist(["completed", "failed", "crashed", "cancelled", "retrying"]),
   serializer: id,
   /** The result when completed; the error otherwise. */
   payload: v.optional(PayloadSchema),
@@ -70,10 +71,26 @@ export const OutcomeSchema = v.object({
 });
 export type Outcome = v.InferOutput<typeof OutcomeSchema>;
 
-export const OutcomeMessageSchema = v.object({
-  v: v.literal(WIRE_VERSION),
-  outcomes: v.pipe(v.array(OutcomeSchema), v.minLength(1)),
+/**
+ * The caller's notice that the flow function has returned: the flow run is final, in `state`,
+ * once the outcomes of all `tasks` task runs it sent are recorded.
+ */
+export const FlowReturnedSchema = v.object({
+  flowRunId: id,
+  flowName: v.string(),
+  state: v.picklist(["Completed", "Failed", "Cancelled", "TimedOut", "Crashed"]),
+  message: v.optional(v.string()),
+  /** How many task runs the flow run sent to the queue. */
+  tasks: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  endedAt: v.number(),
 });
+export type FlowReturned = v.InferOutput<typeof FlowReturnedSchema>;
+
+/** What the completion queue carries: outcomes from workers, or a caller's flow-returned notice. */
+export const OutcomeMessageSchema = v.union([
+  v.object({ v: v.literal(WIRE_VERSION), outcomes: v.pipe(v.array(OutcomeSchema), v.minLength(1)) }),
+  v.object({ v: v.literal(WIRE_VERSION), returned: FlowReturnedSchema }),
+]);
 export type OutcomeMessage = v.InferOutput<typeof OutcomeMessageSchema>;
 
 /** The message, or a one-line reason it does not fit (for the Failed outcome it becomes). */

@@ -1,6 +1,12 @@
 import { format } from "node:util";
 import { scopeStorage } from "../../context.js";
-import { SquallError, TaskTimeoutError, toError } from "../../errors.js";
+import {
+  CancelledError,
+  InvalidArgumentError,
+  SquallError,
+  TaskTimeoutError,
+  toError,
+} from "../../errors.js";
 import { type LogRecord, setRecordSink } from "../../logging/config.js";
 import { captureConsole, streamOf } from "../../logging/console-capture.js";
 import type { TaskSettings } from "../../options.js";
@@ -15,7 +21,7 @@ import {
 } from "../../remote/attempt.js";
 import { retryDelayMs } from "../../retry.js";
 import type { Serializer } from "../../serialization/serializer.js";
-import { resultKey } from "../../storage/keys.js";
+import { cancelledKey, resultKey } from "../../storage/keys.js";
 import type { ResultStore } from "../../storage/result-store.js";
 import type { SqsQueue } from "../queue.js";
 import {
@@ -48,6 +54,8 @@ export interface TaskWorkerOptions {
   readonly store: ResultStore;
   /** Results up to this many bytes travel inline in the outcome. @default 64 KiB */
   readonly inlineBytes?: number;
+  /** Task runs of one invocation run at once, up to this many (their awaits overlap). @default 64 */
+  readonly concurrency?: number;
 }
 
 /** SQS holds a message back 15 minutes at most; a longer retry delay cannot be queued. */
@@ -130,9 +138,17 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         outcome: { ...base, status: "completed", serializer: serializer.name, payload, endedAt: Date.now() },
       };
     } catch (thrown) {
-      const error = toError(thrown);
+      let error = toError(thrown);
+      let retry: number | undefined;
+      try {
+        retry = def ? await retryDelaySeconds(def.settings, record.attempt, error) : undefined;
+      } catch (refused) {
+        // A delay SQS cannot hold: the run fails, saying why it was not retried.
+        error = new SquallError(`${toError(refused).message} It failed with: ${error.message}`, {
+          cause: error,
+        });
+      }
       const payload: Payload = { text: decoder.decode(encodeError(error)) };
-      const retry = def ? await retryDelaySeconds(def.settings, record.attempt, error) : undefined;
       const status = retry === undefined ? "failed" : "retrying";
       return { outcome: { ...base, status, serializer: "default", payload, endedAt: Date.now() }, retry };
     } finally {
@@ -163,35 +179,93 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     return bytes;
   }
 
+  /** Whether each flow run of the batch was cancelled: one lookup per flow run per invocation. */
+  function cancelledRuns(messages: readonly TaskMessage[]): Map<string, Promise<boolean>> {
+    const runs = new Map<string, Promise<boolean>>();
+    for (const { flowRunId } of messages) {
+      if (!runs.has(flowRunId)) {
+        runs.set(
+          flowRunId,
+          options.store.exists(cancelledKey(flowRunId)).catch(() => false), // unknown: run it
+        );
+      }
+    }
+    return runs;
+  }
+
   return {
     async handle(event: SqsEvent): Promise<BatchResponse> {
-      const failures: { itemIdentifier: string }[] = [];
-      for (const item of event.Records) {
-        const outcomes: Outcome[] = [];
-        const retries: { record: TaskRecord; delay: number; message: TaskMessage }[] = [];
-        const parsed = parseMessage(TaskMessageSchema, item.body);
+      const items = event.Records.map((item) => ({
+        item,
+        parsed: parseMessage(TaskMessageSchema, item.body),
+      }));
+      const messages = items.flatMap(({ parsed }) => (parsed.ok ? [parsed.value] : []));
+      const cancelled = cancelledRuns(messages);
+      const work: (() => Promise<void>)[] = [];
+      const outcomes: Outcome[][] = items.map(() => []);
+      const retries: { record: TaskRecord; delay: number; message: TaskMessage }[] = [];
+      items.forEach(({ item, parsed }, i) => {
+        const mine = outcomes[i] as Outcome[];
         if (!parsed.ok) {
-          outcomes.push(...malformed(item.body, parsed.reason));
-        } else {
-          for (const record of parsed.value.tasks) {
-            const { outcome, retry } = await runRecord(parsed.value, record);
-            outcomes.push(outcome);
-            if (retry !== undefined) retries.push({ record, delay: retry, message: parsed.value });
-          }
+          mine.push(...malformed(item.body, parsed.reason));
+          return;
         }
-        try {
-          // Retries first: once the outcomes are out, the record counts as handled.
-          for (const { record, delay, message } of retries) {
+        const message = parsed.value;
+        for (const record of message.tasks) {
+          work.push(async () => {
+            if (await cancelled.get(message.flowRunId)) {
+              mine.push(skipped(message, record));
+              return;
+            }
+            const { outcome, retry } = await runRecord(message, record);
+            mine.push(outcome);
+            if (retry !== undefined) retries.push({ record, delay: retry, message });
+          });
+        }
+      });
+      await runAll(work, options.concurrency ?? 64);
+      try {
+        // Retries first: once the outcomes are out, the records count as handled.
+        await Promise.all(
+          retries.map(({ record, delay, message }) => {
             const next: TaskMessage = { ...message, tasks: [{ ...record, attempt: record.attempt + 1 }] };
-            await options.tasks.send([JSON.stringify(next)], { delaySeconds: delay });
-          }
-          if (outcomes.length > 0) await options.completions.send(packOutcomes(outcomes));
-        } catch {
-          failures.push({ itemIdentifier: item.messageId }); // delivered again; the coordinator drops repeats
-        }
+            return options.tasks.send([JSON.stringify(next)], { delaySeconds: delay });
+          }),
+        );
+        const all = outcomes.flat();
+        if (all.length > 0) await options.completions.send(packOutcomes(all));
+      } catch {
+        // Delivered again; the coordinator drops the outcomes it already has.
+        return { batchItemFailures: items.map(({ item }) => ({ itemIdentifier: item.messageId })) };
       }
-      return { batchItemFailures: failures };
+      return { batchItemFailures: [] };
     },
+  };
+}
+
+/** Runs the jobs, at most `limit` at a time. */
+async function runAll(jobs: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < jobs.length) await (jobs[next++] as () => Promise<void>)();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, lane));
+}
+
+/** The outcome of a task run the worker did not start: its flow run was cancelled. */
+function skipped(message: TaskMessage, record: TaskRecord): Outcome {
+  const error = new CancelledError(
+    `Task run '${record.taskRunName}' was cancelled before it started: flow run '${message.flowRunName}' was cancelled.`,
+  );
+  return {
+    flowRunId: message.flowRunId,
+    taskRunId: record.taskRunId,
+    attempt: record.attempt,
+    status: "cancelled",
+    serializer: "default",
+    payload: { text: decoder.decode(encodeError(error)) },
+    endedAt: Date.now(),
+    logs: [],
   };
 }
 
@@ -242,7 +316,12 @@ async function retryDelaySeconds(
     }
   }
   const seconds = Math.ceil(retryDelayMs(settings.retryDelay, attempt, settings.retryJitterFactor) / 1000);
-  return Math.min(seconds, MAX_DELAY_SECONDS);
+  if (seconds > MAX_DELAY_SECONDS) {
+    throw new InvalidArgumentError(
+      `The retry delay for retry ${attempt} is ${seconds} seconds; SQS holds a retry back at most ${MAX_DELAY_SECONDS} seconds. Give the task shorter \`retryDelaySeconds\`.`,
+    );
+  }
+  return seconds;
 }
 
 function asPayload(bytes: Uint8Array): Payload {

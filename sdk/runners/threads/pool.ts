@@ -1,6 +1,4 @@
-import { createRequire } from "node:module";
 import { extname } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { CancelledError, CrashedError, toError } from "../../errors.js";
 import { emit, isEnabled, threshold } from "../../logging/config.js";
@@ -9,6 +7,7 @@ import { registerErrorClassesOf } from "../../serialization/errors.js";
 import { type Offload, StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { AttemptOutcome, TaskAttempt, TaskInvoker } from "../task-runner.js";
+import { BOOTSTRAP, tsxApiFor } from "./bootstrap.js";
 import type { AttemptMessage, FromWorker, OutcomeMessage, WorkerSetup } from "./protocol.js";
 import { transferable } from "./transfer.js";
 
@@ -177,7 +176,7 @@ export class WorkerPool implements TaskInvoker {
   }
 
   #spawn(): PoolWorker {
-    const setup: WorkerSetup = { entry: ENTRY, tsx: tsxApi(), logThreshold: threshold() };
+    const setup: WorkerSetup = { entry: ENTRY, tsx: tsxApiFor(ENTRY), logThreshold: threshold() };
     const memoryMb = this.#options.memoryMb;
     const thread = new Worker(BOOTSTRAP, {
       eval: true,
@@ -316,27 +315,3 @@ function describeCrash(error: Error, memoryMb: number | undefined): string {
   }
   return `the worker thread threw an uncaught ${error.name}: ${error.message}`;
 }
-
-/**
- * When the SDK runs from TypeScript source, workers register tsx themselves: a loader the
- * main thread was started with does not reach worker threads.
- */
-function tsxApi(): string | undefined {
-  if (!ENTRY.endsWith(".ts")) return undefined;
-  try {
-    // require.resolve finds the CommonJS build; the ESM one sits beside it.
-    const cjs = createRequire(import.meta.url).resolve("tsx/esm/api");
-    return pathToFileURL(cjs.replace(/\.cjs$/, ".mjs")).href;
-  } catch {
-    return undefined;
-  }
-}
-
-// Runs first in each thread: loads tsx where needed, then the worker module itself.
-const BOOTSTRAP = `
-const { workerData } = require("node:worker_threads");
-(async () => {
-  if (workerData.tsx) (await import(workerData.tsx)).register();
-  await import(workerData.entry);
-})().catch((error) => { setImmediate(() => { throw error; }); });
-`;

@@ -1,0 +1,145 @@
+import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { InvalidArgumentError, SquallError } from "../errors.js";
+
+// squall pins AWS SDK versions that run on Node 20; their notice that later versions will not
+// would otherwise print once per process and thread. A user's own setting wins.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
+/**
+ * Where a squall deployment lives: its queues and bucket, on AWS or on an emulator
+ * (`endpoint`). A deployed stack's outputs, `SQUALL_*` environment variables and the local
+ * environment all come down to one of these.
+ *
+ * @example
+ * const address: SquallAddress = {
+ *   region: "eu-west-1",
+ *   taskQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/squall-tasks",
+ *   completionQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/squall-completions",
+ *   bucket: "squall-results-123456789012",
+ * };
+ */
+export interface SquallAddress {
+  /** @default the AWS SDK's (AWS_REGION, the profile) */
+  readonly region?: string;
+  /** An emulator or LocalStack, e.g. `http://127.0.0.1:4566`. @default AWS */
+  readonly endpoint?: string;
+  readonly taskQueueUrl: string;
+  readonly completionQueueUrl: string;
+  readonly bucket: string;
+}
+
+/** The environment variables an address can be given by (the functions read the same ones). */
+export const ADDRESS_VARIABLES = {
+  region: "SQUALL_REGION",
+  endpoint: "SQUALL_ENDPOINT",
+  taskQueueUrl: "SQUALL_TASK_QUEUE_URL",
+  completionQueueUrl: "SQUALL_COMPLETION_QUEUE_URL",
+  bucket: "SQUALL_BUCKET",
+} as const satisfies Record<keyof SquallAddress, string>;
+
+/** The stack outputs `LambdaTaskRunner({ stack })` reads. */
+export const STACK_OUTPUTS = {
+  taskQueueUrl: "TaskQueueUrl",
+  completionQueueUrl: "CompletionQueueUrl",
+  bucket: "BucketName",
+} as const;
+
+/** The address `SQUALL_*` variables give, or `undefined` when none is set. */
+export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddress | undefined {
+  const { taskQueueUrl, completionQueueUrl, bucket, region, endpoint } = ADDRESS_VARIABLES;
+  if (!env[taskQueueUrl] && !env[completionQueueUrl] && !env[bucket]) return undefined;
+  return checkAddress(
+    {
+      region: env[region] || undefined,
+      endpoint: env[endpoint] || undefined,
+      taskQueueUrl: env[taskQueueUrl] as string,
+      completionQueueUrl: env[completionQueueUrl] as string,
+      bucket: env[bucket] as string,
+    },
+    "the environment (SQUALL_TASK_QUEUE_URL, SQUALL_COMPLETION_QUEUE_URL, SQUALL_BUCKET)",
+  );
+}
+
+/** Reads a deployed stack's outputs (CloudFormation `DescribeStacks`). */
+export async function addressFromStack(
+  stack: string,
+  where: { readonly region?: string; readonly endpoint?: string } = {},
+): Promise<SquallAddress> {
+  // Loaded only here: most callers never read a stack.
+  const { CloudFormationClient, DescribeStacksCommand } = await import("@aws-sdk/client-cloudformation");
+  const client = new CloudFormationClient({
+    region: regionFor(where),
+    endpoint: where.endpoint,
+    credentials: localCredentials(where.endpoint),
+  });
+  let outputs: Record<string, string>;
+  try {
+    const answer = await client.send(new DescribeStacksCommand({ StackName: stack }));
+    outputs = Object.fromEntries(
+      (answer.Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? "", output.OutputValue ?? ""]),
+    );
+  } catch (error) {
+    throw new SquallError(
+      `Could not read stack '${stack}' (${(error as Error).message}). Deploy it with \`npx cdk deploy\`, or check the region and credentials.`,
+      { cause: error },
+    );
+  } finally {
+    client.destroy();
+  }
+  return checkAddress(
+    {
+      region: where.region,
+      endpoint: where.endpoint,
+      taskQueueUrl: outputs[STACK_OUTPUTS.taskQueueUrl] as string,
+      completionQueueUrl: outputs[STACK_OUTPUTS.completionQueueUrl] as string,
+      bucket: outputs[STACK_OUTPUTS.bucket] as string,
+    },
+    `the outputs of stack '${stack}'`,
+  );
+}
+
+/** The address, or a clear error naming what is missing and where it should have come from. */
+export function checkAddress(address: SquallAddress, from = "the address"): SquallAddress {
+  for (const field of ["taskQueueUrl", "completionQueueUrl", "bucket"] as const) {
+    const value = address?.[field];
+    if (typeof value !== "string" || value.length === 0) {
+      throw new InvalidArgumentError(
+        `Expected \`${field}\` in ${from}, got \`${String(value)}\`. Give taskQueueUrl, completionQueueUrl and bucket, or { stack }, or nothing for the local environment.`,
+      );
+    }
+  }
+  if (address.endpoint !== undefined && !/^https?:\/\//.test(address.endpoint)) {
+    throw new InvalidArgumentError(
+      `Expected \`endpoint\` in ${from} to be an http(s) URL, got \`${address.endpoint}\``,
+    );
+  }
+  return address;
+}
+
+/** S3 and SQS clients for an address; the caller owns them. */
+export function clientsFor(address: SquallAddress): { s3: S3Client; sqs: SQSClient } {
+  const { endpoint } = address;
+  const region = regionFor(address);
+  const credentials = localCredentials(endpoint);
+  return {
+    s3: new S3Client({ region, endpoint, credentials, forcePathStyle: endpoint !== undefined }),
+    // Emulators' queue URLs may name hosts that do not resolve: always call the endpoint.
+    sqs: new SQSClient({ region, endpoint, credentials, useQueueUrlAsEndpoint: endpoint === undefined }),
+  };
+}
+
+/** An emulator answers in any region; the SDK still wants one. */
+function regionFor(where: { readonly region?: string; readonly endpoint?: string }): string | undefined {
+  return where.region ?? (where.endpoint !== undefined && !process.env.AWS_REGION ? "us-east-1" : undefined);
+}
+
+/**
+ * Credentials for an emulator when none are configured (emulators take any), so that the
+ * local environment and LocalStack need no AWS setup; otherwise the SDK's usual chain.
+ */
+function localCredentials(endpoint: string | undefined) {
+  if (endpoint === undefined) return undefined;
+  if (process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE) return undefined;
+  return { accessKeyId: "squall-local", secretAccessKey: "squall-local" };
+}

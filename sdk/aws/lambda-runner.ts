@@ -1,0 +1,164 @@
+import { InvalidArgumentError } from "../errors.js";
+import type { TaskRunner, TaskRunnerSession } from "../runners/task-runner.js";
+import type { FlowRunInfo } from "../runs.js";
+import { shareStore } from "../storage/open-store.js";
+import { addressFromEnv, addressFromStack, checkAddress, clientsFor, type SquallAddress } from "./address.js";
+import type { LocalEnvironment, LocalEnvironmentOptions } from "./local/environment.js";
+import { SqsQueue } from "./queue.js";
+import type { FollowerOptions } from "./runner/follower.js";
+import { type Connection, LambdaSession } from "./runner/session.js";
+import { S3ResultStore } from "./s3-store.js";
+
+export interface LambdaTaskRunnerOptions extends Partial<SquallAddress> {
+  /**
+   * A deployed stack to run on: its outputs give the queues and bucket (with `region` and, for
+   * LocalStack, `endpoint`). Without `stack`, explicit queue URLs and bucket, or `SQUALL_*`
+   * variables, a local environment is started for the flow run.
+   */
+  readonly stack?: string;
+  /** How to set up the local environment, when one is started. */
+  readonly local?: LocalEnvironmentOptions;
+  /**
+   * Keep the local environment running after the flow run, and print its endpoint and bucket
+   * so that it can be looked into (`aws --endpoint-url <endpoint> s3 ls s3://<bucket>/runs/`).
+   * @default false
+   */
+  readonly keepLocal?: boolean;
+  /** Task runs packed into one message at most; 1 gives each run a message of its own. @default 50 */
+  readonly tasksPerMessage?: number;
+  /** Arguments above this many bytes travel through the bucket, by key. @default 32 KiB */
+  readonly inlineArgBytes?: number;
+  /** How often the run's record is read while runs are out. */
+  readonly follow?: FollowerOptions;
+}
+
+interface Connected extends Connection {
+  readonly address: SquallAddress;
+  readonly local: LocalEnvironment | undefined;
+  sessions: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs a flow's submitted tasks on AWS Lambda: each run goes through SQS to a worker function,
+ * which runs it by name, retries it itself and reports its outcome; a coordinator function
+ * records outcomes in S3, where this runner reads them. With no address it starts a local
+ * environment for the flow run (an embedded emulator with the same functions in threads), as
+ * Dask's runner starts a LocalCluster.
+ *
+ * @example
+ * const greetings = flow({ taskRunner: new LambdaTaskRunner() }, function greetings(names: string[]) {
+ *   for (const name of names) sayHello.submit(name);
+ * });
+ * // against a deployed stack:
+ * new LambdaTaskRunner({ stack: "Squall", region: "eu-west-1" });
+ */
+export class LambdaTaskRunner implements TaskRunner {
+  readonly name = "lambda";
+  readonly #options: LambdaTaskRunnerOptions;
+  readonly #explicit: SquallAddress | undefined;
+  #connecting: Promise<Connected> | undefined;
+
+  constructor(options: LambdaTaskRunnerOptions = {}) {
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidArgumentError(
+        `Expected LambdaTaskRunner options to be an object, got \`${String(options)}\``,
+      );
+    }
+    positiveInteger("tasksPerMessage", options.tasksPerMessage ?? 50);
+    positiveInteger("inlineArgBytes", options.inlineArgBytes ?? 32 * 1024);
+    if (options.stack !== undefined && (typeof options.stack !== "string" || options.stack === "")) {
+      throw new InvalidArgumentError(
+        `Expected \`stack\` to be a stack name, got \`${String(options.stack)}\``,
+      );
+    }
+    const { taskQueueUrl, completionQueueUrl, bucket } = options;
+    if (taskQueueUrl !== undefined || completionQueueUrl !== undefined || bucket !== undefined) {
+      this.#explicit = checkAddress(options as SquallAddress, "the LambdaTaskRunner options");
+    }
+    this.#options = options;
+  }
+
+  /** The local environment, while one runs for this runner. */
+  get localEnvironment(): LocalEnvironment | undefined {
+    return this.#connection?.local;
+  }
+
+  #connection: Connected | undefined;
+
+  async start(flowRun: FlowRunInfo): Promise<TaskRunnerSession> {
+    this.#connecting ??= this.#connect();
+    const connected = await this.#connecting.catch((error) => {
+      this.#connecting = undefined;
+      throw error;
+    });
+    this.#connection = connected;
+    connected.sessions += 1;
+    const release = async () => {
+      connected.sessions -= 1;
+      if (connected.sessions > 0 || this.#connecting === undefined) return;
+      if (connected.local && this.#options.keepLocal) return;
+      this.#connecting = undefined;
+      this.#connection = undefined;
+      await connected.close();
+    };
+    return new LambdaSession(
+      flowRun,
+      connected,
+      {
+        inlineArgBytes: this.#options.inlineArgBytes ?? 32 * 1024,
+        tasksPerMessage: this.#options.tasksPerMessage ?? 50,
+        follow: this.#options.follow,
+      },
+      release,
+    );
+  }
+
+  async #connect(): Promise<Connected> {
+    let address = this.#explicit;
+    let local: LocalEnvironment | undefined;
+    if (!address && this.#options.stack) {
+      address = await addressFromStack(this.#options.stack, this.#options);
+    }
+    address ??= addressFromEnv();
+    if (!address) {
+      // Loaded only here: a deployed caller never starts the emulator.
+      const { startLocalEnvironment } = await import("./local/environment.js");
+      local = await startLocalEnvironment(this.#options.local);
+      address = local.address;
+      if (this.#options.keepLocal) {
+        process.stderr.write(
+          `squall: local environment at ${address.endpoint}, bucket ${address.bucket}\n` +
+            `  look inside: aws --endpoint-url ${address.endpoint} s3 ls s3://${address.bucket}/runs/ --recursive\n`,
+        );
+      }
+    }
+    const { s3, sqs } = clientsFor(address);
+    const store = new S3ResultStore({
+      bucket: address.bucket,
+      client: s3,
+      region: address.region,
+      endpoint: address.endpoint,
+    });
+    shareStore(store); // results stored in the bucket load through this client
+    return {
+      address,
+      local,
+      sessions: 0,
+      store,
+      tasks: new SqsQueue({ url: address.taskQueueUrl, client: sqs }),
+      completions: new SqsQueue({ url: address.completionQueueUrl, client: sqs }),
+      async close() {
+        s3.destroy();
+        sqs.destroy();
+        await local?.stop();
+      },
+    };
+  }
+}
+
+function positiveInteger(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`Expected \`${name}\` to be an integer >= 1, got \`${String(value)}\``);
+  }
+}

@@ -1,0 +1,256 @@
+import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { extname } from "node:path";
+import { Worker } from "node:worker_threads";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { InvalidArgumentError } from "../../errors.js";
+import { BOOTSTRAP, tsxApiFor } from "../../runners/threads/bootstrap.js";
+import { ADDRESS_VARIABLES, type SquallAddress } from "../address.js";
+import { type Emulator, startEmulator } from "../emulator.js";
+import { DEAD_LETTER_ARN_VARIABLE } from "../handlers.js";
+import { SqsQueue } from "../queue.js";
+import type { FaultOptions } from "./faults.js";
+import type { FromFunctionThread, FunctionThreadSetup } from "./function-thread.js";
+
+/**
+ * How the local environment is set up. Its defaults are those of the deployed stack, scaled to
+ * one machine.
+ */
+export interface LocalEnvironmentOptions {
+  /** Worker function threads, each taking batches from the task queue. @default one per core */
+  readonly workers?: number;
+  /** The emulator's port on 127.0.0.1. @default a free one */
+  readonly port?: number;
+  /** Task messages not deleted this long after a worker took them are delivered again. @default 30 */
+  readonly visibilitySeconds?: number;
+  /** Deliveries of a task message before it goes to the dead-letter queue. @default 3 */
+  readonly maxReceiveCount?: number;
+  /** Task messages per worker invocation. @default 10 */
+  readonly batchSize?: number;
+}
+
+/** A running local environment: its address, its emulator, and how to stop it. */
+export interface LocalEnvironment {
+  readonly address: SquallAddress & { readonly endpoint: string; readonly region: string };
+  readonly deadLetterQueueUrl: string;
+  readonly emulator: Emulator;
+  /** Answers a share of the emulator's requests with 500/503 (see `Emulator.injectFaults`). */
+  injectFaults(options: FaultOptions | undefined): void;
+  /** Stops the function threads and the emulator; everything the environment held is gone. */
+  stop(): Promise<void>;
+}
+
+// The handlers Lambda calls, run here in threads: `.ts` when the SDK runs from source.
+const EXT = extname(new URL(import.meta.url).pathname);
+const WORKER_HANDLER = new URL(`../../../functions/worker${EXT}`, import.meta.url).href;
+const COORDINATOR_HANDLER = new URL(`../../../functions/coordinator${EXT}`, import.meta.url).href;
+const THREAD_ENTRY = new URL(`./function-thread${EXT}`, import.meta.url).href;
+
+/**
+ * Starts squall's whole AWS side inside this process, as `LocalCluster` does for Dask: the
+ * embedded emulator on 127.0.0.1, a bucket, the task queue (with its dead-letter queue) and the
+ * completion queue, worker threads running `functions/worker.ts` and a thread running
+ * `functions/coordinator.ts`, each fed by an emulated event source mapping.
+ *
+ * @example
+ * const local = await startLocalEnvironment();
+ * const runner = new LambdaTaskRunner(local.address);
+ * // ...
+ * await local.stop();
+ */
+export async function startLocalEnvironment(
+  options: LocalEnvironmentOptions = {},
+): Promise<LocalEnvironment> {
+  const workers = integerOption("workers", options.workers ?? availableParallelism(), 1);
+  const visibilitySeconds = integerOption("visibilitySeconds", options.visibilitySeconds ?? 30, 1);
+  const maxReceiveCount = integerOption("maxReceiveCount", options.maxReceiveCount ?? 3, 1);
+  const batchSize = integerOption("batchSize", options.batchSize ?? 10, 1);
+  if (batchSize > 10) {
+    throw new InvalidArgumentError(`Expected \`batchSize\` to be at most 10, got \`${batchSize}\``);
+  }
+
+  const emulator = await startEmulator({ port: options.port });
+  const threads = new Set<FunctionThread>();
+  let stopping = false;
+  try {
+    const id = randomUUID().slice(0, 8);
+    const bucket = `squall-${id}`;
+    await emulator.createBucket(bucket);
+    const deadLetterQueueUrl = await emulator.createQueue(`squall-tasks-dlq-${id}`);
+    const taskQueueUrl = await emulator.createQueue(`squall-tasks-${id}`, {
+      visibilityTimeoutSeconds: visibilitySeconds,
+      deadLetterUrl: deadLetterQueueUrl,
+      maxReceiveCount,
+    });
+    const completionQueueUrl = await emulator.createQueue(`squall-completions-${id}`);
+    const sqs = emulator.sqsClient();
+    const arnOf = async (url: string) => {
+      const answer = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+      );
+      return answer.Attributes?.QueueArn ?? url;
+    };
+    const [taskArn, completionArn, deadLetterArn] = await Promise.all(
+      [taskQueueUrl, completionQueueUrl, deadLetterQueueUrl].map(arnOf),
+    );
+    const address = {
+      region: emulator.region,
+      endpoint: emulator.endpoint,
+      taskQueueUrl,
+      completionQueueUrl,
+      bucket,
+    };
+    const env: Record<string, string> = {
+      // The emulator takes any credentials; the functions need some to sign with.
+      AWS_ACCESS_KEY_ID: emulator.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: emulator.credentials.secretAccessKey,
+      ...(process.env as Record<string, string>),
+      AWS_REGION: emulator.region,
+      [ADDRESS_VARIABLES.region]: address.region,
+      [ADDRESS_VARIABLES.endpoint]: address.endpoint,
+      [ADDRESS_VARIABLES.taskQueueUrl]: taskQueueUrl,
+      [ADDRESS_VARIABLES.completionQueueUrl]: completionQueueUrl,
+      [ADDRESS_VARIABLES.bucket]: bucket,
+      [DEAD_LETTER_ARN_VARIABLE]: deadLetterArn as string,
+    };
+    // A message held by a thread that died comes back at once rather than after its visibility timeout.
+    const queues = new Map([
+      [taskQueueUrl, new SqsQueue({ url: taskQueueUrl, client: sqs })],
+      [completionQueueUrl, new SqsQueue({ url: completionQueueUrl, client: sqs })],
+      [deadLetterQueueUrl, new SqsQueue({ url: deadLetterQueueUrl, client: sqs })],
+    ]);
+    const spawn = (handler: string, sources: FunctionThreadSetup["sources"]) => {
+      const thread = startThread(handler, sources, env, (held) => {
+        threads.delete(thread);
+        if (stopping) return;
+        for (const [url, handle] of held)
+          void queues
+            .get(url)
+            ?.release(handle)
+            .catch(() => {});
+        spawn(handler, sources); // as Lambda starts a new instance
+      });
+      threads.add(thread);
+      return thread;
+    };
+    const taskSource = {
+      queueUrl: taskQueueUrl,
+      eventSourceArn: taskArn as string,
+      batchSize,
+      batchingWindowMs: 0,
+      visibilitySeconds,
+    };
+    const started: FunctionThread[] = [];
+    for (let i = 0; i < workers; i++) started.push(spawn(WORKER_HANDLER, [taskSource]));
+    started.push(
+      spawn(COORDINATOR_HANDLER, [
+        {
+          queueUrl: completionQueueUrl,
+          eventSourceArn: completionArn as string,
+          batchSize: 10,
+          batchingWindowMs: 20,
+          visibilitySeconds: 30,
+        },
+        {
+          queueUrl: deadLetterQueueUrl,
+          eventSourceArn: deadLetterArn as string,
+          batchSize: 10,
+          batchingWindowMs: 0,
+          visibilitySeconds: 30,
+        },
+      ]),
+    );
+    await Promise.all(started.map((thread) => thread.ready));
+
+    let stopped: Promise<void> | undefined;
+    return {
+      address,
+      deadLetterQueueUrl,
+      emulator,
+      injectFaults: (faults) => emulator.injectFaults(faults),
+      stop() {
+        stopped ??= (async () => {
+          stopping = true;
+          await Promise.all([...threads].map((thread) => thread.stop()));
+          sqs.destroy();
+          await emulator.stop();
+        })();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    stopping = true;
+    await Promise.all([...threads].map((thread) => thread.stop()));
+    await emulator.stop();
+    throw error;
+  }
+}
+
+interface FunctionThread {
+  readonly ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** How long a stopping thread may finish its invocation before it is terminated. */
+const STOP_GRACE_MS = 2_000;
+
+function startThread(
+  handler: string,
+  sources: FunctionThreadSetup["sources"],
+  env: Record<string, string>,
+  onDeath: (held: [queueUrl: string, handle: string][]) => void,
+): FunctionThread {
+  const setup: FunctionThreadSetup = { entry: THREAD_ENTRY, tsx: tsxApiFor(THREAD_ENTRY), handler, sources };
+  const thread = new Worker(BOOTSTRAP, { eval: true, workerData: setup, env });
+  thread.unref();
+  const held = new Map<string, string>(); // receipt handle → queue URL
+  let stopping = false;
+  let markReady!: () => void;
+  let failReady!: (error: Error) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    failReady = reject;
+  });
+  let markStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    markStopped = resolve;
+  });
+  thread.on("message", (message: FromFunctionThread) => {
+    if (message.type === "ready") markReady();
+    else if (message.type === "stopped") markStopped();
+    else if (message.type === "holding") {
+      for (const handle of message.handles) {
+        if (message.holding) held.set(handle, message.queueUrl);
+        else held.delete(handle);
+      }
+    }
+  });
+  thread.on("error", (error) => {
+    failReady(error);
+    if (!stopping) process.stderr.write(`squall local: a function thread died: ${error.message}\n`);
+  });
+  thread.on("exit", () => {
+    markStopped();
+    failReady(new Error("The function thread exited before it was ready."));
+    if (!stopping) onDeath([...held].map(([handle, url]) => [url, handle]));
+  });
+  return {
+    ready,
+    async stop() {
+      stopping = true;
+      thread.postMessage({ type: "stop" });
+      const grace = new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS).unref());
+      await Promise.race([stopped, grace]);
+      await thread.terminate();
+    },
+  };
+}
+
+function integerOption(name: string, value: number, min: number): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError(
+      `Expected \`${name}\` to be an integer >= ${min}, got \`${String(value)}\``,
+    );
+  }
+  return value;
+}

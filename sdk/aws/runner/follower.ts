@@ -1,0 +1,84 @@
+import { type RecordStore, readSegments, type Segment } from "../record/run-log.js";
+
+export interface FollowerOptions {
+  /** The first wait between reads that found nothing new; it doubles up to `maxIntervalMs`. @default 10 */
+  readonly minIntervalMs?: number;
+  /** @default 1000 */
+  readonly maxIntervalMs?: number;
+}
+
+/**
+ * Follows a flow run's record: reads each new segment once, in order, and hands it on. It
+ * reads the next segment's key directly (one GET, answered 404 until the coordinator writes
+ * it), so a summary that trails the segments never hides an outcome. Reads back off while
+ * nothing comes, so a long task costs about one request a second, and speed up again when
+ * segments arrive.
+ */
+export class RecordFollower {
+  readonly #store: RecordStore;
+  readonly #flowRunId: string;
+  readonly #onSegment: (segment: Segment) => void;
+  readonly #min: number;
+  readonly #max: number;
+  #next = 0;
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    store: RecordStore,
+    flowRunId: string,
+    onSegment: (segment: Segment) => void,
+    options: FollowerOptions = {},
+  ) {
+    this.#store = store;
+    this.#flowRunId = flowRunId;
+    this.#onSegment = onSegment;
+    this.#min = options.minIntervalMs ?? 10;
+    this.#max = options.maxIntervalMs ?? 1000;
+  }
+
+  /** Starts following, or, when following, reads again soon (new work was just sent). */
+  poke(): void {
+    if (!this.#running) {
+      this.#running = true;
+      this.#loop = this.#run();
+      return;
+    }
+    this.#wake?.();
+  }
+
+  /** Stops following; a read under way finishes first. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    let interval = this.#min;
+    while (this.#running) {
+      let found = 0;
+      try {
+        const { segments, next } = await readSegments(this.#store, this.#flowRunId, this.#next);
+        this.#next = next;
+        found = segments.length;
+        for (const segment of segments) this.#onSegment(segment);
+      } catch {
+        // S3 refused for now (throttling, a fault): the same segment is read again next time.
+      }
+      if (!this.#running) return;
+      interval = found > 0 ? this.#min : Math.min(interval * 2, this.#max);
+      await new Promise<void>((resolve) => {
+        this.#wake = () => {
+          this.#wake = undefined;
+          clearTimeout(this.#timer);
+          interval = this.#min;
+          resolve();
+        };
+        this.#timer = setTimeout(() => this.#wake?.(), interval);
+      });
+    }
+  }
+}

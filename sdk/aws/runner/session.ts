@@ -1,0 +1,317 @@
+import { CrashedError, InvalidArgumentError, toError } from "../../errors.js";
+import { emit, isEnabled } from "../../logging/config.js";
+import { builtInSerializer } from "../../remote/attempt.js";
+import { retryDelayMs } from "../../retry.js";
+import type {
+  AttemptOutcome,
+  FlowRunEnding,
+  RetryPolicy,
+  RunnableTaskRun,
+  TaskAttempt,
+  TaskInvoker,
+  TaskRunnerSession,
+} from "../../runners/task-runner.js";
+import type { FlowRunInfo } from "../../runs.js";
+import { registerErrorClassesOf } from "../../serialization/errors.js";
+import { defaultSerializer, type Serializer } from "../../serialization/serializer.js";
+import { StoredValue } from "../../serialization/stored.js";
+import { cancelledKey, runPrefix } from "../../storage/keys.js";
+import type { SqsQueue } from "../queue.js";
+import type { Segment } from "../record/run-log.js";
+import type { S3ResultStore } from "../s3-store.js";
+import {
+  type FlowReturned,
+  type Outcome,
+  type Payload,
+  type TaskRecord,
+  WIRE_VERSION,
+} from "../wire/messages.js";
+import { packMessages } from "../wire/pack.js";
+import { type FollowerOptions, RecordFollower } from "./follower.js";
+
+/** What a session needs of its runner: where to send, where to read. */
+export interface Connection {
+  readonly tasks: SqsQueue;
+  readonly completions: SqsQueue;
+  readonly store: S3ResultStore;
+}
+
+export interface SessionOptions {
+  /** Arguments above this many bytes go to the bucket and travel by key. */
+  readonly inlineArgBytes: number;
+  /** Task runs packed into one message at most. */
+  readonly tasksPerMessage: number;
+  readonly follow?: FollowerOptions;
+}
+
+/** SQS holds a message back 15 minutes at most. */
+const MAX_DELAY_SECONDS = 900;
+/** Sends of a batch before its runs are given up as Crashed (the SDK retries each call too). */
+const SEND_ROUNDS = 5;
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+interface Waiting {
+  readonly attempt: TaskAttempt;
+  readonly resolve: (outcome: AttemptOutcome) => void;
+}
+
+/**
+ * One flow run on the Lambda runner. Submitted runs are packed into task messages, several
+ * runs a message, and sent together once per turn of the event loop. Retries and deadlines
+ * live in the worker fleet, so each run waits for one final outcome, which the session reads
+ * from the run's record in the bucket: it settles the run's future and replays the run's
+ * console output and log lines here, attributed to the run.
+ */
+export class LambdaSession implements TaskRunnerSession, TaskInvoker {
+  readonly retriesElsewhere = true;
+  readonly #flowRun: FlowRunInfo;
+  readonly #connection: Connection;
+  readonly #options: SessionOptions;
+  readonly #release: () => Promise<void>;
+  readonly #follower: RecordFollower;
+  readonly #waiting = new Map<string, Waiting>();
+  /** Records not yet sent, by task run id. */
+  #outbox = new Map<string, string>();
+  #flushing: Promise<void> | undefined;
+  /** Task runs sent, for the flow-returned notice: the record is complete when it has this many. */
+  readonly #sent = new Set<string>();
+  readonly #checkedTasks = new Set<string>();
+  readonly #errorModules = new Set<string>();
+  #cancelMarked = false;
+
+  constructor(
+    flowRun: FlowRunInfo,
+    connection: Connection,
+    options: SessionOptions,
+    release: () => Promise<void>,
+  ) {
+    this.#flowRun = flowRun;
+    this.#connection = connection;
+    this.#options = options;
+    this.#release = release;
+    this.#follower = new RecordFollower(
+      connection.store,
+      flowRun.id,
+      (segment) => this.#onSegment(segment),
+      options.follow,
+    );
+  }
+
+  // ---- TaskRunnerSession ----
+
+  submit(run: RunnableTaskRun): void {
+    this.#checkRetries(run.retryPolicy);
+    run.checkArguments(); // throws at .submit() for a value that cannot be sent
+    run.execute(this);
+  }
+
+  async shutdown(ending: FlowRunEnding): Promise<void> {
+    try {
+      await this.#flushing;
+      const returned: FlowReturned = {
+        flowRunId: this.#flowRun.id,
+        flowName: this.#flowRun.flowName,
+        state: ending.state === "Completed" ? "Completed" : (ending.state as FlowReturned["state"]),
+        message: ending.error?.message,
+        tasks: this.#sent.size,
+        endedAt: Date.now(),
+      };
+      // The coordinator marks the flow run final in its record once every run sent is.
+      await this.#connection.completions
+        .send([JSON.stringify({ v: WIRE_VERSION, returned })])
+        .catch((error) =>
+          process.stderr.write(
+            `squall: could not record how flow run '${this.#flowRun.name}' ended: ${toError(error).message}\n`,
+          ),
+        );
+    } finally {
+      await this.#follower.stop();
+      await this.#release();
+    }
+  }
+
+  // ---- TaskInvoker ----
+
+  invoke(attempt: TaskAttempt): Promise<AttemptOutcome> {
+    return new Promise((resolve) => {
+      const id = attempt.taskRun.id;
+      this.#waiting.set(id, { attempt, resolve });
+      this.#enqueue(attempt).catch((error) => this.#settle(id, { status: "crashed", error: toError(error) }));
+    });
+  }
+
+  /** The run was cancelled (its flow run was): unsent, it is never sent; sent, workers skip it. */
+  stop(attempt: TaskAttempt): void {
+    const id = attempt.taskRun.id;
+    this.#waiting.delete(id);
+    this.#outbox.delete(id);
+    if (this.#sent.has(id) && !this.#cancelMarked) {
+      this.#cancelMarked = true;
+      void this.#connection.store
+        .put(cancelledKey(this.#flowRun.id), new TextEncoder().encode(new Date().toISOString()))
+        .catch((error) =>
+          process.stderr.write(
+            `squall: could not mark flow run '${this.#flowRun.name}' cancelled: ${toError(error).message}\n`,
+          ),
+        );
+    }
+  }
+
+  // ---- sending ----
+
+  async #enqueue(attempt: TaskAttempt): Promise<void> {
+    if (!attempt.task.module) {
+      throw new CrashedError(`Task '${attempt.task.name}' has no module a worker could import it from.`);
+    }
+    const bytes = attempt.argBytes ?? attempt.serializer.serialize(attempt.args, "args");
+    let args: Payload;
+    if (bytes.byteLength > this.#options.inlineArgBytes) {
+      const key = `${runPrefix(attempt.flowRun.id)}payloads/${attempt.taskRun.id}-${attempt.taskRun.attempts}`;
+      await this.#connection.store.put(key, bytes);
+      args = { key, size: bytes.byteLength };
+    } else args = asPayload(bytes);
+    const id = attempt.taskRun.id;
+    if (!this.#waiting.has(id)) return; // cancelled meanwhile
+    const record: TaskRecord = {
+      taskRunId: id,
+      taskRunName: attempt.taskRun.name,
+      task: attempt.task.name,
+      module: attempt.task.module,
+      codeHash: attempt.task.codeHash,
+      attempt: attempt.taskRun.attempts,
+      serializer: attempt.serializer.name,
+      args,
+      timeoutMs: attempt.timeoutMs,
+      logPrints: attempt.logPrints,
+      tags: [...attempt.taskRun.tags],
+    };
+    this.#outbox.set(id, JSON.stringify(record));
+    // Everything submitted in this turn of the event loop goes out together.
+    this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    const outbox = this.#outbox;
+    this.#outbox = new Map();
+    this.#flushing = undefined;
+    if (outbox.size === 0) return;
+    const { flowRun } = this;
+    const head = `{"v":${WIRE_VERSION},"flowRunId":${JSON.stringify(flowRun.id)},"flowRunName":${JSON.stringify(flowRun.name)},"flowName":${JSON.stringify(flowRun.flowName)},"tasks":[`;
+    const bodies = packMessages(head, [...outbox.values()], "]}", {
+      maxRecords: this.#options.tasksPerMessage,
+    });
+    for (const id of outbox.keys()) this.#sent.add(id);
+    let lastError: Error | undefined;
+    for (let round = 0; round < SEND_ROUNDS; round++) {
+      try {
+        await this.#connection.tasks.send(bodies);
+        this.#follower.poke();
+        return;
+      } catch (error) {
+        lastError = toError(error);
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** round));
+      }
+    }
+    // Possibly sent in part: what did arrive still runs, and its outcome is ignored.
+    for (const id of outbox.keys()) {
+      this.#settle(id, {
+        status: "crashed",
+        error: new CrashedError(`Could not send task run to the task queue: ${lastError?.message}`),
+      });
+    }
+  }
+
+  get flowRun(): FlowRunInfo {
+    return this.#flowRun;
+  }
+
+  // ---- receiving ----
+
+  #onSegment(segment: Segment): void {
+    for (const outcome of segment.outcomes) {
+      const waiting = this.#waiting.get(outcome.taskRunId);
+      if (!waiting) continue; // another session's, or one no longer awaited
+      replayLogs(outcome);
+      if (outcome.status === "retrying") continue;
+      this.#waiting.delete(outcome.taskRunId);
+      void this.#decode(outcome, waiting.attempt).then(waiting.resolve);
+    }
+  }
+
+  async #decode(outcome: Outcome, attempt: TaskAttempt): Promise<AttemptOutcome> {
+    const attempts = outcome.attempt;
+    const payload = outcome.payload;
+    try {
+      if (outcome.status === "completed") {
+        if (payload && "key" in payload) {
+          const value = new StoredValue(payload.key, this.#connection.store.locator, payload.size);
+          return { status: "completed", value, attempts };
+        }
+        const serializer = builtInSerializer(outcome.serializer) ?? attempt.serializer;
+        return { status: "completed", value: deserialize(payload, serializer), attempts };
+      }
+      await this.#knowErrorClasses(attempt.task.module as string);
+      const error = toError(deserialize(payload, defaultSerializer));
+      const status = outcome.status === "failed" ? "failed" : "crashed";
+      return { status, error, attempts };
+    } catch (error) {
+      return { status: "failed", error: toError(error), attempts };
+    }
+  }
+
+  /** Error classes the task's module exports come back as themselves. */
+  async #knowErrorClasses(module: string): Promise<void> {
+    if (this.#errorModules.has(module)) return;
+    this.#errorModules.add(module);
+    try {
+      registerErrorClassesOf((await import(module)) as Record<string, unknown>);
+    } catch {}
+  }
+
+  #settle(id: string, outcome: AttemptOutcome): void {
+    const waiting = this.#waiting.get(id);
+    if (!waiting) return;
+    this.#waiting.delete(id);
+    waiting.resolve(outcome);
+  }
+
+  /** A retry waits in SQS, which holds a message back 15 minutes at most: refuse longer delays now. */
+  #checkRetries(policy: RetryPolicy): void {
+    if (policy.retries === 0 || this.#checkedTasks.has(policy.taskName)) return;
+    for (let retry = 1; retry <= policy.retries; retry++) {
+      const seconds = (retryDelayMs(policy.delay, retry, 0) / 1000) * (1 + policy.jitterFactor);
+      if (seconds > MAX_DELAY_SECONDS) {
+        throw new InvalidArgumentError(
+          `Task '${policy.taskName}' waits up to ${Math.ceil(seconds)} seconds before retry ${retry}; on LambdaTaskRunner a retry waits in SQS, at most ${MAX_DELAY_SECONDS} seconds. Give it shorter \`retryDelaySeconds\`.`,
+        );
+      }
+    }
+    this.#checkedTasks.add(policy.taskName);
+  }
+}
+
+/** The run's console output and log lines, here, as if it had run here. */
+function replayLogs(outcome: Outcome): void {
+  for (const entry of outcome.logs) {
+    if ("stream" in entry) {
+      (entry.stream === "stdout" ? process.stdout : process.stderr).write(`${entry.text}\n`);
+    } else if (isEnabled(entry.level)) {
+      emit(entry);
+    }
+  }
+}
+
+function deserialize(payload: Payload | undefined, serializer: Serializer): unknown {
+  if (payload === undefined) return undefined;
+  if ("text" in payload) return serializer.deserialize(new TextEncoder().encode(payload.text));
+  if ("base64" in payload) return serializer.deserialize(Buffer.from(payload.base64, "base64"));
+  throw new CrashedError(`Expected an inline payload, got a reference to \`${payload.key}\`.`);
+}
+
+function asPayload(bytes: Uint8Array): Payload {
+  try {
+    return { text: decoder.decode(bytes) };
+  } catch {
+    return { base64: Buffer.from(bytes).toString("base64") };
+  }
+}
