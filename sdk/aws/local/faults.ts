@@ -2,11 +2,19 @@ import type { FastifyInstance } from "fastify";
 
 /** Which requests an emulator answers with a server error instead of serving them. */
 export interface FaultOptions {
-  /** The share of requests to fail, from 0 to 1: 0.2 fails every fifth. */
-  readonly rate: number;
+  /** The share of requests to fail, from 0 to 1: 0.2 fails every fifth. @default 0 */
+  readonly rate?: number;
   /** The statuses to answer, in turn. @default [500, 503] */
   readonly statuses?: readonly number[];
+  /**
+   * Enqueue every message sent to SQS twice, as at-least-once delivery allows.
+   * @default false
+   */
+  readonly duplicateMessages?: boolean;
 }
+
+/** Marks a request this layer sent itself, so that it passes through untouched. */
+const REPLAYED = "x-squall-replayed";
 
 export interface FaultSwitch {
   /** Starts failing requests as `options` says; `undefined` stops. */
@@ -26,9 +34,10 @@ export function installFaults(app: FastifyInstance): FaultSwitch {
   let seen = 0;
   let injected = 0;
   app.addHook("onRequest", async (request, reply) => {
-    if (!options || options.rate <= 0) return;
+    const rate = options?.rate ?? 0;
+    if (!options || rate <= 0 || request.headers[REPLAYED] !== undefined) return;
     seen += 1;
-    if (Math.floor(seen * options.rate) === Math.floor((seen - 1) * options.rate)) return;
+    if (Math.floor(seen * rate) === Math.floor((seen - 1) * rate)) return;
     const statuses = options.statuses ?? [500, 503];
     const status = statuses[injected % statuses.length] ?? 500;
     injected += 1;
@@ -47,10 +56,25 @@ export function installFaults(app: FastifyInstance): FaultSwitch {
         `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
       );
   });
+  // A send is served twice: once replayed here, then as itself.
+  app.addHook("preHandler", async (request) => {
+    if (!options?.duplicateMessages || request.headers[REPLAYED] !== undefined) return;
+    const target = String(request.headers["x-amz-target"] ?? "");
+    if (target !== "AmazonSQS.SendMessage" && target !== "AmazonSQS.SendMessageBatch") return;
+    const headers = { ...request.headers, [REPLAYED]: "1" };
+    delete headers["content-length"];
+    await app.inject({
+      method: "POST",
+      url: request.url,
+      headers: headers as unknown as Record<string, string>,
+      payload: typeof request.body === "string" ? request.body : JSON.stringify(request.body),
+    });
+  });
   return {
     set(next) {
-      if (next !== undefined && (typeof next.rate !== "number" || !(next.rate >= 0 && next.rate <= 1))) {
-        throw new RangeError(`Expected \`rate\` to be a number from 0 to 1, got \`${String(next?.rate)}\``);
+      const rate = next?.rate ?? 0;
+      if (next !== undefined && (typeof rate !== "number" || !(rate >= 0 && rate <= 1))) {
+        throw new RangeError(`Expected \`rate\` to be a number from 0 to 1, got \`${String(rate)}\``);
       }
       options = next;
       seen = 0;
