@@ -5,9 +5,9 @@ import { fileURLToPath } from "node:url";
 
 const EXAMPLES = [
   ["sequential-flow.ts", "SequentialTaskRunner: each task finishes before the next starts"],
-  ["parallel-flow.ts", "ConcurrentTaskRunner: submitted tasks run concurrently"],
+  ["parallel-flow.ts", "LambdaTaskRunner: submitted tasks fan out to worker functions (a local environment here)"],
   ["direct-calls-flow.ts", "Tasks called without .submit() run in the flow, in order"],
-  ["subflow.ts", "A subflow with its own task runner"],
+  ["subflow.ts", "A concurrent parent flow, and a subflow with LambdaTaskRunner"],
 ] as const;
 
 for (const [file, title] of EXAMPLES) {

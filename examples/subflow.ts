@@ -1,6 +1,7 @@
-// The guide's last example: the parent flow uses the default task runner, and a subflow
-// with a task runner of its own runs the same tasks again.
-import { ConcurrentTaskRunner, flow, task } from "squall";
+// The guide's last example: the parent flow uses the default task runner (concurrent), and a
+// subflow with a task runner of its own, AWS Lambda, runs the same tasks again.
+import { flow, task } from "squall";
+import { LambdaTaskRunner } from "squall/aws";
 
 const sayHello = task(function sayHello(name: string) {
   console.log(`hello ${name}`);
@@ -11,7 +12,7 @@ const sayGoodbye = task(function sayGoodbye(name: string) {
 });
 
 export const parallelGreetings = flow(
-  { taskRunner: new ConcurrentTaskRunner() },
+  { taskRunner: new LambdaTaskRunner() },
   function parallelGreetings(names: string[]) {
     for (const name of names) {
       sayHello.submit(name);

@@ -19,7 +19,7 @@ function run(command: string, args: readonly string[]): Promise<Outcome> {
       {
         cwd: ROOT,
         env: { ...process.env, SQUALL_LOGGING_LEVEL: "INFO", SQUALL_LOGGING_FORMAT: "text" },
-        timeout: 15_000,
+        timeout: 60_000,
       },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
@@ -57,7 +57,7 @@ function beginnings(stderr: string): string[] {
   return found;
 }
 
-describe("the guide's examples", () => {
+describe("the guide's examples", { timeout: 90_000 }, () => {
   it("sequential-flow.ts prints the eight lines in the guide's order", async () => {
     const { code, stdout, stderr } = await runExample("sequential-flow.ts");
     expect(code).toBe(0);
@@ -65,7 +65,7 @@ describe("the guide's examples", () => {
     expect(beginnings(stderr)).toEqual(["greetings"]);
   });
 
-  it("parallel-flow.ts prints the same eight lines, in some order", async () => {
+  it("parallel-flow.ts prints the same eight lines, in some order, from Lambda workers (a local environment)", async () => {
     const { code, stdout, stderr } = await runExample("parallel-flow.ts");
     expect(code).toBe(0);
     expect(lines(stdout).sort()).toEqual([...GREETINGS].sort());
