@@ -6,6 +6,23 @@ import { SqsQueue } from "./queue.js";
 import { S3ResultStore } from "./s3-store.js";
 import { type BatchResponse, createTaskWorker, type SqsEvent } from "./worker/task-worker.js";
 
+/**
+ * The worker's variable listing the source modules its bundle was built from, as JSON
+ * `{ "<project-relative path>": "<sha256 of the file>" }` (the deployment computes it).
+ */
+export const BUNDLED_MODULES_VARIABLE = "SQUALL_BUNDLED_MODULES";
+
+export interface WorkerHandlerOptions {
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Loads the flows module a bundle carries, e.g. `() => import("../src/flows.js")`. It is
+   * started, not awaited: a module that calls a flow at top level never finishes loading in a
+   * worker, but its tasks are defined, and found by name, as it loads.
+   */
+  readonly flows?: () => Promise<unknown>;
+}
+
 /** The coordinator's variable naming the task dead-letter queue: its records become Crashed outcomes. */
 export const DEAD_LETTER_ARN_VARIABLE = "SQUALL_DEAD_LETTER_QUEUE_ARN";
 
@@ -58,6 +75,18 @@ export function coordinatorHandler(
     })();
     return coordinator.handle(event);
   };
+}
+
+function bundledModules(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
+  const text = env[BUNDLED_MODULES_VARIABLE];
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as Record<string, string>;
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `Expected ${BUNDLED_MODULES_VARIABLE} to be JSON { "<path>": "<sha256>" }, got \`${text}\`: ${(error as Error).message}`,
+    );
+  }
 }
 
 function connect(env: NodeJS.ProcessEnv, role: string) {

@@ -178,6 +178,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       task: attempt.task.name,
       module: attempt.task.module,
       codeHash: attempt.task.codeHash,
+      ...(attempt.verifySource ? {} : { verifySource: false }),
       attempt: attempt.taskRun.attempts,
       serializer: attempt.serializer.name,
       args,

@@ -23,6 +23,8 @@ export const TaskRecordSchema = v.object({
   task: id,
   module: v.optional(v.string()),
   codeHash: v.string(),
+  /** Whether a worker whose code for the task differs must refuse it. @default true */
+  verifySource: v.optional(v.boolean()),
   attempt: v.pipe(v.number(), v.integer(), v.minValue(1)),
   serializer: id,
   args: PayloadSchema,

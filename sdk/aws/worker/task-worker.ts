@@ -1,7 +1,9 @@
 import { format } from "node:util";
 import { scopeStorage } from "../../context.js";
+import type { TaskDefinition } from "../../engine/definitions.js";
 import {
   CancelledError,
+  CodeMismatchError,
   InvalidArgumentError,
   SquallError,
   TaskTimeoutError,
@@ -10,6 +12,7 @@ import {
 import { type LogRecord, setRecordSink } from "../../logging/config.js";
 import { captureConsole, streamOf } from "../../logging/console-capture.js";
 import type { TaskSettings } from "../../options.js";
+import { registeredTask, whenRegistered } from "../../registry.js";
 import {
   type AttemptSpec,
   decodeArguments,
@@ -56,6 +59,11 @@ export interface TaskWorkerOptions {
   readonly inlineBytes?: number;
   /** Task runs of one invocation run at once, up to this many (their awaits overlap). @default 64 */
   readonly concurrency?: number;
+  /**
+   * The source modules a deployed bundle was built from: project-relative path → the SHA-256 of
+   * the file (as `moduleHash` computes it). Their tasks are found by name in the bundle.
+   */
+  readonly bundled?: Readonly<Record<string, string>>;
 }
 
 /** SQS holds a message back 15 minutes at most; a longer retry delay cannot be queued. */
@@ -104,13 +112,13 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       startedAt,
       logs: entries,
     };
-    let def: Awaited<ReturnType<typeof findTask>> | undefined;
+    let def: TaskDefinition | undefined;
     try {
       const spec: AttemptSpec = {
         module: record.module ?? "",
         task: record.task,
         codeHash: record.codeHash,
-        verifySource: true,
+        verifySource: record.verifySource ?? true,
         serializer: record.serializer,
         logPrints: record.logPrints,
         flowRun: { id: message.flowRunId, name: message.flowRunName, flowName: message.flowName },
@@ -123,13 +131,13 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       };
       if (!record.module)
         throw new SquallError(`Task '${record.task}' came without the module that defines it.`);
-      def = await findTask(record.module, record.task);
-      verifyCode(def, spec);
-      const serializer = serializerFor(spec, def.settings.serializer);
+      const found = await taskFor(record, spec);
+      def = found;
+      const serializer = serializerFor(spec, found.settings.serializer);
       const args = await decodeArguments(await payloadBytes(record.args), serializer);
       const value = await withDeadline(
         spec,
-        def.fn as (...args: unknown[]) => unknown,
+        found.fn as (...args: unknown[]) => unknown,
         args,
         record.timeoutMs,
       );
@@ -177,6 +185,30 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     const bytes = await options.store.get(payload.key);
     if (!bytes) throw new SquallError(`The arguments stored at \`${payload.key}\` are gone.`);
     return bytes;
+  }
+
+  /**
+   * The task a record names. In a deployed bundle the caller's module path does not exist:
+   * a module the bundle was built from is matched by its path, its task found by name, and
+   * the caller's code hash checked against the hash of the source the bundle was built from.
+   */
+  async function taskFor(record: TaskRecord, spec: AttemptSpec): Promise<TaskDefinition> {
+    const module = record.module as string;
+    const bundledHash = bundledSourceHash(options.bundled, module);
+    if (bundledHash === undefined) {
+      const def = await findTask(module, record.task);
+      verifyCode(def, spec);
+      return def;
+    }
+    const def = registeredTask(record.task) ?? (await withinFindTime(whenRegistered(record.task)));
+    if (!def)
+      throw new SquallError(`The worker's bundle has no task named '${record.task}' (from ${module}).`);
+    if (spec.verifySource && bundledHash !== record.codeHash) {
+      throw new CodeMismatchError(
+        `The worker's code for task '${record.task}' differs from the caller's: redeploy so both run the same code, or set \`verifySource: false\` on the task.`,
+      );
+    }
+    return def;
   }
 
   /** Whether each flow run of the batch was cancelled: one lookup per flow run per invocation. */
@@ -241,6 +273,34 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       return { batchItemFailures: [] };
     },
   };
+}
+
+/** The hash of the bundled source `module` (a caller's file URL) was built from, if it was bundled. */
+function bundledSourceHash(
+  bundled: Readonly<Record<string, string>> | undefined,
+  module: string,
+): string | undefined {
+  if (!bundled) return undefined;
+  const path = module.startsWith("file:") ? new URL(module).pathname : module;
+  for (const [source, hash] of Object.entries(bundled)) {
+    if (path === source || path.endsWith(`/${source.replace(/^\.?\//, "")}`)) return hash;
+  }
+  return undefined;
+}
+
+/** How long a bundled flows module may take to define a task. */
+const FIND_TASK_MS = 60_000;
+
+async function withinFindTime<T>(promise: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, FIND_TASK_MS, undefined);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Runs the jobs, at most `limit` at a time. */
