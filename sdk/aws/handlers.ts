@@ -23,6 +23,9 @@ export interface WorkerHandlerOptions {
   readonly flows?: () => Promise<unknown>;
 }
 
+/** The worker's variable giving the task queue's `maxReceiveCount`: deliveries before a run is given up. */
+export const MAX_RECEIVE_COUNT_VARIABLE = "SQUALL_MAX_RECEIVE_COUNT";
+
 /** The coordinator's variable naming the task dead-letter queue: its records become Crashed outcomes. */
 export const DEAD_LETTER_ARN_VARIABLE = "SQUALL_DEAD_LETTER_QUEUE_ARN";
 

@@ -1,5 +1,3 @@
-import { CrashedError } from "../../errors.js";
-import { encodeError } from "../../remote/attempt.js";
 import { appendOutcomes, type RecordStore } from "../record/run-log.js";
 import {
   type FlowReturned,
@@ -8,6 +6,7 @@ import {
   parseMessage,
   TaskMessageSchema,
 } from "../wire/messages.js";
+import { crashedOutcome } from "../worker/crashed.js";
 import type { BatchResponse } from "../worker/task-worker.js";
 
 /** An SQS event as Lambda delivers it to the coordinator (the fields it reads). */
@@ -25,8 +24,6 @@ export interface CoordinatorOptions {
   /** Records from this queue are task messages that kept failing: their task runs end Crashed. */
   readonly deadLetterQueueArn?: string;
 }
-
-const decoder = new TextDecoder();
 
 /**
  * The coordinator's core: the only writer of each flow run's record. It appends the outcomes
@@ -103,20 +100,6 @@ function crashed(body: string, deliveries: number): Outcome[] {
     process.stderr.write(`squall coordinator: dropped a dead-lettered message: ${parsed.reason}\n`);
     return [];
   }
-  const times = deliveries > 0 ? `${deliveries} times` : "repeatedly";
-  return parsed.value.tasks.map((task) => {
-    const error = new CrashedError(
-      `Task run '${task.taskRunName}' crashed: its message was delivered ${times} without an outcome (the worker died or timed out each time).`,
-    );
-    return {
-      flowRunId: parsed.value.flowRunId,
-      taskRunId: task.taskRunId,
-      attempt: task.attempt,
-      status: "crashed" as const,
-      serializer: "default",
-      payload: { text: decoder.decode(encodeError(error)) },
-      endedAt: Date.now(),
-      logs: [],
-    };
-  });
+  const message = parsed.value;
+  return message.tasks.map((task) => crashedOutcome(message, task, (message.deaths ?? 0) + deliveries));
 }

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from "../../errors.js";
 import { BOOTSTRAP, tsxApiFor } from "../../runners/threads/bootstrap.js";
 import { ADDRESS_VARIABLES, type SquallAddress } from "../address.js";
 import { type Emulator, startEmulator } from "../emulator.js";
-import { DEAD_LETTER_ARN_VARIABLE } from "../handlers.js";
+import { DEAD_LETTER_ARN_VARIABLE, MAX_RECEIVE_COUNT_VARIABLE } from "../handlers.js";
 import { SqsQueue } from "../queue.js";
 import type { FaultOptions } from "./faults.js";
 import type { FromFunctionThread, FunctionThreadSetup } from "./function-thread.js";
@@ -112,6 +112,7 @@ export async function startLocalEnvironment(
       [ADDRESS_VARIABLES.completionQueueUrl]: completionQueueUrl,
       [ADDRESS_VARIABLES.bucket]: bucket,
       [DEAD_LETTER_ARN_VARIABLE]: deadLetterArn as string,
+      [MAX_RECEIVE_COUNT_VARIABLE]: String(maxReceiveCount),
     };
     // A message held by a thread that died comes back at once rather than after its visibility timeout.
     const queues = new Map([

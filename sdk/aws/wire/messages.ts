@@ -41,6 +41,11 @@ export const TaskMessageSchema = v.object({
   flowRunName: v.string(),
   flowName: v.string(),
   tasks: v.pipe(v.array(TaskRecordSchema), v.minLength(1)),
+  /**
+   * Deliveries of these runs, under earlier messages, that ended without an outcome (a worker
+   * that re-sends a suspect run carries its count over, as SQS's own count starts again).
+   */
+  deaths: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
 });
 export type TaskMessage = v.InferOutput<typeof TaskMessageSchema>;
 

@@ -37,10 +37,15 @@ import {
   WIRE_VERSION,
 } from "../wire/messages.js";
 import { packMessages } from "../wire/pack.js";
+import { crashedOutcome } from "./crashed.js";
 
 /** An SQS event as Lambda delivers it (the fields this worker reads). */
 export interface SqsEvent {
-  readonly Records: readonly { readonly messageId: string; readonly body: string }[];
+  readonly Records: readonly {
+    readonly messageId: string;
+    readonly body: string;
+    readonly attributes?: { readonly ApproximateReceiveCount?: string };
+  }[];
 }
 
 /** Lambda's partial batch response: the records to deliver again. */
@@ -64,6 +69,11 @@ export interface TaskWorkerOptions {
    * the file (as `moduleHash` computes it). Their tasks are found by name in the bundle.
    */
   readonly bundled?: Readonly<Record<string, string>>;
+  /**
+   * Deliveries without an outcome after which a run ends Crashed: the task queue's
+   * `maxReceiveCount`, so that a run is given up on as the dead-letter queue would. @default 3
+   */
+  readonly maxDeliveries?: number;
 }
 
 /** SQS holds a message back 15 minutes at most; a longer retry delay cannot be queued. */
@@ -71,6 +81,7 @@ const MAX_DELAY_SECONDS = 900;
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 type Entry = Outcome["logs"][number];
+type Parsed = ReturnType<typeof parseMessage<typeof TaskMessageSchema>>;
 
 /**
  * The worker function's core: runs each task run of each message by name, with its deadline,
@@ -225,52 +236,113 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     return runs;
   }
 
+  type Item = SqsEvent["Records"][number];
+  const maxDeliveries = options.maxDeliveries ?? 3;
+  interface Handled {
+    outcomes: Outcome[];
+    retries: { record: TaskRecord; delay: number; message: TaskMessage }[];
+  }
+
+  /** Runs the messages' task runs, all at once up to the concurrency limit; outcomes in message order. */
+  async function runMessages(items: readonly { item: Item; parsed: Parsed }[]): Promise<Handled> {
+    const retries: Handled["retries"] = [];
+    const messages = items.flatMap(({ parsed }) => (parsed.ok ? [parsed.value] : []));
+    const cancelled = cancelledRuns(messages);
+    const work: (() => Promise<void>)[] = [];
+    const outcomes = items.map(({ item, parsed }) => {
+      if (!parsed.ok) return malformed(item.body, parsed.reason);
+      const message = parsed.value;
+      const mine: Outcome[] = new Array(message.tasks.length);
+      message.tasks.forEach((record, i) => {
+        work.push(async () => {
+          if (await cancelled.get(message.flowRunId)) {
+            mine[i] = skipped(message, record);
+            return;
+          }
+          const { outcome, retry } = await runRecord(message, record);
+          mine[i] = outcome;
+          if (retry !== undefined) retries.push({ record, delay: retry, message });
+        });
+      });
+      return mine;
+    });
+    await runAll(work, options.concurrency ?? 64);
+    return { outcomes: outcomes.flat(), retries };
+  }
+
+  /** Queues the retries, then sends the outcomes: once they are out, the runs count as handled. */
+  async function report({ outcomes, retries }: Handled): Promise<void> {
+    await Promise.all(
+      retries.map(({ record, delay, message }) => {
+        const next: TaskMessage = { ...message, tasks: [{ ...record, attempt: record.attempt + 1 }] };
+        return options.tasks.send([JSON.stringify(next)], { delaySeconds: delay });
+      }),
+    );
+    if (outcomes.length > 0) await options.completions.send(packOutcomes(outcomes));
+  }
+
   return {
+    /**
+     * Handles one batch. A message delivered again may hold a run that kills its worker, so
+     * runs that were in an invocation that died are suspects, handled apart: a message of
+     * several is split into messages of one run each; a batch runs at most one suspect, alone,
+     * after the rest of the batch has been reported, and sends other suspects back as messages
+     * of their own. So a killer takes no other run down with it more than once, and a run
+     * whose invocation died `maxDeliveries` times ends Crashed.
+     */
     async handle(event: SqsEvent): Promise<BatchResponse> {
-      const items = event.Records.map((item) => ({
-        item,
-        parsed: parseMessage(TaskMessageSchema, item.body),
-      }));
-      const messages = items.flatMap(({ parsed }) => (parsed.ok ? [parsed.value] : []));
-      const cancelled = cancelledRuns(messages);
-      const work: (() => Promise<void>)[] = [];
-      const outcomes: Outcome[][] = items.map(() => []);
-      const retries: { record: TaskRecord; delay: number; message: TaskMessage }[] = [];
-      items.forEach(({ item, parsed }, i) => {
-        const mine = outcomes[i] as Outcome[];
+      const fresh: { item: Item; parsed: Parsed }[] = [];
+      const suspects: { item: Item; message: TaskMessage; deaths: number }[] = [];
+      const resend: string[] = [];
+      const resent: Item[] = [];
+      const crashed: { item: Item; outcome: Outcome }[] = [];
+      for (const item of event.Records) {
+        const parsed = parseMessage(TaskMessageSchema, item.body);
         if (!parsed.ok) {
-          mine.push(...malformed(item.body, parsed.reason));
-          return;
+          fresh.push({ item, parsed });
+          continue;
         }
         const message = parsed.value;
-        for (const record of message.tasks) {
-          work.push(async () => {
-            if (await cancelled.get(message.flowRunId)) {
-              mine.push(skipped(message, record));
-              return;
-            }
-            const { outcome, retry } = await runRecord(message, record);
-            mine.push(outcome);
-            if (retry !== undefined) retries.push({ record, delay: retry, message });
-          });
+        const deaths = (message.deaths ?? 0) + Number(item.attributes?.ApproximateReceiveCount ?? 1) - 1;
+        if (deaths === 0) fresh.push({ item, parsed });
+        else if (message.tasks.length > 1) {
+          for (const record of message.tasks)
+            resend.push(JSON.stringify({ ...message, tasks: [record], deaths }));
+          resent.push(item);
+        } else if (deaths >= maxDeliveries) {
+          crashed.push({ item, outcome: crashedOutcome(message, message.tasks[0] as TaskRecord, deaths) });
+        } else if (suspects.length === 0) suspects.push({ item, message, deaths });
+        else {
+          resend.push(JSON.stringify({ ...message, deaths }));
+          resent.push(item);
         }
-      });
-      await runAll(work, options.concurrency ?? 64);
-      try {
-        // Retries first: once the outcomes are out, the records count as handled.
-        await Promise.all(
-          retries.map(({ record, delay, message }) => {
-            const next: TaskMessage = { ...message, tasks: [{ ...record, attempt: record.attempt + 1 }] };
-            return options.tasks.send([JSON.stringify(next)], { delaySeconds: delay });
-          }),
-        );
-        const all = outcomes.flat();
-        if (all.length > 0) await options.completions.send(packOutcomes(all));
-      } catch {
-        // Delivered again; the coordinator drops the outcomes it already has.
-        return { batchItemFailures: items.map(({ item }) => ({ itemIdentifier: item.messageId })) };
       }
-      return { batchItemFailures: [] };
+      const failed: Item[] = [];
+      try {
+        if (resend.length > 0) await options.tasks.send(resend);
+      } catch {
+        failed.push(...resent);
+      }
+      const groups = [
+        fresh,
+        ...suspects.map(({ item, message }) => [{ item, parsed: { ok: true as const, value: message } }]),
+      ];
+      for (const group of groups) {
+        if (group.length === 0) continue;
+        const handled = await runMessages(group);
+        try {
+          await report(handled);
+        } catch {
+          // Delivered again; the coordinator drops the outcomes it already has.
+          failed.push(...group.map(({ item }) => item));
+        }
+      }
+      if (crashed.length > 0) {
+        await report({ outcomes: crashed.map(({ outcome }) => outcome), retries: [] }).catch(() => {
+          failed.push(...crashed.map(({ item }) => item));
+        });
+      }
+      return { batchItemFailures: failed.map((item) => ({ itemIdentifier: item.messageId })) };
     },
   };
 }
