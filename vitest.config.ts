@@ -20,7 +20,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, "test/integration/**"],
+          exclude: [...configDefaults.exclude, "test/integration/**", "test/localstack/**"],
         },
       },
       {
@@ -34,6 +34,21 @@ export default defineConfig({
             // Stores built from a locator (as other threads build them) sign with the default chain.
             AWS_ACCESS_KEY_ID: "squall-local",
             AWS_SECRET_ACCESS_KEY: "squall-local",
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+          },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "localstack",
+          include: ["test/localstack/**/*.test.ts"],
+          // LocalStack in Docker through testcontainers; each file skips, saying why, where no Docker engine answers.
+          testTimeout: 360_000,
+          hookTimeout: 900_000,
+          env: {
+            AWS_ACCESS_KEY_ID: "test",
+            AWS_SECRET_ACCESS_KEY: "test",
             AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
           },
         },

@@ -47,17 +47,28 @@ export const STACK_OUTPUTS = {
 
 /** The address `SQUALL_*` variables give, or `undefined` when none is set. */
 export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddress | undefined {
+  const names = Object.values(ADDRESS_VARIABLES);
+  if (!names.some((name) => env[name])) return undefined;
+  const missing = (["taskQueueUrl", "completionQueueUrl", "bucket"] as const)
+    .map((field) => ADDRESS_VARIABLES[field])
+    .filter((name) => !env[name]);
+  if (missing.length > 0) {
+    const set = names.filter((name) => env[name]).join(", ");
+    throw new InvalidArgumentError(
+      `The environment sets ${set} but not ${missing.join(", ")}: set all of SQUALL_TASK_QUEUE_URL, SQUALL_COMPLETION_QUEUE_URL and SQUALL_BUCKET (a deployed stack's outputs), or none for the local environment.`,
+    );
+  }
   const { taskQueueUrl, completionQueueUrl, bucket, region, endpoint } = ADDRESS_VARIABLES;
-  if (!env[taskQueueUrl] && !env[completionQueueUrl] && !env[bucket]) return undefined;
   return checkAddress(
     {
       region: env[region] || undefined,
-      endpoint: env[endpoint] || undefined,
+      // In a function on LocalStack, AWS_ENDPOINT_URL is where LocalStack is.
+      endpoint: env[endpoint] || env.AWS_ENDPOINT_URL || undefined,
       taskQueueUrl: env[taskQueueUrl] as string,
       completionQueueUrl: env[completionQueueUrl] as string,
       bucket: env[bucket] as string,
     },
-    "the environment (SQUALL_TASK_QUEUE_URL, SQUALL_COMPLETION_QUEUE_URL, SQUALL_BUCKET)",
+    "the environment (SQUALL_*)",
   );
 }
 

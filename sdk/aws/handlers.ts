@@ -39,9 +39,13 @@ export const DEAD_LETTER_ARN_VARIABLE = "SQUALL_DEAD_LETTER_QUEUE_ARN";
  * export const handler = workerHandler();
  */
 export function workerHandler(
-  env: NodeJS.ProcessEnv = process.env,
+  options: WorkerHandlerOptions = {},
 ): (event: SqsEvent) => Promise<BatchResponse> {
+  const env = options.env ?? process.env;
   enterWorkerMode();
+  options.flows?.().catch((error) => {
+    process.stderr.write(`squall worker: the flows module failed to load: ${(error as Error).stack}\n`);
+  });
   let worker: ReturnType<typeof createTaskWorker> | undefined;
   return (event) => {
     worker ??= (() => {
@@ -50,6 +54,8 @@ export function workerHandler(
         tasks: new SqsQueue({ url: address.taskQueueUrl, client: sqs }),
         completions: new SqsQueue({ url: address.completionQueueUrl, client: sqs }),
         store: new S3ResultStore({ bucket: address.bucket, client: s3 }),
+        bundled: bundledModules(env),
+        maxDeliveries: Number(env[MAX_RECEIVE_COUNT_VARIABLE] ?? 3) || 3,
       });
     })();
     return worker.handle(event);

@@ -246,7 +246,14 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
         throw state.error;
       }
     }
-    return substituteResults(value);
+    // Results kept by reference in a store are read now: the flow returns values.
+    const results = new Map<TaskRun, unknown>();
+    await Promise.all(
+      [...upstream.keys()].map(async (run) => {
+        results.set(run, "error" in run.state ? run.outcome() : await run.result());
+      }),
+    );
+    return substituteResults(value, new Map(), (run) => results.get(run));
   }
 
   /** The state the flow run ends in, given what its function threw (if anything). */

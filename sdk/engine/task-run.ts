@@ -385,6 +385,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       argBytes,
       serializer: this.#serializer(),
       verifySource: this.#def.settings.verifySource,
+      retryPolicy: this.retryPolicy,
       logPrints: this.logPrints,
       timeoutMs: this.#def.settings.timeoutMs,
       started: () => {

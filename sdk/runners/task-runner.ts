@@ -49,6 +49,8 @@ export interface TaskAttempt {
   readonly serializer: Serializer;
   /** Whether a worker whose code for the task differs must refuse to run it. */
   readonly verifySource: boolean;
+  /** The run's retry policy, for invokers that retry elsewhere. */
+  readonly retryPolicy: RetryPolicy;
   readonly logPrints: boolean;
   /**
    * The attempt's deadline; the engine enforces it and calls `stop()` when it passes. It counts

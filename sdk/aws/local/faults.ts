@@ -33,13 +33,14 @@ export function installFaults(app: FastifyInstance): FaultSwitch {
   let options: FaultOptions | undefined;
   let seen = 0;
   let injected = 0;
+  let turn = 0; // which of the statuses answers next, from the first with each setting
   app.addHook("onRequest", async (request, reply) => {
     const rate = options?.rate ?? 0;
     if (!options || rate <= 0 || request.headers[REPLAYED] !== undefined) return;
     seen += 1;
     if (Math.floor(seen * rate) === Math.floor((seen - 1) * rate)) return;
     const statuses = options.statuses ?? [500, 503];
-    const status = statuses[injected % statuses.length] ?? 500;
+    const status = statuses[turn++ % statuses.length] ?? 500;
     injected += 1;
     const code = status === 503 ? "ServiceUnavailable" : "InternalError";
     const message = "We encountered an internal error. Please try again. (injected)";
@@ -78,6 +79,7 @@ export function installFaults(app: FastifyInstance): FaultSwitch {
       }
       options = next;
       seen = 0;
+      turn = 0;
     },
     get injected() {
       return injected;

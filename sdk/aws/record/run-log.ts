@@ -70,7 +70,7 @@ export async function appendOutcomes(
     if (await store.create(segmentKey(flowRunId, summary.nextSegment), encode(segment))) {
       fold(summary, terminal, segment);
       summary.nextSegment += 1;
-      await saveSummary(store, flowRunId, summary, etag); // best effort: the segment is already the truth
+      await updateSummary(store, flowRunId, summary, etag);
       return fresh.length;
     }
     // Another writer took that number (or died before updating the summary): fold what it wrote.
@@ -130,15 +130,32 @@ async function catchUp(store: RecordStore, flowRunId: string, summary: RunSummar
   summary.nextSegment = next;
 }
 
-async function saveSummary(
+/**
+ * Writes the summary; when another writer replaced it meanwhile, folds what the segments say
+ * into theirs and tries again, so that the summary never stays short of a segment this writer
+ * wrote (the flow run's final state may hinge on it). If it still cannot, the next append
+ * repairs it: the segments are the truth.
+ */
+async function updateSummary(
   store: RecordStore,
   flowRunId: string,
   summary: RunSummary,
   etag: string | undefined,
-) {
-  const bytes = encode(summary);
-  if (etag === undefined) await store.create(summaryKey(flowRunId), bytes);
-  else await store.replace(summaryKey(flowRunId), bytes, etag);
+): Promise<void> {
+  let current = summary;
+  let currentEtag = etag;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const bytes = encode(current);
+    const saved =
+      currentEtag === undefined
+        ? await store.create(summaryKey(flowRunId), bytes)
+        : await store.replace(summaryKey(flowRunId), bytes, currentEtag);
+    if (saved) return;
+    ({ summary: current, etag: currentEtag } = await loadSummary(store, flowRunId));
+    const before = current.nextSegment;
+    await catchUp(store, flowRunId, current);
+    if (current.nextSegment === before && before >= summary.nextSegment) return; // it already says it all
+  }
 }
 
 /** The outcomes of task runs not yet final, the first final one per run only. */

@@ -75,9 +75,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   #flushing: Promise<void> | undefined;
   /** Task runs sent, for the flow-returned notice: the record is complete when it has this many. */
   readonly #sent = new Set<string>();
-  readonly #checkedTasks = new Set<string>();
   readonly #errorModules = new Set<string>();
-  #cancelMarked = false;
+  #cancelMarked: Promise<void> | undefined;
 
   constructor(
     flowRun: FlowRunInfo,
@@ -108,6 +107,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   async shutdown(ending: FlowRunEnding): Promise<void> {
     try {
       await this.#flushing;
+      await this.#cancelMarked;
       const returned: FlowReturned = {
         flowRunId: this.#flowRun.id,
         flowName: this.#flowRun.flowName,
@@ -146,14 +146,13 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     this.#waiting.delete(id);
     this.#outbox.delete(id);
     if (this.#sent.has(id) && !this.#cancelMarked) {
-      this.#cancelMarked = true;
-      void this.#connection.store
+      this.#cancelMarked = this.#connection.store
         .put(cancelledKey(this.#flowRun.id), new TextEncoder().encode(new Date().toISOString()))
-        .catch((error) =>
+        .catch((error) => {
           process.stderr.write(
             `squall: could not mark flow run '${this.#flowRun.name}' cancelled: ${toError(error).message}\n`,
-          ),
-        );
+          );
+        });
     }
   }
 
@@ -183,6 +182,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       serializer: attempt.serializer.name,
       args,
       timeoutMs: attempt.timeoutMs,
+      ...(attempt.retryPolicy.retries > 0 && { retry: retryOf(attempt.retryPolicy) }),
       logPrints: attempt.logPrints,
       tags: [...attempt.taskRun.tags],
     };
@@ -278,17 +278,24 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
 
   /** A retry waits in SQS, which holds a message back 15 minutes at most: refuse longer delays now. */
   #checkRetries(policy: RetryPolicy): void {
-    if (policy.retries === 0 || this.#checkedTasks.has(policy.taskName)) return;
-    for (let retry = 1; retry <= policy.retries; retry++) {
-      const seconds = (retryDelayMs(policy.delay, retry, 0) / 1000) * (1 + policy.jitterFactor);
+    const { delays } = retryOf(policy);
+    delays.forEach((delay, i) => {
+      const seconds = delay * (1 + policy.jitterFactor);
       if (seconds > MAX_DELAY_SECONDS) {
         throw new InvalidArgumentError(
-          `Task '${policy.taskName}' waits up to ${Math.ceil(seconds)} seconds before retry ${retry}; on LambdaTaskRunner a retry waits in SQS, at most ${MAX_DELAY_SECONDS} seconds. Give it shorter \`retryDelaySeconds\`.`,
+          `Task '${policy.taskName}' waits up to ${Math.ceil(seconds)} seconds before retry ${i + 1}; on LambdaTaskRunner a retry waits in SQS, at most ${MAX_DELAY_SECONDS} seconds. Give it shorter \`retryDelaySeconds\`.`,
         );
       }
-    }
-    this.#checkedTasks.add(policy.taskName);
+    });
   }
+}
+
+/** The policy as a record carries it: each retry's delay worked out here (a function cannot travel). */
+function retryOf(policy: RetryPolicy): NonNullable<TaskRecord["retry"]> {
+  const delays: number[] = [];
+  for (let retry = 1; retry <= policy.retries; retry++)
+    delays.push(retryDelayMs(policy.delay, retry, 0) / 1000);
+  return { retries: policy.retries, delays, jitter: policy.jitterFactor };
 }
 
 /** The run's console output and log lines, here, as if it had run here. */

@@ -29,6 +29,14 @@ export const TaskRecordSchema = v.object({
   serializer: id,
   args: PayloadSchema,
   timeoutMs: v.optional(v.pipe(v.number(), v.minValue(1))),
+  /** The caller's retry policy (its `withOptions` included), with each retry's delay in seconds. */
+  retry: v.optional(
+    v.object({
+      retries: v.pipe(v.number(), v.integer(), v.minValue(0)),
+      delays: v.array(v.pipe(v.number(), v.minValue(0))),
+      jitter: v.pipe(v.number(), v.minValue(0)),
+    }),
+  ),
   logPrints: v.boolean(),
   tags: v.array(v.string()),
 });

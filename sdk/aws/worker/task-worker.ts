@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { format } from "node:util";
 import { scopeStorage } from "../../context.js";
 import type { TaskDefinition } from "../../engine/definitions.js";
@@ -160,7 +161,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       let error = toError(thrown);
       let retry: number | undefined;
       try {
-        retry = def ? await retryDelaySeconds(def.settings, record.attempt, error) : undefined;
+        retry = def ? await retryDelaySeconds(def.settings, record, error) : undefined;
       } catch (refused) {
         // A delay SQS cannot hold: the run fails, saying why it was not retried.
         error = new SquallError(`${toError(refused).message} It failed with: ${error.message}`, {
@@ -353,15 +354,19 @@ function bundledSourceHash(
   module: string,
 ): string | undefined {
   if (!bundled) return undefined;
-  const path = module.startsWith("file:") ? new URL(module).pathname : module;
+  const path = module.startsWith("file:") ? fileURLToPath(module) : module;
   for (const [source, hash] of Object.entries(bundled)) {
     if (path === source || path.endsWith(`/${source.replace(/^\.?\//, "")}`)) return hash;
   }
   return undefined;
 }
 
-/** How long a bundled flows module may take to define a task. */
-const FIND_TASK_MS = 60_000;
+/**
+ * How long a bundled flows module, still loading, may take to define a task. Its tasks are
+ * defined as the bundle loads, before the first invocation, so this only covers a module that
+ * awaits something first; an unknown name fails after it, without holding the batch long.
+ */
+const FIND_TASK_MS = 2_000;
 
 async function withinFindTime<T>(promise: Promise<T>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -436,10 +441,13 @@ async function withDeadline(
 /** Seconds to hold a retry back, or `undefined` when the run has no retry left (or must not retry). */
 async function retryDelaySeconds(
   settings: TaskSettings,
-  attempt: number,
+  record: TaskRecord,
   error: Error,
 ): Promise<number | undefined> {
-  if (attempt > settings.retries) return undefined;
+  const { attempt } = record;
+  // The caller's policy when it sent one (it may differ from the module's, through withOptions).
+  const policy = record.retry;
+  if (attempt > (policy ? policy.retries : settings.retries)) return undefined;
   if (settings.retryCondition) {
     try {
       if (!(await settings.retryCondition(error))) return undefined;
@@ -447,7 +455,10 @@ async function retryDelaySeconds(
       return undefined;
     }
   }
-  const seconds = Math.ceil(retryDelayMs(settings.retryDelay, attempt, settings.retryJitterFactor) / 1000);
+  const delayMs = policy
+    ? retryDelayMs(policy.delays, attempt, policy.jitter)
+    : retryDelayMs(settings.retryDelay, attempt, settings.retryJitterFactor);
+  const seconds = Math.ceil(delayMs / 1000);
   if (seconds > MAX_DELAY_SECONDS) {
     throw new InvalidArgumentError(
       `The retry delay for retry ${attempt} is ${seconds} seconds; SQS holds a retry back at most ${MAX_DELAY_SECONDS} seconds. Give the task shorter \`retryDelaySeconds\`.`,

@@ -1,0 +1,170 @@
+import { InvalidArgumentError, SquallError } from "squall";
+import { addressFromEnv, addressFromStack } from "squall/aws";
+import { describe, expect, it } from "vitest";
+import { checkAddress, type SquallAddress } from "../../sdk/aws/address.js";
+import { rejectionOf, thrownBy } from "../support/async.js";
+
+const FULL = {
+  SQUALL_REGION: "eu-west-1",
+  SQUALL_ENDPOINT: "http://127.0.0.1:4566",
+  SQUALL_TASK_QUEUE_URL: "http://127.0.0.1:4566/000000000000/squall-tasks",
+  SQUALL_COMPLETION_QUEUE_URL: "http://127.0.0.1:4566/000000000000/squall-completions",
+  SQUALL_BUCKET: "squall-results",
+};
+
+const ADDRESS: SquallAddress = {
+  taskQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/squall-tasks",
+  completionQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/squall-completions",
+  bucket: "squall-results-123456789012",
+};
+
+describe("addressFromEnv", () => {
+  it("gives no address when no SQUALL_* variable names a queue or the bucket", () => {
+    expect(addressFromEnv({})).toBeUndefined();
+    expect(addressFromEnv({ PATH: "/usr/bin", AWS_REGION: "eu-west-1" })).toBeUndefined();
+    expect(
+      addressFromEnv({ SQUALL_TASK_QUEUE_URL: "", SQUALL_COMPLETION_QUEUE_URL: "", SQUALL_BUCKET: "" }),
+    ).toBeUndefined();
+  });
+
+  it("gives the address the variables spell out", () => {
+    expect(addressFromEnv(FULL)).toEqual({
+      region: "eu-west-1",
+      endpoint: "http://127.0.0.1:4566",
+      taskQueueUrl: FULL.SQUALL_TASK_QUEUE_URL,
+      completionQueueUrl: FULL.SQUALL_COMPLETION_QUEUE_URL,
+      bucket: "squall-results",
+    });
+  });
+
+  it("leaves region and endpoint to the SDK when they are unset or empty", () => {
+    const { SQUALL_REGION, SQUALL_ENDPOINT, ...queuesAndBucket } = FULL;
+
+    expect(addressFromEnv(queuesAndBucket)).toEqual({
+      region: undefined,
+      endpoint: undefined,
+      taskQueueUrl: FULL.SQUALL_TASK_QUEUE_URL,
+      completionQueueUrl: FULL.SQUALL_COMPLETION_QUEUE_URL,
+      bucket: "squall-results",
+    });
+    expect(addressFromEnv({ ...queuesAndBucket, SQUALL_REGION: "", SQUALL_ENDPOINT: "" })).toMatchObject({
+      region: undefined,
+      endpoint: undefined,
+    });
+  });
+
+  it.each([
+    ["SQUALL_TASK_QUEUE_URL", "taskQueueUrl"],
+    ["SQUALL_COMPLETION_QUEUE_URL", "completionQueueUrl"],
+    ["SQUALL_BUCKET", "bucket"],
+  ] as const)("refuses a partial address with %s missing, naming it", (variable) => {
+    const { [variable]: _missing, ...partial } = FULL;
+
+    const error = thrownBy(() => addressFromEnv(partial));
+
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toContain(`but not ${variable}: set all of`);
+  });
+
+  it("names the variable that is missing, and the ones that are set", () => {
+    const { SQUALL_BUCKET: _missing, ...partial } = FULL;
+
+    const error = thrownBy(() => addressFromEnv(partial));
+
+    expect(error.message).toMatch(/^The environment sets .*SQUALL_TASK_QUEUE_URL.* but not SQUALL_BUCKET: /);
+  });
+
+  it("refuses a variable set to the empty string when the others are set", () => {
+    const error = thrownBy(() => addressFromEnv({ ...FULL, SQUALL_BUCKET: "" }));
+
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toMatch(/but not SQUALL_BUCKET: /);
+  });
+
+  it("refuses an endpoint that is not an http(s) URL", () => {
+    const error = thrownBy(() => addressFromEnv({ ...FULL, SQUALL_ENDPOINT: "127.0.0.1:4566" }));
+
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toContain("Expected `endpoint` in the environment");
+    expect(error.message).toContain("to be an http(s) URL, got `127.0.0.1:4566`");
+  });
+});
+
+describe("checkAddress", () => {
+  it("gives back a whole address as it is", () => {
+    const address = { ...ADDRESS, region: "eu-west-1", endpoint: "https://localhost:4566" };
+    expect(checkAddress(address)).toBe(address);
+  });
+
+  it("refuses an address without a bucket, saying where it came from", () => {
+    const { bucket: _bucket, ...noBucket } = ADDRESS;
+
+    const error = thrownBy(() => checkAddress(noBucket as SquallAddress));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toBe(
+      "Expected `bucket` in the address, got `undefined`. Give taskQueueUrl, completionQueueUrl and bucket, or { stack }, or nothing for the local environment.",
+    );
+
+    const named = thrownBy(() => checkAddress({ ...ADDRESS, bucket: "" }, "the outputs of stack 'Squall'"));
+    expect(named.message).toMatch(/^Expected `bucket` in the outputs of stack 'Squall', got ``\./);
+  });
+
+  it("refuses a queue URL that is not a string", () => {
+    const error = thrownBy(() => checkAddress({ ...ADDRESS, taskQueueUrl: 42 as unknown as string }));
+
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toMatch(/^Expected `taskQueueUrl` in the address, got `42`/);
+  });
+
+  it.each(["localhost:4566", "ftp://127.0.0.1:4566", "127.0.0.1", ""])(
+    "refuses the endpoint %j, which is not an http(s) URL",
+    (endpoint) => {
+      const error = thrownBy(() => checkAddress({ ...ADDRESS, endpoint }));
+
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.message).toBe(
+        `Expected \`endpoint\` in the address to be an http(s) URL, got \`${endpoint}\``,
+      );
+    },
+  );
+});
+
+describe("addressFromStack", () => {
+  it("fails against an endpoint that does not answer, naming the stack and how to deploy it", async () => {
+    const started = Date.now();
+
+    const error = await rejectionOf(
+      addressFromStack("SquallNowhere", { region: "eu-west-1", endpoint: "http://127.0.0.1:9" }),
+    );
+
+    expect(error).toBeInstanceOf(SquallError);
+    expect(error.message).toMatch(/^Could not read stack 'SquallNowhere' \(.+\)\. /);
+    expect(error.message).toContain("Deploy it with `npx cdk deploy`");
+    expect(error.cause).toBeInstanceOf(Error);
+    // The SDK's retries against a refused connection stay short (reported, not tuned, if not).
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it("refuses a stack whose outputs lack the queues and bucket, naming the stack", async () => {
+    // An emulator that answers DescribeStacks with a stack without outputs.
+    const { createServer } = await import("node:http");
+    const server = createServer((_, response) => {
+      response.writeHead(200, { "content-type": "text/xml" });
+      response.end(
+        `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>Bare</StackName><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime></member></Stacks></DescribeStacksResult></DescribeStacksResponse>`,
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const error = await rejectionOf(addressFromStack("Bare", { endpoint: `http://127.0.0.1:${port}` }));
+
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.message).toMatch(
+        /^Expected `taskQueueUrl` in the outputs of stack 'Bare', got `undefined`/,
+      );
+    } finally {
+      server.close();
+    }
+  });
+});
