@@ -53,18 +53,17 @@ describe("addressFromEnv", () => {
     });
   });
 
-  it.each([
-    ["SQUALL_TASK_QUEUE_URL", "taskQueueUrl"],
-    ["SQUALL_COMPLETION_QUEUE_URL", "completionQueueUrl"],
-    ["SQUALL_BUCKET", "bucket"],
-  ] as const)("refuses a partial address with %s missing, naming it", (variable) => {
-    const { [variable]: _missing, ...partial } = FULL;
+  it.each(["SQUALL_TASK_QUEUE_URL", "SQUALL_COMPLETION_QUEUE_URL", "SQUALL_BUCKET"] as const)(
+    "refuses a partial address with %s missing, naming it",
+    (variable) => {
+      const { [variable]: _missing, ...partial } = FULL;
 
-    const error = thrownBy(() => addressFromEnv(partial));
+      const error = thrownBy(() => addressFromEnv(partial));
 
-    expect(error).toBeInstanceOf(InvalidArgumentError);
-    expect(error.message).toContain(`but not ${variable}: set all of`);
-  });
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.message).toContain(`but not ${variable}: set all of`);
+    },
+  );
 
   it("names the variable that is missing, and the ones that are set", () => {
     const { SQUALL_BUCKET: _missing, ...partial } = FULL;
