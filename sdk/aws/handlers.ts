@@ -8,7 +8,7 @@ import { type BatchResponse, createTaskWorker, type SqsEvent } from "./worker/ta
 
 /**
  * The worker's variable listing the source modules its bundle was built from, as JSON
- * `{ "<project-relative path>": "<sha256 of the file>" }` (the deployment computes it).
+ * `{ "<project-relative path>": "<moduleHash of the file>" }` (the deployment computes it).
  */
 export const BUNDLED_MODULES_VARIABLE = "SQUALL_BUNDLED_MODULES";
 
@@ -93,7 +93,7 @@ function bundledModules(env: NodeJS.ProcessEnv): Record<string, string> | undefi
     return JSON.parse(text) as Record<string, string>;
   } catch (error) {
     throw new InvalidArgumentError(
-      `Expected ${BUNDLED_MODULES_VARIABLE} to be JSON { "<path>": "<sha256>" }, got \`${text}\`: ${(error as Error).message}`,
+      `Expected ${BUNDLED_MODULES_VARIABLE} to be JSON { "<path>": "<moduleHash>" }, got \`${text}\`: ${(error as Error).message}`,
     );
   }
 }

@@ -442,6 +442,39 @@ describe("LambdaTaskRunner with no address", () => {
   });
 });
 
+describe("LambdaTaskRunner with keepLocal", () => {
+  it("keeps its local environment after the flow run and prints where to look inside", async () => {
+    const kept = new LambdaTaskRunner({ keepLocal: true });
+    const printed: string[] = [];
+    const write = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      printed.push(String(chunk));
+      return true;
+    });
+    const keptFlow = flow({ taskRunner: kept }, async function keptFlow() {
+      return cube.map([4]).result();
+    });
+    try {
+      expect(await keptFlow()).toEqual([64]);
+    } finally {
+      write.mockRestore();
+    }
+    const environment = kept.localEnvironment;
+    try {
+      expect(environment).toBeDefined();
+      const { endpoint, bucket } = environment?.address ?? { endpoint: "", bucket: "" };
+      const banner = printed.join("");
+      expect(banner).toContain(`squall: local environment at ${endpoint}, bucket ${bucket}`);
+      expect(banner).toContain(`aws --endpoint-url ${endpoint} s3 ls s3://${bucket}/runs/ --recursive`);
+      // Still serving: the run's record is there to look at.
+      const response = await fetch(`${endpoint}/${bucket}?list-type=2&prefix=runs/`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toContain("/summary");
+    } finally {
+      await environment?.stop();
+    }
+  });
+});
+
 describe("LambdaTaskRunner options", () => {
   it.each([
     [{ tasksPerMessage: 0 }, "Expected `tasksPerMessage` to be an integer >= 1, got `0`"],

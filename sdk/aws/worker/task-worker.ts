@@ -66,8 +66,8 @@ export interface TaskWorkerOptions {
   /** Task runs of one invocation run at once, up to this many (their awaits overlap). @default 64 */
   readonly concurrency?: number;
   /**
-   * The source modules a deployed bundle was built from: project-relative path → the SHA-256 of
-   * the file (as `moduleHash` computes it). Their tasks are found by name in the bundle.
+   * The source modules a deployed bundle was built from: project-relative path → the hash of
+   * the file as `moduleHash` computes it. Their tasks are found by name in the bundle.
    */
   readonly bundled?: Readonly<Record<string, string>>;
   /**
