@@ -3,6 +3,7 @@
 // runs one benchmark by name.
 import { configureLogging } from "squall";
 import { benchCore, reportCore } from "./core.js";
+import { benchLambda, reportLambda } from "./lambda.js";
 import { benchSerialization, reportSerialization } from "./serialization.js";
 import { benchThreads, reportThreads } from "./threads.js";
 
@@ -12,6 +13,7 @@ const BENCHMARKS: Record<string, () => Promise<string>> = {
   core: async () => reportCore(await benchCore()),
   threads: async () => reportThreads(await benchThreads()),
   serialization: async () => reportSerialization(await benchSerialization()),
+  lambda: async () => reportLambda(await benchLambda()),
 };
 
 const chosen = process.argv.slice(2);

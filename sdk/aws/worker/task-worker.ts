@@ -77,6 +77,11 @@ export interface TaskWorkerOptions {
   readonly maxDeliveries?: number;
 }
 
+/** How long a warm worker trusts what it learned of a flow run's cancellation. */
+const CANCEL_CHECK_MS = 1_000;
+/** The signal of runs without a deadline: nothing in the worker aborts them. */
+const NEVER_ABORTED = new AbortController().signal;
+
 /** SQS holds a message back 15 minutes at most; a longer retry delay cannot be queued. */
 const MAX_DELAY_SECONDS = 900;
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -223,16 +228,25 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     return def;
   }
 
-  /** Whether each flow run of the batch was cancelled: one lookup per flow run per invocation. */
+  /**
+   * Whether each flow run of the batch was cancelled: one lookup per flow run, shared by the
+   * invocations of the next second (a warm worker fed one run at a time would otherwise look
+   * it up before every run; a cancellation reaches it within that second).
+   */
+  const cancelChecks = new Map<string, { at: number; cancelled: Promise<boolean> }>();
   function cancelledRuns(messages: readonly TaskMessage[]): Map<string, Promise<boolean>> {
+    const now = Date.now();
+    for (const [flowRunId, check] of cancelChecks)
+      if (now - check.at > CANCEL_CHECK_MS) cancelChecks.delete(flowRunId);
     const runs = new Map<string, Promise<boolean>>();
     for (const { flowRunId } of messages) {
-      if (!runs.has(flowRunId)) {
-        runs.set(
-          flowRunId,
-          options.store.exists(cancelledKey(flowRunId)).catch(() => false), // unknown: run it
-        );
+      let check = cancelChecks.get(flowRunId);
+      if (!check) {
+        const cancelled = options.store.exists(cancelledKey(flowRunId)).catch(() => false); // unknown: run it
+        check = { at: now, cancelled };
+        cancelChecks.set(flowRunId, check);
       }
+      runs.set(flowRunId, check.cancelled);
     }
     return runs;
   }
@@ -417,10 +431,13 @@ async function withDeadline(
   args: unknown[],
   timeoutMs: number | undefined,
 ): Promise<unknown> {
+  if (timeoutMs === undefined) {
+    const scope = new RemoteScope(spec, NEVER_ABORTED);
+    return Promise.resolve().then(() => scopeStorage.run(scope, fn, ...args));
+  }
   const controller = new AbortController();
   const scope = new RemoteScope(spec, controller.signal);
   const running = Promise.resolve().then(() => scopeStorage.run(scope, fn, ...args));
-  if (timeoutMs === undefined) return running;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

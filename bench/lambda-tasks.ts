@@ -1,0 +1,7 @@
+// Tasks the Lambda benchmark runs; the local environment's worker threads import this module
+// by its file URL to find them, so it defines tasks and runs nothing.
+import { task } from "squall";
+
+export const noopInLambda = task(function noopInLambda(i: number) {
+  return i;
+});
