@@ -4,6 +4,7 @@ import type { ReceivedMessage, SqsQueue } from "../queue.js";
 /** An SQS event record as Lambda's event source mapping builds it (the fields squall's handlers read). */
 export interface PolledRecord {
   readonly messageId: string;
+  readonly receiptHandle: string;
   readonly body: string;
   readonly eventSourceARN: string;
   readonly attributes: { readonly ApproximateReceiveCount: string };
@@ -100,6 +101,7 @@ export class EventSourcePoller {
   async #invokeHandler(messages: ReceivedMessage[]): Promise<void> {
     const Records = messages.map((message) => ({
       messageId: message.messageId,
+      receiptHandle: message.receiptHandle,
       body: message.body,
       eventSourceARN: this.#options.eventSourceArn,
       attributes: { ApproximateReceiveCount: String(message.receiveCount) },

@@ -44,6 +44,8 @@ import { crashedOutcome } from "./crashed.js";
 export interface SqsEvent {
   readonly Records: readonly {
     readonly messageId: string;
+    /** Lambda gives it; with it, a worker can delete what it handled before the batch ends. */
+    readonly receiptHandle?: string;
     readonly body: string;
     readonly attributes?: { readonly ApproximateReceiveCount?: string };
   }[];
@@ -296,6 +298,12 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     if (outcomes.length > 0) await options.completions.send(packOutcomes(outcomes));
   }
 
+  /** Deletes handled messages now rather than when the batch ends (best effort: repeats are dropped). */
+  async function deleteDone(items: readonly Item[]): Promise<void> {
+    const handles = items.flatMap(({ receiptHandle }) => (receiptHandle ? [receiptHandle] : []));
+    if (handles.length > 0) await options.tasks.delete(handles).catch(() => {});
+  }
+
   return {
     /**
      * Handles one batch. A message delivered again may hold a run that kills its worker, so
@@ -333,29 +341,45 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         }
       }
       const failed: Item[] = [];
+      const done: Item[] = [];
       try {
         if (resend.length > 0) await options.tasks.send(resend);
+        done.push(...resent);
       } catch {
         failed.push(...resent);
       }
-      const groups = [
-        fresh,
-        ...suspects.map(({ item, message }) => [{ item, parsed: { ok: true as const, value: message } }]),
-      ];
-      for (const group of groups) {
-        if (group.length === 0) continue;
-        const handled = await runMessages(group);
+      if (crashed.length > 0) {
+        try {
+          await report({ outcomes: crashed.map(({ outcome }) => outcome), retries: [] });
+          done.push(...crashed.map(({ item }) => item));
+        } catch {
+          failed.push(...crashed.map(({ item }) => item));
+        }
+      }
+      // Runs taken apart or given up on are done with: should a run in this batch kill the
+      // invocation, they must not come back counting a death.
+      await deleteDone(done.splice(0));
+      if (fresh.length > 0) {
+        const handled = await runMessages(fresh);
+        try {
+          await report(handled);
+          done.push(...fresh.map(({ item }) => item));
+        } catch {
+          // Delivered again; the coordinator drops the outcomes it already has.
+          failed.push(...fresh.map(({ item }) => item));
+        }
+      }
+      const suspect = suspects[0];
+      if (suspect) {
+        await deleteDone(done); // likewise, should the suspect kill it
+        const handled = await runMessages([
+          { item: suspect.item, parsed: { ok: true, value: suspect.message } },
+        ]);
         try {
           await report(handled);
         } catch {
-          // Delivered again; the coordinator drops the outcomes it already has.
-          failed.push(...group.map(({ item }) => item));
+          failed.push(suspect.item);
         }
-      }
-      if (crashed.length > 0) {
-        await report({ outcomes: crashed.map(({ outcome }) => outcome), retries: [] }).catch(() => {
-          failed.push(...crashed.map(({ item }) => item));
-        });
       }
       return { batchItemFailures: failed.map((item) => ({ itemIdentifier: item.messageId })) };
     },
