@@ -5,7 +5,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-s
 import type { FastifyInstance } from "fastify";
 import type { buildApp } from "fauxqs";
 import { InvalidArgumentError } from "../errors.js";
-import { type FaultOptions, installFaults } from "./local/faults.js";
+import { type FaultOptions, INTERNAL_HEADER, installFaults } from "./local/faults.js";
 
 type App = ReturnType<typeof buildApp>;
 type Headers = Record<string, string | string[] | undefined>;
@@ -195,7 +195,14 @@ function fillConditionalPut(app: App): void {
     const path = request.url.split("?")[0] ?? request.url;
     const release = await takeTurn(queues, `${bucket}/${key}`);
     try {
-      const head = await app.inject({ method: "HEAD", url: path });
+      const head = await app.inject({ method: "HEAD", url: path, headers: { [INTERNAL_HEADER]: "1" } });
+      if (head.statusCode !== 200 && head.statusCode !== 404) {
+        // Not knowing whether the object exists, answer as S3 does when it cannot tell: try again.
+        return reply
+          .code(503)
+          .header("content-type", "application/xml")
+          .send(errorXml("SlowDown", undefined, path));
+      }
       const etag = head.statusCode === 200 ? String(head.headers.etag ?? "") : undefined;
       const failure = checkConditions({ ifNoneMatch, ifMatch, etag });
       if (failure) {
@@ -208,7 +215,7 @@ function fillConditionalPut(app: App): void {
       const put = await app.inject({
         method: "PUT",
         url: request.url,
-        headers: forwardedHeaders(request.headers),
+        headers: { ...forwardedHeaders(request.headers), [INTERNAL_HEADER]: "1" },
         payload: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
       });
       for (const [name, value] of Object.entries(put.headers)) {
@@ -276,6 +283,7 @@ function etagsMatch(ifMatch: string, etag: string): boolean {
 }
 
 const MESSAGES = {
+  SlowDown: "Please reduce your request rate.",
   PreconditionFailed: "At least one of the pre-conditions you specified did not hold",
   NoSuchKey: "The specified key does not exist.",
 } as const;

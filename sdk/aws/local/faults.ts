@@ -15,6 +15,8 @@ export interface FaultOptions {
 
 /** Marks a request this layer sent itself, so that it passes through untouched. */
 const REPLAYED = "x-squall-replayed";
+/** Marks a request the emulator makes of itself (a step of a conditional write): never failed. */
+export const INTERNAL_HEADER = "x-squall-internal";
 
 export interface FaultSwitch {
   /** Starts failing requests as `options` says; `undefined` stops. */
@@ -37,6 +39,7 @@ export function installFaults(app: FastifyInstance): FaultSwitch {
   app.addHook("onRequest", async (request, reply) => {
     const rate = options?.rate ?? 0;
     if (!options || rate <= 0 || request.headers[REPLAYED] !== undefined) return;
+    if (request.headers[INTERNAL_HEADER] !== undefined) return;
     seen += 1;
     if (Math.floor(seen * rate) === Math.floor((seen - 1) * rate)) return;
     const statuses = options.statuses ?? [500, 503];
