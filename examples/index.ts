@@ -5,7 +5,10 @@ import { fileURLToPath } from "node:url";
 
 const EXAMPLES = [
   ["sequential-flow.ts", "SequentialTaskRunner: each task finishes before the next starts"],
-  ["parallel-flow.ts", "LambdaTaskRunner: submitted tasks fan out to worker functions (a local environment here)"],
+  [
+    "parallel-flow.ts",
+    "LambdaTaskRunner: submitted tasks fan out to worker functions (a local environment here)",
+  ],
   ["direct-calls-flow.ts", "Tasks called without .submit() run in the flow, in order"],
   ["subflow.ts", "A concurrent parent flow, and a subflow with LambdaTaskRunner"],
 ] as const;

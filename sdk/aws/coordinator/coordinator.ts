@@ -101,5 +101,7 @@ function crashed(body: string, deliveries: number): Outcome[] {
     return [];
   }
   const message = parsed.value;
-  return message.tasks.map((task) => crashedOutcome(message, task, (message.deaths ?? 0) + deliveries));
+  // The dead-letter queue keeps the receive count; receiving it here added one.
+  const times = (message.deaths ?? 0) + Math.max(deliveries - 1, 0);
+  return message.tasks.map((task) => crashedOutcome(message, task, times));
 }

@@ -21,7 +21,7 @@ export interface LocalEnvironmentOptions {
   readonly workers?: number;
   /** The emulator's port on 127.0.0.1. @default a free one */
   readonly port?: number;
-  /** Task messages not deleted this long after a worker took them are delivered again. @default 30 */
+  /** Messages not deleted this long after a function took them are delivered again. @default 30 */
   readonly visibilitySeconds?: number;
   /** Deliveries of a task message before it goes to the dead-letter queue. @default 3 */
   readonly maxReceiveCount?: number;
@@ -150,14 +150,14 @@ export async function startLocalEnvironment(
           eventSourceArn: completionArn as string,
           batchSize: 10,
           batchingWindowMs: 20,
-          visibilitySeconds: 30,
+          visibilitySeconds,
         },
         {
           queueUrl: deadLetterQueueUrl,
           eventSourceArn: deadLetterArn as string,
           batchSize: 10,
           batchingWindowMs: 0,
-          visibilitySeconds: 30,
+          visibilitySeconds,
         },
       ]),
     );
