@@ -89,7 +89,7 @@ describe("the coordinator's core", () => {
           messageId: "d",
           body: JSON.stringify(poison),
           eventSourceARN: DLQ_ARN,
-          attributes: { ApproximateReceiveCount: "3" },
+          attributes: { ApproximateReceiveCount: "4" }, // three deliveries to workers, then the coordinator's own
         },
       ],
     });
