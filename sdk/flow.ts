@@ -3,6 +3,7 @@ import type { FlowDefinition } from "./engine/definitions.js";
 import { FlowRun, type FlowRunState } from "./engine/flow-run.js";
 import { InvalidArgumentError } from "./errors.js";
 import { checkName, definitionArgs, type FlowOptions, flowSettings } from "./options.js";
+import { registerFlow } from "./registry.js";
 import { RunPromise } from "./run-promise.js";
 
 /** A flow: call it to run it and get its return value, or `.run()` it to get its final state. */
@@ -48,6 +49,7 @@ export function flow<Args extends unknown[], R>(
 function makeFlow<Args extends unknown[], R>(
   fn: (...args: Args) => R,
   options: FlowOptions<Awaited<R>>,
+  register = true,
 ): Flow<Args, R> {
   const def: FlowDefinition = {
     name: checkName(options?.name ?? fn.name, "flow"),
@@ -55,6 +57,13 @@ function makeFlow<Args extends unknown[], R>(
     settings: flowSettings(options as FlowOptions<unknown>),
   };
   const start = (args: unknown[]) => new FlowRun<Awaited<R>>(def, args, currentScope()?.flowRun as FlowRun);
+  // A flow-runner finds it by name; its variants (withOptions) are not registered.
+  if (register) {
+    registerFlow(def.name, (args) => {
+      const run = start(args);
+      return { id: run.id, name: run.name, final: run.finalState() as Promise<FlowRunState<unknown>> };
+    });
+  }
   const call = (...args: Args) => {
     if (skippedInWorker()) return NEVER as Promise<Awaited<R>>;
     const run = start(args);
@@ -72,7 +81,7 @@ function makeFlow<Args extends unknown[], R>(
           `Expected withOptions() to get an options object, got \`${String(more)}\``,
         );
       }
-      return makeFlow<Args, R>(fn, { ...options, ...more });
+      return makeFlow<Args, R>(fn, { ...options, ...more }, false);
     },
   }) as Flow<Args, R>;
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { TaskDefinition } from "./engine/definitions.js";
+import type { FlowRunState } from "./engine/flow-run.js";
 import { DuplicateTaskNameError } from "./errors.js";
 
 /**
@@ -26,6 +27,32 @@ export function registerTask(def: TaskDefinition): void {
 }
 
 const waiting = new Map<string, ((def: TaskDefinition) => void)[]>();
+
+/**
+ * Starts a run of a flow by name, whatever mode the process is in (a flow-runner starts
+ * flows that a worker-mode import of their module would skip).
+ */
+export type FlowStarter = (args: unknown[]) => {
+  readonly id: string;
+  readonly name: string;
+  readonly final: Promise<FlowRunState<unknown>>;
+};
+
+const flows = new Map<string, FlowStarter>();
+
+/** Flows by name, for a flow-runner to start; the first flow of a name defined wins. */
+export function registerFlow(name: string, start: FlowStarter): void {
+  if (!flows.has(name)) flows.set(name, start);
+}
+
+export function registeredFlow(name: string): FlowStarter | undefined {
+  return flows.get(name);
+}
+
+/** The names of the flows this process has defined. */
+export function flowNames(): string[] {
+  return [...flows.keys()];
+}
 
 /**
  * Resolves when a task of this name is registered: a worker importing a module learns of its

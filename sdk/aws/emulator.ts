@@ -6,6 +6,7 @@ import type { FastifyInstance } from "fastify";
 import type { buildApp } from "fauxqs";
 import { InvalidArgumentError } from "../errors.js";
 import { type FaultOptions, INTERNAL_HEADER, installFaults } from "./local/faults.js";
+import { type LocalFunction, serveInvokeApi } from "./local/invoke-api.js";
 
 type App = ReturnType<typeof buildApp>;
 type Headers = Record<string, string | string[] | undefined>;
@@ -67,6 +68,11 @@ export interface Emulator {
    */
   createQueue(name: string, options?: QueueOptions): Promise<string>;
   /**
+   * Functions it serves through Lambda's Invoke API (`POST /2015-03-31/functions/<name>/invocations`),
+   * by name: the local environment puts its flow-runner here.
+   */
+  readonly functions: Map<string, LocalFunction>;
+  /**
    * Answers a share of requests with 500 or 503 from now on (`undefined` stops it), to show
    * that callers retry and lose nothing.
    */
@@ -101,6 +107,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const app = buildApp({ logger: options.logger ?? false, defaultRegion: REGION });
   fillConditionalPut(app);
   const faults = installFaults(app as unknown as FastifyInstance);
+  const functions = new Map<string, LocalFunction>();
+  serveInvokeApi(app as unknown as FastifyInstance, functions);
   try {
     await app.listen({ host: HOST, port });
   } catch (error) {
@@ -157,6 +165,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       );
       return created.QueueUrl as string;
     },
+    functions,
     injectFaults: (next) => faults.set(next),
     get faultsInjected() {
       return faults.injected;

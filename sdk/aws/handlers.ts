@@ -1,7 +1,10 @@
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { enterWorkerMode } from "../context.js";
 import { InvalidArgumentError } from "../errors.js";
 import { addressFromEnv, clientsFor } from "./address.js";
 import { type CoordinatorEvent, createCoordinator } from "./coordinator/coordinator.js";
+import { type FlowRunnerResult, type InvocationContext, runFlow } from "./flow-runner/flow-runner.js";
 import { SqsQueue } from "./queue.js";
 import { S3ResultStore } from "./s3-store.js";
 import { type BatchResponse, createTaskWorker, type SqsEvent } from "./worker/task-worker.js";
@@ -60,6 +63,37 @@ export function workerHandler(
     })();
     return worker.handle(event);
   };
+}
+
+/** The variable naming, for a flow-runner not bundled with its flows, the flows module to load. */
+export const FLOWS_VARIABLE = "SQUALL_FLOWS";
+
+/**
+ * The flow-runner function's handler: `{ "flow": "<name>", "parameters": [...] }` starts that
+ * flow, whose tasks go to the worker fleet (its LambdaTaskRunner reads the stack's address
+ * from the `SQUALL_*` variables); a synchronous invocation answers with the flow run's id and
+ * result, or fails with its error.
+ *
+ * @example
+ * // functions/flow-runner.ts, bundled with the flows module
+ * export const handler = flowRunnerHandler({ flows: () => import("../src/flows.js") });
+ */
+export function flowRunnerHandler(
+  options: WorkerHandlerOptions = {},
+): (event: unknown, context?: InvocationContext) => Promise<FlowRunnerResult> {
+  const env = options.env ?? process.env;
+  enterWorkerMode(); // the flows module's own top-level flow calls are not this function's to run
+  const flows =
+    options.flows ??
+    (env[FLOWS_VARIABLE] ? () => import(moduleUrl(env[FLOWS_VARIABLE] as string)) : undefined);
+  flows?.().catch((error) => {
+    process.stderr.write(`squall flow-runner: the flows module failed to load: ${(error as Error).stack}\n`);
+  });
+  return (event, context) => runFlow(event, context);
+}
+
+function moduleUrl(path: string): string {
+  return /^[a-z]+:/i.test(path) ? path : pathToFileURL(resolve(path)).href;
 }
 
 /**

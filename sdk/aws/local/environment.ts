@@ -7,10 +7,11 @@ import { InvalidArgumentError } from "../../errors.js";
 import { BOOTSTRAP, tsxApiFor } from "../../runners/threads/bootstrap.js";
 import { ADDRESS_VARIABLES, type SquallAddress } from "../address.js";
 import { type Emulator, startEmulator } from "../emulator.js";
-import { DEAD_LETTER_ARN_VARIABLE, MAX_RECEIVE_COUNT_VARIABLE } from "../handlers.js";
+import { DEAD_LETTER_ARN_VARIABLE, FLOWS_VARIABLE, MAX_RECEIVE_COUNT_VARIABLE } from "../handlers.js";
 import { SqsQueue } from "../queue.js";
 import type { FaultOptions } from "./faults.js";
 import type { FromFunctionThread, FunctionThreadSetup } from "./function-thread.js";
+import type { InvocationOutcome } from "./invoke-api.js";
 
 /**
  * How the local environment is set up. Its defaults are those of the deployed stack, scaled to
@@ -27,12 +28,21 @@ export interface LocalEnvironmentOptions {
   readonly maxReceiveCount?: number;
   /** Task messages per worker invocation. @default 10 */
   readonly batchSize?: number;
+  /**
+   * A flows module (a path or file URL) for a flow-runner function, invoked through the
+   * emulator's Lambda Invoke API as `flowRunnerFunctionName`. @default no flow-runner
+   */
+  readonly flows?: string;
+  /** How long a flow-runner invocation may run. @default 900 */
+  readonly flowRunnerTimeoutSeconds?: number;
 }
 
 /** A running local environment: its address, its emulator, and how to stop it. */
 export interface LocalEnvironment {
   readonly address: SquallAddress & { readonly endpoint: string; readonly region: string };
   readonly deadLetterQueueUrl: string;
+  /** The flow-runner's name for Lambda's Invoke API at `address.endpoint`, when `flows` was given. */
+  readonly flowRunnerFunctionName: string | undefined;
   readonly emulator: Emulator;
   /** Answers a share of the emulator's requests with 500/503 (see `Emulator.injectFaults`). */
   injectFaults(options: FaultOptions | undefined): void;
@@ -44,6 +54,7 @@ export interface LocalEnvironment {
 const EXT = extname(new URL(import.meta.url).pathname);
 const WORKER_HANDLER = new URL(`../../../functions/worker${EXT}`, import.meta.url).href;
 const COORDINATOR_HANDLER = new URL(`../../../functions/coordinator${EXT}`, import.meta.url).href;
+const FLOW_RUNNER_HANDLER = new URL(`../../../functions/flow-runner${EXT}`, import.meta.url).href;
 const THREAD_ENTRY = new URL(`./function-thread${EXT}`, import.meta.url).href;
 
 /**
@@ -120,8 +131,13 @@ export async function startLocalEnvironment(
       [completionQueueUrl, new SqsQueue({ url: completionQueueUrl, client: sqs })],
       [deadLetterQueueUrl, new SqsQueue({ url: deadLetterQueueUrl, client: sqs })],
     ]);
-    const spawn = (handler: string, sources: FunctionThreadSetup["sources"]) => {
-      const thread = startThread(handler, sources, env, (held) => {
+    const spawn = (
+      handler: string,
+      sources: FunctionThreadSetup["sources"],
+      threadEnv = env,
+      onSpawned?: (thread: FunctionThread) => void,
+    ): FunctionThread => {
+      const thread = startThread(handler, sources, threadEnv, (held) => {
         threads.delete(thread);
         if (stopping) return;
         for (const [url, handle] of held)
@@ -129,9 +145,10 @@ export async function startLocalEnvironment(
             .get(url)
             ?.release(handle)
             .catch(() => {});
-        spawn(handler, sources); // as Lambda starts a new instance
+        spawn(handler, sources, threadEnv, onSpawned); // as Lambda starts a new instance
       });
       threads.add(thread);
+      onSpawned?.(thread);
       return thread;
     };
     const taskSource = {
@@ -161,12 +178,31 @@ export async function startLocalEnvironment(
         },
       ]),
     );
+    let flowRunnerFunctionName: string | undefined;
+    if (options.flows !== undefined) {
+      // The flow-runner, invoked through the emulator's Lambda Invoke API.
+      const timeoutMs =
+        integerOption("flowRunnerTimeoutSeconds", options.flowRunnerTimeoutSeconds ?? 900, 1) * 1000;
+      let flowRunner: FunctionThread | undefined;
+      started.push(
+        spawn(FLOW_RUNNER_HANDLER, [], { ...env, [FLOWS_VARIABLE]: options.flows }, (thread) => {
+          flowRunner = thread;
+        }),
+      );
+      flowRunnerFunctionName = `squall-flow-runner-${id}`;
+      emulator.functions.set(flowRunnerFunctionName, async (payload) => {
+        const thread = flowRunner as FunctionThread;
+        await thread.ready;
+        return thread.invoke(payload, timeoutMs);
+      });
+    }
     await Promise.all(started.map((thread) => thread.ready));
 
     let stopped: Promise<void> | undefined;
     return {
       address,
       deadLetterQueueUrl,
+      flowRunnerFunctionName,
       emulator,
       injectFaults: (faults) => emulator.injectFaults(faults),
       stop() {
@@ -189,6 +225,8 @@ export async function startLocalEnvironment(
 
 interface FunctionThread {
   readonly ready: Promise<void>;
+  /** Runs one invocation of an invocable thread's handler. */
+  invoke(payload: unknown, timeoutMs: number): Promise<InvocationOutcome>;
   stop(): Promise<void>;
 }
 
@@ -201,7 +239,15 @@ function startThread(
   env: Record<string, string>,
   onDeath: (held: [queueUrl: string, handle: string][]) => void,
 ): FunctionThread {
-  const setup: FunctionThreadSetup = { entry: THREAD_ENTRY, tsx: tsxApiFor(THREAD_ENTRY), handler, sources };
+  const setup: FunctionThreadSetup = {
+    entry: THREAD_ENTRY,
+    tsx: tsxApiFor(THREAD_ENTRY),
+    handler,
+    invocable: sources.length === 0,
+    sources,
+  };
+  const invocations = new Map<number, (outcome: InvocationOutcome) => void>();
+  let nextInvocation = 0;
   const thread = new Worker(BOOTSTRAP, { eval: true, workerData: setup, env });
   thread.unref();
   const held = new Map<string, string>(); // receipt handle → queue URL
@@ -218,7 +264,10 @@ function startThread(
   });
   thread.on("message", (message: FromFunctionThread) => {
     if (message.type === "ready") markReady();
-    else if (message.type === "stopped") markStopped();
+    else if (message.type === "invoked") {
+      invocations.get(message.id)?.(message.outcome);
+      invocations.delete(message.id);
+    } else if (message.type === "stopped") markStopped();
     else if (message.type === "holding") {
       for (const handle of message.handles) {
         if (message.holding) held.set(handle, message.queueUrl);
@@ -230,13 +279,29 @@ function startThread(
     failReady(error);
     if (!stopping) process.stderr.write(`squall local: a function thread died: ${error.message}\n`);
   });
-  thread.on("exit", () => {
+  thread.on("exit", (code) => {
     markStopped();
+    for (const resolve of invocations.values()) {
+      resolve({
+        ok: false,
+        errorType: "Runtime.ExitError",
+        errorMessage: `The function exited with code ${code} during the invocation.`,
+        stackTrace: [],
+      });
+    }
+    invocations.clear();
     failReady(new Error("The function thread exited before it was ready."));
     if (!stopping) onDeath([...held].map(([handle, url]) => [url, handle]));
   });
   return {
     ready,
+    invoke(payload, timeoutMs) {
+      const id = ++nextInvocation;
+      return new Promise((resolve) => {
+        invocations.set(id, resolve);
+        thread.postMessage({ type: "invoke", id, payload, deadline: Date.now() + timeoutMs });
+      });
+    },
     async stop() {
       stopping = true;
       thread.postMessage({ type: "stop" });

@@ -5,6 +5,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { SquallError } from "../../errors.js";
 import { addressFromEnv, clientsFor } from "../address.js";
 import { SqsQueue } from "../queue.js";
+import type { InvocationOutcome } from "./invoke-api.js";
 import { EventSourcePoller, type PolledHandler } from "./poller.js";
 
 /** What the environment tells a function thread (its `workerData`). */
@@ -13,6 +14,8 @@ export interface FunctionThreadSetup {
   readonly tsx: string | undefined;
   /** The handler module's URL; its `handler` export is called. */
   readonly handler: string;
+  /** Whether it takes invocations from the environment (the flow-runner) rather than polling. */
+  readonly invocable: boolean;
   readonly sources: readonly {
     readonly queueUrl: string;
     readonly eventSourceArn: string;
@@ -31,13 +34,14 @@ export type FromFunctionThread =
       readonly holding: boolean;
     }
   | { readonly type: "ready" }
+  | { readonly type: "invoked"; readonly id: number; readonly outcome: InvocationOutcome }
   | { readonly type: "stopped" };
 
 const port = parentPort;
 if (!port) throw new SquallError("A function thread must run in a worker thread.");
 const setup = workerData as FunctionThreadSetup;
 
-const { handler } = (await import(setup.handler)) as { handler: PolledHandler };
+const { handler } = (await import(setup.handler)) as { handler: PolledHandler & InvocableHandler };
 const address = addressFromEnv();
 if (!address) throw new SquallError("A function thread needs SQUALL_* variables in its environment.");
 const { sqs } = clientsFor(address);
@@ -62,8 +66,35 @@ const pollers = setup.sources.map(
 for (const poller of pollers) poller.start();
 port.postMessage({ type: "ready" } satisfies FromFunctionThread);
 
-port.on("message", async (message: { type: "stop" }) => {
-  if (message.type !== "stop") return;
+type InvocableHandler = (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<unknown>;
+
+/** Messages the environment sends a function thread. */
+export type ToFunctionThread =
+  | { readonly type: "stop" }
+  | { readonly type: "invoke"; readonly id: number; readonly payload: unknown; readonly deadline: number };
+
+port.on("message", async (message: ToFunctionThread) => {
+  if (message.type === "invoke") {
+    const { id, payload, deadline } = message;
+    let outcome: InvocationOutcome;
+    try {
+      const result = await handler(payload, { getRemainingTimeInMillis: () => deadline - Date.now() });
+      outcome = { ok: true, result: JSON.parse(JSON.stringify(result ?? null)) }; // Lambda answers JSON
+    } catch (thrown) {
+      const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+      outcome = {
+        ok: false,
+        errorType: error.name,
+        errorMessage: error.message,
+        stackTrace: (error.stack ?? "")
+          .split("\n")
+          .slice(1)
+          .map((line) => line.trim()),
+      };
+    }
+    port.postMessage({ type: "invoked", id, outcome } satisfies FromFunctionThread);
+    return;
+  }
   await Promise.all(pollers.map((poller) => poller.stop()));
   sqs.destroy();
   port.postMessage({ type: "stopped" } satisfies FromFunctionThread);

@@ -1,0 +1,124 @@
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readSegments } from "../../sdk/aws/record/run-log.js";
+import { sleep } from "../support/async.js";
+
+// The flow-runner on the local environment, started as against AWS: through Lambda's Invoke API.
+let local: LocalEnvironment;
+let lambda: LambdaClient;
+
+beforeAll(async () => {
+  local = await startLocalEnvironment({
+    workers: 1,
+    flows: "test/fixtures/flow-runner-flows.ts",
+    flowRunnerTimeoutSeconds: 3,
+  });
+  lambda = new LambdaClient({
+    endpoint: local.address.endpoint,
+    region: local.address.region,
+    credentials: { accessKeyId: "squall-local", secretAccessKey: "squall-local" },
+  });
+});
+afterAll(async () => {
+  lambda?.destroy();
+  await local?.stop();
+});
+
+async function invoke(payload: unknown, invocationType?: "Event" | "RequestResponse") {
+  const answer = await lambda.send(
+    new InvokeCommand({
+      FunctionName: local.flowRunnerFunctionName,
+      Payload: JSON.stringify(payload),
+      InvocationType: invocationType,
+    }),
+  );
+  const text = answer.Payload ? Buffer.from(answer.Payload).toString("utf8") : "";
+  return {
+    status: answer.StatusCode,
+    functionError: answer.FunctionError,
+    body: text ? JSON.parse(text) : undefined,
+  };
+}
+
+describe("the flow-runner, invoked through Lambda's Invoke API on the local environment", () => {
+  it("runs a flow by name synchronously and answers its run id and result; its tasks ran in the fleet", async () => {
+    const { status, functionError, body } = await invoke({ flow: "shouting", parameters: [["hey", "you"]] });
+
+    expect(status).toBe(200);
+    expect(functionError).toBeUndefined();
+    expect(body).toMatchObject({ flowName: "shouting", state: "Completed", result: ["HEY", "YOU"] });
+    const store = new S3ResultStore({
+      bucket: local.address.bucket,
+      endpoint: local.address.endpoint,
+      region: local.address.region,
+    });
+    const { segments } = await readSegments(store, body.flowRunId, 0);
+    expect(segments.flatMap((s) => s.outcomes).filter((o) => o.status === "completed")).toHaveLength(2);
+  });
+
+  it("answers a failed flow with FunctionError and the flow run's error", async () => {
+    const { status, functionError, body } = await invoke({ flow: "refusing", parameters: ["not today"] });
+
+    expect(status).toBe(200);
+    expect(functionError).toBe("Unhandled");
+    expect(body.errorType).toBe("FlowRunFailedError");
+    expect(body.errorMessage).toMatch(
+      /^Flow run '[a-z]+-[a-z]+' \([0-9a-f-]+\) ended Failed: refused: not today$/,
+    );
+  });
+
+  it("names the flows it has when asked for one it does not", async () => {
+    const { functionError, body } = await invoke({ flow: "nothingLikeIt" });
+
+    expect(functionError).toBe("Unhandled");
+    expect(body.errorMessage).toBe(
+      "No flow named 'nothingLikeIt' is deployed here; there are: shouting, refusing, lingering.",
+    );
+  });
+
+  it("refuses an event that is not { flow, parameters }", async () => {
+    const { functionError, body } = await invoke({ name: "shouting" });
+
+    expect(functionError).toBe("Unhandled");
+    expect(body.errorType).toBe("InvalidArgumentError");
+  });
+
+  it("answers an Event invocation with 202 at once, without waiting for the flow", async () => {
+    const started = Date.now();
+    const { status, body } = await invoke({ flow: "lingering", parameters: ["later"] }, "Event");
+
+    expect(status).toBe(202);
+    expect(body).toBeUndefined();
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("fails clearly a flow that outlasts the function's timeout, and its submitted task still finishes", async () => {
+    const { functionError, body } = await invoke({ flow: "lingering", parameters: ["still"] });
+
+    expect(functionError).toBe("Unhandled");
+    expect(body.errorMessage).toMatch(
+      /outlasted the flow-runner's timeout\. Its submitted tasks still run to completion/,
+    );
+    const flowRunId = /\(([0-9a-f-]{36})\)/.exec(body.errorMessage)?.[1] as string;
+    const store = new S3ResultStore({
+      bucket: local.address.bucket,
+      endpoint: local.address.endpoint,
+      region: local.address.region,
+    });
+    let completed = 0;
+    for (let i = 0; i < 50 && completed === 0; i++) {
+      const { segments } = await readSegments(store, flowRunId, 0);
+      completed = segments.flatMap((s) => s.outcomes).filter((o) => o.status === "completed").length;
+      if (completed === 0) await sleep(100);
+    }
+    expect(completed).toBe(1);
+  });
+
+  it("answers 404 ResourceNotFoundException for a function it does not have", async () => {
+    await expect(lambda.send(new InvokeCommand({ FunctionName: "no-such-function" }))).rejects.toMatchObject({
+      name: "ResourceNotFoundException",
+      $metadata: { httpStatusCode: 404 },
+    });
+  });
+});
