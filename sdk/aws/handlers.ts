@@ -3,7 +3,7 @@ import { pathToFileURL } from "node:url";
 import { enterWorkerMode } from "../context.js";
 import { InvalidArgumentError } from "../errors.js";
 import { addressFromEnv, clientsFor } from "./address.js";
-import { type CoordinatorEvent, createCoordinator } from "./coordinator/coordinator.js";
+import { type CoordinatorEvent, createCoordinator, type SweepEvent } from "./coordinator/coordinator.js";
 import { type FlowRunnerResult, type InvocationContext, runFlow } from "./flow-runner/flow-runner.js";
 import { SqsQueue } from "./queue.js";
 import { S3ResultStore } from "./s3-store.js";
@@ -65,6 +65,9 @@ export function workerHandler(
   };
 }
 
+/** The coordinator's variable: seconds after its flow returned that a run's missing outcomes are swept as Crashed. */
+export const OVERDUE_VARIABLE = "SQUALL_OVERDUE_SECONDS";
+
 /** The variable naming, for a flow-runner not bundled with its flows, the flows module to load. */
 export const FLOWS_VARIABLE = "SQUALL_FLOWS";
 
@@ -98,7 +101,9 @@ function moduleUrl(path: string): string {
 
 /**
  * The coordinator function's handler, configured like the worker's, plus
- * `SQUALL_DEAD_LETTER_QUEUE_ARN` for the task dead-letter queue it also consumes.
+ * `SQUALL_DEAD_LETTER_QUEUE_ARN` for the task dead-letter queue it also consumes and
+ * `SQUALL_OVERDUE_SECONDS` for its sweep: the scheduled event `{ "squall": "sweep" }` marks
+ * Crashed the runs with no outcome that long after their flow returned.
  *
  * @example
  * // functions/coordinator.ts
@@ -106,7 +111,7 @@ function moduleUrl(path: string): string {
  */
 export function coordinatorHandler(
   env: NodeJS.ProcessEnv = process.env,
-): (event: CoordinatorEvent) => Promise<BatchResponse> {
+): (event: CoordinatorEvent | SweepEvent) => Promise<BatchResponse> {
   let coordinator: ReturnType<typeof createCoordinator> | undefined;
   return (event) => {
     coordinator ??= (() => {
@@ -114,6 +119,7 @@ export function coordinatorHandler(
       return createCoordinator({
         store: new S3ResultStore({ bucket: address.bucket, client: s3 }),
         deadLetterQueueArn: env[DEAD_LETTER_ARN_VARIABLE] || undefined,
+        overdueSeconds: Number(env[OVERDUE_VARIABLE]) || undefined,
       });
     })();
     return coordinator.handle(event);

@@ -1,4 +1,5 @@
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -145,6 +146,11 @@ export class S3ResultStore implements ResultStore {
       if (isMissingKey(error)) return false;
       throw error;
     }
+  }
+
+  /** Removes the object at `key`, if any. */
+  async delete(key: string): Promise<void> {
+    await this.#client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.#key(key) }));
   }
 
   async list(prefix: string): Promise<string[]> {

@@ -1,4 +1,5 @@
-import { appendOutcomes, type RecordStore } from "../record/run-log.js";
+import { appendToRecord, type RecordStore, type RunSummary, readSummary } from "../record/run-log.js";
+import { TerminalIds } from "../record/terminal-ids.js";
 import {
   type FlowReturned,
   type Outcome,
@@ -6,7 +7,7 @@ import {
   parseMessage,
   TaskMessageSchema,
 } from "../wire/messages.js";
-import { crashedOutcome } from "../worker/crashed.js";
+import { crashedOutcome, overdueOutcome } from "../worker/crashed.js";
 import type { BatchResponse } from "../worker/task-worker.js";
 
 /** An SQS event as Lambda delivers it to the coordinator (the fields it reads). */
@@ -19,8 +20,30 @@ export interface CoordinatorEvent {
   }[];
 }
 
+/** What the sweep needs of the bucket beyond the record: listing and removing open-run markers. */
+export interface SweepStore extends RecordStore {
+  list(prefix: string): Promise<string[]>;
+  delete(key: string): Promise<void>;
+}
+
+/** The scheduled event that starts a sweep (an EventBridge rule's constant input). */
+export interface SweepEvent {
+  readonly squall: "sweep";
+}
+
+const OPEN_PREFIX = "open/";
+
+export function openRunKey(flowRunId: string): string {
+  return `${OPEN_PREFIX}${flowRunId}`;
+}
+
 export interface CoordinatorOptions {
-  readonly store: RecordStore;
+  readonly store: RecordStore | SweepStore;
+  /**
+   * How long after its flow returned a run may wait for outcomes before a sweep marks the
+   * missing ones Crashed (a message lost, a fleet stuck). @default 3600
+   */
+  readonly overdueSeconds?: number;
   /** Records from this queue are task messages that kept failing: their task runs end Crashed. */
   readonly deadLetterQueueArn?: string;
 }
@@ -38,8 +61,64 @@ export interface CoordinatorOptions {
  * export const handler = (event: CoordinatorEvent) => coordinator.handle(event);
  */
 export function createCoordinator(options: CoordinatorOptions) {
+  const sweepable = "list" in options.store ? options.store : undefined;
+  const overdueMs = (options.overdueSeconds ?? 3600) * 1000;
+
+  /**
+   * Runs whose flow returned while outcomes were still out get a marker under `open/`, which
+   * the sweep lists; it goes once the run is final. (One PUT and one DELETE per such run.)
+   */
+  async function trackOpenRun(
+    flowRunId: string,
+    summary: RunSummary,
+    becameFinal: boolean,
+    noticed: boolean,
+  ) {
+    if (!sweepable) return;
+    if (noticed && summary.state === undefined) {
+      await sweepable.create(openRunKey(flowRunId), new TextEncoder().encode(String(Date.now())));
+    } else if (becameFinal && !noticed) {
+      await sweepable.delete(openRunKey(flowRunId)).catch(() => {});
+    }
+  }
+
+  /** Marks Crashed the runs still without an outcome long after their flow returned. */
+  async function sweep(now = Date.now()): Promise<{ swept: number }> {
+    if (!sweepable) return { swept: 0 };
+    let swept = 0;
+    for (const key of await sweepable.list(OPEN_PREFIX)) {
+      const flowRunId = key.slice(OPEN_PREFIX.length);
+      const summary = await readSummary(sweepable, flowRunId);
+      if (summary?.state !== undefined) {
+        await sweepable.delete(key).catch(() => {});
+        continue;
+      }
+      const notice = summary?.returned;
+      if (!notice || now - notice.endedAt < overdueMs) continue;
+      const terminal = TerminalIds.fromJSON(summary.terminal);
+      const missing = [...TerminalIds.fromJSON(notice.sent).ids()].filter((id) => !terminal.has(id));
+      const minutes = Math.round(overdueMs / 60_000);
+      const crashedRuns = missing.map((taskRunId) =>
+        overdueOutcome(
+          flowRunId,
+          taskRunId,
+          `no outcome came within ${minutes} minutes after its flow returned (a message was lost, or the worker fleet is stuck)`,
+        ),
+      );
+      const { summary: after } = await appendToRecord(sweepable, flowRunId, crashedRuns);
+      swept += crashedRuns.length;
+      if (after.state !== undefined) await sweepable.delete(key).catch(() => {});
+    }
+    return { swept };
+  }
+
   return {
-    async handle(event: CoordinatorEvent): Promise<BatchResponse> {
+    sweep,
+    async handle(event: CoordinatorEvent | SweepEvent): Promise<BatchResponse> {
+      if (!("Records" in event)) {
+        await sweep();
+        return { batchItemFailures: [] };
+      }
       const byRun = new Map<
         string,
         { outcomes: Outcome[]; returned: FlowReturned | undefined; items: Set<string> }
@@ -72,7 +151,13 @@ export function createCoordinator(options: CoordinatorOptions) {
       await Promise.all(
         [...byRun].map(async ([flowRunId, run]) => {
           try {
-            await appendOutcomes(options.store, flowRunId, run.outcomes, run.returned);
+            const { summary, becameFinal } = await appendToRecord(
+              options.store,
+              flowRunId,
+              run.outcomes,
+              run.returned,
+            );
+            await trackOpenRun(flowRunId, summary, becameFinal, run.returned !== undefined);
           } catch {
             for (const item of run.items) failed.add(item); // delivered again; repeats are dropped
           }

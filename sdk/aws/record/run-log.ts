@@ -58,20 +58,31 @@ export async function appendOutcomes(
   outcomes: readonly Outcome[],
   returned?: FlowReturned,
 ): Promise<number> {
+  return (await appendToRecord(store, flowRunId, outcomes, returned)).recorded;
+}
+
+/** As `appendOutcomes`, also telling the summary it left and whether the run became final with it. */
+export async function appendToRecord(
+  store: RecordStore,
+  flowRunId: string,
+  outcomes: readonly Outcome[],
+  returned?: FlowReturned,
+): Promise<{ recorded: number; summary: RunSummary; becameFinal: boolean }> {
   let { summary, etag } = await loadSummary(store, flowRunId);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const terminal = TerminalIds.fromJSON(summary.terminal);
     const fresh = newOutcomes(outcomes, terminal);
     const notice = summary.returned ? undefined : returned;
-    if (fresh.length === 0 && !notice) return 0;
+    if (fresh.length === 0 && !notice) return { recorded: 0, summary, becameFinal: false };
     const segment: Segment = notice
       ? { v: WIRE_VERSION, outcomes: fresh, returned: notice }
       : { v: WIRE_VERSION, outcomes: fresh };
     if (await store.create(segmentKey(flowRunId, summary.nextSegment), encode(segment))) {
+      const wasFinal = summary.state !== undefined;
       fold(summary, terminal, segment);
       summary.nextSegment += 1;
       await updateSummary(store, flowRunId, summary, etag);
-      return fresh.length;
+      return { recorded: fresh.length, summary, becameFinal: !wasFinal && summary.state !== undefined };
     }
     // Another writer took that number (or died before updating the summary): fold what it wrote.
     ({ summary, etag } = await loadSummary(store, flowRunId));

@@ -53,6 +53,14 @@ export class TerminalIds {
     this.#ranges.set(prefix, merged);
   }
 
+  /** Every id in the set. */
+  *ids(): Generator<string> {
+    for (const [prefix, ranges] of this.#ranges) {
+      for (const [from, to] of ranges) for (let n = from; n <= to; n++) yield `${prefix}-${n.toString(36)}`;
+    }
+    yield* this.#others;
+  }
+
   toJSON(): TerminalIdsJson {
     return { ranges: Object.fromEntries(this.#ranges), others: [...this.#others] };
   }

@@ -18,6 +18,7 @@ import { StoredValue } from "../../serialization/stored.js";
 import { cancelledKey, runPrefix } from "../../storage/keys.js";
 import type { SqsQueue } from "../queue.js";
 import type { Segment } from "../record/run-log.js";
+import { TerminalIds } from "../record/terminal-ids.js";
 import type { S3ResultStore } from "../s3-store.js";
 import {
   type FlowReturned,
@@ -73,8 +74,9 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   /** Records not yet sent, by task run id. */
   #outbox = new Map<string, string>();
   #flushing: Promise<void> | undefined;
-  /** Task runs sent, for the flow-returned notice: the record is complete when it has this many. */
+  /** Task runs sent, for the flow-returned notice: the record is complete when it has them all. */
   readonly #sent = new Set<string>();
+  readonly #sentIds = new TerminalIds();
   readonly #errorModules = new Set<string>();
   #cancelMarked: Promise<void> | undefined;
 
@@ -114,6 +116,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
         state: ending.state === "Completed" ? "Completed" : (ending.state as FlowReturned["state"]),
         message: ending.error?.message,
         tasks: this.#sent.size,
+        sent: this.#sentIds.toJSON(),
         endedAt: Date.now(),
       };
       // The coordinator marks the flow run final in its record once every run sent is.
@@ -201,7 +204,10 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     const bodies = packMessages(head, [...outbox.values()], "]}", {
       maxRecords: this.#options.tasksPerMessage,
     });
-    for (const id of outbox.keys()) this.#sent.add(id);
+    for (const id of outbox.keys()) {
+      this.#sent.add(id);
+      this.#sentIds.add(id);
+    }
     let lastError: Error | undefined;
     for (let round = 0; round < SEND_ROUNDS; round++) {
       try {

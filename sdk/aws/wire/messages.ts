@@ -97,6 +97,13 @@ export const FlowReturnedSchema = v.object({
   message: v.optional(v.string()),
   /** How many task runs the flow run sent to the queue. */
   tasks: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** Their ids, as counter ranges per id prefix: what a sweep marks Crashed if no outcome comes. */
+  sent: v.optional(
+    v.object({
+      ranges: v.record(v.string(), v.array(v.tuple([v.number(), v.number()]))),
+      others: v.array(v.string()),
+    }),
+  ),
   endedAt: v.number(),
 });
 export type FlowReturned = v.InferOutput<typeof FlowReturnedSchema>;

@@ -21,3 +21,18 @@ export function crashedOutcome(message: TaskMessage, record: TaskRecord, times: 
     logs: [],
   };
 }
+
+/** The outcome of a run that a sweep gave up on: nothing was heard of it in time. */
+export function overdueOutcome(flowRunId: string, taskRunId: string, why: string): Outcome {
+  const error = new CrashedError(`Task run ${taskRunId} crashed: ${why}.`);
+  return {
+    flowRunId,
+    taskRunId,
+    attempt: 1,
+    status: "crashed",
+    serializer: "default",
+    payload: { text: decoder.decode(encodeError(error)) },
+    endedAt: Date.now(),
+    logs: [],
+  };
+}

@@ -1,0 +1,103 @@
+import { randomUUID } from "node:crypto";
+import { S3ResultStore } from "squall/aws";
+import { beforeAll, describe, expect, inject, it } from "vitest";
+import { createCoordinator, openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
+import { readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
+import { TerminalIds } from "../../sdk/aws/record/terminal-ids.js";
+import type { FlowReturned, Outcome } from "../../sdk/aws/wire/messages.js";
+
+let store: S3ResultStore;
+
+beforeAll(async () => {
+  const bucket = `sweep-${randomUUID().slice(0, 8)}`;
+  store = new S3ResultStore({ bucket, endpoint: inject("emulatorEndpoint"), region: "us-east-1" });
+  const { S3Client, CreateBucketCommand } = await import("@aws-sdk/client-s3");
+  const admin = new S3Client({
+    endpoint: inject("emulatorEndpoint"),
+    region: "us-east-1",
+    forcePathStyle: true,
+  });
+  await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+  admin.destroy();
+});
+
+const completed = (flowRunId: string, taskRunId: string): Outcome => ({
+  flowRunId,
+  taskRunId,
+  attempt: 1,
+  status: "completed",
+  serializer: "default",
+  payload: { text: "J1" },
+  endedAt: Date.now(),
+  logs: [],
+});
+
+function notice(flowRunId: string, ids: string[], endedAt: number): FlowReturned {
+  const sent = new TerminalIds();
+  for (const id of ids) sent.add(id);
+  return { flowRunId, flowName: "f", state: "Completed", tasks: ids.length, sent: sent.toJSON(), endedAt };
+}
+
+const message = (body: unknown, n: number) => ({
+  messageId: `m${n}`,
+  body: JSON.stringify({ v: 1, ...(body as object) }),
+});
+
+describe("the coordinator's sweep", () => {
+  it("marks Crashed the runs with no outcome long after their flow returned, and the flow run final", async () => {
+    const coordinator = createCoordinator({ store, overdueSeconds: 60 });
+    const flowRunId = randomUUID();
+    const ids = ["c0ffee-1", "c0ffee-2", "c0ffee-3"];
+    await coordinator.handle({
+      Records: [
+        message({ outcomes: [completed(flowRunId, "c0ffee-1")] }, 1),
+        message({ returned: notice(flowRunId, ids, Date.now() - 120_000) }, 2),
+      ],
+    });
+    expect(await store.exists(openRunKey(flowRunId))).toBe(true);
+    expect((await readSummary(store, flowRunId))?.state).toBeUndefined();
+
+    await coordinator.handle({ squall: "sweep" });
+
+    const summary = await readSummary(store, flowRunId);
+    expect(summary?.state).toBe("Completed");
+    expect(summary?.counts).toMatchObject({ completed: 1, crashed: 2 });
+    const { segments } = await readSegments(store, flowRunId, 0);
+    const crashed = segments.flatMap((s) => s.outcomes).filter((o) => o.status === "crashed");
+    expect(crashed.map((o) => o.taskRunId).sort()).toEqual(["c0ffee-2", "c0ffee-3"]);
+    expect(await store.exists(openRunKey(flowRunId))).toBe(false);
+  });
+
+  it("leaves alone a run whose flow returned recently", async () => {
+    const coordinator = createCoordinator({ store, overdueSeconds: 3600 });
+    const flowRunId = randomUUID();
+    await coordinator.handle({
+      Records: [message({ returned: notice(flowRunId, ["beef-1"], Date.now()) }, 1)],
+    });
+
+    const { swept } = await coordinator.sweep();
+
+    expect(swept).toBe(0);
+    expect((await readSummary(store, flowRunId))?.state).toBeUndefined();
+    expect(await store.exists(openRunKey(flowRunId))).toBe(true);
+  });
+
+  it("keeps no marker for a run that is final when its notice comes, and removes one when the last outcome comes", async () => {
+    const coordinator = createCoordinator({ store });
+    const early = randomUUID();
+    await coordinator.handle({
+      Records: [
+        message({ outcomes: [completed(early, "abc-1")] }, 1),
+        message({ returned: notice(early, ["abc-1"], Date.now()) }, 2),
+      ],
+    });
+    expect(await store.exists(openRunKey(early))).toBe(false);
+
+    const late = randomUUID();
+    await coordinator.handle({ Records: [message({ returned: notice(late, ["abd-1"], Date.now()) }, 1)] });
+    expect(await store.exists(openRunKey(late))).toBe(true);
+    await coordinator.handle({ Records: [message({ outcomes: [completed(late, "abd-1")] }, 2)] });
+    expect(await store.exists(openRunKey(late))).toBe(false);
+    expect((await readSummary(store, late))?.state).toBe("Completed");
+  });
+});
