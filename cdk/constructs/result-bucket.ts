@@ -1,0 +1,82 @@
+// The bucket holding flow runs' records (runs/<flowRunId>/...) and the coordinator's open-run
+// markers (open/<flowRunId>): private, TLS only, expired after the retention. Grants name the
+// exact S3 actions squall uses, on those prefixes only.
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
+import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3";
+import { NagSuppressions } from "cdk-nag";
+import { Construct } from "constructs";
+import { openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
+
+/** Where squall keeps everything of a flow run. */
+export const RUNS_PREFIX = "runs/";
+/** Where the coordinator marks runs whose flow returned with outcomes still out, for its sweep. */
+export const OPEN_PREFIX = openRunKey("");
+
+export interface ResultBucketProps {
+  /** Days a flow run's record is kept. @default 30 */
+  readonly retentionDays?: number;
+  /**
+   * `RemovalPolicy.DESTROY` deletes the bucket, its objects first, with the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+export class ResultBucket extends Construct {
+  readonly bucket: Bucket;
+
+  constructor(scope: Construct, id: string, props: ResultBucketProps = {}) {
+    super(scope, id);
+    const retentionDays = props.retentionDays ?? 30;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1) {
+      throw new Error(`Expected \`retentionDays\` to be an integer >= 1, got \`${retentionDays}\``);
+    }
+    const destroy = props.removalPolicy === RemovalPolicy.DESTROY;
+    this.bucket = new Bucket(this, "Bucket", {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      // Records are written once (segments) or replaced under If-Match (summaries): old
+      // versions would only cost storage.
+      versioned: false,
+      lifecycleRules: [
+        { id: "ExpireRuns", prefix: RUNS_PREFIX, expiration: Duration.days(retentionDays) },
+        // A marker outliving its run's record would be listed by every sweep, for nothing.
+        { id: "ExpireOpenMarkers", prefix: OPEN_PREFIX, expiration: Duration.days(retentionDays) },
+        { id: "AbortUploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      // A bucket is only deleted empty: DESTROY would fail on any bucket that ran a flow.
+      autoDeleteObjects: destroy,
+    });
+    NagSuppressions.addResourceSuppressions(this.bucket, [
+      {
+        id: "AwsSolutions-S1",
+        reason:
+          "The bucket holds transient flow-run records written and read only by this stack's functions and its callers; server access logs would cost a log object per request on the hot path and add nothing that CloudTrail data events cannot give when wanted.",
+      },
+    ]);
+  }
+
+  /**
+   * What a function of the stack (or a caller) does with run records: GET and HEAD objects,
+   * PUT them (conditional writes included), and list the bucket, without which S3 answers a
+   * missing key with 403 instead of the 404 squall waits on.
+   */
+  grantRecords(grantee: IGrantable): void {
+    this.bucket.grants.actionsOnObjectKeys(grantee, `${RUNS_PREFIX}*`, "s3:GetObject", "s3:PutObject");
+    Grant.addToPrincipal({ grantee, actions: ["s3:ListBucket"], resourceArns: [this.bucket.bucketArn] });
+  }
+
+  /** What the coordinator also does: create, check and delete open-run markers, which its sweep lists. */
+  grantOpenMarkers(grantee: IGrantable): void {
+    this.bucket.grants.actionsOnObjectKeys(
+      grantee,
+      `${OPEN_PREFIX}*`,
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:DeleteObject",
+    );
+  }
+}

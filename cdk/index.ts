@@ -1,0 +1,5 @@
+// squall's CDK construct, for a user's own app:
+//   new Squall(this, "Squall", { flows: "src/flows.ts" });
+export type { FunctionSettings } from "./constructs/squall-function.js";
+export { type CoordinatorSettings, Squall, type SquallProps, type WorkerSettings } from "./squall.js";
+export { SquallStack, type SquallStackProps } from "./squall-stack.js";

@@ -1,0 +1,235 @@
+// squall's AWS side as one construct: the result bucket, the task and completion queues (each
+// with a dead-letter queue), and the worker, coordinator and flow-runner functions carrying the
+// user's flows module. Each function is granted only what its handler does.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { CfnOutput, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Rule, RuleTargetInput, Schedule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
+import { Architecture } from "aws-cdk-lib/aws-lambda";
+import { RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { CfnBucket } from "aws-cdk-lib/aws-s3";
+import { NagSuppressions } from "cdk-nag";
+import { Construct } from "constructs";
+import { ADDRESS_VARIABLES, STACK_OUTPUTS } from "../sdk/aws/address.js";
+import {
+  BUNDLED_MODULES_VARIABLE,
+  DEAD_LETTER_ARN_VARIABLE,
+  MAX_RECEIVE_COUNT_VARIABLE,
+  OVERDUE_VARIABLE,
+} from "../sdk/aws/handlers.js";
+import { bundledModules } from "./constructs/bundled-modules.js";
+import { OPEN_PREFIX, ResultBucket, RUNS_PREFIX } from "./constructs/result-bucket.js";
+import { type FunctionSettings, SquallFunction } from "./constructs/squall-function.js";
+import { WorkQueue } from "./constructs/work-queue.js";
+
+export interface WorkerSettings extends FunctionSettings {
+  /** Messages per invocation (each may pack many task runs). @default 10 */
+  readonly batchSize?: number;
+  /** @default Duration.seconds(0): invoke as soon as messages arrive */
+  readonly maxBatchingWindow?: Duration;
+  /** Concurrent invocations the task queue drives at most. @default 100 */
+  readonly maxConcurrency?: number;
+}
+
+export interface CoordinatorSettings extends FunctionSettings {
+  /** Outcome messages per invocation. @default 10 */
+  readonly batchSize?: number;
+  /** Waiting gathers more outcomes into one segment, one S3 PUT. @default Duration.seconds(1) */
+  readonly maxBatchingWindow?: Duration;
+  /**
+   * How long after its flow returned a run may wait for its last outcomes before the sweep
+   * (every 5 minutes) marks the missing ones Crashed. @default Duration.hours(1)
+   */
+  readonly overdue?: Duration;
+}
+
+export interface SquallProps {
+  /**
+   * The flows module the functions carry, relative to `projectRoot` (or absolute). Its tasks are
+   * found by name, and its flows by the flow-runner. It is bundled, never imported at synth.
+   */
+  readonly flows: string;
+  /** The project's root: its lock file and tsconfig.json; `flows` is relative to it. @default process.cwd() */
+  readonly projectRoot?: string;
+  /** Days a flow run's record (`runs/<flowRunId>/`) is kept. @default 30 */
+  readonly retentionDays?: number;
+  /** Of the bucket and the log groups; DESTROY empties the bucket first. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+  /** Deliveries of a task message before it goes to the dead-letter queue and its runs end Crashed. @default 3 */
+  readonly maxReceiveCount?: number;
+  /** @default Architecture.ARM_64 */
+  readonly architecture?: Architecture;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /** @default 1024 MB, 60 s, batches of 10, no batching window, 100 concurrent invocations */
+  readonly worker?: WorkerSettings;
+  /** @default 1024 MB, 60 s, batches of 10 gathered for up to 1 s, runs overdue after an hour */
+  readonly coordinator?: CoordinatorSettings;
+  /** @default 1024 MB, 900 s */
+  readonly flowRunner?: FunctionSettings;
+}
+
+/**
+ * Outcomes the coordinator failed to record (S3 errors) are retried this many times, about an
+ * hour at the default visibility, before they are set aside; the sweep then ends their runs.
+ */
+const COMPLETION_MAX_RECEIVE_COUNT = 10;
+
+/**
+ * Deploys squall's AWS side for a flows module. Its outputs are what `LambdaTaskRunner({ stack })`
+ * reads, so a stack holds at most one.
+ *
+ * @example
+ * new Squall(this, "Squall", { flows: "src/flows.ts" });
+ */
+export class Squall extends Construct {
+  readonly results: ResultBucket;
+  readonly tasks: WorkQueue;
+  readonly completions: WorkQueue;
+  readonly worker: SquallFunction;
+  readonly coordinator: SquallFunction;
+  readonly flowRunner: SquallFunction;
+
+  constructor(scope: Construct, id: string, props: SquallProps) {
+    super(scope, id);
+    const projectRoot = resolve(props.projectRoot ?? process.cwd());
+    const flows = resolve(projectRoot, props.flows);
+    if (!existsSync(flows)) {
+      throw new Error(
+        `Expected \`flows\` to name a module, got \`${props.flows}\`: ${flows} does not exist.`,
+      );
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const maxReceiveCount = props.maxReceiveCount ?? 3;
+    const workerTimeout = props.worker?.timeout ?? Duration.seconds(60);
+    const coordinatorTimeout = props.coordinator?.timeout ?? Duration.seconds(60);
+
+    this.results = new ResultBucket(this, "Results", { retentionDays: props.retentionDays, removalPolicy });
+    this.tasks = new WorkQueue(this, "Tasks", {
+      consumerTimeout: workerTimeout,
+      maxReceiveCount,
+      deadLetterConsumerTimeout: coordinatorTimeout,
+    });
+    this.completions = new WorkQueue(this, "Completions", {
+      consumerTimeout: coordinatorTimeout,
+      maxReceiveCount: COMPLETION_MAX_RECEIVE_COUNT,
+    });
+
+    const address = {
+      [ADDRESS_VARIABLES.taskQueueUrl]: this.tasks.queue.queueUrl,
+      [ADDRESS_VARIABLES.completionQueueUrl]: this.completions.queue.queueUrl,
+      [ADDRESS_VARIABLES.bucket]: this.results.bucket.bucketName,
+      [ADDRESS_VARIABLES.region]: Stack.of(this).region,
+      [MAX_RECEIVE_COUNT_VARIABLE]: String(maxReceiveCount),
+    };
+    const carriesFlows = {
+      ...address,
+      [BUNDLED_MODULES_VARIABLE]: JSON.stringify(bundledModules(projectRoot, props.flows)),
+    };
+    const common = {
+      flows,
+      projectRoot,
+      architecture: props.architecture ?? Architecture.ARM_64,
+      logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy,
+    };
+
+    this.worker = new SquallFunction(this, "Worker", {
+      ...common,
+      kind: "worker",
+      memorySize: props.worker?.memorySize ?? 1024,
+      timeout: workerTimeout,
+      environment: carriesFlows,
+    });
+    this.tasks.feeds(this.worker.function, {
+      batchSize: props.worker?.batchSize ?? 10,
+      maxBatchingWindow: props.worker?.maxBatchingWindow ?? Duration.seconds(0),
+      maxConcurrency: props.worker?.maxConcurrency ?? 100,
+    });
+    // The event source lets it receive and delete; it also re-queues retries and split messages.
+    this.tasks.queue.grantSendMessages(this.worker);
+    this.completions.queue.grantSendMessages(this.worker);
+    this.results.grantRecords(this.worker);
+
+    this.coordinator = new SquallFunction(this, "Coordinator", {
+      ...common,
+      kind: "coordinator",
+      memorySize: props.coordinator?.memorySize ?? 1024,
+      timeout: coordinatorTimeout,
+      environment: {
+        ...address,
+        [DEAD_LETTER_ARN_VARIABLE]: this.tasks.deadLetterQueue.queueArn,
+        [OVERDUE_VARIABLE]: String((props.coordinator?.overdue ?? Duration.hours(1)).toSeconds()),
+      },
+    });
+    this.completions.feeds(this.coordinator.function, {
+      batchSize: props.coordinator?.batchSize ?? 10,
+      maxBatchingWindow: props.coordinator?.maxBatchingWindow ?? Duration.seconds(1),
+    });
+    // Dead-lettered task messages become Crashed outcomes, so their flows fail instead of waiting.
+    this.tasks.feedsDeadLetters(this.coordinator.function, {
+      batchSize: 10,
+      maxBatchingWindow: Duration.seconds(0),
+    });
+    this.results.grantRecords(this.coordinator);
+    this.results.grantOpenMarkers(this.coordinator);
+    // The sweep ends runs whose outcomes are overdue (their messages lost to the completion
+    // dead-letter queue, or the fleet stuck). A sweep not delivered is superseded by the next.
+    new Rule(this, "Sweep", {
+      schedule: Schedule.rate(Duration.minutes(5)),
+      targets: [
+        new LambdaFunction(this.coordinator.function, {
+          event: RuleTargetInput.fromObject({ squall: "sweep" }),
+          maxEventAge: Duration.minutes(5),
+        }),
+      ],
+    });
+
+    this.flowRunner = new SquallFunction(this, "FlowRunner", {
+      ...common,
+      kind: "flow-runner",
+      memorySize: props.flowRunner?.memorySize ?? 1024,
+      timeout: props.flowRunner?.timeout ?? Duration.seconds(900),
+      environment: carriesFlows,
+    });
+    // Its flows' LambdaTaskRunner sends task messages and the flow-returned notice, and follows
+    // the run's record.
+    this.tasks.queue.grantSendMessages(this.flowRunner);
+    this.completions.queue.grantSendMessages(this.flowRunner);
+    this.results.grantRecords(this.flowRunner);
+
+    // Run ids are minted at run time, so object access is granted on a prefix of the stack's own
+    // bucket, with exact actions: the one wildcard the rule pack sees.
+    const bucketId = Stack.of(this).getLogicalId(this.results.bucket.node.defaultChild as CfnBucket);
+    const underPrefix = (prefix: string, actions: string) => ({
+      id: "AwsSolutions-IAM5",
+      reason: `squall keeps what it writes under ${prefix}<flowRunId> with ids minted at run time: access is scoped to that prefix of the stack's own bucket, with exact actions (${actions}).`,
+      appliesTo: [`Resource::<${bucketId}.Arn>/${prefix}*`],
+    });
+    for (const fn of [this.worker, this.coordinator, this.flowRunner]) {
+      NagSuppressions.addResourceSuppressions(
+        fn,
+        [underPrefix(RUNS_PREFIX, "s3:GetObject, s3:PutObject")],
+        true,
+      );
+    }
+    NagSuppressions.addResourceSuppressions(
+      this.coordinator,
+      [underPrefix(OPEN_PREFIX, "s3:GetObject, s3:PutObject, s3:DeleteObject")],
+      true,
+    );
+
+    this.output(STACK_OUTPUTS.taskQueueUrl, this.tasks.queue.queueUrl, "Where callers send task runs");
+    this.output(STACK_OUTPUTS.completionQueueUrl, this.completions.queue.queueUrl, "Where outcomes go");
+    this.output(STACK_OUTPUTS.bucket, this.results.bucket.bucketName, "Flow runs' records, under runs/");
+    this.output("FlowRunnerFunctionName", this.flowRunner.function.functionName, "Runs a flow by name");
+    this.output("DeadLetterQueueUrl", this.tasks.deadLetterQueue.queueUrl, "Task messages given up on");
+    this.output("Region", Stack.of(this).region, "The stack's region");
+  }
+
+  /** An output whose key is exactly `key`, as LambdaTaskRunner({ stack }) looks it up. */
+  private output(key: string, value: string, description: string): void {
+    new CfnOutput(this, key, { value, description }).overrideLogicalId(key);
+  }
+}

@@ -1,0 +1,52 @@
+// The AwsSolutions rule pack on the stack: nothing left unexplained. Suppressions are few, each
+// with its reason in the construct that owns the resource; this lists them so that a new one is
+// a visible change.
+import { Aspects, RemovalPolicy } from "aws-cdk-lib";
+import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { describe, expect, it } from "vitest";
+import { squallStack } from "./stack.js";
+
+function checked(props: Parameters<typeof squallStack>[0] = {}) {
+  const stack = squallStack(props);
+  Aspects.of(stack).add(new AwsSolutionsChecks());
+  return { annotations: Annotations.fromStack(stack), template: Template.fromStack(stack) };
+}
+
+/** `{ "<rule>": ["<appliesTo>", ...] }` of every suppression in the template. */
+function suppressions(template: Template): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  type Rule = { id: string; applies_to?: string[] };
+  type Resource = { Metadata?: { cdk_nag?: { rules_to_suppress?: Rule[] } } };
+  for (const resource of Object.values(template.toJSON().Resources) as Resource[]) {
+    const rules = resource.Metadata?.cdk_nag?.rules_to_suppress ?? [];
+    for (const rule of rules) found[rule.id] = [...(found[rule.id] ?? []), ...(rule.applies_to ?? [])];
+  }
+  return found;
+}
+
+const AWS_SOLUTIONS = Match.stringLikeRegexp("AwsSolutions-.*");
+
+describe("the AwsSolutions rule pack", () => {
+  it("finds no error or warning that is not suppressed with a reason", () => {
+    const { annotations } = checked();
+    expect(annotations.findError("*", AWS_SOLUTIONS)).toEqual([]);
+    expect(annotations.findWarning("*", AWS_SOLUTIONS)).toEqual([]);
+  });
+
+  it("has only these suppressions: no access logs, Node.js 22, and object access under runs/ and open/", () => {
+    const found = suppressions(checked().template);
+    expect(Object.keys(found).sort()).toEqual(["AwsSolutions-IAM5", "AwsSolutions-L1", "AwsSolutions-S1"]);
+    const bucket = /<SquallResultsBucket[0-9A-F]{8}\.Arn>/.source;
+    expect([...new Set(found["AwsSolutions-IAM5"])].sort()).toEqual([
+      expect.stringMatching(new RegExp(`^Resource::${bucket}/open/\\*$`)),
+      expect.stringMatching(new RegExp(`^Resource::${bucket}/runs/\\*$`)),
+    ]);
+  });
+
+  it("finds nothing unsuppressed when the stack destroys its bucket either", () => {
+    const { annotations } = checked({ removalPolicy: RemovalPolicy.DESTROY });
+    expect(annotations.findError("*", AWS_SOLUTIONS)).toEqual([]);
+    expect(annotations.findWarning("*", AWS_SOLUTIONS)).toEqual([]);
+  });
+});
