@@ -89,6 +89,8 @@ export class SquallFunction extends Construct implements IGrantable {
         sourceMap: false,
         // The AWS SDK versions squall pins and tests with, not whichever the runtime carries.
         bundleAwsSDK: true,
+        // The embedded emulator (squall/aws's local environment) never runs in a function.
+        externalModules: ["fauxqs"],
       },
     });
     NagSuppressions.addResourceSuppressions(this.function, [
