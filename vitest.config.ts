@@ -9,6 +9,7 @@ export default defineConfig({
     alias: [
       { find: /^squall$/, replacement: source("./sdk/index.ts") },
       { find: /^squall\/aws$/, replacement: source("./sdk/aws/index.ts") },
+      { find: /^squall\/cdk$/, replacement: source("./cdk/index.ts") },
     ],
   },
   test: {

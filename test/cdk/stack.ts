@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { App, type CfnElement, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
-import { SquallStack, type SquallStackProps } from "../../cdk/index.js";
+import { SquallStack, type SquallStackProps } from "squall/cdk";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
