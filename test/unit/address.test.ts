@@ -166,4 +166,50 @@ describe("addressFromStack", () => {
       server.close();
     }
   });
+
+  it("reads the queues and bucket from a deployed stack's outputs", async () => {
+    const outputs = [
+      ["TaskQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/tasks"],
+      ["CompletionQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/completions"],
+      ["BucketName", "squall-results"],
+      ["Region", "eu-west-1"],
+    ]
+      .map(
+        ([key, value]) => `<member><OutputKey>${key}</OutputKey><OutputValue>${value}</OutputValue></member>`,
+      )
+      .join("");
+    const { createServer } = await import("node:http");
+    let asked = "";
+    const server = createServer((request, response) => {
+      let body = "";
+      request.on("data", (chunk) => {
+        body += chunk;
+      });
+      request.on("end", () => {
+        asked = body;
+        response.writeHead(200, { "content-type": "text/xml" });
+        response.end(
+          `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>Squall</StackName><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs>${outputs}</Outputs></member></Stacks></DescribeStacksResult></DescribeStacksResponse>`,
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const endpoint = `http://127.0.0.1:${port}`;
+      const address = await addressFromStack("Squall", { endpoint, region: "eu-west-1" });
+
+      expect(asked).toContain("Action=DescribeStacks");
+      expect(asked).toContain("StackName=Squall");
+      expect(address).toEqual({
+        region: "eu-west-1",
+        endpoint,
+        taskQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/tasks",
+        completionQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/completions",
+        bucket: "squall-results",
+      });
+    } finally {
+      server.close();
+    }
+  });
 });
