@@ -49,6 +49,7 @@ export {
   resetLogging,
 } from "./logging/config.js";
 export { RunLogger } from "./logging/logger.js";
+export { observeRuns, type RunEvent, type RunListener } from "./observe.js";
 export type { FlowHook, FlowOptions, TaskHook, TaskOptions } from "./options.js";
 export { exponentialBackoff, type RetryDelay } from "./retry.js";
 export { ConcurrentTaskRunner, type ConcurrentTaskRunnerOptions } from "./runners/concurrent.js";

@@ -3,6 +3,7 @@ import { CancelledError, FlowTimeoutError, SquallError, TaskRunsFailedError, toE
 import { newFlowRunId, newFlowRunName } from "../ids.js";
 import { RunLogger } from "../logging/logger.js";
 import { installPrintCapture } from "../logging/prints.js";
+import { emitRunEvent, errorSummary, observed } from "../observe.js";
 import { ConcurrentTaskRunner } from "../runners/concurrent.js";
 import type { TaskRunnerSession } from "../runners/task-runner.js";
 import type { FlowRunInfo, RunScope } from "../runs.js";
@@ -361,6 +362,18 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
   #setState(name: StateName, at: number): void {
     this.#stateName = name;
     this.#stateTime = at;
+    if (observed()) {
+      emitRunEvent({
+        kind: "flow",
+        id: this.id,
+        name: this.name,
+        definition: this.flowName,
+        flowRunId: this.parentFlowRunId,
+        state: name,
+        time: Date.now(),
+        error: errorSummary(this.#error),
+      });
+    }
   }
 }
 

@@ -14,6 +14,7 @@ import type { ResultOptions, TaskFuture } from "../futures.js";
 import { nextSerial, taskRunId } from "../ids.js";
 import { isEnabled } from "../logging/config.js";
 import { RunLogger } from "../logging/logger.js";
+import { emitRunEvent, errorSummary, observed } from "../observe.js";
 import { retryDelayMs } from "../retry.js";
 import type { RetryPolicy, RunnableTaskRun, TaskAttempt, TaskInvoker } from "../runners/task-runner.js";
 import type { RunScope, TaskRunInfo } from "../runs.js";
@@ -560,6 +561,19 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #setState(name: StateName, at: number): void {
     this.#stateName = name;
     this.#stateTime = at;
+    if (observed()) {
+      emitRunEvent({
+        kind: "task",
+        id: this.id,
+        name: this.name,
+        definition: this.#def.name,
+        flowRunId: this.flowRun.id,
+        state: name,
+        time: Date.now(),
+        attempts: this.#attempts,
+        error: errorSummary(this.#error),
+      });
+    }
   }
 
   /** Ends the run; returns a promise only while its hooks still run. */
@@ -567,10 +581,10 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     if (this.#final) return undefined;
     this.#final = true;
     const at = now();
-    this.#setState(name, at);
-    this.#endTime = at;
     this.#value = value;
     this.#error = error;
+    this.#setState(name, at);
+    this.#endTime = at;
     this.#args = NO_ARGS;
     this.#waitFor = undefined;
     if (this.#timer) {

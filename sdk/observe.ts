@@ -1,0 +1,53 @@
+import type { StateName } from "./states.js";
+
+/** A flow run or task run entering a state: what the CLI's live display and run records follow. */
+export interface RunEvent {
+  readonly kind: "flow" | "task";
+  readonly id: string;
+  readonly name: string;
+  /** The flow's or the task's name. */
+  readonly definition: string;
+  /** For a task run, its flow run; for a flow run, its parent flow run, if any. */
+  readonly flowRunId: string | undefined;
+  readonly state: StateName;
+  /** Milliseconds since the epoch. */
+  readonly time: number;
+  readonly attempts?: number;
+  readonly error?: { readonly name: string; readonly message: string; readonly stack?: string };
+}
+
+export type RunListener = (event: RunEvent) => void;
+
+const listeners = new Set<RunListener>();
+
+/**
+ * Calls `listener` with every state every flow run and task run of this process enters,
+ * from now on; returns a function that stops it. A listener that throws is ignored. Runs
+ * cost nothing more while no one listens.
+ *
+ * @example
+ * const stop = observeRuns((event) => console.log(event.kind, event.name, event.state));
+ */
+export function observeRuns(listener: RunListener): () => void {
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+  };
+}
+
+/** Whether anyone listens: callers build events only then. */
+export function observed(): boolean {
+  return listeners.size > 0;
+}
+
+export function emitRunEvent(event: RunEvent): void {
+  for (const listener of listeners) {
+    try {
+      listener(event);
+    } catch {}
+  }
+}
+
+export function errorSummary(error: Error | undefined): RunEvent["error"] {
+  return error && { name: error.name, message: error.message, stack: error.stack };
+}
