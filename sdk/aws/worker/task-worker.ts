@@ -79,6 +79,13 @@ export interface TaskWorkerOptions {
   readonly maxDeliveries?: number;
 }
 
+/** The bucket failed a run's arguments or result (after the SDK's retries): not the task's fault. */
+class StorageUnavailableError extends SquallError {
+  constructor(cause: unknown) {
+    super(`The bucket could not be reached: ${toError(cause).message}`, { cause });
+  }
+}
+
 /** How long a warm worker trusts what it learned of a flow run's cancellation. */
 const CANCEL_CHECK_MS = 1_000;
 /** The signal of runs without a deadline: nothing in the worker aborts them. */
@@ -120,7 +127,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   async function runRecord(
     message: TaskMessage,
     record: TaskRecord,
-  ): Promise<{ outcome: Outcome; retry?: number }> {
+  ): Promise<{ outcome: Outcome; retry?: number } | { unavailable: Error }> {
     const entries: Entry[] = [];
     logs.set(record.taskRunId, entries);
     const startedAt = Date.now();
@@ -165,6 +172,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         outcome: { ...base, status: "completed", serializer: serializer.name, payload, endedAt: Date.now() },
       };
     } catch (thrown) {
+      if (thrown instanceof StorageUnavailableError) return { unavailable: thrown };
       let error = toError(thrown);
       let retry: number | undefined;
       try {
@@ -192,7 +200,9 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     const bytes = serializer.serialize(value, "result");
     if (bytes.byteLength > (options.inlineBytes ?? 64 * 1024)) {
       const key = resultKey(flowRunId, taskRunId);
-      await options.store.put(key, bytes);
+      await options.store.put(key, bytes).catch((error) => {
+        throw new StorageUnavailableError(error);
+      });
       return { key, size: bytes.byteLength };
     }
     return asPayload(bytes);
@@ -201,7 +211,9 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   async function payloadBytes(payload: Payload): Promise<Uint8Array> {
     if ("text" in payload) return new TextEncoder().encode(payload.text);
     if ("base64" in payload) return Buffer.from(payload.base64, "base64");
-    const bytes = await options.store.get(payload.key);
+    const bytes = await options.store.get(payload.key).catch((error) => {
+      throw new StorageUnavailableError(error);
+    });
     if (!bytes) throw new SquallError(`The arguments stored at \`${payload.key}\` are gone.`);
     return bytes;
   }
@@ -258,11 +270,14 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   interface Handled {
     outcomes: Outcome[];
     retries: { record: TaskRecord; delay: number; message: TaskMessage }[];
+    /** Messages with a run the bucket failed (not the task): they are delivered again. */
+    unhandled?: Set<Item>;
   }
 
   /** Runs the messages' task runs, all at once up to the concurrency limit; outcomes in message order. */
   async function runMessages(items: readonly { item: Item; parsed: Parsed }[]): Promise<Handled> {
     const retries: Handled["retries"] = [];
+    const unhandled = new Set<Item>();
     const messages = items.flatMap(({ parsed }) => (parsed.ok ? [parsed.value] : []));
     const cancelled = cancelledRuns(messages);
     const work: (() => Promise<void>)[] = [];
@@ -276,15 +291,20 @@ export function createTaskWorker(options: TaskWorkerOptions) {
             mine[i] = skipped(message, record);
             return;
           }
-          const { outcome, retry } = await runRecord(message, record);
-          mine[i] = outcome;
-          if (retry !== undefined) retries.push({ record, delay: retry, message });
+          const ran = await runRecord(message, record);
+          if ("unavailable" in ran) {
+            unhandled.add(item);
+            return;
+          }
+          mine[i] = ran.outcome;
+          if (ran.retry !== undefined) retries.push({ record, delay: ran.retry, message });
         });
       });
       return mine;
     });
     await runAll(work, options.concurrency ?? 64);
-    return { outcomes: outcomes.flat(), retries };
+    // A run the bucket failed has no outcome: its message comes back (runs already final are dropped then).
+    return { outcomes: outcomes.flat().filter((outcome) => outcome !== undefined), retries, unhandled };
   }
 
   /** Queues the retries, then sends the outcomes: once they are out, the runs count as handled. */
@@ -363,7 +383,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         const handled = await runMessages(fresh);
         try {
           await report(handled);
-          done.push(...fresh.map(({ item }) => item));
+          for (const { item } of fresh) (handled.unhandled?.has(item) ? failed : done).push(item);
         } catch {
           // Delivered again; the coordinator drops the outcomes it already has.
           failed.push(...fresh.map(({ item }) => item));
@@ -377,6 +397,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         ]);
         try {
           await report(handled);
+          if (handled.unhandled?.has(suspect.item)) failed.push(suspect.item);
         } catch {
           failed.push(suspect.item);
         }
