@@ -21,7 +21,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, "test/integration/**", "test/localstack/**"],
+          exclude: [...configDefaults.exclude, "test/integration/**", "test/localstack/**", "test/e2e/**"],
         },
       },
       {
@@ -33,6 +33,22 @@ export default defineConfig({
           globalSetup: ["test/integration/emulator.setup.ts"],
           env: {
             // Stores built from a locator (as other threads build them) sign with the default chain.
+            AWS_ACCESS_KEY_ID: "squall-local",
+            AWS_SECRET_ACCESS_KEY: "squall-local",
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+          },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          // A real browser (Debian's Chromium through playwright-core) against the dashboard, with
+          // flows on the embedded Lambda environment; each file skips, saying why, where no Chromium is.
+          testTimeout: 60_000,
+          hookTimeout: 30_000,
+          env: {
             AWS_ACCESS_KEY_ID: "squall-local",
             AWS_SECRET_ACCESS_KEY: "squall-local",
             AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",

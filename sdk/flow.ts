@@ -56,13 +56,16 @@ function makeFlow<Args extends unknown[], R>(
     fn: fn as FlowDefinition["fn"],
     settings: flowSettings(options as FlowOptions<unknown>),
   };
-  const start = (args: unknown[]) => new FlowRun<Awaited<R>>(def, args, currentScope()?.flowRun as FlowRun);
+  const start = (args: unknown[], runDef = def) =>
+    new FlowRun<Awaited<R>>(runDef, args, currentScope()?.flowRun as FlowRun);
   // A flow-runner finds it by name; its variants (withOptions) are not registered.
   if (register) {
-    registerFlow(def.name, (args) => {
-      const run = start(args);
+    const starter = (args: unknown[], overrides?: FlowOptions<unknown>) => {
+      const settings = overrides && flowSettings({ ...(options as FlowOptions<unknown>), ...overrides });
+      const run = start(args, settings ? { ...def, settings } : def);
       return { id: run.id, name: run.name, final: run.finalState() as Promise<FlowRunState<unknown>> };
-    });
+    };
+    registerFlow(def.name, Object.assign(starter, { fn }));
   }
   const call = (...args: Args) => {
     if (skippedInWorker()) return NEVER as Promise<Awaited<R>>;

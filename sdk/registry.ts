@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { TaskDefinition } from "./engine/definitions.js";
 import type { FlowRunState } from "./engine/flow-run.js";
 import { DuplicateTaskNameError } from "./errors.js";
+import type { FlowOptions } from "./options.js";
 
 /**
  * Tasks by name, so that another process (a worker thread, a Lambda) that imports the
@@ -32,11 +33,19 @@ const waiting = new Map<string, ((def: TaskDefinition) => void)[]>();
  * Starts a run of a flow by name, whatever mode the process is in (a flow-runner starts
  * flows that a worker-mode import of their module would skip).
  */
-export type FlowStarter = (args: unknown[]) => {
-  readonly id: string;
-  readonly name: string;
-  readonly final: Promise<FlowRunState<unknown>>;
-};
+export interface FlowStarter {
+  /** `overrides` change the flow's options for this run only, as `withOptions` does (the CLI's `--runner`). */
+  (
+    args: unknown[],
+    overrides?: FlowOptions<unknown>,
+  ): {
+    readonly id: string;
+    readonly name: string;
+    readonly final: Promise<FlowRunState<unknown>>;
+  };
+  /** The flow's function: its `length` and parameter list tell what arguments it takes. */
+  readonly fn: (...args: never[]) => unknown;
+}
 
 const flows = new Map<string, FlowStarter>();
 

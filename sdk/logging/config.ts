@@ -102,6 +102,11 @@ export function emit(record: LogRecord): void {
     recordSink(record);
     return;
   }
+  writeRecord(record);
+}
+
+/** Writes a record where this process's lines go, in its format: what `emit` does with no sink set. */
+export function writeRecord(record: LogRecord): void {
   config.write(config.format === "json" ? `${JSON.stringify(record)}\n` : formatText(record));
 }
 

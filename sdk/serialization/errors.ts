@@ -49,6 +49,27 @@ export function registerErrorClassesOf(moduleExports: Record<string, unknown>): 
   }
 }
 
+/** How long a task's module may take to give its Error classes before its error is decoded without them. */
+const MODULE_WAIT_MS = 100;
+
+/**
+ * Registers the Error classes `module` exports, waiting for it at most `ms`. A module still
+ * evaluating (a script that awaits its own flow at top level, or one whose top-level flow call a
+ * worker skipped) keeps its import pending until that flow ends, and the flow may be waiting on
+ * this very error: its classes are registered whenever the import settles.
+ */
+export function learnErrorClassesOf(module: string, ms = MODULE_WAIT_MS): Promise<void> {
+  const loaded = import(module).then(
+    (exports) => registerErrorClassesOf(exports as Record<string, unknown>),
+    () => {},
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([loaded, gaveUp]).finally(() => clearTimeout(timer));
+}
+
 /**
  * An error as it travels: its own fields at the top, beside the standard ones, so that a
  * value that cannot travel inside one is reported at its own path (`args[0].client`).

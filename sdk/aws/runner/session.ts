@@ -12,7 +12,7 @@ import type {
   TaskRunnerSession,
 } from "../../runners/task-runner.js";
 import type { FlowRunInfo } from "../../runs.js";
-import { registerErrorClassesOf } from "../../serialization/errors.js";
+import { learnErrorClassesOf } from "../../serialization/errors.js";
 import { defaultSerializer, type Serializer } from "../../serialization/serializer.js";
 import { StoredValue } from "../../serialization/stored.js";
 import { cancelledKey, runPrefix } from "../../storage/keys.js";
@@ -270,9 +270,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   async #knowErrorClasses(module: string): Promise<void> {
     if (this.#errorModules.has(module)) return;
     this.#errorModules.add(module);
-    try {
-      registerErrorClassesOf((await import(module)) as Record<string, unknown>);
-    } catch {}
+    await learnErrorClassesOf(module);
   }
 
   #settle(id: string, outcome: AttemptOutcome): void {

@@ -3,7 +3,7 @@ import { Worker } from "node:worker_threads";
 import { CancelledError, CrashedError, toError } from "../../errors.js";
 import { emit, isEnabled, threshold } from "../../logging/config.js";
 import { builtInSerializer } from "../../remote/attempt.js";
-import { registerErrorClassesOf } from "../../serialization/errors.js";
+import { learnErrorClassesOf } from "../../serialization/errors.js";
 import { type Offload, StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { AttemptOutcome, TaskAttempt, TaskInvoker } from "../task-runner.js";
@@ -251,12 +251,8 @@ export class WorkerPool implements TaskInvoker {
     }
     // Error classes the task's module exports come back as themselves: decode again once they are known.
     this.#errorModules.add(module);
-    import(module).then(
-      (exports) => {
-        registerErrorClassesOf(exports as Record<string, unknown>);
-        this.#finish(pending, { status: "failed", error: serializer.deserialize(outcome.bytes) as Error });
-      },
-      () => this.#finish(pending, { status: "failed", error: decoded as Error }),
+    void learnErrorClassesOf(module).then(() =>
+      this.#finish(pending, { status: "failed", error: serializer.deserialize(outcome.bytes) as Error }),
     );
   }
 

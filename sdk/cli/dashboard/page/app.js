@@ -1,0 +1,430 @@
+// The dashboard page: the run list (polled), and one run's view, kept live by the server's
+// event stream while the run goes on. Text from runs (names, messages, stacks) is only ever set
+// as textContent, never parsed as HTML.
+import {
+  applyLine,
+  attribution,
+  countByKind,
+  countByState,
+  createRun,
+  failures,
+  isFinal,
+  kindOf,
+  ownFlowRun,
+  STATES,
+  timeline,
+} from "./model.js";
+
+const LIST_POLL_MS = 1000;
+/** While a run is live its running bars grow; the view is drawn again this often. */
+const TICK_MS = 500;
+/** The newest log lines shown; older ones stay in the record. */
+const MAX_LOGS = 1000;
+/** Counts shown even at zero; other states appear when a task run is in them. */
+const ALWAYS_COUNTED = new Set(["Pending", "Running", "Completed", "Failed"]);
+const PLACEHOLDER = "Pick a flow run to see its task runs, timeline, failures and logs.";
+
+/** The element with `data-testid`. */
+const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+
+/** Makes an element: `h("span.badge", { testid: "x", data: { state } }, "text", child)`. */
+function h(tagAndClasses, attributes = {}, ...children) {
+  const [tag, ...classes] = tagAndClasses.split(".");
+  const element = document.createElement(tag);
+  if (classes.length > 0) element.className = classes.join(" ");
+  const { testid, data, title, ...rest } = attributes;
+  if (testid) element.dataset.testid = testid;
+  if (title) element.title = title;
+  for (const [key, value] of Object.entries(data ?? {})) {
+    if (value !== undefined) element.dataset[key] = String(value);
+  }
+  for (const [key, value] of Object.entries(rest)) {
+    if (value !== undefined) element.setAttribute(key, String(value));
+  }
+  for (const child of children) {
+    if (child !== undefined && child !== null && child !== false) element.append(child);
+  }
+  return element;
+}
+
+function badge(state, testid) {
+  return h(`span.badge.${kindOf(state ?? "Pending")}`, { testid, data: { state } }, state ?? "Unknown");
+}
+
+function formatDuration(ms) {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+function formatTime(time, withMs = false) {
+  const date = new Date(time);
+  const clock = date.toLocaleTimeString([], { hour12: false });
+  return withMs ? `${clock}.${String(date.getMilliseconds()).padStart(3, "0")}` : clock;
+}
+
+function formatStart(time) {
+  if (time === undefined) return "not started";
+  const date = new Date(time);
+  const today = new Date().toDateString() === date.toDateString();
+  return today ? formatTime(time) : `${date.toLocaleDateString()} ${formatTime(time)}`;
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { cache: "no-store" });
+  if (!response.ok) throw new Error(`${path} answered ${response.status}`);
+  return response.json();
+}
+
+function setConnection(message) {
+  const element = byTestId("connection");
+  element.hidden = message === undefined;
+  element.textContent = message ?? "";
+}
+
+// ---- the run list ----------------------------------------------------------------------------
+
+let summaries = [];
+
+async function refreshList() {
+  try {
+    const { root, runs } = await getJson("/api/runs");
+    summaries = runs;
+    byTestId("root").textContent = root;
+    renderList();
+    if (!view?.source) setConnection(undefined);
+  } catch {
+    setConnection("Cannot reach the dashboard server; trying again…");
+  }
+}
+
+/** The list's items by run id, with what they show: an item is made again only when that changed. */
+const listItems = new Map();
+
+/**
+ * Draws the run list, keeping the elements of runs whose entry did not change: an element replaced
+ * under the pointer between press and release would swallow the click.
+ */
+function renderList() {
+  const list = byTestId("run-list");
+  const selected = view?.id;
+  const elements = summaries.map((run) => {
+    const key = JSON.stringify([run, run.id === selected]);
+    const kept = listItems.get(run.id);
+    if (kept?.key === key) return kept.element;
+    const element = runItem(run, run.id === selected);
+    listItems.set(run.id, { key, element });
+    if (kept?.element.isConnected) kept.element.replaceWith(element);
+    return element;
+  });
+  const inOrder =
+    elements.length === list.children.length && elements.every((e, i) => list.children[i] === e);
+  if (!inOrder) list.replaceChildren(...elements);
+  byTestId("no-runs").hidden = summaries.length > 0;
+}
+
+function runItem(run, selected) {
+  const taskRuns = Object.values(run.counts).reduce((sum, n) => sum + n, 0);
+  const counts = Object.entries(run.counts)
+    .filter(([, n]) => n > 0)
+    .map(([kind, n]) => `${n} ${kind}`)
+    .join(", ");
+  return h(
+    "li",
+    {},
+    h(
+      "a.run-item",
+      {
+        href: `#/runs/${encodeURIComponent(run.id)}`,
+        testid: "run-item",
+        data: { runId: run.id, state: run.state },
+        "aria-current": selected ? "page" : undefined,
+      },
+      h(
+        "span.run-item-head",
+        {},
+        h("span.flow-name", {}, run.flowName || run.id),
+        badge(run.state, "run-item-state"),
+      ),
+      h("span.run-name", {}, run.name || run.id),
+      h(
+        "span.run-item-facts",
+        {},
+        `${formatStart(run.startedAt)} · ${taskRuns} task run${taskRuns === 1 ? "" : "s"}`,
+      ),
+      counts && h("span.run-item-counts", {}, counts),
+    ),
+  );
+}
+
+// ---- one run ---------------------------------------------------------------------------------
+
+/** The run on screen: `{ id, model, source, tick }`. */
+let view;
+let drawQueued = false;
+
+async function openRun(id) {
+  closeRun();
+  const opening = { id, model: createRun(id), source: undefined, tick: undefined };
+  view = opening;
+  renderList();
+  let record;
+  try {
+    record = await getJson(`/api/runs/${encodeURIComponent(id)}`);
+  } catch (error) {
+    if (view === opening) showMissing(id, error);
+    return;
+  }
+  if (view !== opening) return; // another run was picked meanwhile
+  for (const line of record.events) applyLine(opening.model, line);
+  if (!isFinal(ownFlowRun(opening.model)?.state)) follow(opening, record.offset);
+  draw();
+}
+
+/** Follows the run's new lines from `offset` until the server says it has ended. */
+function follow(opened, offset) {
+  const source = new EventSource(`/api/runs/${encodeURIComponent(opened.id)}/events?from=${offset}`);
+  opened.source = source;
+  source.onmessage = (event) => {
+    applyLine(opened.model, JSON.parse(event.data));
+    drawSoon();
+  };
+  source.addEventListener("end", () => {
+    stopFollowing(opened);
+    drawSoon();
+    refreshList();
+  });
+  // EventSource reconnects by itself, resuming after the last line it received.
+  source.onerror = () => setConnection("Lost the live stream; reconnecting…");
+  source.onopen = () => setConnection(undefined);
+  opened.tick = setInterval(drawSoon, TICK_MS);
+}
+
+function stopFollowing(opened) {
+  opened.source?.close();
+  opened.source = undefined;
+  clearInterval(opened.tick);
+  opened.tick = undefined;
+}
+
+function closeRun() {
+  if (view) stopFollowing(view);
+  view = undefined;
+}
+
+function showMissing(id, error) {
+  byTestId("no-run-selected").hidden = false;
+  byTestId("run-view").hidden = true;
+  byTestId("placeholder").textContent = `Cannot show run ${id}: ${error.message}`;
+}
+
+function drawSoon() {
+  if (drawQueued) return;
+  drawQueued = true;
+  requestAnimationFrame(() => {
+    drawQueued = false;
+    draw();
+  });
+}
+
+function draw() {
+  if (!view) {
+    byTestId("run-view").hidden = true;
+    byTestId("no-run-selected").hidden = false;
+    byTestId("placeholder").textContent = PLACEHOLDER;
+    return;
+  }
+  const { model } = view;
+  const live = view.source !== undefined;
+  const now = live ? Math.max(Date.now(), model.lastTime) : model.lastTime;
+  byTestId("no-run-selected").hidden = true;
+  byTestId("run-view").hidden = false;
+  if (live) syncSummary(model);
+  drawHead(model, now);
+  drawCounts(model);
+  drawTimeline(model, now);
+  drawFailures(model);
+  drawLogs(model);
+}
+
+/** The open run's entry in the list follows the live stream, ahead of the list's next poll. */
+function syncSummary(model) {
+  const index = summaries.findIndex((summary) => summary.id === model.id);
+  const flowRun = ownFlowRun(model);
+  if (index < 0 || !flowRun) return;
+  summaries[index] = { ...summaries[index], state: flowRun.state, counts: countByKind(model) };
+  renderList();
+}
+
+function drawHead(model, now) {
+  const flowRun = ownFlowRun(model);
+  byTestId("run-title").textContent =
+    `${flowRun?.definition ?? model.meta?.flowName ?? "flow"} · ${flowRun?.name ?? model.id}`;
+  byTestId("run-state").replaceWith(badge(flowRun?.state, "run-state"));
+  const started = model.meta?.startedAt ?? flowRun?.firstSeen;
+  const facts = [
+    started === undefined ? undefined : `started ${formatStart(started)}`,
+    started === undefined
+      ? undefined
+      : `${flowRun?.end === undefined ? "running for" : "took"} ${formatDuration((flowRun?.end ?? now) - started)}`,
+    `${model.taskRuns.size} task run${model.taskRuns.size === 1 ? "" : "s"}`,
+    model.meta?.runner && `runner ${model.meta.runner}`,
+    model.meta?.file,
+    `id ${model.id}`,
+  ];
+  byTestId("run-facts").textContent = facts.filter(Boolean).join(" · ");
+}
+
+function drawCounts(model) {
+  const counts = countByState(model);
+  byTestId("counts").replaceChildren(
+    ...STATES.filter((state) => ALWAYS_COUNTED.has(state) || counts[state]).map((state) =>
+      h(
+        `li.count.${kindOf(state)}`,
+        { testid: `count-${state}`, data: { state } },
+        h("span.count-value", { testid: "count-value" }, String(counts[state] ?? 0)),
+        h("span.count-label", {}, state),
+      ),
+    ),
+  );
+}
+
+/** A step for the axis's ticks: about six of them, on round numbers. */
+function tickStep(span) {
+  const steps = [100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000];
+  return steps.find((step) => span / step <= 6) ?? Math.ceil(span / 6 / 600_000) * 600_000;
+}
+
+/** `0`, `500 ms`, `1.5 s`, `2 min`: as few digits as the step needs. */
+function tickLabel(t, step) {
+  if (t === 0) return "0";
+  if (step < 1000) return `${t} ms`;
+  if (step < 60_000) return `${t / 1000} s`;
+  return `${t / 60_000} min`;
+}
+
+function drawTimeline(model, now) {
+  const { bars, lanes, from, to } = timeline(model, now);
+  const container = byTestId("timeline");
+  const byWorker = bars.some((bar) => bar.taskRun.worker !== undefined);
+  byTestId("timeline-hint").textContent =
+    bars.length === 0
+      ? "No task runs yet."
+      : byWorker
+        ? "One lane per worker."
+        : "The record names no workers: task runs that overlap in time are on separate lanes, so the lanes show how many ran at once.";
+  if (bars.length === 0) {
+    container.replaceChildren();
+    return;
+  }
+  const span = Math.max(to - from, 1);
+  const at = (time) => `${(((time - from) / span) * 100).toFixed(3)}%`;
+  const axis = h("div.axis", { "aria-hidden": "true" });
+  const step = tickStep(span);
+  for (let t = 0; t <= span; t += step) {
+    const tick = h("span.tick", {}, tickLabel(t, step));
+    tick.style.left = at(from + t);
+    axis.append(tick);
+  }
+  const rows = lanes.map(() => h("div.lane-track", { testid: "lane-track" }));
+  for (const bar of bars) {
+    const { taskRun } = bar;
+    const element = h(
+      `div.bar.${kindOf(taskRun.state)}${bar.live ? ".live" : ""}`,
+      {
+        testid: "task-bar",
+        data: { state: taskRun.state, taskRunId: taskRun.id },
+        title: `${taskRun.name}: ${taskRun.state}, ${formatDuration(bar.end - bar.start)}${taskRun.attempts > 1 ? `, ${taskRun.attempts} attempts` : ""}`,
+      },
+      h("span.bar-label", {}, taskRun.name),
+    );
+    element.style.left = at(bar.start);
+    element.style.width = `${(((bar.end - bar.start) / span) * 100).toFixed(3)}%`;
+    rows[bar.lane].append(element);
+  }
+  container.replaceChildren(
+    h("div.lane.axis-row", {}, h("span.lane-label", {}, ""), axis),
+    ...lanes.map((label, i) =>
+      h("div.lane", { testid: "lane" }, h("span.lane-label", { title: label }, label), rows[i]),
+    ),
+  );
+}
+
+function drawFailures(model) {
+  const failed = failures(model);
+  byTestId("failures-section").hidden = failed.length === 0;
+  byTestId("failures").replaceChildren(
+    ...failed.map((run) =>
+      h(
+        "li.failure",
+        { testid: "failure", data: { runId: run.id, kind: run.kind } },
+        h(
+          "div.failure-head",
+          {},
+          h("span.failure-name", {}, `${run.kind === "flow" ? "Flow run" : "Task run"} ${run.name}`),
+          badge(run.state),
+        ),
+        h(
+          "p.failure-error",
+          { testid: "failure-error" },
+          run.error ? `${run.error.name}: ${run.error.message}` : "No error recorded.",
+        ),
+        run.error?.stack &&
+          h(
+            "details",
+            {},
+            h("summary", {}, "Stack"),
+            h("pre.stack", { testid: "failure-stack" }, run.error.stack),
+          ),
+      ),
+    ),
+  );
+}
+
+/** A message of several lines (a stack, a dump) shows its first line and opens to the rest. */
+function logMessage(message) {
+  const [first, ...rest] = message.split("\n");
+  if (rest.length === 0) return message;
+  return h("details", {}, h("summary", {}, first), rest.join("\n"));
+}
+
+function drawLogs(model) {
+  const list = byTestId("logs");
+  const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+  const shown = model.logs.slice(-MAX_LOGS);
+  list.replaceChildren(
+    ...shown.map((log) =>
+      h(
+        `li.log.level-${log.level.toLowerCase()}`,
+        { testid: "log-line", data: { level: log.level } },
+        h("span.log-time", {}, formatTime(log.time, true)),
+        h("span.log-level", {}, log.level),
+        h("span.log-who", {}, attribution(model, log)),
+        h("span.log-message", {}, logMessage(log.message)),
+      ),
+    ),
+  );
+  byTestId("no-logs").hidden = model.logs.length > 0;
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+// ---- routing ---------------------------------------------------------------------------------
+
+function route() {
+  const match = /^#\/runs\/(.+)$/.exec(location.hash);
+  const id = match ? decodeURIComponent(match[1]) : undefined;
+  if (id === view?.id) return;
+  if (id) openRun(id);
+  else {
+    closeRun();
+    renderList();
+    draw();
+  }
+}
+
+window.addEventListener("hashchange", route);
+await refreshList();
+route();
+setInterval(refreshList, LIST_POLL_MS);

@@ -1,0 +1,86 @@
+// Types of model.js, for the tests that import it (the page itself has no build step).
+
+export interface ErrorSummary {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+}
+
+/** A record line as the page receives it; fields it does not use are left out. */
+export interface Line {
+  readonly kind: string;
+  readonly time?: number;
+  readonly id?: string;
+  readonly name?: string;
+  readonly definition?: string;
+  readonly flowRunId?: string;
+  readonly state?: string;
+  readonly attempts?: number;
+  readonly error?: ErrorSummary;
+  readonly worker?: string | number;
+  readonly level?: string;
+  readonly message?: string;
+  readonly stream?: "stdout" | "stderr";
+  readonly text?: string;
+  readonly taskRunId?: string;
+  readonly taskRunName?: string;
+}
+
+export interface RunSpan {
+  readonly id: string;
+  readonly name: string;
+  readonly definition: string;
+  readonly parent: string | undefined;
+  state: string;
+  readonly firstSeen: number;
+  start: number | undefined;
+  end: number | undefined;
+  attempts: number | undefined;
+  error: ErrorSummary | undefined;
+  worker: string | number | undefined;
+}
+
+export interface LogEntry {
+  readonly time: number;
+  readonly level: string;
+  readonly message: string;
+  readonly taskRunId: string | undefined;
+  readonly taskRunName: string | undefined;
+}
+
+export interface RunModel {
+  readonly id: string;
+  meta: Line | undefined;
+  readonly flowRuns: Map<string, RunSpan>;
+  readonly taskRuns: Map<string, RunSpan>;
+  readonly logs: LogEntry[];
+  lastTime: number;
+}
+
+export interface Bar {
+  readonly taskRun: RunSpan;
+  readonly start: number;
+  readonly end: number;
+  lane: number;
+  readonly live: boolean;
+}
+
+export interface Timeline {
+  readonly bars: Bar[];
+  readonly lanes: string[];
+  readonly from: number;
+  readonly to: number;
+}
+
+export declare const STATES: readonly string[];
+export declare function isFinal(state: string): boolean;
+export type Kind = "pending" | "running" | "completed" | "failed" | "crashed" | "cancelled";
+export declare function kindOf(state: string): Kind;
+export declare function createRun(id: string): RunModel;
+export declare function applyLine(run: RunModel, line: Line): void;
+export declare function ownFlowRun(run: RunModel): RunSpan | undefined;
+export declare function countByState(run: RunModel): Record<string, number>;
+export declare function countByKind(run: RunModel): Record<Kind, number>;
+export declare function failures(run: RunModel): Array<RunSpan & { readonly kind: "flow" | "task" }>;
+export declare function attribution(run: RunModel, log: LogEntry): string;
+export declare function timeline(run: RunModel, now: number): Timeline;

@@ -1,0 +1,200 @@
+// The dashboard's model of one flow run: the record's lines folded into task runs, counts,
+// failures and logs, and the timeline's lanes. Plain functions over plain objects, with no DOM,
+// so the page and the tests share them. Types: model.d.ts.
+
+/** States in the order the counts show them. */
+export const STATES = [
+  "Pending",
+  "AwaitingRetry",
+  "Running",
+  "Retrying",
+  "Completed",
+  "Cached",
+  "Failed",
+  "TimedOut",
+  "Crashed",
+  "Cancelled",
+];
+
+const FINAL = new Set(["Completed", "Cached", "Failed", "TimedOut", "Crashed", "Cancelled"]);
+const RUNNING = new Set(["Running", "Retrying"]);
+const FAILURES = new Set(["Failed", "TimedOut", "Crashed", "Cancelled"]);
+
+/** Whether a run in `state` is done. */
+export function isFinal(state) {
+  return FINAL.has(state);
+}
+
+/**
+ * The kind of a state, as the CLI counts them (record.ts `countOf`): pending, running,
+ * completed, failed, crashed or cancelled. Also the CSS class of its colour.
+ */
+export function kindOf(state) {
+  if (state === "Completed" || state === "Cached") return "completed";
+  if (state === "Failed" || state === "TimedOut") return "failed";
+  if (state === "Crashed") return "crashed";
+  if (state === "Cancelled") return "cancelled";
+  if (RUNNING.has(state)) return "running";
+  return "pending";
+}
+
+/** An empty model of flow run `id`, to fold its lines into with `applyLine`. */
+export function createRun(id) {
+  return { id, meta: undefined, flowRuns: new Map(), taskRuns: new Map(), logs: [], lastTime: 0 };
+}
+
+/** Folds one line of the record into `run`. Lines of unknown kinds are ignored. */
+export function applyLine(run, line) {
+  if (typeof line.time === "number") run.lastTime = Math.max(run.lastTime, line.time);
+  switch (line.kind) {
+    case "meta":
+      run.meta = line;
+      break;
+    case "flow":
+      applyState(run.flowRuns, line);
+      break;
+    case "task":
+      applyState(run.taskRuns, line);
+      break;
+    case "log":
+      run.logs.push({
+        time: line.time,
+        level: line.level,
+        message: line.message,
+        taskRunId: line.taskRunId,
+        taskRunName: line.taskRunName,
+      });
+      break;
+    case "print":
+      run.logs.push({
+        time: line.time,
+        level: line.stream === "stderr" ? "STDERR" : "STDOUT",
+        message: line.text,
+        taskRunId: line.taskRunId,
+        taskRunName: undefined,
+      });
+      break;
+  }
+}
+
+/** A run's span: from its first Running (else its first state) to its final state. */
+function applyState(runs, event) {
+  let run = runs.get(event.id);
+  if (!run) {
+    run = {
+      id: event.id,
+      name: event.name,
+      definition: event.definition,
+      parent: event.flowRunId,
+      state: event.state,
+      firstSeen: event.time,
+      start: undefined,
+      end: undefined,
+      attempts: event.attempts,
+      error: undefined,
+      worker: undefined,
+    };
+    runs.set(event.id, run);
+  }
+  run.state = event.state;
+  if (event.attempts !== undefined) run.attempts = event.attempts;
+  if (event.error) run.error = event.error;
+  if (event.worker !== undefined) run.worker = event.worker;
+  if (RUNNING.has(event.state)) run.start ??= event.time;
+  if (FINAL.has(event.state)) run.end = event.time;
+}
+
+/** The flow run the record is about: the one named `run.id`, else its first top-level one. */
+export function ownFlowRun(run) {
+  const named = run.flowRuns.get(run.id);
+  if (named) return named;
+  for (const flowRun of run.flowRuns.values()) if (flowRun.parent === undefined) return flowRun;
+  return undefined;
+}
+
+/** Task runs by their current state. */
+export function countByState(run) {
+  const counts = {};
+  for (const taskRun of run.taskRuns.values()) counts[taskRun.state] = (counts[taskRun.state] ?? 0) + 1;
+  return counts;
+}
+
+/** Task runs by the kind of their current state, as the run list (and `squall runs`) counts them. */
+export function countByKind(run) {
+  const counts = { pending: 0, running: 0, completed: 0, failed: 0, crashed: 0, cancelled: 0 };
+  for (const taskRun of run.taskRuns.values()) counts[kindOf(taskRun.state)] += 1;
+  return counts;
+}
+
+/** Runs that failed, timed out, crashed or were cancelled, with their errors; flow runs first. */
+export function failures(run) {
+  const failed = [];
+  for (const flowRun of run.flowRuns.values()) {
+    if (FAILURES.has(flowRun.state)) failed.push({ kind: "flow", ...flowRun });
+  }
+  for (const taskRun of run.taskRuns.values()) {
+    if (FAILURES.has(taskRun.state)) failed.push({ kind: "task", ...taskRun });
+  }
+  return failed;
+}
+
+/** Who a log line is about: its task run's name, else the flow run's. */
+export function attribution(run, log) {
+  if (log.taskRunName) return log.taskRunName;
+  if (log.taskRunId) return run.taskRuns.get(log.taskRunId)?.name ?? log.taskRunId;
+  return ownFlowRun(run)?.name ?? "flow";
+}
+
+/**
+ * The timeline: each task run's bar (`start` to `end`, or to `now` while it runs) and its lane,
+ * and the time the axis spans.
+ *
+ * Lanes stand for workers. When the record says which worker ran a task run (`worker` on its
+ * events), each worker gets a lane. The run events squall records today carry no worker id,
+ * so lanes are assigned greedily instead: bars sorted by start, each goes to the first lane that
+ * is free by then. Runs that overlap in time never share a lane, and there are as many lanes as
+ * runs were ever in flight at once: the concurrency the workers gave the flow.
+ */
+export function timeline(run, now) {
+  const bars = [];
+  for (const taskRun of run.taskRuns.values()) {
+    const start = taskRun.start ?? taskRun.firstSeen;
+    const end = taskRun.end ?? Math.max(now, start);
+    bars.push({ taskRun, start, end: Math.max(end, start), lane: 0, live: taskRun.end === undefined });
+  }
+  bars.sort((a, b) => a.start - b.start || a.end - b.end || (a.taskRun.id < b.taskRun.id ? -1 : 1));
+  const byWorker = bars.some((bar) => bar.taskRun.worker !== undefined);
+  const lanes = byWorker ? workerLanes(bars) : greedyLanes(bars);
+  const flowRun = ownFlowRun(run);
+  // A loop, not Math.min(...spread): a run may have more task runs than a call takes arguments.
+  let from = flowRun?.firstSeen ?? now;
+  let to = flowRun?.end ?? now;
+  for (const bar of bars) {
+    from = Math.min(from, bar.start);
+    to = Math.max(to, bar.end);
+  }
+  return { bars, lanes, from, to };
+}
+
+/** Bars given lanes in place; returns the lanes' labels. */
+function greedyLanes(bars) {
+  const laneEnds = [];
+  for (const bar of bars) {
+    let lane = laneEnds.findIndex((end) => end <= bar.start);
+    if (lane < 0) lane = laneEnds.push(0) - 1;
+    laneEnds[lane] = bar.end;
+    bar.lane = lane;
+  }
+  return laneEnds.map((_, i) => `lane ${i + 1}`);
+}
+
+function workerLanes(bars) {
+  const labels = [];
+  for (const bar of bars) {
+    const worker = String(bar.taskRun.worker ?? "unknown worker");
+    let lane = labels.indexOf(worker);
+    if (lane < 0) lane = labels.push(worker) - 1;
+    bar.lane = lane;
+  }
+  return labels;
+}

@@ -1,0 +1,85 @@
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { enterWorkerMode } from "../context.js";
+import { toError } from "../errors.js";
+import { type FlowStarter, flowNames, registeredFlow } from "../registry.js";
+import { UsageError } from "./usage-error.js";
+
+/** `flows.ts:greetings` split at its last colon. */
+export function parseTarget(target: string): { file: string; flow: string } {
+  const colon = target.lastIndexOf(":");
+  const file = colon > 0 ? target.slice(0, colon) : "";
+  const flow = colon > 0 ? target.slice(colon + 1) : "";
+  if (!file || !flow || /^[\\/]/.test(flow)) {
+    throw new UsageError(
+      `Expected <file>:<flow>, such as examples/flows.ts:greetings, got \`${target}\`: name the module and the flow it defines.`,
+    );
+  }
+  return { file, flow };
+}
+
+/** How long a module still loading may go on with no new flow defined before the flow asked for is given up. */
+const QUIET_MS = 2_000;
+/** How long a module may take to define its first flow. */
+const FIRST_FLOW_MS = 60_000;
+
+/**
+ * Imports the flows module and finds the flow by name. The module is imported as a worker
+ * imports it: its own top-level flow calls are skipped (and never settle), so a script that
+ * runs its flow at the bottom defines it here without running it. A module awaiting such a
+ * call never finishes loading: the flow is looked up as soon as it is defined.
+ */
+export async function loadFlow(file: string, flow: string): Promise<FlowStarter> {
+  const path = resolve(file);
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    throw new UsageError(
+      `There is no file ${file} (looked for ${path}): give the path of the module that defines the flow, from the current directory.`,
+    );
+  }
+  enterWorkerMode();
+  let loaded = false;
+  let failed: Error | undefined;
+  import(pathToFileURL(path).href).then(
+    () => {
+      loaded = true;
+    },
+    (error) => {
+      failed = toError(error);
+    },
+  );
+  const began = Date.now();
+  let defined = flowNames().length;
+  let quietSince = began;
+  for (;;) {
+    const start = registeredFlow(flow);
+    if (start) return start;
+    if (failed) {
+      const first = (failed.message.split("\n")[0] ?? "").trim();
+      throw new UsageError(
+        `Could not load ${file}: ${failed.name}: ${first}. Fix the module, or check that it runs: npx tsx ${file}`,
+        { cause: failed },
+      );
+    }
+    const now = Date.now();
+    if (flowNames().length !== defined) {
+      defined = flowNames().length;
+      quietSince = now;
+    }
+    const stuck = defined > 0 ? now - quietSince > QUIET_MS : now - began > FIRST_FLOW_MS;
+    if (loaded || stuck) throw notFound(file, flow);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function notFound(file: string, flow: string): UsageError {
+  const known = flowNames();
+  if (known.length === 0) {
+    return new UsageError(
+      `${file} defines no flow: a flow is made at the module's top level with flow(fn), and named after its function or options.name.`,
+    );
+  }
+  return new UsageError(
+    `${file} defines no flow named '${flow}'; it defines ${known.map((name) => `'${name}'`).join(", ")}: squall run ${file}:${known[0]}`,
+  );
+}

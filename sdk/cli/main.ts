@@ -1,0 +1,153 @@
+// The squall command: `squall run`, `squall runs`, `squall show`, `squall logs`. Exit codes: 0 when
+// all went well (for `run`, the flow run Completed), 1 when the flow run did not complete or
+// something unexpected failed, 2 for a command that cannot be carried out as given.
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { logsCommand } from "./logs-command.js";
+import { defaultRoot } from "./record.js";
+import { runCommand } from "./run-command.js";
+import { localSource, type RunSource } from "./run-source.js";
+import { RUNNERS } from "./runner-option.js";
+import { runsCommand } from "./runs-command.js";
+import { showCommand } from "./show-command.js";
+import { UsageError } from "./usage-error.js";
+
+interface SourceOptions {
+  readonly stack?: string;
+  readonly region?: string;
+  readonly endpoint?: string;
+}
+
+/** Runs the command line `argv` (without `node` and the script); resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code = 0;
+  const program = new Command("squall")
+    .description("Run squall flows, and look into the flow runs recorded under .squall/ (or $SQUALL_HOME).")
+    .version(version(), "-v, --version")
+    .exitOverride()
+    .showSuggestionAfterError(true);
+  oneLineErrors(program);
+
+  stackOptions(
+    program
+      .command("run")
+      .description('Run a flow: squall run flows.ts:greetings --params \'[["arthur", "ford"]]\'')
+      .argument("<file:flow>", "the module that defines the flow, and the flow's name")
+      .option(
+        "--params <json>",
+        "the flow's arguments: a JSON array of them, or one JSON value for one argument",
+      )
+      .addOption(
+        new Option(
+          "--runner <runner>",
+          "run the flow's submitted tasks on this task runner instead of its own",
+        ).choices(RUNNERS),
+      ),
+    "run the tasks on this deployed stack's Lambda functions (implies --runner lambda)",
+  ).action(async (target: string, options) => {
+    code = await runCommand(target, options);
+  });
+
+  stackOptions(
+    program
+      .command("runs")
+      .description("List the recorded flow runs, newest first")
+      .option("--limit <n>", "how many to list", "20"),
+    "list the flow runs in this deployed stack's bucket",
+  ).action(async (options: SourceOptions & { limit: string }) => {
+    code = await runsCommand(await sourceFor(options), options);
+  });
+
+  stackOptions(
+    program
+      .command("show")
+      .description("Show a flow run: its task runs with states, durations, attempts, and errors with stacks")
+      .argument("<run>", "the flow run's id (or the start of it) or name"),
+    "read the flow run from this deployed stack's bucket",
+  ).action(async (run: string, options: SourceOptions) => {
+    code = await showCommand(await sourceFor(options), run);
+  });
+
+  stackOptions(
+    program
+      .command("logs")
+      .description("Print a flow run's log lines and console output")
+      .argument("<run>", "the flow run's id (or the start of it) or name")
+      .option("-f, --follow", "keep printing new lines until the run is final"),
+    "read the flow run from this deployed stack's bucket",
+  ).action(async (run: string, options: SourceOptions & { follow?: boolean }) => {
+    code = await logsCommand(await sourceFor(options), run, options);
+  });
+
+  // The dashboard lives in ./dashboard/, loaded only for this command.
+  oneLineErrors(
+    program
+      .command("dashboard")
+      .description("Serve a page on 127.0.0.1 that shows the recorded flow runs, following live ones")
+      .option("--port <n>", "the port to serve on (default: a free one)")
+      .option("--open", "open the page in the browser"),
+  ).action(async (options: { port?: string; open?: boolean }) => {
+    const { dashboardCommand } = await import("./dashboard/index.js");
+    code = await dashboardCommand(options);
+  });
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; commander has printed its one-line error for the rest.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`squall: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`squall: ${(error as Error)?.stack ?? String(error)}\n`);
+    return 1;
+  }
+}
+
+function stackOptions(command: Command, stackHelp: string): Command {
+  oneLineErrors(command);
+  return command
+    .option("--stack <name>", stackHelp)
+    .option("--region <region>", "the stack's region (default: AWS_REGION, or the profile's)")
+    .option(
+      "--endpoint <url>",
+      "an endpoint to reach the stack at, such as LocalStack's http://localhost:4566",
+    );
+}
+
+/** Commander's errors as one line, with where to look for the usage. */
+function oneLineErrors(command: Command): Command {
+  command.configureOutput({
+    outputError: (text, write) => {
+      const message = text
+        .replace(/^error: /, "")
+        .replace(/\s*\n\s*/g, " ")
+        .trim()
+        .replace(/\.$/, "");
+      const name = command.name() === "squall" ? "squall" : `squall ${command.name()}`;
+      write(`squall: ${message}; see ${name} --help\n`);
+    },
+  });
+  return command;
+}
+
+async function sourceFor(options: SourceOptions): Promise<RunSource> {
+  if (options.stack === undefined) return localSource(defaultRoot());
+  // Loaded only here: the local record never loads the AWS SDK.
+  const { bucketSource } = await import("../aws/cli/bucket-source.js");
+  return bucketSource({ ...options, stack: options.stack });
+}
+
+function version(): string {
+  for (const path of ["../../package.json", "../../../package.json"]) {
+    try {
+      return (JSON.parse(readFileSync(new URL(path, import.meta.url), "utf8")) as { version: string })
+        .version;
+    } catch {}
+  }
+  return "unknown";
+}

@@ -1,0 +1,104 @@
+import { inspect } from "node:util";
+import type { FlowRunState } from "../engine/flow-run.js";
+import { CancelledError } from "../errors.js";
+import { observeRuns } from "../observe.js";
+import { loadFlow, parseTarget } from "./flow-loader.js";
+import { type Colors, colorState, colorsFor, formatDuration, shortId } from "./format.js";
+import { LiveDisplay } from "./live-display.js";
+import { checkParams, parseParams } from "./params.js";
+import { PlainLines } from "./plain-lines.js";
+import { startRecording } from "./recorder.js";
+import type { Reporter } from "./reporter.js";
+import { checkRunner, makeRunner, type RunnerName, stackAddress } from "./runner-option.js";
+import { Tally } from "./tally.js";
+import { ensureTypeScript } from "./typescript.js";
+
+export interface RunOptions {
+  readonly params?: string;
+  readonly runner?: RunnerName;
+  readonly stack?: string;
+  readonly region?: string;
+  readonly endpoint?: string;
+}
+
+/**
+ * `squall run <file>:<flow>`: loads the module, starts the flow with the arguments and runner
+ * given, shows its progress, records it, and prints its result. The exit code: 0 when the run
+ * Completed, 1 otherwise; a `UsageError` (exit 2) before anything runs when the command cannot be
+ * carried out as given.
+ */
+export async function runCommand(target: string, options: RunOptions): Promise<number> {
+  const { file, flow } = parseTarget(target);
+  const args = parseParams(options.params);
+  const runnerName = checkRunner(options.runner, options.stack);
+  const address = options.stack ? await stackAddress({ ...options, stack: options.stack }) : undefined;
+  await ensureTypeScript(file);
+  const start = await loadFlow(file, flow);
+  checkParams(flow, start.fn, args, options.params);
+  const taskRunner = runnerName && (await makeRunner(runnerName, address));
+
+  const colors = colorsFor(process.stderr);
+  const tally = new Tally();
+  const live = process.stderr.isTTY === true && !process.env.CI;
+  const display = live ? new LiveDisplay(tally, colors) : undefined;
+  display?.start();
+  const reporter: Reporter = display ?? new PlainLines(tally);
+  let begun = false;
+  const stopTally = observeRuns((event) => {
+    tally.add(event);
+    // The flow run starts inside start(), before its first log line: say so first.
+    if (!begun && event.kind === "flow" && event.flowRunId === undefined) {
+      begun = true;
+      reporter.begin({ id: event.id, name: event.name, flowName: flow });
+    }
+  });
+  const recording = startRecording({
+    meta: { flowName: flow, file, runner: runnerName ?? "default", params: args },
+  });
+  const controller = new AbortController();
+  const onInterrupt = () => {
+    if (controller.signal.aborted) process.exit(130);
+    reporter.line("squall: cancelling the flow run (Ctrl-C again to stop at once)");
+    controller.abort(new CancelledError("interrupted with Ctrl-C"));
+  };
+  process.on("SIGINT", onInterrupt);
+  let final: FlowRunState<unknown>;
+  try {
+    final = await start(args, { signal: controller.signal, ...(taskRunner && { taskRunner }) }).final;
+  } finally {
+    process.off("SIGINT", onInterrupt);
+    stopTally();
+    reporter.end();
+    await recording.stop();
+  }
+  for (const line of summary(final, tally, colors, live)) process.stderr.write(`${line}\n`);
+  if (final.type === "COMPLETED" && final.result !== undefined) {
+    process.stdout.write(`${formatResult(final.result)}\n`);
+  }
+  return final.type === "COMPLETED" ? 0 : 1;
+}
+
+function summary(final: FlowRunState<unknown>, tally: Tally, colors: Colors, live: boolean): string[] {
+  const run = final.flowRun;
+  const took = formatDuration((run.endTime?.getTime() ?? Date.now()) - (run.startTime?.getTime() ?? 0));
+  const mark = live ? `${final.type === "COMPLETED" ? colors.green("✔") : colors.red("✖")} ` : "squall: ";
+  const error = "error" in final ? `: ${final.error.name}: ${firstLine(final.error.message)}` : "";
+  const id = shortId(run.id);
+  return [
+    `${mark}Flow run '${run.name}' ${colorState(colors, final.name)} in ${took}${error}`,
+    `${live ? "  " : "squall: "}task runs: ${tally.describe(Date.now(), colors)}`,
+    `${live ? "  " : "squall: "}${colors.dim(`recorded as ${run.id}: squall show ${id}, squall logs ${id}`)}`,
+  ];
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? "";
+}
+
+function formatResult(value: unknown): string {
+  try {
+    const json = JSON.stringify(value, null, 2);
+    if (json !== undefined) return json;
+  } catch {}
+  return inspect(value, { depth: 6 });
+}

@@ -1,0 +1,122 @@
+// `squall dashboard` in a real browser: a flow runs its tasks on the embedded Lambda
+// environment while the run is recorded; Chromium opens the dashboard, picks the run and watches
+// its tasks finish without a reload. Saves docs/dashboard.png, the README's picture.
+// Skipped, saying why, where Debian's Chromium is not installed (`apt-get install chromium`).
+//
+//   npx vitest run --project e2e
+import { copyFileSync, existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium } from "playwright-core";
+import { configureLogging, type FlowRunState, flow, resetLogging } from "squall";
+import { LambdaTaskRunner } from "squall/aws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Dashboard, startDashboard } from "../../sdk/cli/dashboard/index.js";
+import { type Recording, startRecording } from "../../sdk/cli/recorder.js";
+import { age, bottle, brew, taste } from "../fixtures/dashboard-tasks.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SCREENSHOT = fileURLToPath(new URL("../../docs/dashboard.png", import.meta.url));
+
+const noChromium = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing`;
+if (noChromium) {
+  console.warn(
+    `test/e2e/dashboard.test.ts skipped: it drives Debian's Chromium (apt-get install chromium); ${noChromium}.`,
+  );
+}
+
+/** Four brews, each aged, bottled in pairs: ten task runs that complete, and one tasting that fails. */
+const brewery = flow(
+  { taskRunner: new LambdaTaskRunner({ tasksPerMessage: 1 }) },
+  async function brewery(beers: string[]) {
+    const aged = beers.map((beer, i) => age.submit(brew.submit(beer, 1000 + 200 * i), 600 + 200 * i));
+    const bottled = [bottle.submit(aged.slice(0, 2), 700), bottle.submit(aged.slice(2), 900)];
+    // Its failure is shown on the dashboard; the flow handles it, so the flow completes.
+    await taste.submit("lager", 800).result({ raiseOnFailure: false });
+    return bottled;
+  },
+);
+
+describe.skipIf(noChromium !== undefined)("squall dashboard in Chromium", () => {
+  let dir: string;
+  let browser: Browser;
+  let dashboard: Dashboard | undefined;
+  let recording: Recording | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "squall-dashboard-"));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+  });
+  afterAll(async () => {
+    await recording?.stop();
+    resetLogging();
+    await dashboard?.stop();
+    await browser?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("follows a flow run on the Lambda runner live, from its first task bars to its last count", async () => {
+    const root = join(dir, ".squall");
+    configureLogging({ write: () => {} }); // the run's log lines go to its record, not the test's output
+    recording = startRecording({ root });
+    dashboard = await startDashboard({ root });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    await page.goto(dashboard.url);
+    // A mark on this document: a reload would lose it.
+    await page.evaluate(() => {
+      (globalThis as unknown as { sameDocument: boolean }).sameDocument = true;
+    });
+
+    let ended = false;
+    const running = brewery.run(["pale ale", "stout", "porter", "saison"]).finally(() => {
+      ended = true;
+    });
+
+    // The run shows up in the list, and its view opens on a click.
+    await page.getByTestId("run-item").first().click({ timeout: 20_000 });
+    await page.getByTestId("task-bar").first().waitFor({ timeout: 20_000 });
+    const completed = page.getByTestId("count-Completed").getByTestId("count-value");
+    const completedWhileLive = Number(await completed.textContent());
+    // The page got here while the flow was still running: what follows arrived live.
+    expect(ended).toBe(false);
+    expect(completedWhileLive).toBeLessThan(10);
+
+    // Then, with no reload, the counts and the run's state follow it to its end.
+    await completed.filter({ hasText: /^10$/ }).waitFor({ timeout: 40_000 });
+    await page.locator('[data-testid="run-state"][data-state="Completed"]').waitFor({ timeout: 5_000 });
+    const state: FlowRunState<unknown> = await running;
+    expect(state.type).toBe("COMPLETED");
+
+    // No reload: the document the test marked is still the one on screen.
+    expect(await page.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    expect(await page.getByTestId("count-Failed").getByTestId("count-value").textContent()).toBe("1");
+    expect(await page.getByTestId("task-bar").count()).toBe(11);
+    expect(await page.locator('[data-testid="task-bar"][data-state="Completed"]').count()).toBe(10);
+    // Runs that overlapped in time sit on separate lanes.
+    expect(await page.getByTestId("lane").count()).toBeGreaterThan(1);
+    const failure = page.getByTestId("failure");
+    expect(await failure.count()).toBe(1);
+    expect(await failure.getByTestId("failure-error").textContent()).toBe(
+      "SpoiledBatchError: the lager tastes of vinegar",
+    );
+    expect(await page.getByTestId("logs").textContent()).toContain("bottled aged pale ale and aged stout");
+    await page.locator('[data-testid="run-item"][data-state="Completed"]').waitFor({ timeout: 5_000 });
+
+    const copy = join(dir, "dashboard.png");
+    await page.screenshot({ path: copy, fullPage: true });
+    copyFileSync(copy, SCREENSHOT);
+  });
+});

@@ -1,0 +1,364 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type LocalEnvironment, startLocalEnvironment } from "squall/aws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listRuns, readRun } from "../../sdk/cli/run-store.js";
+import { type FakeStack, startFakeStack } from "../support/fake-stack.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const FLOWS = "test/fixtures/cli-flows.ts";
+const HOME = mkdtempSync(join(tmpdir(), "squall-cli-"));
+
+afterAll(() => rmSync(HOME, { recursive: true, force: true }));
+
+interface Outcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The child's environment: the record in HOME, no colours, not CI (output is piped, so plain lines). */
+function environment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, SQUALL_HOME: HOME, NO_COLOR: "1" };
+  delete env.FORCE_COLOR;
+  delete env.CI;
+  return env;
+}
+
+/** Runs `squall <args>` as `npx squall` would, from the repository root. */
+function squall(...args: string[]): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["sdk/cli/squall.js", ...args],
+      { cwd: ROOT, env: environment(), timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function start(...args: string[]): ChildProcess {
+  return spawn(process.execPath, ["sdk/cli/squall.js", ...args], { cwd: ROOT, env: environment() });
+}
+
+const lines = (text: string) => text.split("\n").filter((line) => line !== "");
+// biome-ignore lint/suspicious/noControlCharactersInRegex: looks for terminal control sequences
+const ESCAPES = /\u001b\[/;
+
+/** The record lines of a flow run, parsed. */
+function recordOf(id: string): Record<string, unknown>[] {
+  const text = readFileSync(join(HOME, "runs", id, "events.jsonl"), "utf8");
+  return lines(text).map((line) => JSON.parse(line));
+}
+
+/** The flow run id the plain lines of `squall run` name. */
+function runIdOf(stderr: string): string {
+  const match = stderr.match(/squall: flow run '[a-z]+-[a-z]+' \(([0-9a-f-]{36})\) of flow/);
+  if (!match?.[1]) throw new Error(`No flow run id in:\n${stderr}`);
+  return match[1];
+}
+
+describe("squall run", { timeout: 30_000 }, () => {
+  it("runs a flow of a module that calls it at top level, prints its result, records it, and exits 0", async () => {
+    const { code, stdout, stderr } = await squall(
+      "run",
+      `${FLOWS}:greetings`,
+      "--params",
+      '[["arthur","ford"]]',
+    );
+
+    expect(code).toBe(0);
+    // The module's own top-level call and the code after it did not run.
+    expect(stdout).not.toContain("top-level call");
+    expect(stdout).not.toContain("only when the module is run directly");
+    expect(lines(stdout).slice(0, 2)).toEqual(["hello arthur", "hello ford"]);
+    expect(JSON.parse(lines(stdout).slice(2).join("\n"))).toEqual(["hello arthur", "hello ford"]);
+    // Outside a terminal: plain lines, no live display.
+    expect(stderr).not.toMatch(ESCAPES);
+    expect(stderr).toMatch(/^squall: Flow run '[a-z]+-[a-z]+' Completed in /m);
+    expect(stderr).toMatch(/^squall: task runs: 0 pending, 0 running, 2 completed, 0 failed · /m);
+
+    const id = runIdOf(stderr);
+    const record = recordOf(id);
+    expect(record[0]).toMatchObject({
+      kind: "meta",
+      flowRunId: id,
+      flowName: "greetings",
+      file: FLOWS,
+      runner: "default",
+      params: [["arthur", "ford"]],
+    });
+    expect(record.filter((line) => line.kind === "flow").map((line) => line.state)).toEqual([
+      "Running",
+      "Completed",
+    ]);
+    const greetRuns = record.filter((line) => line.kind === "task" && line.state === "Completed");
+    expect(greetRuns.map((line) => line.name)).toEqual(["greet-0", "greet-1"]);
+    expect(record).toContainEqual(
+      expect.objectContaining({
+        kind: "print",
+        stream: "stdout",
+        text: "hello arthur",
+        taskRunId: greetRuns[0]?.id,
+      }),
+    );
+    expect(record).toContainEqual(
+      expect.objectContaining({
+        kind: "log",
+        level: "INFO",
+        message: "greeted ford",
+        taskRunName: "greet-1",
+      }),
+    );
+  });
+
+  it("exits 1 for a run that fails, and show prints its task runs with states, attempts and errors with stacks", async () => {
+    const run = await squall("run", `${FLOWS}:failing`, "--params", '"no stock"');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^squall: Flow run '([a-z]+-[a-z]+)' Failed in .*: TaskRunsFailedError: /m);
+    const id = runIdOf(run.stderr);
+
+    const shown = await squall("show", id.slice(0, 8));
+    expect(shown.code).toBe(0);
+    const out = shown.stdout;
+    expect(out).toMatch(/^Flow run '[a-z]+-[a-z]+' of flow 'failing': Failed$/m);
+    expect(out).toContain(`  id         ${id}`);
+    expect(out).toContain('  params     ["no stock"]');
+    expect(out).toMatch(/^TASK RUN +TASK +STATE +DURATION +ATTEMPTS$/m);
+    expect(out).toMatch(/^greet-0 +greet +Completed +\d+ ms +1$/m);
+    expect(out).toMatch(/^boom-0 +boom +Failed +\d+ ms +2$/m);
+    expect(out).toContain("  boom-0 (Failed after 2 attempts)\n    Error: boom: no stock\n        at boom (");
+    expect(out).toContain("cli-flows.ts:");
+
+    const logs = await squall("logs", id);
+    expect(logs.code).toBe(0);
+    expect(lines(logs.stdout)).toContain("hello doomed");
+    expect(logs.stdout).toMatch(/^\d\d:\d\d:\d\d\.\d{3} \| INFO {5}\| Task run 'greet-0' - greeted doomed$/m);
+    expect(logs.stdout).toMatch(
+      /^\d\d:\d\d:\d\d\.\d{3} \| ERROR {4}\| Task run 'boom-0' - Finished in state Failed/m,
+    );
+    expect(logs.stdout).toMatch(/\| Flow run '[a-z]+-[a-z]+' - Finished in state Failed/);
+  });
+
+  it("records a subflow's runs in its top-level flow run's record", async () => {
+    const { code, stderr } = await squall("run", `${FLOWS}:parent`, "--params", '[["zaphod"]]');
+    expect(code).toBe(0);
+    const id = runIdOf(stderr);
+    const detail = await readRun(HOME, id);
+    expect(detail.subflows).toEqual([
+      expect.objectContaining({ flowName: "greetings", parentFlowRunId: id, state: "Completed" }),
+    ]);
+    const subflowId = detail.subflows[0]?.id;
+    expect(detail.tasks.map((task) => [task.name, task.flowRunId === subflowId])).toEqual([
+      ["greet-0", true],
+      ["greet-0", false],
+    ]);
+    expect(existsSync(join(HOME, "runs", subflowId as string))).toBe(false);
+  });
+
+  it.each([
+    [["run", "test/fixtures/nowhere.ts:greetings"], /^squall: There is no file test\/fixtures\/nowhere\.ts /],
+    [
+      ["run", `${FLOWS}:nope`],
+      /^squall: test\/fixtures\/cli-flows\.ts defines no flow named 'nope'; it defines 'greetings', /,
+    ],
+    [["run", FLOWS], /^squall: Expected <file>:<flow>, such as /],
+    [
+      ["run", `${FLOWS}:greetings`, "--params", "[1,"],
+      /^squall: --params is not JSON \(.*\): give a JSON array /,
+    ],
+    [
+      ["run", `${FLOWS}:greetings`, "--params", '["a","b"]'],
+      /^squall: Flow 'greetings' takes 1 argument \(names\), got 2 .*wrap it: --params '\[\["a","b"\]\]'\.$/m,
+    ],
+    [
+      ["run", `${FLOWS}:napping`],
+      /^squall: Flow 'napping' takes 2 arguments \(count, ms\), and none were given/,
+    ],
+    [
+      ["run", `${FLOWS}:greetings`, "--runner", "dask"],
+      /^squall: option '--runner <runner>' argument 'dask' is invalid/,
+    ],
+    [
+      ["run", `${FLOWS}:greetings`, "--stack", "Nope", "--runner", "threads"],
+      /^squall: --stack runs tasks on /,
+    ],
+    [
+      ["run", `${FLOWS}:greetings`, "--stack", "Nope", "--endpoint", "http://127.0.0.1:9"],
+      /^squall: Could not read stack 'Nope' \(.*\)\. Deploy it with `npx cdk deploy`, or check the region and credentials\.$/m,
+    ],
+    [["show", "no-such-run"], /^squall: No flow run `no-such-run` is recorded in /],
+    [["launch"], /^squall: unknown command 'launch'; see squall --help$/m],
+  ])("exits 2 for %j with one line saying what is wrong", async (args, message) => {
+    const { code, stdout, stderr } = await squall(...(args as string[]));
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(lines(stderr)).toHaveLength(1);
+    expect(stderr).toMatch(message);
+  });
+});
+
+describe("squall runs, show, logs", { timeout: 30_000 }, () => {
+  it("lists the recorded runs newest first, and finds one by name", async () => {
+    const { code, stdout } = await squall("runs");
+    expect(code).toBe(0);
+    const [header, ...rows] = lines(stdout);
+    expect(header).toMatch(/^ID +NAME +FLOW +STATE +STARTED +DURATION +TASK RUNS$/);
+    const runs = await listRuns(HOME);
+    expect(rows).toHaveLength(runs.length);
+    expect(runs.map((run) => run.startedAt)).toEqual(runs.map((run) => run.startedAt).sort((a, b) => b - a));
+    const failed = runs.find((run) => run.flowName === "failing");
+    expect(rows).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^${failed?.id.slice(0, 8)} +${failed?.name} +failing +Failed +.*2: 1 completed, 1 failed$`,
+        ),
+      ),
+    );
+    expect(failed?.counts).toEqual({
+      pending: 0,
+      running: 0,
+      completed: 1,
+      failed: 1,
+      crashed: 0,
+      cancelled: 0,
+    });
+
+    const byName = await squall("show", failed?.name as string);
+    expect(byName.stdout).toContain(`  id         ${failed?.id}`);
+  });
+
+  it("logs --follow prints the lines of a run still going, and ends when it is final", async () => {
+    const run = start("run", `${FLOWS}:napping`, "--params", "[5, 300]");
+    const ended = new Promise<number>((resolve) => run.on("exit", (code) => resolve(code ?? -1)));
+    let runErr = "";
+    run.stderr?.on("data", (chunk) => {
+      runErr += chunk;
+    });
+    await until(() => /\(([0-9a-f-]{36})\) of flow/.test(runErr));
+    const id = runIdOf(runErr);
+
+    const follower = start("logs", "--follow", id);
+    let followed = "";
+    let runEndedBeforeFirstNap: boolean | undefined;
+    let runOver = false;
+    void ended.then(() => {
+      runOver = true;
+    });
+    follower.stdout?.on("data", (chunk) => {
+      followed += chunk;
+      if (runEndedBeforeFirstNap === undefined && followed.includes("napped 300 ms")) {
+        runEndedBeforeFirstNap = runOver;
+      }
+    });
+    const followerCode = await new Promise<number>((resolve) =>
+      follower.on("exit", (code) => resolve(code ?? -1)),
+    );
+
+    expect(await ended).toBe(0);
+    expect(followerCode).toBe(0);
+    expect(runEndedBeforeFirstNap).toBe(false);
+    expect(lines(followed).filter((line) => line === "napped 300 ms")).toHaveLength(5);
+    expect(followed).toMatch(/Flow run '[a-z]+-[a-z]+' - Finished in state Completed\(\)/);
+  });
+});
+
+describe("squall run --runner", { timeout: 30_000 }, () => {
+  it("lambda runs the tasks on the local environment and records them", async () => {
+    const { code, stdout, stderr } = await squall(
+      "run",
+      `${FLOWS}:greetings`,
+      "--params",
+      '[["trillian","marvin"]]',
+      "--runner",
+      "lambda",
+    );
+    expect(code).toBe(0);
+    expect(lines(stdout).slice(0, 2).sort()).toEqual(["hello marvin", "hello trillian"]);
+    const detail = await readRun(HOME, runIdOf(stderr));
+    expect(detail.meta?.runner).toBe("lambda");
+    expect(detail.tasks.map((task) => [task.name, task.state])).toEqual([
+      ["greet-0", "Completed"],
+      ["greet-1", "Completed"],
+    ]);
+    expect(detail.logs).toContainEqual(expect.objectContaining({ kind: "print", text: "hello marvin" }));
+  });
+
+  it("threads ends a run whose task fails in a thread Failed, and exits 1", async () => {
+    const { code, stderr } = await squall(
+      "run",
+      `${FLOWS}:failing`,
+      "--params",
+      '"threads"',
+      "--runner",
+      "threads",
+    );
+    expect(code).toBe(1);
+    const detail = await readRun(HOME, runIdOf(stderr));
+    expect(detail.meta?.runner).toBe("threads");
+    expect(detail.tasks.find((task) => task.task === "boom")).toMatchObject({
+      state: "Failed",
+      attempts: 2,
+      error: { name: "Error", message: "boom: threads" },
+    });
+  });
+});
+
+describe("squall --stack", { timeout: 30_000 }, () => {
+  let local: LocalEnvironment;
+  let stack: FakeStack;
+
+  beforeAll(async () => {
+    // A local environment's worker fleet behind a stack named SquallCli, as a deployed one would be.
+    local = await startLocalEnvironment();
+    stack = await startFakeStack("SquallCli", local.address);
+  }, 30_000);
+
+  afterAll(async () => {
+    await stack?.close();
+    await local?.stop();
+  });
+
+  it("runs the tasks on the stack's functions, and runs, show and logs read the run from its bucket", async () => {
+    const where = ["--stack", "SquallCli", "--endpoint", stack.endpoint];
+    const run = await squall("run", `${FLOWS}:failing`, "--params", '"deployed"', ...where);
+    expect(run.code).toBe(1);
+    const id = runIdOf(run.stderr);
+    expect((await readRun(HOME, id)).meta?.runner).toBe("lambda");
+
+    const runs = await squall("runs", ...where);
+    expect(runs.code).toBe(0);
+    expect(lines(runs.stdout)).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^${id.slice(0, 8)} +[a-z]+-[a-z]+ +failing +Failed +.*2: 1 completed, 1 failed$`),
+      ),
+    );
+
+    const shown = await squall("show", id.slice(0, 8), ...where);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^Flow run '[a-z]+-[a-z]+' of flow 'failing': Failed$/m);
+    expect(shown.stdout).toMatch(/^greet-0 +greet +Completed +\d+ ms +1$/m);
+    // A task run that logged nothing is known in the bucket by its id only.
+    expect(shown.stdout).toMatch(/ Failed +\d+ ms +2$/m);
+    expect(shown.stdout).toContain("    Error: boom: deployed\n        at boom (");
+
+    const logs = await squall("logs", id, ...where);
+    expect(logs.code).toBe(0);
+    expect(lines(logs.stdout)).toContain("hello doomed");
+    expect(logs.stdout).toMatch(/\| INFO {5}\| Task run 'greet-0' - greeted doomed$/m);
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("Timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

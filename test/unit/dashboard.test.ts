@@ -1,0 +1,329 @@
+// The dashboard's server and the page's model, without a browser: the run record is written
+// here line by line, as the CLI's recorder writes it. test/e2e/dashboard.test.ts drives the page.
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { get } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { InvalidArgumentError } from "squall";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type Dashboard, dashboardCommand, startDashboard } from "../../sdk/cli/dashboard/index.js";
+import {
+  applyLine,
+  attribution,
+  countByKind,
+  countByState,
+  createRun,
+  failures,
+  type Line,
+  timeline,
+} from "../../sdk/cli/dashboard/page/model.js";
+import { defaultRoot } from "../../sdk/cli/dashboard/records.js";
+import { UsageError } from "../../sdk/cli/usage-error.js";
+
+const flowEvent = (id: string, state: string, time: number, error?: object) => ({
+  kind: "flow",
+  id,
+  name: "calm-heron",
+  definition: "nightly",
+  flowRunId: undefined,
+  state,
+  time,
+  ...(error ? { error } : {}),
+});
+const taskEvent = (flowRunId: string, id: string, state: string, time: number, error?: object) => ({
+  kind: "task",
+  id,
+  name: `${id}-name`,
+  definition: "load",
+  flowRunId,
+  state,
+  time,
+  attempts: 1,
+  ...(error ? { error } : {}),
+});
+
+let dir: string;
+let root: string;
+let dashboard: Dashboard;
+
+/** Appends lines to run `id`'s record, as the recorder does. */
+function record(id: string, ...lines: object[]): void {
+  mkdirSync(join(root, "runs", id), { recursive: true });
+  appendFileSync(
+    join(root, "runs", id, "events.jsonl"),
+    lines.map((line) => `${JSON.stringify(line)}\n`).join(""),
+  );
+}
+
+/** Reads a Server-Sent Events stream: each event's name and data, until the server ends it. */
+async function* serverSentEvents(response: Response): AsyncGenerator<{ event: string; data: string }> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(chunk, { stream: true });
+    for (let end = buffered.indexOf("\n\n"); end >= 0; end = buffered.indexOf("\n\n")) {
+      const block = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      const fields = block.split("\n").filter((line) => !line.startsWith(":"));
+      const field = (name: string) =>
+        fields.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2) ?? undefined;
+      const data = field("data");
+      if (data !== undefined) yield { event: field("event") ?? "message", data };
+    }
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "squall-dashboard-unit-"));
+  root = join(dir, ".squall");
+  dashboard = await startDashboard({ root, pollMs: 50 });
+});
+afterAll(async () => {
+  await dashboard?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("startDashboard", () => {
+  it("serves the page from this machine, with nothing loaded from elsewhere", async () => {
+    expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const page = await fetch(dashboard.url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    const html = await page.text();
+    expect(html).toContain('<script type="module" src="/app.js"></script>');
+    expect(html).not.toMatch(/https?:\/\//);
+    for (const asset of ["app.js", "model.js", "style.css", "favicon.svg"]) {
+      expect((await fetch(new URL(asset, dashboard.url))).status, asset).toBe(200);
+    }
+    expect((await fetch(new URL("server.ts", dashboard.url))).status).toBe(404);
+    expect((await fetch(new URL("page/../records.ts", dashboard.url))).status).toBe(404);
+  });
+
+  it("lists runs newest first with their state and counts, and gives one run's lines", async () => {
+    record("older", flowEvent("older", "Running", 1_000), flowEvent("older", "Completed", 2_000));
+    record(
+      "newer",
+      {
+        kind: "meta",
+        flowRunId: "newer",
+        flowName: "nightly",
+        file: "flows.ts",
+        runner: "lambda",
+        startedAt: 5_000,
+      },
+      flowEvent("newer", "Running", 5_001),
+      taskEvent("newer", "t1", "Running", 5_002),
+      taskEvent("newer", "t1", "Completed", 5_100),
+      taskEvent("newer", "t2", "Running", 5_003),
+    );
+    // A line still being written is not a line yet.
+    const partial = '{"kind":"log","ti';
+    appendFileSync(join(root, "runs", "newer", "events.jsonl"), partial);
+
+    const { runs } = (await (await fetch(new URL("api/runs", dashboard.url))).json()) as {
+      runs: Array<Record<string, unknown>>;
+    };
+    expect(runs.map((run) => run.id)).toEqual(["newer", "older"]);
+    // What `squall runs` says of them (the run store's fold), and whether each is final.
+    expect(runs[0]).toMatchObject({
+      flowName: "nightly",
+      name: "calm-heron",
+      state: "Running",
+      final: false,
+      startedAt: 5_001,
+      counts: { pending: 0, running: 1, completed: 1, failed: 0, crashed: 0, cancelled: 0 },
+    });
+    expect(runs[1]).toMatchObject({ state: "Completed", final: true, startedAt: 1_000, endedAt: 2_000 });
+
+    const one = (await (await fetch(new URL("api/runs/newer", dashboard.url))).json()) as {
+      events: unknown[];
+      offset: number;
+    };
+    expect(one.events).toHaveLength(5);
+    expect(one.offset).toBe(
+      readFileSync(join(root, "runs", "newer", "events.jsonl")).length - partial.length,
+    );
+    expect((await fetch(new URL("api/runs/missing", dashboard.url))).status).toBe(404);
+    expect((await fetch(new URL("api/runs/..%2F..%2Fetc", dashboard.url))).status).toBe(404);
+  });
+
+  it("streams a live run's new lines as they are appended, and ends once the run is final", async () => {
+    record("live", flowEvent("live", "Running", 1));
+    const { offset } = (await (await fetch(new URL("api/runs/live", dashboard.url))).json()) as {
+      offset: number;
+    };
+    const response = await fetch(new URL(`api/runs/live/events?from=${offset}`, dashboard.url));
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    const events = serverSentEvents(response);
+
+    record("live", taskEvent("live", "t1", "Running", 2));
+    const first = await events.next();
+    expect(JSON.parse(first.value?.data ?? "")).toMatchObject({ kind: "task", id: "t1", state: "Running" });
+
+    // A line written in two pieces arrives once, whole.
+    const file = join(root, "runs", "live", "events.jsonl");
+    const line = JSON.stringify(taskEvent("live", "t1", "Completed", 3));
+    appendFileSync(file, line.slice(0, 20));
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    appendFileSync(file, `${line.slice(20)}\n`);
+    record("live", flowEvent("live", "Completed", 4), {
+      kind: "log",
+      time: 5,
+      level: "INFO",
+      message: "bye",
+    });
+
+    const rest: Array<{ event: string; data: string }> = [];
+    for await (const event of events) rest.push(event);
+    expect(rest.map((event) => (event.event === "end" ? "end" : JSON.parse(event.data).kind))).toEqual([
+      "task",
+      "flow",
+      "log",
+      "end",
+    ]);
+  });
+
+  it("ends a final run's stream at once, after the lines past `from`", async () => {
+    record("done", flowEvent("done", "Running", 1), flowEvent("done", "Failed", 2));
+    const response = await fetch(new URL("api/runs/done/events?from=0", dashboard.url));
+    const seen: string[] = [];
+    for await (const event of serverSentEvents(response)) seen.push(event.event);
+    expect(seen).toEqual(["message", "message", "end"]);
+  });
+
+  it("answers only requests addressed to this machine", async () => {
+    const { port } = new URL(dashboard.url);
+    // A page elsewhere whose host name was rebound to 127.0.0.1 sends its own name.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      get(
+        { host: "127.0.0.1", port, path: "/api/runs", headers: { host: `evil.example:${port}` } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      ).on("error", reject);
+    });
+    expect(rebound).toBe(403);
+    expect((await fetch(`http://localhost:${port}/api/runs`)).status).toBe(200);
+    expect((await fetch(dashboard.url, { method: "POST" })).status).toBe(405);
+  });
+
+  it("refuses to listen anywhere but on a loopback address", async () => {
+    await expect(startDashboard({ root, host: "0.0.0.0" })).rejects.toThrow(InvalidArgumentError);
+    await expect(startDashboard({ root, port: 70_000 })).rejects.toThrow(
+      "Expected `port` to be an integer from 0 to 65535, got `70000`",
+    );
+  });
+});
+
+describe("dashboardCommand", () => {
+  it("prints the URL, serves until stopped, then stops", async () => {
+    const printed: string[] = [];
+    const stop = new AbortController();
+    const serving = dashboardCommand({ root, signal: stop.signal, write: (text) => printed.push(text) });
+    await vi.waitFor(() =>
+      expect(printed.join("")).toMatch(/^squall dashboard: http:\/\/127\.0\.0\.1:\d+\//),
+    );
+    const url = /http:\S+/.exec(printed.join(""))?.[0] as string;
+    expect(printed.join("")).toContain(`runs under ${root}; press Ctrl-C to stop`);
+    expect((await fetch(new URL("api/runs", url))).status).toBe(200);
+    stop.abort();
+    expect(await serving).toBe(0);
+    await expect(fetch(url)).rejects.toThrow();
+  });
+
+  it("says what is wrong with a port it cannot use", async () => {
+    await expect(dashboardCommand({ root, port: "http" })).rejects.toThrow(
+      new UsageError("Expected --port to be an integer from 0 to 65535, got `http`."),
+    );
+    const taken = Number(new URL(dashboard.url).port);
+    await expect(dashboardCommand({ root, port: String(taken) })).rejects.toThrow(
+      `Port ${taken} is in use: pick another with --port, or leave --port out for a free one.`,
+    );
+  });
+});
+
+describe("defaultRoot", () => {
+  it("is $SQUALL_HOME, else .squall in the current directory", () => {
+    expect(defaultRoot({ SQUALL_HOME: "/srv/runs" }, "/home/me")).toBe("/srv/runs");
+    expect(defaultRoot({}, "/home/me/project")).toBe("/home/me/project/.squall");
+  });
+});
+
+describe("the page's model", () => {
+  const fold = (lines: object[]) => {
+    const run = createRun("f");
+    for (const line of lines) applyLine(run, line as Line);
+    return run;
+  };
+
+  it("puts task runs that overlap on separate lanes, and reuses a lane once it is free", () => {
+    const run = fold([
+      flowEvent("f", "Running", 0),
+      taskEvent("f", "a", "Running", 0),
+      taskEvent("f", "b", "Running", 10),
+      taskEvent("f", "a", "Completed", 50),
+      taskEvent("f", "c", "Running", 60), // after a ended: a's lane
+      taskEvent("f", "b", "Completed", 100),
+      taskEvent("f", "d", "Pending", 70), // never ran yet: drawn from when it was seen
+    ]);
+    const { bars, lanes, from, to } = timeline(run, 200);
+    const laneOf = Object.fromEntries(bars.map((bar) => [bar.taskRun.id, bar.lane]));
+    expect(laneOf).toEqual({ a: 0, b: 1, c: 0, d: 2 });
+    expect(lanes).toEqual(["lane 1", "lane 2", "lane 3"]);
+    expect(bars.find((bar) => bar.taskRun.id === "c")).toMatchObject({ start: 60, end: 200, live: true });
+    expect([from, to]).toEqual([0, 200]);
+  });
+
+  it("gives each worker a lane when the record names them", () => {
+    const run = fold([
+      { ...taskEvent("f", "a", "Running", 0), worker: "w1" },
+      { ...taskEvent("f", "b", "Running", 5), worker: "w1" },
+      { ...taskEvent("f", "c", "Running", 5), worker: "w2" },
+    ]);
+    expect(timeline(run, 10).lanes).toEqual(["w1", "w2"]);
+  });
+
+  it("counts task runs by their latest state and lists failures with their errors", () => {
+    const error = { name: "TypeError", message: "no", stack: "TypeError: no\n    at load" };
+    const run = fold([
+      flowEvent("f", "Running", 0),
+      taskEvent("f", "a", "Running", 1),
+      taskEvent("f", "a", "Completed", 2),
+      taskEvent("f", "b", "Running", 1),
+      taskEvent("f", "b", "Failed", 3, error),
+      taskEvent("f", "c", "Pending", 1),
+      flowEvent("f", "Failed", 4, { name: "TaskRunsFailedError", message: "b failed" }),
+    ]);
+    expect(countByState(run)).toEqual({ Completed: 1, Failed: 1, Pending: 1 });
+    expect(countByKind(run)).toEqual({
+      pending: 1,
+      running: 0,
+      completed: 1,
+      failed: 1,
+      crashed: 0,
+      cancelled: 0,
+    });
+    expect(failures(run).map((failure) => [failure.kind, failure.id, failure.error?.message])).toEqual([
+      ["flow", "f", "b failed"],
+      ["task", "b", "no"],
+    ]);
+  });
+
+  it("attributes log lines and prints to their task run, else to the flow run", () => {
+    const run = fold([
+      flowEvent("f", "Running", 0),
+      taskEvent("f", "a", "Running", 1),
+      { kind: "print", time: 2, stream: "stdout", text: "hello", taskRunId: "a" },
+      { kind: "log", time: 3, level: "INFO", message: "hi", taskRunId: "a", taskRunName: "load-7" },
+      { kind: "log", time: 4, level: "INFO", message: "done" },
+    ]);
+    expect(run.logs.map((log) => [attribution(run, log), log.level, log.message])).toEqual([
+      ["a-name", "STDOUT", "hello"],
+      ["load-7", "INFO", "hi"],
+      ["calm-heron", "INFO", "done"],
+    ]);
+  });
+});
