@@ -23,8 +23,8 @@
  *   line, as written to the terminal (levels at or above the configured one).
  * - `{"kind":"print","time","stream","text","taskRunId"?}`: console output made while the run
  *   was going, `stream` `stdout` or `stderr`, `text` what was written less one trailing newline.
- *   `taskRunId` is set for output made inside a task run in this process; output that runners
- *   replay here (from threads or Lambda) is attributed to the flow run only.
+ *   `taskRunId` is set for output made by a task run, in this process or replayed here by its
+ *   runner (from a thread or a Lambda).
  *
  * States are squall's state names: Pending, AwaitingRetry, Running, Retrying, Completed, Cached,
  * Failed, TimedOut, Crashed, Cancelled. A file whose top-level flow run has no final state

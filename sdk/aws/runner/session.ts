@@ -1,3 +1,4 @@
+import { scopeStorage } from "../../context.js";
 import { CrashedError, InvalidArgumentError, toError } from "../../errors.js";
 import { emit, isEnabled } from "../../logging/config.js";
 import { builtInSerializer } from "../../remote/attempt.js";
@@ -11,7 +12,7 @@ import type {
   TaskInvoker,
   TaskRunnerSession,
 } from "../../runners/task-runner.js";
-import type { FlowRunInfo } from "../../runs.js";
+import type { FlowRunInfo, RunScope } from "../../runs.js";
 import { learnErrorClassesOf } from "../../serialization/errors.js";
 import { defaultSerializer, type Serializer } from "../../serialization/serializer.js";
 import { StoredValue } from "../../serialization/stored.js";
@@ -238,7 +239,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     for (const outcome of segment.outcomes) {
       const waiting = this.#waiting.get(outcome.taskRunId);
       if (!waiting) continue; // another session's, or one no longer awaited
-      replayLogs(outcome);
+      // In the run's scope, so that whoever follows this process's output knows whose it is.
+      scopeStorage.run(waiting.attempt.taskRun as unknown as RunScope, replayLogs, outcome);
       if (outcome.status === "retrying") continue;
       this.#waiting.delete(outcome.taskRunId);
       void this.#decode(outcome, waiting.attempt).then(waiting.resolve);

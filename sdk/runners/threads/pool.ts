@@ -1,8 +1,10 @@
 import { extname } from "node:path";
 import { Worker } from "node:worker_threads";
+import { scopeStorage } from "../../context.js";
 import { CancelledError, CrashedError, toError } from "../../errors.js";
 import { emit, isEnabled, threshold } from "../../logging/config.js";
 import { builtInSerializer } from "../../remote/attempt.js";
+import type { RunScope } from "../../runs.js";
 import { learnErrorClassesOf } from "../../serialization/errors.js";
 import { type Offload, StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
@@ -203,9 +205,14 @@ export class WorkerPool implements TaskInvoker {
       case "log":
         if (isEnabled(message.record.level)) emit(message.record);
         return;
-      case "print":
-        (message.stream === "stdout" ? process.stdout : process.stderr).write(`${message.text}\n`);
+      case "print": {
+        // A thread runs one attempt at a time, the first in flight: the output is its run's.
+        const stream = message.stream === "stdout" ? process.stdout : process.stderr;
+        const running = worker.inflight[0]?.attempt.taskRun as unknown as RunScope | undefined;
+        if (running) scopeStorage.run(running, () => stream.write(`${message.text}\n`));
+        else stream.write(`${message.text}\n`);
         return;
+      }
     }
   }
 
