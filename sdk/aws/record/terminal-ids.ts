@@ -41,16 +41,36 @@ export class TerminalIds {
     }
     const prefix = match[1] as string;
     const n = Number.parseInt(match[2] as string, 36);
-    const ranges = this.#ranges.get(prefix) ?? [];
-    ranges.push([n, n]);
-    ranges.sort((a, b) => a[0] - b[0]);
-    const merged: [number, number][] = [];
-    for (const range of ranges) {
-      const last = merged[merged.length - 1];
-      if (last && range[0] <= last[1] + 1) last[1] = Math.max(last[1], range[1]);
-      else merged.push([range[0], range[1]]);
+    let ranges = this.#ranges.get(prefix);
+    if (!ranges) {
+      ranges = [];
+      this.#ranges.set(prefix, ranges);
     }
-    this.#ranges.set(prefix, merged);
+    // Ids mostly come in counter order: extending the last range is the common case.
+    const last = ranges[ranges.length - 1];
+    if (last && n === last[1] + 1) {
+      last[1] = n;
+      return;
+    }
+    // Otherwise find the first range starting after n, and join n to its neighbours.
+    let low = 0;
+    let high = ranges.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((ranges[mid] as [number, number])[0] <= n) low = mid + 1;
+      else high = mid;
+    }
+    const before = ranges[low - 1];
+    const after = ranges[low];
+    if (before && n <= before[1]) return; // already in
+    const joinsBefore = before !== undefined && n === before[1] + 1;
+    const joinsAfter = after !== undefined && n === after[0] - 1;
+    if (joinsBefore && joinsAfter) {
+      before[1] = after[1];
+      ranges.splice(low, 1);
+    } else if (joinsBefore) before[1] = n;
+    else if (joinsAfter) after[0] = n;
+    else ranges.splice(low, 0, [n, n]);
   }
 
   /** Every id in the set. */
