@@ -6,7 +6,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError, SquallError } from "../errors.js";
-import { batchMessages, SQS_MAX_BATCH } from "./wire/pack.js";
+import { batchMessages, SQS_MAX_BATCH, SQS_MAX_DELAY_SECONDS } from "./wire/pack.js";
 
 /** One message as a consumer sees it. */
 export interface ReceivedMessage {
@@ -54,9 +54,9 @@ export class SqsQueue {
    */
   async send(bodies: readonly string[], options: SendOptions = {}): Promise<void> {
     const delay = options.delaySeconds ?? 0;
-    if (!Number.isInteger(delay) || delay < 0 || delay > 900) {
+    if (!Number.isInteger(delay) || delay < 0 || delay > SQS_MAX_DELAY_SECONDS) {
       throw new InvalidArgumentError(
-        `Expected \`delaySeconds\` to be an integer from 0 to 900, got \`${String(delay)}\``,
+        `Expected \`delaySeconds\` to be an integer from 0 to ${SQS_MAX_DELAY_SECONDS}, got \`${String(delay)}\``,
       );
     }
     // Ten to a call, and no more bytes per call than SQS takes.

@@ -7,7 +7,7 @@ import {
   parseMessage,
   TaskMessageSchema,
 } from "../wire/messages.js";
-import { crashedOutcome, overdueOutcome } from "../worker/crashed.js";
+import { crashedOutcome, overdueOutcome } from "../worker/outcomes.js";
 import type { BatchResponse } from "../worker/task-worker.js";
 
 /** An SQS event as Lambda delivers it to the coordinator (the fields it reads). */

@@ -28,7 +28,8 @@ import {
   type TaskRecord,
   WIRE_VERSION,
 } from "../wire/messages.js";
-import { packMessages } from "../wire/pack.js";
+import { packMessages, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
+import { asPayload, inlineBytes } from "../wire/payload.js";
 import { type FollowerOptions, RecordFollower } from "./follower.js";
 
 /** What a session needs of its runner: where to send, where to read. */
@@ -46,11 +47,8 @@ export interface SessionOptions {
   readonly follow?: FollowerOptions;
 }
 
-/** SQS holds a message back 15 minutes at most. */
-const MAX_DELAY_SECONDS = 900;
 /** Sends of a batch before its runs are given up as Crashed (the SDK retries each call too). */
 const SEND_ROUNDS = 5;
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 interface Waiting {
   readonly attempt: TaskAttempt;
@@ -287,9 +285,9 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     const { delays } = retryOf(policy);
     delays.forEach((delay, i) => {
       const seconds = delay * (1 + policy.jitterFactor);
-      if (seconds > MAX_DELAY_SECONDS) {
+      if (seconds > SQS_MAX_DELAY_SECONDS) {
         throw new InvalidArgumentError(
-          `Task '${policy.taskName}' waits up to ${Math.ceil(seconds)} seconds before retry ${i + 1}; on LambdaTaskRunner a retry waits in SQS, at most ${MAX_DELAY_SECONDS} seconds. Give it shorter \`retryDelaySeconds\`.`,
+          `Task '${policy.taskName}' waits up to ${Math.ceil(seconds)} seconds before retry ${i + 1}; on LambdaTaskRunner a retry waits in SQS, at most ${SQS_MAX_DELAY_SECONDS} seconds. Give it shorter \`retryDelaySeconds\`.`,
         );
       }
     });
@@ -317,15 +315,9 @@ function replayLogs(outcome: Outcome): void {
 
 function deserialize(payload: Payload | undefined, serializer: Serializer): unknown {
   if (payload === undefined) return undefined;
-  if ("text" in payload) return serializer.deserialize(new TextEncoder().encode(payload.text));
-  if ("base64" in payload) return serializer.deserialize(Buffer.from(payload.base64, "base64"));
-  throw new CrashedError(`Expected an inline payload, got a reference to \`${payload.key}\`.`);
-}
-
-function asPayload(bytes: Uint8Array): Payload {
-  try {
-    return { text: decoder.decode(bytes) };
-  } catch {
-    return { base64: Buffer.from(bytes).toString("base64") };
-  }
+  const bytes = inlineBytes(payload);
+  if (bytes) return serializer.deserialize(bytes);
+  throw new CrashedError(
+    `Expected an inline payload, got a reference to \`${(payload as { key: string }).key}\`.`,
+  );
 }

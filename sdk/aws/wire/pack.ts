@@ -7,6 +7,8 @@
 /** SQS's limit for one message, and for all messages of one SendMessageBatch call. */
 export const SQS_MAX_BYTES = 256 * 1024;
 export const SQS_MAX_BATCH = 10;
+/** SQS holds a message back 15 minutes at most: the longest retry delay the fleet can honour. */
+export const SQS_MAX_DELAY_SECONDS = 900;
 
 export interface PackLimits {
   /** Most bytes per message body. @default SQS_MAX_BYTES */

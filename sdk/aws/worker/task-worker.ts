@@ -3,7 +3,6 @@ import { format } from "node:util";
 import { scopeStorage } from "../../context.js";
 import type { TaskDefinition } from "../../engine/definitions.js";
 import {
-  CancelledError,
   CodeMismatchError,
   InvalidArgumentError,
   SquallError,
@@ -37,8 +36,9 @@ import {
   type TaskRecord,
   WIRE_VERSION,
 } from "../wire/messages.js";
-import { packMessages } from "../wire/pack.js";
-import { crashedOutcome } from "./crashed.js";
+import { packMessages, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
+import { asPayload, inlineBytes } from "../wire/payload.js";
+import { crashedOutcome, malformedOutcomes, skippedOutcome } from "./outcomes.js";
 
 /** An SQS event as Lambda delivers it (the fields this worker reads). */
 export interface SqsEvent {
@@ -90,10 +90,6 @@ class StorageUnavailableError extends SquallError {
 const CANCEL_CHECK_MS = 1_000;
 /** The signal of runs without a deadline: nothing in the worker aborts them. */
 const NEVER_ABORTED = new AbortController().signal;
-
-/** SQS holds a message back 15 minutes at most; a longer retry delay cannot be queued. */
-const MAX_DELAY_SECONDS = 900;
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 type Entry = Outcome["logs"][number];
 type Parsed = ReturnType<typeof parseMessage<typeof TaskMessageSchema>>;
@@ -183,7 +179,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
           cause: error,
         });
       }
-      const payload: Payload = { text: decoder.decode(encodeError(error)) };
+      const payload = asPayload(encodeError(error));
       const status = retry === undefined ? "failed" : "retrying";
       return { outcome: { ...base, status, serializer: "default", payload, endedAt: Date.now() }, retry };
     } finally {
@@ -209,8 +205,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   }
 
   async function payloadBytes(payload: Payload): Promise<Uint8Array> {
-    if ("text" in payload) return new TextEncoder().encode(payload.text);
-    if ("base64" in payload) return Buffer.from(payload.base64, "base64");
+    if (!("key" in payload)) return inlineBytes(payload) as Uint8Array;
     const bytes = await options.store.get(payload.key).catch((error) => {
       throw new StorageUnavailableError(error);
     });
@@ -282,13 +277,13 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     const cancelled = cancelledRuns(messages);
     const work: (() => Promise<void>)[] = [];
     const outcomes = items.map(({ item, parsed }) => {
-      if (!parsed.ok) return malformed(item.body, parsed.reason);
+      if (!parsed.ok) return malformedOutcomes(item.body, parsed.reason);
       const message = parsed.value;
       const mine: Outcome[] = new Array(message.tasks.length);
       message.tasks.forEach((record, i) => {
         work.push(async () => {
           if (await cancelled.get(message.flowRunId)) {
-            mine[i] = skipped(message, record);
+            mine[i] = skippedOutcome(message, record);
             return;
           }
           const ran = await runRecord(message, record);
@@ -448,23 +443,6 @@ async function runAll(jobs: readonly (() => Promise<void>)[], limit: number): Pr
   await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, lane));
 }
 
-/** The outcome of a task run the worker did not start: its flow run was cancelled. */
-function skipped(message: TaskMessage, record: TaskRecord): Outcome {
-  const error = new CancelledError(
-    `Task run '${record.taskRunName}' was cancelled before it started: flow run '${message.flowRunName}' was cancelled.`,
-  );
-  return {
-    flowRunId: message.flowRunId,
-    taskRunId: record.taskRunId,
-    attempt: record.attempt,
-    status: "cancelled",
-    serializer: "default",
-    payload: { text: decoder.decode(encodeError(error)) },
-    endedAt: Date.now(),
-    logs: [],
-  };
-}
-
 /**
  * Runs the function in its run scope; at the deadline the attempt fails and its signal aborts.
  * (A synchronous function that never yields cannot be stopped here: Lambda's own timeout ends
@@ -500,6 +478,13 @@ async function withDeadline(
   }
 }
 
+function packOutcomes(outcomes: readonly Outcome[]): string[] {
+  return packMessages(
+    `{"v":${WIRE_VERSION},"outcomes":[`,
+    outcomes.map((o) => JSON.stringify(o)),
+    "]}",
+  );
+}
 /** Seconds to hold a retry back, or `undefined` when the run has no retry left (or must not retry). */
 async function retryDelaySeconds(
   settings: TaskSettings,
@@ -521,52 +506,10 @@ async function retryDelaySeconds(
     ? retryDelayMs(policy.delays, attempt, policy.jitter)
     : retryDelayMs(settings.retryDelay, attempt, settings.retryJitterFactor);
   const seconds = Math.ceil(delayMs / 1000);
-  if (seconds > MAX_DELAY_SECONDS) {
+  if (seconds > SQS_MAX_DELAY_SECONDS) {
     throw new InvalidArgumentError(
-      `The retry delay for retry ${attempt} is ${seconds} seconds; SQS holds a retry back at most ${MAX_DELAY_SECONDS} seconds. Give the task shorter \`retryDelaySeconds\`.`,
+      `The retry delay for retry ${attempt} is ${seconds} seconds; SQS holds a retry back at most ${SQS_MAX_DELAY_SECONDS} seconds. Give the task shorter \`retryDelaySeconds\`.`,
     );
   }
   return seconds;
-}
-
-function asPayload(bytes: Uint8Array): Payload {
-  try {
-    return { text: decoder.decode(bytes) };
-  } catch {
-    return { base64: Buffer.from(bytes).toString("base64") };
-  }
-}
-
-/** Failed outcomes for the task runs a malformed message names, as far as they can be read. */
-function malformed(body: string, reason: string): Outcome[] {
-  let loose: { flowRunId?: unknown; tasks?: { taskRunId?: unknown; attempt?: unknown }[] } = {};
-  try {
-    loose = JSON.parse(body);
-  } catch {}
-  if (typeof loose?.flowRunId !== "string" || !Array.isArray(loose.tasks)) {
-    process.stderr.write(`squall worker: dropped a task message naming no task runs: ${reason}\n`);
-    return [];
-  }
-  const error = new SquallError(`The task message could not be read: ${reason}.`);
-  const payload: Payload = { text: decoder.decode(encodeError(error)) };
-  return loose.tasks
-    .filter((task) => typeof task?.taskRunId === "string")
-    .map((task) => ({
-      flowRunId: loose.flowRunId as string,
-      taskRunId: task.taskRunId as string,
-      attempt: typeof task.attempt === "number" && task.attempt >= 1 ? Math.floor(task.attempt) : 1,
-      status: "failed" as const,
-      serializer: "default",
-      payload,
-      endedAt: Date.now(),
-      logs: [],
-    }));
-}
-
-function packOutcomes(outcomes: readonly Outcome[]): string[] {
-  return packMessages(
-    `{"v":${WIRE_VERSION},"outcomes":[`,
-    outcomes.map((o) => JSON.stringify(o)),
-    "]}",
-  );
 }

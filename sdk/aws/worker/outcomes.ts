@@ -1,0 +1,49 @@
+import { CancelledError, CrashedError, SquallError } from "../../errors.js";
+import type { Outcome, TaskMessage, TaskRecord } from "../wire/messages.js";
+import { errorOutcome } from "../wire/payload.js";
+
+/** The outcome of a run whose worker died (or timed out) `times` times while it ran. */
+export function crashedOutcome(message: TaskMessage, record: TaskRecord, times: number): Outcome {
+  const count = times > 0 ? `${times} times` : "repeatedly";
+  const error = new CrashedError(
+    `Task run '${record.taskRunName}' crashed: its message was delivered ${count} without an outcome (the worker died or timed out each time).`,
+  );
+  return errorOutcome({ ...record, flowRunId: message.flowRunId }, "crashed", error);
+}
+
+/** The outcome of a run that a sweep gave up on: nothing was heard of it in time. */
+export function overdueOutcome(flowRunId: string, taskRunId: string, why: string): Outcome {
+  return errorOutcome(
+    { flowRunId, taskRunId, attempt: 1 },
+    "crashed",
+    new CrashedError(`Task run ${taskRunId} crashed: ${why}.`),
+  );
+}
+
+/** The outcome of a run the worker did not start: its flow run was cancelled. */
+export function skippedOutcome(message: TaskMessage, record: TaskRecord): Outcome {
+  const error = new CancelledError(
+    `Task run '${record.taskRunName}' was cancelled before it started: flow run '${message.flowRunName}' was cancelled.`,
+  );
+  return errorOutcome({ ...record, flowRunId: message.flowRunId }, "cancelled", error);
+}
+
+/** Failed outcomes for the task runs a malformed message names, as far as they can be read. */
+export function malformedOutcomes(body: string, reason: string): Outcome[] {
+  let loose: { flowRunId?: unknown; tasks?: { taskRunId?: unknown; attempt?: unknown }[] } = {};
+  try {
+    loose = JSON.parse(body);
+  } catch {}
+  const flowRunId = loose?.flowRunId;
+  if (typeof flowRunId !== "string" || !Array.isArray(loose.tasks)) {
+    process.stderr.write(`squall worker: dropped a task message naming no task runs: ${reason}\n`);
+    return [];
+  }
+  const error = new SquallError(`The task message could not be read: ${reason}.`);
+  return loose.tasks
+    .filter((task) => typeof task?.taskRunId === "string")
+    .map((task) => {
+      const attempt = typeof task.attempt === "number" && task.attempt >= 1 ? Math.floor(task.attempt) : 1;
+      return errorOutcome({ flowRunId, taskRunId: task.taskRunId as string, attempt }, "failed", error);
+    });
+}
