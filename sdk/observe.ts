@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "./errors.js";
 import type { StateName } from "./states.js";
 
 /** A flow run or task run entering a state: what the CLI's live display and run records follow. */
@@ -29,6 +30,11 @@ const listeners = new Set<RunListener>();
  * const stop = observeRuns((event) => console.log(event.kind, event.name, event.state));
  */
 export function observeRuns(listener: RunListener): () => void {
+  if (typeof listener !== "function") {
+    throw new InvalidArgumentError(
+      `Expected observeRuns() to get a function called with each run event, got \`${String(listener)}\``,
+    );
+  }
   listeners.add(listener);
   return () => {
     listeners.delete(listener);

@@ -121,4 +121,10 @@ describe("the flow-runner, invoked through Lambda's Invoke API on the local envi
       $metadata: { httpStatusCode: 404 },
     });
   });
+
+  it("refuses a flows module that does not exist before starting anything", async () => {
+    await expect(startLocalEnvironment({ flows: "test/fixtures/no-such-flows.ts" })).rejects.toThrow(
+      /^Expected `flows` to name a flows module, but .*no-such-flows\.ts does not exist/,
+    );
+  });
 });

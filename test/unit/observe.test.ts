@@ -39,3 +39,11 @@ describe("observeRuns", () => {
     expect(events.filter((e) => e.kind === "flow")).toHaveLength(2);
   });
 });
+
+describe("observeRuns with bad input", () => {
+  it("refuses a listener that is not a function, saying what it takes", () => {
+    expect(() => observeRuns("log" as never)).toThrow(
+      "Expected observeRuns() to get a function called with each run event, got `log`",
+    );
+  });
+});

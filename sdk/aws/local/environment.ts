@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { extname } from "node:path";
+import { extname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError } from "../../errors.js";
@@ -76,6 +78,7 @@ export async function startLocalEnvironment(
   const visibilitySeconds = integerOption("visibilitySeconds", options.visibilitySeconds ?? 30, 1);
   const maxReceiveCount = integerOption("maxReceiveCount", options.maxReceiveCount ?? 3, 1);
   const batchSize = integerOption("batchSize", options.batchSize ?? 10, 1);
+  if (options.flows !== undefined) checkFlowsModule(options.flows);
   if (batchSize > 10) {
     throw new InvalidArgumentError(`Expected \`batchSize\` to be at most 10, got \`${batchSize}\``);
   }
@@ -310,6 +313,21 @@ function startThread(
       await thread.terminate();
     },
   };
+}
+
+/** A flows module the flow-runner thread can import: a file URL, or a path to a file that exists. */
+function checkFlowsModule(flows: unknown): void {
+  if (typeof flows !== "string" || flows === "") {
+    throw new InvalidArgumentError(
+      `Expected \`flows\` to be a module path or file URL, got \`${String(flows)}\``,
+    );
+  }
+  const path = flows.startsWith("file:") ? fileURLToPath(flows) : resolve(flows);
+  if (!existsSync(path)) {
+    throw new InvalidArgumentError(
+      `Expected \`flows\` to name a flows module, but ${path} does not exist: give the path of the module that defines your flows.`,
+    );
+  }
 }
 
 function integerOption(name: string, value: number, min: number): number {

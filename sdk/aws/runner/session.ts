@@ -73,9 +73,9 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   /** Records not yet sent, by task run id. */
   #outbox = new Map<string, string>();
   #flushing: Promise<void> | undefined;
-  /** Task runs sent, for the flow-returned notice: the record is complete when it has them all. */
-  readonly #sent = new Set<string>();
-  readonly #sentIds = new TerminalIds();
+  /** Task runs sent (each once), for the flow-returned notice: the record is complete when it has them all. */
+  readonly #sent = new TerminalIds();
+  #sentCount = 0;
   readonly #errorModules = new Set<string>();
   #cancelMarked: Promise<void> | undefined;
 
@@ -114,8 +114,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
         flowName: this.#flowRun.flowName,
         state: ending.state === "Completed" ? "Completed" : (ending.state as FlowReturned["state"]),
         message: ending.error?.message,
-        tasks: this.#sent.size,
-        sent: this.#sentIds.toJSON(),
+        tasks: this.#sentCount,
+        sent: this.#sent.toJSON(),
         endedAt: Date.now(),
       };
       // The coordinator marks the flow run final in its record once every run sent is.
@@ -205,7 +205,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     });
     for (const id of outbox.keys()) {
       this.#sent.add(id);
-      this.#sentIds.add(id);
+      this.#sentCount += 1;
     }
     let lastError: Error | undefined;
     for (let round = 0; round < SEND_ROUNDS; round++) {
