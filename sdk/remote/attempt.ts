@@ -11,6 +11,7 @@ import type { FlowRunInfo, RunScope, TaskRunInfo } from "../runs.js";
 import { registerErrorClassesOf, travelingCopy } from "../serialization/errors.js";
 import { defaultSerializer, jsonSerializer, type Serializer } from "../serialization/serializer.js";
 import { openStore } from "../storage/open-store.js";
+import { within } from "../within.js";
 
 /** What names an attempt and its run, as it travels to the process that runs it. */
 export interface AttemptSpec {
@@ -63,18 +64,10 @@ const FIND_TASK_MS = 60_000;
  * are defined before that call.
  */
 export async function findTask(module: string, name: string): Promise<TaskDefinition> {
-  let timer: NodeJS.Timeout | undefined;
   const loaded = importOnce(module).then(() => registeredTask(name));
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, FIND_TASK_MS, undefined);
-  });
-  try {
-    const def = await Promise.race([loaded, whenRegistered(name), late]);
-    if (!def) throw new SquallError(`The worker found no task named '${name}' in ${module}.`);
-    return def;
-  } finally {
-    clearTimeout(timer);
-  }
+  const def = await within(Promise.race([loaded, whenRegistered(name)]), FIND_TASK_MS);
+  if (!def) throw new SquallError(`The worker found no task named '${name}' in ${module}.`);
+  return def;
 }
 
 /** Refuses to run code the caller did not mean: the worker's module differs from the caller's. */

@@ -1,5 +1,6 @@
 import * as squallErrors from "../errors.js";
 import { InvalidArgumentError } from "../errors.js";
+import { within } from "../within.js";
 
 type ErrorClass = new (...args: never[]) => Error;
 
@@ -63,11 +64,7 @@ export function learnErrorClassesOf(module: string, ms = MODULE_WAIT_MS): Promis
     (exports) => registerErrorClassesOf(exports as Record<string, unknown>),
     () => {},
   );
-  let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  return Promise.race([loaded, gaveUp]).finally(() => clearTimeout(timer));
+  return within(loaded, ms).then(() => {});
 }
 
 /**

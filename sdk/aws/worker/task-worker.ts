@@ -26,6 +26,7 @@ import { retryDelayMs } from "../../retry.js";
 import type { Serializer } from "../../serialization/serializer.js";
 import { cancelledKey, resultKey } from "../../storage/keys.js";
 import type { ResultStore } from "../../storage/result-store.js";
+import { within } from "../../within.js";
 import type { SqsQueue } from "../queue.js";
 import {
   type Outcome,
@@ -226,7 +227,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       verifyCode(def, spec);
       return def;
     }
-    const def = registeredTask(record.task) ?? (await withinFindTime(whenRegistered(record.task)));
+    const def = registeredTask(record.task) ?? (await within(whenRegistered(record.task), FIND_TASK_MS));
     if (!def)
       throw new SquallError(`The worker's bundle has no task named '${record.task}' (from ${module}).`);
     if (spec.verifySource && bundledHash !== record.codeHash) {
@@ -421,18 +422,6 @@ function bundledSourceHash(
  * awaits something first; an unknown name fails after it, without holding the batch long.
  */
 const FIND_TASK_MS = 2_000;
-
-async function withinFindTime<T>(promise: Promise<T>): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, FIND_TASK_MS, undefined);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Runs the jobs, at most `limit` at a time. */
 async function runAll(jobs: readonly (() => Promise<void>)[], limit: number): Promise<void> {
