@@ -15,7 +15,22 @@ export interface RunEvent {
   readonly time: number;
   readonly attempts?: number;
   readonly error?: { readonly name: string; readonly message: string; readonly stack?: string };
+  /**
+   * For a task run, where its attempt runs or ran: `in process` (the flow's own process), a
+   * thread (`thread 3`), or a Lambda execution environment (its log stream name). Known from
+   * the Running event for runs in process, from the final event for runs elsewhere.
+   */
+  readonly worker?: string;
+  /**
+   * On the final event of a task run that ran elsewhere: when its last attempt started and
+   * ended, on the worker's clock (the other events carry the times this process saw).
+   */
+  readonly startedAt?: number;
+  readonly endedAt?: number;
 }
+
+/** The worker of task runs that run in the flow's own process (sequential and concurrent runners). */
+export const IN_PROCESS = "in process";
 
 export type RunListener = (event: RunEvent) => void;
 

@@ -16,9 +16,12 @@
  * - `{"kind":"flow","id","name","definition","flowRunId","state","time","error"?}`: a flow run
  *   entering a state (a `RunEvent` of `observeRuns`). `definition` is the flow's name;
  *   `flowRunId` is the parent flow run, absent for the top-level one.
- * - `{"kind":"task","id","name","definition","flowRunId","state","time","attempts","error"?}`: a
- *   task run entering a state; `definition` is the task's name, `flowRunId` its flow run (a
- *   subflow's id for a subflow's tasks). `error` is `{ name, message, stack? }`.
+ * - `{"kind":"task","id","name","definition","flowRunId","state","time","attempts","error"?,
+ *   "worker"?,"startedAt"?,"endedAt"?}`: a task run entering a state; `definition` is the task's
+ *   name, `flowRunId` its flow run (a subflow's id for a subflow's tasks). `error` is
+ *   `{ name, message, stack? }`. `worker` says where it runs or ran: `in process` (from Running
+ *   on), `thread <n>`, or a Lambda execution environment's log stream name (on the final line,
+ *   with `startedAt` and `endedAt`: when its last attempt ran there, on the worker's clock).
  * - `{"kind":"log","time","level","message","flowRunId"?,"taskRunId"?,"taskRunName"?}`: a log
  *   line, as written to the terminal (levels at or above the configured one).
  * - `{"kind":"print","time","stream","text","taskRunId"?}`: console output made while the run

@@ -53,10 +53,12 @@ export interface TaskRunRecord {
   readonly flowRunId: string;
   readonly state: StateName;
   readonly attempts: number;
-  /** When it first ran. */
+  /** When it first ran; for a run that ran elsewhere, when its last attempt started there. */
   readonly startedAt?: number;
-  /** When it reached its final state. */
+  /** When it reached its final state; for a run that ran elsewhere, when its last attempt ended there. */
   readonly endedAt?: number;
+  /** Where it ran: `in process`, a thread, a Lambda execution environment (its log stream). */
+  readonly worker?: string;
   readonly error?: ErrorSummary;
 }
 
@@ -94,6 +96,7 @@ interface MutableTask {
   attempts: number;
   startedAt: number | undefined;
   endedAt: number | undefined;
+  worker: string | undefined;
   error: ErrorSummary | undefined;
 }
 
@@ -185,7 +188,12 @@ export class RunFold {
         flowRunId: task.flowRunId,
         state: task.state,
         attempts: task.attempts,
-        ...defined({ startedAt: task.startedAt, endedAt: task.endedAt, error: task.error }),
+        ...defined({
+          startedAt: task.startedAt,
+          endedAt: task.endedAt,
+          worker: task.worker,
+          error: task.error,
+        }),
       })),
       logs: [...this.#logs],
     };
@@ -228,12 +236,17 @@ export class RunFold {
         attempts: 0,
         startedAt: undefined,
         endedAt: undefined,
+        worker: undefined,
         error: undefined,
       };
       this.#tasks.set(event.id, task);
     }
     applyState(task, event);
     task.attempts = event.attempts ?? task.attempts;
+    task.worker = event.worker ?? task.worker;
+    // A run that ran elsewhere: its worker's times say how long it ran, not how long it queued.
+    if (event.startedAt !== undefined) task.startedAt = event.startedAt;
+    if (event.endedAt !== undefined) task.endedAt = event.endedAt;
     this.#counts[countOf(task.state)] += 1;
   }
 }

@@ -1,3 +1,4 @@
+import { IN_PROCESS } from "../observe.js";
 import {
   type Colors,
   colorState,
@@ -65,7 +66,17 @@ export function describeRun(detail: RunDetail, colors: Colors): string {
   if (tasks.length > 0) {
     const flowNames = new Map(subflows.map((sub) => [sub.id, sub.name]));
     const withFlow = subflows.length > 0;
-    const header = ["TASK RUN", "TASK", "STATE", "DURATION", "ATTEMPTS", ...(withFlow ? ["FLOW RUN"] : [])];
+    // Where runs ran is worth a column once some ran outside the flow's process.
+    const withWorker = tasks.some((task) => task.worker !== undefined && task.worker !== IN_PROCESS);
+    const header = [
+      "TASK RUN",
+      "TASK",
+      "STATE",
+      "DURATION",
+      "ATTEMPTS",
+      ...(withFlow ? ["FLOW RUN"] : []),
+      ...(withWorker ? ["WORKER"] : []),
+    ];
     const rows = [header.map((h) => colors.dim(h))];
     for (const task of tasks) {
       rows.push([
@@ -75,6 +86,7 @@ export function describeRun(detail: RunDetail, colors: Colors): string {
         duration(task.startedAt, task.endedAt),
         String(task.attempts),
         ...(withFlow ? [flowNames.get(task.flowRunId) ?? flowRun.name] : []),
+        ...(withWorker ? [task.worker ?? "-"] : []),
       ]);
     }
     out.push("", table(rows));

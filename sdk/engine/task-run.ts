@@ -14,9 +14,15 @@ import type { ResultOptions, TaskFuture } from "../futures.js";
 import { nextSerial, taskRunId } from "../ids.js";
 import { isEnabled } from "../logging/config.js";
 import { RunLogger } from "../logging/logger.js";
-import { emitRunEvent, errorSummary, observed } from "../observe.js";
+import { emitRunEvent, errorSummary, IN_PROCESS, observed } from "../observe.js";
 import { retryDelayMs } from "../retry.js";
-import type { RetryPolicy, RunnableTaskRun, TaskAttempt, TaskInvoker } from "../runners/task-runner.js";
+import type {
+  AttemptRan,
+  RetryPolicy,
+  RunnableTaskRun,
+  TaskAttempt,
+  TaskInvoker,
+} from "../runners/task-runner.js";
 import type { RunScope, TaskRunInfo } from "../runs.js";
 import { defaultSerializer, type Serializer } from "../serialization/serializer.js";
 import { StoredValue } from "../serialization/stored.js";
@@ -78,6 +84,8 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #remote: TaskAttempt | undefined;
   /** Arguments serialized when they were checked at submission, reused by the first remote attempt. */
   #argBytes: Uint8Array | undefined;
+  /** Where and when the last attempt ran elsewhere, as its worker reported. */
+  #ran: AttemptRan | undefined;
 
   constructor(flowRun: FlowRun, def: TaskDefinition, args: unknown[], index: number) {
     this.#serial = nextSerial();
@@ -402,7 +410,10 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     invoker.invoke(attempt).then(
       (outcome) => {
         if (this.#remote === attempt) this.#remote = undefined;
-        if (outcome.attempts !== undefined && token === this.#token) this.#attempts = outcome.attempts;
+        if (token === this.#token) {
+          if (outcome.attempts !== undefined) this.#attempts = outcome.attempts;
+          if (outcome.ran) this.#ran = outcome.ran;
+        }
         if (outcome.status === "completed") {
           this.#onValue(outcome.value as T, token);
         } else if (outcome.status === "crashed") {
@@ -562,6 +573,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     this.#stateName = name;
     this.#stateTime = at;
     if (observed()) {
+      const ran = this.#final ? this.#ran : undefined;
       emitRunEvent({
         kind: "task",
         id: this.id,
@@ -572,6 +584,9 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
         time: Date.now(),
         attempts: this.#attempts,
         error: errorSummary(this.#error),
+        worker: ran?.worker ?? (this.#invoker || this.#attempts === 0 ? undefined : IN_PROCESS),
+        startedAt: ran?.startedAt,
+        endedAt: ran?.endedAt,
       });
     }
   }

@@ -68,7 +68,18 @@ export type AttemptOutcome = (
   | { readonly status: "completed"; readonly value: unknown }
   | { readonly status: "failed"; readonly error: Error }
   | { readonly status: "crashed"; readonly error: Error }
-) & { readonly attempts?: number };
+) & { readonly attempts?: number; readonly ran?: AttemptRan };
+
+/**
+ * Where and when an attempt ran, as whatever ran it reports: for timelines by worker. Times
+ * are milliseconds since the epoch on the worker's clock.
+ */
+export interface AttemptRan {
+  /** The thread or execution environment that ran it: `thread 3`, a Lambda log stream name. */
+  readonly worker: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+}
 
 /** Runs attempts elsewhere; the engine keeps retries, timeouts, states and hooks. */
 export interface TaskInvoker {

@@ -105,8 +105,16 @@ describe.skipIf(noChromium !== undefined)("squall dashboard in Chromium", () => 
     expect(await page.getByTestId("count-Failed").getByTestId("count-value").textContent()).toBe("1");
     expect(await page.getByTestId("task-bar").count()).toBe(11);
     expect(await page.locator('[data-testid="task-bar"][data-state="Completed"]').count()).toBe(10);
-    // Runs that overlapped in time sit on separate lanes.
-    expect(await page.getByTestId("lane").count()).toBeGreaterThan(1);
+    // Lanes by the Lambda execution environment that ran each task run; runs that overlapped
+    // on one environment sit on separate lanes of it.
+    const lanes = page.getByTestId("lane");
+    expect(await lanes.count()).toBeGreaterThan(1);
+    const labels = (await lanes.locator(".lane-label").allTextContents()).filter(Boolean);
+    expect(labels.length).toBeGreaterThan(0);
+    for (const label of labels) expect(label).toMatch(/^λ [0-9a-f]{8}$/);
+    expect(await lanes.first().getAttribute("data-worker")).toMatch(
+      /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/,
+    );
     const failure = page.getByTestId("failure");
     expect(await failure.count()).toBe(1);
     expect(await failure.getByTestId("failure-error").textContent()).toBe(

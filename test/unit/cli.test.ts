@@ -306,6 +306,7 @@ describe("squall run --runner", { timeout: 30_000 }, () => {
       state: "Failed",
       attempts: 2,
       error: { name: "Error", message: "boom: threads" },
+      worker: expect.stringMatching(/^thread \d+$/),
     });
   });
 });
@@ -343,9 +344,14 @@ describe("squall --stack", { timeout: 30_000 }, () => {
     const shown = await squall("show", id.slice(0, 8), ...where);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^Flow run '[a-z]+-[a-z]+' of flow 'failing': Failed$/m);
-    expect(shown.stdout).toMatch(/^greet-0 +greet +Completed +\d+ ms +1$/m);
+    // Each task run with the Lambda execution environment that ran it, named by its log stream.
+    const worker = String.raw`\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}`;
+    expect(shown.stdout).toMatch(/^TASK RUN +TASK +STATE +DURATION +ATTEMPTS +WORKER$/m);
+    expect(shown.stdout).toMatch(
+      new RegExp(String.raw`^greet-0 +greet +Completed +\d+ ms +1 +${worker}$`, "m"),
+    );
     // A task run that logged nothing is known in the bucket by its id only.
-    expect(shown.stdout).toMatch(/ Failed +\d+ ms +2$/m);
+    expect(shown.stdout).toMatch(new RegExp(String.raw` Failed +\d+ ms +2 +${worker}$`, "m"));
     expect(shown.stdout).toContain("    Error: boom: deployed\n        at boom (");
 
     const logs = await squall("logs", id, ...where);

@@ -272,18 +272,42 @@ describe("the page's model", () => {
     const { bars, lanes, from, to } = timeline(run, 200);
     const laneOf = Object.fromEntries(bars.map((bar) => [bar.taskRun.id, bar.lane]));
     expect(laneOf).toEqual({ a: 0, b: 1, c: 0, d: 2 });
-    expect(lanes).toEqual(["lane 1", "lane 2", "lane 3"]);
+    expect(lanes.map((lane) => lane.label)).toEqual(["lane 1", "lane 2", "lane 3"]);
     expect(bars.find((bar) => bar.taskRun.id === "c")).toMatchObject({ start: 60, end: 200, live: true });
     expect([from, to]).toEqual([0, 200]);
   });
 
-  it("gives each worker a lane when the record names them", () => {
+  it("groups lanes by worker, a worker running runs at once having a lane for each", () => {
+    const lambda = "2026/11/27/[$LATEST]0f1e2d3c4b5a69788796a5b4c3d2e1f0";
     const run = fold([
-      { ...taskEvent("f", "a", "Running", 0), worker: "w1" },
-      { ...taskEvent("f", "b", "Running", 5), worker: "w1" },
-      { ...taskEvent("f", "c", "Running", 5), worker: "w2" },
+      { ...taskEvent("f", "a", "Running", 0), worker: "thread 1" },
+      { ...taskEvent("f", "b", "Running", 5), worker: lambda },
+      { ...taskEvent("f", "c", "Running", 6), worker: lambda }, // overlaps b on the same worker
+      { ...taskEvent("f", "d", "Running", 7), worker: "thread 1" }, // overlaps a
+      { ...taskEvent("f", "a", "Completed", 8), worker: "thread 1" },
+      { ...taskEvent("f", "e", "Running", 9), worker: "thread 1" }, // a's lane is free again
+      taskEvent("f", "g", "Pending", 9), // no worker yet
     ]);
-    expect(timeline(run, 10).lanes).toEqual(["w1", "w2"]);
+    const { bars, lanes } = timeline(run, 10);
+    const laneOf = Object.fromEntries(bars.map((bar) => [bar.taskRun.id, bar.lane]));
+    expect(laneOf).toEqual({ a: 0, d: 1, e: 0, b: 2, c: 3, g: 4 });
+    expect(lanes).toEqual([
+      { label: "thread 1", title: "thread 1", first: true },
+      { label: "", title: "thread 1", first: false },
+      { label: "λ 0f1e2d3c", title: lambda, first: true },
+      { label: "", title: lambda, first: false },
+      { label: "no worker reported", title: "no worker reported", first: true },
+    ]);
+  });
+
+  it("draws a run that ran elsewhere from its worker's times, not from when it queued here", () => {
+    const run = fold([
+      taskEvent("f", "a", "Running", 0), // submitted
+      { ...taskEvent("f", "a", "Completed", 90), worker: "w1", startedAt: 40, endedAt: 60 },
+    ]);
+    const [bar] = timeline(run, 100).bars;
+    expect(bar).toMatchObject({ start: 40, end: 60, live: false });
+    expect(bar?.taskRun.worker).toBe("w1");
   });
 
   it("counts task runs by their latest state and lists failures with their errors", () => {

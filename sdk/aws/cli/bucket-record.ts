@@ -100,6 +100,7 @@ export class BucketRecordReader {
       time,
       attempts: outcome.attempt,
       ...(error && { error }),
+      ...(outcome.worker !== undefined && { worker: outcome.worker }),
     });
     const lines: RecordLine[] = [];
     if (outcome.startedAt !== undefined && !this.#started.has(id)) {

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { extname, resolve } from "node:path";
@@ -251,7 +251,9 @@ function startThread(
   };
   const invocations = new Map<number, (outcome: InvocationOutcome) => void>();
   let nextInvocation = 0;
-  const thread = new Worker(BOOTSTRAP, { eval: true, workerData: setup, env });
+  // Each thread is one execution environment, named as Lambda names its log stream.
+  const threadEnv = { ...env, AWS_LAMBDA_LOG_STREAM_NAME: logStreamName() };
+  const thread = new Worker(BOOTSTRAP, { eval: true, workerData: setup, env: threadEnv });
   thread.unref();
   const held = new Map<string, string>(); // receipt handle → queue URL
   let stopping = false;
@@ -337,4 +339,10 @@ function integerOption(name: string, value: number, min: number): number {
     );
   }
   return value;
+}
+
+/** A name like Lambda's log stream names: `2026/11/27/[$LATEST]` and 32 hex digits. */
+function logStreamName(): string {
+  const day = new Date().toISOString().slice(0, 10).replaceAll("-", "/");
+  return `${day}/[$LATEST]${randomBytes(16).toString("hex")}`;
 }

@@ -246,6 +246,13 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   }
 
   async #decode(outcome: Outcome, attempt: TaskAttempt): Promise<AttemptOutcome> {
+    const { worker, startedAt, endedAt } = outcome;
+    const ran = worker !== undefined && startedAt !== undefined ? { worker, startedAt, endedAt } : undefined;
+    const decoded = await this.#decodeResult(outcome, attempt);
+    return ran ? { ...decoded, ran } : decoded;
+  }
+
+  async #decodeResult(outcome: Outcome, attempt: TaskAttempt): Promise<AttemptOutcome> {
     const attempts = outcome.attempt;
     const payload = outcome.payload;
     try {

@@ -79,6 +79,8 @@ export const OutcomeSchema = v.object({
   payload: v.optional(PayloadSchema),
   startedAt: v.optional(v.number()),
   endedAt: v.number(),
+  /** The execution environment that ran it (its Lambda log stream name), for timelines by worker. */
+  worker: v.optional(v.string()),
   /** Console output and run-logger lines, in order, for the caller to replay. */
   logs: v.array(
     v.union([LogRecordSchema, v.object({ stream: v.picklist(["stdout", "stderr"]), text: v.string() })]),

@@ -40,6 +40,7 @@ import {
 import { packMessages, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
 import { asPayload, inlineBytes } from "../wire/payload.js";
 import { crashedOutcome, malformedOutcomes, skippedOutcome } from "./outcomes.js";
+import { WORKER_ID } from "./worker-id.js";
 
 /** An SQS event as Lambda delivers it (the fields this worker reads). */
 export interface SqsEvent {
@@ -133,6 +134,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       taskRunId: record.taskRunId,
       attempt: record.attempt,
       startedAt,
+      worker: WORKER_ID,
       logs: entries,
     };
     let def: TaskDefinition | undefined;

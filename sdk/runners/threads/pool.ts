@@ -25,6 +25,8 @@ interface Pending {
 
 interface PoolWorker {
   readonly thread: Worker;
+  /** How run events name it: `thread <id>`. */
+  readonly label: string;
   /** Sent and not yet answered, in the order the worker runs them: the first is running. */
   readonly inflight: Pending[];
   /** Runs a task with a deadline: nothing else is sent to it meanwhile, so its deadline is its own. */
@@ -186,7 +188,8 @@ export class WorkerPool implements TaskInvoker {
       resourceLimits: memoryMb === undefined ? undefined : { maxOldGenerationSizeMb: memoryMb },
     });
     thread.unref(); // an idle pool never keeps the process alive
-    const worker: PoolWorker = { thread, inflight: [], exclusive: false, dead: false };
+    const label = `thread ${thread.threadId}`;
+    const worker: PoolWorker = { thread, label, inflight: [], exclusive: false, dead: false };
     thread.on("message", (message: FromWorker) => this.#onMessage(worker, message));
     thread.on("error", (error) => this.#onDeath(worker, describeCrash(error, memoryMb)));
     thread.on("exit", (code) => this.#onDeath(worker, `the worker thread exited with code ${code}`));
@@ -226,6 +229,8 @@ export class WorkerPool implements TaskInvoker {
     if (index < 0) return;
     const [pending] = worker.inflight.splice(index, 1) as [Pending];
     if (pending.timed) worker.exclusive = false;
+    const ran = { worker: worker.label, startedAt: outcome.startedAt, endedAt: outcome.endedAt };
+    const finish = (ended: AttemptOutcome) => this.#finish(pending, { ...ended, ran });
     const { task } = pending.attempt;
     const serializer =
       outcome.serializer === pending.attempt.serializer.name
@@ -234,7 +239,7 @@ export class WorkerPool implements TaskInvoker {
     const offload = this.#options.offload;
     if (outcome.stored && offload) {
       const { key, size } = outcome.stored;
-      this.#finish(pending, {
+      finish({
         status: "completed",
         value: new StoredValue(key, offload.store.locator, size),
       });
@@ -244,22 +249,22 @@ export class WorkerPool implements TaskInvoker {
     try {
       decoded = serializer.deserialize(outcome.bytes);
     } catch (error) {
-      this.#finish(pending, { status: "failed", error: toError(error) });
+      finish({ status: "failed", error: toError(error) });
       return;
     }
     if (outcome.status === "completed") {
-      this.#finish(pending, { status: "completed", value: decoded });
+      finish({ status: "completed", value: decoded });
       return;
     }
     const module = task.module as string;
     if (this.#errorModules.has(module)) {
-      this.#finish(pending, { status: "failed", error: decoded as Error });
+      finish({ status: "failed", error: decoded as Error });
       return;
     }
     // Error classes the task's module exports come back as themselves: decode again once they are known.
     this.#errorModules.add(module);
     void learnErrorClassesOf(module).then(() =>
-      this.#finish(pending, { status: "failed", error: serializer.deserialize(outcome.bytes) as Error }),
+      finish({ status: "failed", error: serializer.deserialize(outcome.bytes) as Error }),
     );
   }
 

@@ -25,6 +25,9 @@ export interface OutcomeMessage {
   readonly stored: { readonly key: string; readonly size: number } | undefined;
   /** The serializer that encoded `bytes` (an error found before the task's own was known uses the default). */
   readonly serializer: string;
+  /** When the attempt started and ended, milliseconds since the epoch. */
+  readonly startedAt: number;
+  readonly endedAt: number;
 }
 
 export type ToWorker =

@@ -66,6 +66,14 @@ async function drain(): Promise<void> {
 }
 
 async function runAttempt(attempt: AttemptMessage): Promise<OutcomeMessage> {
+  const startedAt = Date.now();
+  const outcome = await attemptOutcome(attempt);
+  return { ...outcome, startedAt, endedAt: Date.now() };
+}
+
+type Ended = Omit<OutcomeMessage, "startedAt" | "endedAt">;
+
+async function attemptOutcome(attempt: AttemptMessage): Promise<Ended> {
   try {
     const def = await findTask(attempt.module, attempt.task);
     verifyCode(def, attempt);
@@ -86,11 +94,7 @@ async function runAttempt(attempt: AttemptMessage): Promise<OutcomeMessage> {
   }
 }
 
-async function completed(
-  attempt: AttemptMessage,
-  value: unknown,
-  serializer: Serializer,
-): Promise<OutcomeMessage> {
+async function completed(attempt: AttemptMessage, value: unknown, serializer: Serializer): Promise<Ended> {
   const bytes = serializer.serialize(value, "result");
   const offload = attempt.offload;
   if (!offload || bytes.byteLength <= offload.aboveBytes) {

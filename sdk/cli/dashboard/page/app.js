@@ -305,6 +305,9 @@ function tickLabel(t, step) {
   return `${t / 60_000} min`;
 }
 
+/** Above this many lanes, the timeline's rows are thin. */
+const DENSE_LANES = 24;
+
 function drawTimeline(model, now) {
   const { bars, lanes, from, to } = timeline(model, now);
   const container = byTestId("timeline");
@@ -313,7 +316,7 @@ function drawTimeline(model, now) {
     bars.length === 0
       ? "No task runs yet."
       : byWorker
-        ? "One lane per worker."
+        ? "Task runs by the worker that ran them; a worker running several at once has a lane for each."
         : "The record names no workers: task runs that overlap in time are on separate lanes, so the lanes show how many ran at once.";
   if (bars.length === 0) {
     container.replaceChildren();
@@ -344,10 +347,17 @@ function drawTimeline(model, now) {
     element.style.width = `${(((bar.end - bar.start) / span) * 100).toFixed(3)}%`;
     rows[bar.lane].append(element);
   }
+  // Many lanes (a fleet of workers, each running batches at once) get thin rows without labels.
+  container.classList.toggle("dense", lanes.length > DENSE_LANES);
   container.replaceChildren(
     h("div.lane.axis-row", {}, h("span.lane-label", {}, ""), axis),
-    ...lanes.map((label, i) =>
-      h("div.lane", { testid: "lane" }, h("span.lane-label", { title: label }, label), rows[i]),
+    ...lanes.map((lane, i) =>
+      h(
+        `div.lane${lane.first && i > 0 ? ".worker-start" : ""}`,
+        { testid: "lane", data: { worker: lane.title || undefined } },
+        h("span.lane-label", { title: lane.title || lane.label }, lane.label),
+        rows[i],
+      ),
     ),
   );
 }

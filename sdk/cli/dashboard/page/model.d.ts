@@ -18,6 +18,8 @@ export interface Line {
   readonly attempts?: number;
   readonly error?: ErrorSummary;
   readonly worker?: string | number;
+  readonly startedAt?: number;
+  readonly endedAt?: number;
   readonly level?: string;
   readonly message?: string;
   readonly stream?: "stdout" | "stderr";
@@ -65,9 +67,18 @@ export interface Bar {
   readonly live: boolean;
 }
 
+/** A row of the timeline: the first of a worker's rows carries its label. */
+export interface Lane {
+  readonly label: string;
+  /** The worker's full name, for a tooltip; empty when the record names no workers. */
+  readonly title: string;
+  /** Whether this is the first of its worker's rows. */
+  readonly first: boolean;
+}
+
 export interface Timeline {
   readonly bars: Bar[];
-  readonly lanes: string[];
+  readonly lanes: Lane[];
   readonly from: number;
   readonly to: number;
 }
@@ -84,3 +95,4 @@ export declare function countByKind(run: RunModel): Record<Kind, number>;
 export declare function failures(run: RunModel): Array<RunSpan & { readonly kind: "flow" | "task" }>;
 export declare function attribution(run: RunModel, log: LogEntry): string;
 export declare function timeline(run: RunModel, now: number): Timeline;
+export declare function workerLabel(worker: string | number | undefined): string;

@@ -102,6 +102,9 @@ function applyState(runs, event) {
   if (event.worker !== undefined) run.worker = event.worker;
   if (RUNNING.has(event.state)) run.start ??= event.time;
   if (FINAL.has(event.state)) run.end = event.time;
+  // A run that ran elsewhere: its worker's times say when it ran, not when it queued here.
+  if (typeof event.startedAt === "number") run.start = event.startedAt;
+  if (typeof event.endedAt === "number") run.end = event.endedAt;
 }
 
 /** The flow run the record is about: the one named `run.id`, else its first top-level one. */
@@ -149,11 +152,13 @@ export function attribution(run, log) {
  * The timeline: each task run's bar (`start` to `end`, or to `now` while it runs) and its lane,
  * and the time the axis spans.
  *
- * Lanes stand for workers. When the record says which worker ran a task run (`worker` on its
- * events), each worker gets a lane. The run events squall records today carry no worker id,
- * so lanes are assigned greedily instead: bars sorted by start, each goes to the first lane that
- * is free by then. Runs that overlap in time never share a lane, and there are as many lanes as
- * runs were ever in flight at once: the concurrency the workers gave the flow.
+ * Lanes are grouped by the worker that ran the task runs (`worker` on their events: `in process`,
+ * a thread, a Lambda execution environment); workers in the order they started work. A worker
+ * may run several task runs at once (a Lambda worker runs a batch concurrently; the concurrent
+ * runner, all of a flow's), so within its group bars are placed greedily: sorted by start, each
+ * goes to the first of the worker's lanes that is free by then. Runs that overlap in time never
+ * share a lane, and a worker has as many lanes as it ever ran runs at once. Records that name no
+ * workers (written before they did) get one group of such lanes.
  */
 export function timeline(run, now) {
   const bars = [];
@@ -163,8 +168,7 @@ export function timeline(run, now) {
     bars.push({ taskRun, start, end: Math.max(end, start), lane: 0, live: taskRun.end === undefined });
   }
   bars.sort((a, b) => a.start - b.start || a.end - b.end || (a.taskRun.id < b.taskRun.id ? -1 : 1));
-  const byWorker = bars.some((bar) => bar.taskRun.worker !== undefined);
-  const lanes = byWorker ? workerLanes(bars) : greedyLanes(bars);
+  const lanes = assignLanes(bars);
   const flowRun = ownFlowRun(run);
   // A loop, not Math.min(...spread): a run may have more task runs than a call takes arguments.
   let from = flowRun?.firstSeen ?? now;
@@ -176,25 +180,46 @@ export function timeline(run, now) {
   return { bars, lanes, from, to };
 }
 
-/** Bars given lanes in place; returns the lanes' labels. */
-function greedyLanes(bars) {
-  const laneEnds = [];
+/** Gives bars (sorted by start) their lanes in place; returns the lanes, grouped by worker. */
+function assignLanes(bars) {
+  const named = bars.some((bar) => bar.taskRun.worker !== undefined);
+  /** Per worker, in order of its first bar: the end of each of its lanes, and its bars' local lanes. */
+  const groups = new Map();
   for (const bar of bars) {
-    let lane = laneEnds.findIndex((end) => end <= bar.start);
-    if (lane < 0) lane = laneEnds.push(0) - 1;
-    laneEnds[lane] = bar.end;
-    bar.lane = lane;
+    const worker = bar.taskRun.worker;
+    let group = groups.get(worker);
+    if (!group) {
+      group = { worker, laneEnds: [], bars: [] };
+      groups.set(worker, group);
+    }
+    let lane = group.laneEnds.findIndex((end) => end <= bar.start);
+    if (lane < 0) lane = group.laneEnds.push(0) - 1;
+    group.laneEnds[lane] = bar.end;
+    group.bars.push([bar, lane]);
   }
-  return laneEnds.map((_, i) => `lane ${i + 1}`);
+  const lanes = [];
+  for (const group of groups.values()) {
+    const offset = lanes.length;
+    for (const [bar, lane] of group.bars) bar.lane = offset + lane;
+    const label = named ? workerLabel(group.worker) : undefined;
+    group.laneEnds.forEach((_, i) => {
+      lanes.push({
+        label: label === undefined ? `lane ${offset + i + 1}` : i === 0 ? label : "",
+        title: named ? String(group.worker ?? "no worker reported") : "",
+        first: i === 0,
+      });
+    });
+  }
+  return lanes;
 }
 
-function workerLanes(bars) {
-  const labels = [];
-  for (const bar of bars) {
-    const worker = String(bar.taskRun.worker ?? "unknown worker");
-    let lane = labels.indexOf(worker);
-    if (lane < 0) lane = labels.push(worker) - 1;
-    bar.lane = lane;
-  }
-  return labels;
+/**
+ * A worker's name, short enough for a lane label: a Lambda log stream name
+ * (`2026/11/27/[$LATEST]` and 32 hex digits) becomes `λ` and its first 8 digits.
+ */
+export function workerLabel(worker) {
+  if (worker === undefined) return "no worker reported";
+  const text = String(worker);
+  const stream = /^\d{4}\/\d{2}\/\d{2}\/\[[^\]]*\]([0-9a-f]{8})[0-9a-f]*$/.exec(text);
+  return stream ? `λ ${stream[1]}` : text;
 }
