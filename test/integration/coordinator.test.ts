@@ -59,6 +59,21 @@ describe("the coordinator's core", () => {
     expect((await readSegments(store, a, 0)).segments).toHaveLength(1); // one segment per run per batch
   });
 
+  it("records the worker named once per message on each outcome that ran there", async () => {
+    const coordinator = createCoordinator({ store });
+    const flowRunId = randomUUID();
+    const ran = { ...outcome(flowRunId, 1), startedAt: 0 };
+    const skipped = { ...outcome(flowRunId, 2), status: "cancelled" as const }; // never started
+    const worker = "2026/11/27/[$LATEST]0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    await coordinator.handle({
+      Records: [
+        { messageId: "1", body: JSON.stringify({ v: WIRE_VERSION, worker, outcomes: [ran, skipped] }) },
+      ],
+    });
+    const workers = Object.fromEntries((await recorded(flowRunId)).map((o) => [o.taskRunId, o.worker]));
+    expect(workers).toEqual({ "cafe01-1": worker, "cafe01-2": undefined });
+  });
+
   it("records the task runs of a dead-lettered message as Crashed, with the reason", async () => {
     const coordinator = createCoordinator({ store, deadLetterQueueArn: DLQ_ARN });
     const flowRunId = randomUUID();

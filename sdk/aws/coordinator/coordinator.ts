@@ -172,7 +172,13 @@ function received(body: string): { outcomes: Outcome[]; returned?: FlowReturned 
   const parsed = parseMessage(OutcomeMessageSchema, body);
   if (parsed.ok) {
     const message = parsed.value;
-    return "returned" in message ? { outcomes: [], returned: message.returned } : message;
+    if ("returned" in message) return { outcomes: [], returned: message.returned };
+    const { worker, outcomes } = message;
+    // Runs that started there ran there; a run reported crashed or skipped ran nowhere.
+    for (const outcome of outcomes) {
+      if (worker !== undefined && outcome.startedAt !== undefined) outcome.worker ??= worker;
+    }
+    return { outcomes };
   }
   process.stderr.write(`squall coordinator: dropped an outcome message: ${parsed.reason}\n`);
   return { outcomes: [] };

@@ -79,7 +79,10 @@ export const OutcomeSchema = v.object({
   payload: v.optional(PayloadSchema),
   startedAt: v.optional(v.number()),
   endedAt: v.number(),
-  /** The execution environment that ran it (its Lambda log stream name), for timelines by worker. */
+  /**
+   * The execution environment that ran it (its Lambda log stream name), for timelines by worker:
+   * sent once per outcome message, set on each outcome that ran there by the coordinator.
+   */
   worker: v.optional(v.string()),
   /** Console output and run-logger lines, in order, for the caller to replay. */
   logs: v.array(
@@ -112,7 +115,12 @@ export type FlowReturned = v.InferOutput<typeof FlowReturnedSchema>;
 
 /** What the completion queue carries: outcomes from workers, or a caller's flow-returned notice. */
 export const OutcomeMessageSchema = v.union([
-  v.object({ v: v.literal(WIRE_VERSION), outcomes: v.pipe(v.array(OutcomeSchema), v.minLength(1)) }),
+  v.object({
+    v: v.literal(WIRE_VERSION),
+    /** The worker that sent them (once, not per outcome: SQS bills by the 64 KB). */
+    worker: v.optional(v.string()),
+    outcomes: v.pipe(v.array(OutcomeSchema), v.minLength(1)),
+  }),
   v.object({ v: v.literal(WIRE_VERSION), returned: FlowReturnedSchema }),
 ]);
 export type OutcomeMessage = v.InferOutput<typeof OutcomeMessageSchema>;

@@ -134,7 +134,6 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       taskRunId: record.taskRunId,
       attempt: record.attempt,
       startedAt,
-      worker: WORKER_ID,
       logs: entries,
     };
     let def: TaskDefinition | undefined;
@@ -471,7 +470,7 @@ async function withDeadline(
 
 function packOutcomes(outcomes: readonly Outcome[]): string[] {
   return packMessages(
-    `{"v":${WIRE_VERSION},"outcomes":[`,
+    `{"v":${WIRE_VERSION},"worker":${JSON.stringify(WORKER_ID)},"outcomes":[`,
     outcomes.map((o) => JSON.stringify(o)),
     "]}",
   );
