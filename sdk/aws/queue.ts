@@ -90,6 +90,8 @@ export class SqsQueue {
       readonly max?: number;
       readonly waitSeconds?: number;
       readonly visibilitySeconds?: number;
+      /** Ends a long poll early: the receive rejects. */
+      readonly signal?: AbortSignal;
     } = {},
   ): Promise<ReceivedMessage[]> {
     const answer = await this.#client.send(
@@ -100,6 +102,7 @@ export class SqsQueue {
         VisibilityTimeout: options.visibilitySeconds,
         MessageSystemAttributeNames: ["ApproximateReceiveCount"],
       }),
+      { abortSignal: options.signal },
     );
     return (answer.Messages ?? []).map((message) => ({
       messageId: message.MessageId ?? "",

@@ -45,6 +45,8 @@ export class EventSourcePoller {
   readonly #options: PollerOptions;
   #running = false;
   #loop: Promise<void> | undefined;
+  /** Ends the long poll under way when stopping, which would otherwise hold a stop up to a second. */
+  #polling = new AbortController();
 
   constructor(options: PollerOptions) {
     const batchSize = options.batchSize ?? 10;
@@ -59,12 +61,14 @@ export class EventSourcePoller {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#polling = new AbortController();
     this.#loop = this.#run();
   }
 
   /** Stops polling and waits for the invocation in progress, if any. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#polling.abort();
     await this.#loop;
   }
 
@@ -73,7 +77,8 @@ export class EventSourcePoller {
     while (this.#running) {
       let messages: ReceivedMessage[] = [];
       try {
-        messages = await queue.receive({ max: batchSize, waitSeconds: 1, visibilitySeconds });
+        const signal = this.#polling.signal;
+        messages = await queue.receive({ max: batchSize, waitSeconds: 1, visibilitySeconds, signal });
         const until = Date.now() + batchingWindowMs;
         while (this.#running && messages.length > 0 && messages.length < batchSize && Date.now() < until) {
           const more = await queue.receive({ max: batchSize - messages.length, visibilitySeconds });
@@ -81,6 +86,7 @@ export class EventSourcePoller {
           messages.push(...more);
         }
       } catch {
+        if (!this.#running) break; // the poll was ended by stop()
         await new Promise((resolve) => setTimeout(resolve, 200)); // the queue is unreachable for now
         continue;
       }
