@@ -13,7 +13,11 @@ describe("the local event source mapping", () => {
           signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
         }),
     } as unknown as SqsQueue;
-    const poller = new EventSourcePoller({ queue, handler: async () => undefined, eventSourceArn: "arn:test" });
+    const poller = new EventSourcePoller({
+      queue,
+      handler: async () => undefined,
+      eventSourceArn: "arn:test",
+    });
     poller.start();
     await new Promise((resolve) => setTimeout(resolve, 20));
     await poller.stop();
