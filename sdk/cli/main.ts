@@ -1,8 +1,9 @@
-// The squall command: `squall run`, `squall runs`, `squall show`, `squall logs`. Exit codes: 0 when
+// The squall command: `squall run`, `runs`, `show`, `logs` and `dashboard`. Exit codes: 0 when
 // all went well (for `run`, the flow run Completed), 1 when the flow run did not complete or
 // something unexpected failed, 2 for a command that cannot be carried out as given.
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import type { RunFeed } from "./dashboard/feed.js";
 import { logsCommand } from "./logs-command.js";
 import { defaultRoot } from "./record.js";
 import { runCommand } from "./run-command.js";
@@ -80,15 +81,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
 
   // The dashboard lives in ./dashboard/, loaded only for this command.
-  oneLineErrors(
+  stackOptions(
     program
       .command("dashboard")
       .description("Serve a page on 127.0.0.1 that shows the recorded flow runs, following live ones")
       .option("--port <n>", "the port to serve on (default: a free one)")
       .option("--open", "open the page in the browser"),
-  ).action(async (options: { port?: string; open?: boolean }) => {
+    "show the flow runs in this deployed stack's bucket",
+  ).action(async (options: SourceOptions & { port?: string; open?: boolean }) => {
     const { dashboardCommand } = await import("./dashboard/index.js");
-    code = await dashboardCommand(options);
+    code = await dashboardCommand({ ...options, feed: await feedFor(options) });
   });
 
   try {
@@ -140,6 +142,12 @@ async function sourceFor(options: SourceOptions): Promise<RunSource> {
   // Loaded only here: the local record never loads the AWS SDK.
   const { bucketSource } = await import("../aws/cli/bucket-source.js");
   return bucketSource({ ...options, stack: options.stack });
+}
+
+async function feedFor(options: SourceOptions): Promise<RunFeed | undefined> {
+  if (options.stack === undefined) return undefined;
+  const { bucketFeed } = await import("../aws/cli/bucket-feed.js");
+  return bucketFeed({ ...options, stack: options.stack });
 }
 
 function version(): string {

@@ -193,6 +193,10 @@ describe("squall run", { timeout: 30_000 }, () => {
       ["run", `${FLOWS}:greetings`, "--stack", "Nope", "--endpoint", "http://127.0.0.1:9"],
       /^squall: Could not read stack 'Nope' \(.*\)\. Deploy it with `npx cdk deploy`, or check the region and credentials\.$/m,
     ],
+    [
+      ["dashboard", "--stack", "Nope", "--endpoint", "http://127.0.0.1:9"],
+      /^squall: Could not read stack 'Nope' \(.*\)\. Deploy it with `npx cdk deploy`, or check the region and credentials\.$/m,
+    ],
     [["show", "no-such-run"], /^squall: No flow run `no-such-run` is recorded in /],
     [["launch"], /^squall: unknown command 'launch'; see squall --help$/m],
   ])("exits 2 for %j with one line saying what is wrong", async (args, message) => {

@@ -20,6 +20,7 @@ import {
 } from "../../sdk/cli/dashboard/page/model.js";
 import { defaultRoot } from "../../sdk/cli/dashboard/records.js";
 import { UsageError } from "../../sdk/cli/usage-error.js";
+import { serverSentEvents } from "../support/server-sent-events.js";
 
 const flowEvent = (id: string, state: string, time: number, error?: object) => ({
   kind: "flow",
@@ -54,24 +55,6 @@ function record(id: string, ...lines: object[]): void {
     join(root, "runs", id, "events.jsonl"),
     lines.map((line) => `${JSON.stringify(line)}\n`).join(""),
   );
-}
-
-/** Reads a Server-Sent Events stream: each event's name and data, until the server ends it. */
-async function* serverSentEvents(response: Response): AsyncGenerator<{ event: string; data: string }> {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    buffered += decoder.decode(chunk, { stream: true });
-    for (let end = buffered.indexOf("\n\n"); end >= 0; end = buffered.indexOf("\n\n")) {
-      const block = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      const fields = block.split("\n").filter((line) => !line.startsWith(":"));
-      const field = (name: string) =>
-        fields.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2) ?? undefined;
-      const data = field("data");
-      if (data !== undefined) yield { event: field("event") ?? "message", data };
-    }
-  }
 }
 
 beforeAll(async () => {

@@ -1,13 +1,12 @@
-import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import type { RecordLine } from "../../cli/record.js";
 import { RunFold, type RunSummary } from "../../cli/run-fold.js";
 import type { RunSource } from "../../cli/run-source.js";
 import { type StackOptions, stackAddress } from "../../cli/runner-option.js";
 import { UsageError } from "../../cli/usage-error.js";
 import { clientsFor, type SquallAddress } from "../address.js";
-import { type RecordStore, readSegments, readSummary, type Segment, segmentKey } from "../record/run-log.js";
 import { S3ResultStore } from "../s3-store.js";
 import { BucketRecordReader } from "./bucket-record.js";
+import { mapLimit, readOn, runIds, summarize } from "./bucket-runs.js";
 
 /** The flow runs in a deployed stack's bucket (`runs/<id>/summary` and `runs/<id>/log/<n>`). */
 export async function bucketSource(options: StackOptions): Promise<RunSource> {
@@ -58,11 +57,8 @@ export function bucketSourceAt(address: SquallAddress, where: string): RunSource
     list,
     async read(run) {
       const id = await resolve(run);
-      const reader = new BucketRecordReader(id);
       const fold = new RunFold(id, { keepLogs: true });
-      const { segments } = await readSegments(store, id, 0);
-      for (const segment of segments) for (const line of reader.segment(segment)) fold.add(line);
-      for (const line of reader.end(await readSummary(store, id))) fold.add(line);
+      for (const line of (await readOn(store, id, new BucketRecordReader(id), 0)).lines) fold.add(line);
       return fold.detail();
     },
     async follow(run, onLine, signal) {
@@ -77,14 +73,10 @@ export function bucketSourceAt(address: SquallAddress, where: string): RunSource
       };
       let next = 0;
       while (!signal.aborted) {
-        const read = await readSegments(store, id, next);
+        const read = await readOn(store, id, reader, next);
         next = read.next;
-        for (const segment of read.segments) hand(reader.segment(segment));
-        const ending = reader.end(await readSummary(store, id));
-        if (ending.length > 0) {
-          hand(ending);
-          break;
-        }
+        hand(read.lines);
+        if (read.final) break;
         await new Promise<void>((done) => {
           const timer = setTimeout(done, FOLLOW_MS);
           signal.addEventListener("abort", () => {
@@ -96,58 +88,4 @@ export function bucketSourceAt(address: SquallAddress, where: string): RunSource
       return fold.summary();
     },
   };
-}
-
-/** A run as listed: its summary, with its name and start from its first segment. */
-async function summarize(store: RecordStore, id: string): Promise<RunSummary> {
-  const summary = await readSummary(store, id);
-  const first = await store.read(segmentKey(id, 0));
-  const reader = new BucketRecordReader(id);
-  const fold = new RunFold(id);
-  if (first && first !== "unchanged") {
-    for (const line of reader.segment(JSON.parse(new TextDecoder().decode(first.bytes)) as Segment)) {
-      fold.add(line);
-    }
-  }
-  for (const line of reader.end(summary)) fold.add(line);
-  const listed = fold.summary();
-  const counts = summary?.counts ?? { completed: 0, failed: 0, crashed: 0, cancelled: 0 };
-  const final = counts.completed + counts.failed + counts.crashed + counts.cancelled;
-  return {
-    ...listed,
-    name: reader.flowRunName,
-    flowName: summary?.returned?.flowName ?? listed.flowName,
-    state: summary?.state ?? "Running",
-    counts: { pending: 0, running: Math.max((summary?.returned?.tasks ?? final) - final, 0), ...counts },
-  };
-}
-
-/** The flow run ids with a folder under `runs/`. */
-async function runIds(s3: S3Client, bucket: string): Promise<string[]> {
-  const ids: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: "runs/", Delimiter: "/", ContinuationToken: token }),
-    );
-    for (const prefix of page.CommonPrefixes ?? []) {
-      const id = prefix.Prefix?.slice("runs/".length, -1);
-      if (id) ids.push(id);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
-  return ids;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const work = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, work));
-  return results;
 }

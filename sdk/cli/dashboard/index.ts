@@ -1,9 +1,11 @@
 // `squall dashboard`: serves the dashboard for the runs recorded here until Ctrl-C.
 import { spawn } from "node:child_process";
 import { UsageError } from "../usage-error.js";
+import type { RunFeed } from "./feed.js";
 import { defaultRoot } from "./records.js";
 import { startDashboard } from "./server.js";
 
+export type { RunFeed } from "./feed.js";
 export { type Dashboard, type DashboardOptions, startDashboard } from "./server.js";
 
 export interface DashboardCommandOptions {
@@ -15,6 +17,8 @@ export interface DashboardCommandOptions {
   readonly open?: boolean;
   /** The run record's root. @default `$SQUALL_HOME`, else `.squall` in the current directory */
   readonly root?: string;
+  /** Where to read runs instead of the local record: a stack's bucket (`--stack`). */
+  readonly feed?: RunFeed;
   /** Stops the dashboard, as Ctrl-C does. */
   readonly signal?: AbortSignal;
   /** Where the command's lines go. @default stdout */
@@ -22,7 +26,7 @@ export interface DashboardCommandOptions {
 }
 
 /**
- * `squall dashboard [--port N] [--open]`: serves the dashboard, prints its URL and keeps serving
+ * `squall dashboard [--port N] [--open] [--stack <name>]`: serves the dashboard, prints its URL and keeps serving
  * until SIGINT or SIGTERM (or `signal`); resolves with the exit code, 0, once it has stopped.
  * Throws `UsageError` for a port that is not one or is taken.
  *
@@ -33,7 +37,8 @@ export async function dashboardCommand(options: DashboardCommandOptions = {}): P
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const root = options.root ?? defaultRoot();
   const port = portOf(options.port);
-  const dashboard = await startDashboard({ root, port, host: options.host }).catch((error) => {
+  const { feed } = options;
+  const dashboard = await startDashboard({ root, feed, port, host: options.host }).catch((error) => {
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       throw new UsageError(
         `Port ${port} is in use: pick another with --port, or leave --port out for a free one.`,
@@ -41,7 +46,8 @@ export async function dashboardCommand(options: DashboardCommandOptions = {}): P
     }
     throw error;
   });
-  write(`squall dashboard: ${dashboard.url}\n  runs under ${root}; press Ctrl-C to stop\n`);
+  const where = feed ? `runs in ${feed.where}` : `runs under ${root}`;
+  write(`squall dashboard: ${dashboard.url}\n  ${where}; press Ctrl-C to stop\n`);
   if (options.open) openInBrowser(dashboard.url, write);
 
   await new Promise<void>((resolve) => {

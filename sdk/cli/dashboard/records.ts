@@ -3,35 +3,36 @@
 // they are kept per file and folded again only when it changed, since every open page polls the
 // list. One run is served as its raw lines plus the byte offset its event stream goes on from.
 import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
 import { parseLine, type RecordLine, runsFolder } from "../record.js";
-import { eventsFile, RunFold, type RunSummary } from "../run-store.js";
+import { eventsFile, RunFold } from "../run-store.js";
+import {
+  type DashboardRunSummary,
+  isRunId,
+  type LineFollower,
+  type RunFeed,
+  type RunRecord,
+} from "./feed.js";
+import { followLines } from "./follow.js";
 
 export { defaultRoot, eventsFile } from "../run-store.js";
 
-/** A flow run as the list shows it: the run store's summary, and whether it is final. */
-export interface DashboardRunSummary extends RunSummary {
-  readonly final: boolean;
-}
-
-/** One flow run with every complete line recorded so far. */
-export interface RunRecord {
-  readonly summary: DashboardRunSummary;
-  readonly events: RecordLine[];
-  /** Where the next line starts: the events stream goes on from there. */
-  readonly offset: number;
-}
-
-/** Whether `id` can name a run folder: one path segment, no traversal. */
-export function isRunId(id: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/.test(id) && !id.includes("..");
-}
-
-export class RunRecords {
+/** The runs recorded under `root`, each in `runs/<id>/events.jsonl`; a position is a byte offset. */
+export class RunRecords implements RunFeed {
   readonly root: string;
+  readonly where: string;
+  readonly #pollMs: number | undefined;
   readonly #summaries = new Map<string, { size: number; mtimeMs: number; summary: DashboardRunSummary }>();
 
-  constructor(root: string) {
+  /** `pollMs`: how often a followed file is read when `fs.watch` reports nothing. */
+  constructor(root: string, options: { readonly pollMs?: number } = {}) {
     this.root = root;
+    this.where = shownRoot(root);
+    this.#pollMs = options.pollMs;
+  }
+
+  follow(id: string, from: number, onLine: (text: string, next: number) => void): LineFollower {
+    return followLines(eventsFile(this.root, id), from, onLine, { pollMs: this.#pollMs });
   }
 
   /** Every run with a record, newest first. */
@@ -91,4 +92,12 @@ export class RunRecords {
     }
     return { summary: { ...fold.summary(), final: fold.final }, events, offset };
   }
+}
+
+/** The root as the page shows it: relative to the working directory when inside it, else its last part. */
+function shownRoot(root: string): string {
+  const relative = path.relative(process.cwd(), path.resolve(root));
+  return relative && !relative.startsWith("..") && !path.isAbsolute(relative)
+    ? relative
+    : path.basename(root);
 }

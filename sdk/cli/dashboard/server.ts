@@ -1,24 +1,25 @@
-// The dashboard's HTTP server: the page, a JSON API over the run record, and a Server-Sent
-// Events stream of a run's new lines while it is live. Loopback only: a run's logs and stacks
+// The dashboard's HTTP server: the page, a JSON API over the flow runs (the local record, or a
+// stack's bucket), and a Server-Sent Events stream of a run's new lines while it is live. Loopback only: a run's logs and stacks
 // are for the person at this machine.
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "../../errors.js";
 import { isFinalState, parseLine } from "../record.js";
-import { type FollowOptions, followLines } from "./follow.js";
-import { eventsFile, RunRecords } from "./records.js";
+import type { RunFeed } from "./feed.js";
+import { RunRecords } from "./records.js";
 
 export interface DashboardOptions {
-  /** The run record's root, holding `runs/<flowRunId>/events.jsonl`. */
-  readonly root: string;
+  /** The run record's root, holding `runs/<flowRunId>/events.jsonl`; or give `feed`. */
+  readonly root?: string;
+  /** Where to read flow runs instead of a local record: a deployed stack's bucket (`bucketFeed`). */
+  readonly feed?: RunFeed;
   /** 0 picks a free port. @default 0 */
   readonly port?: number;
   /** A loopback address: `127.0.0.1`, `::1` or `localhost`. @default "127.0.0.1" */
   readonly host?: string;
-  /** How often a live run's file is read when `fs.watch` reports nothing. @default 1000 */
+  /** With `root`: how often a live run's file is read when `fs.watch` reports nothing. @default 1000 */
   readonly pollMs?: number;
 }
 
@@ -64,9 +65,11 @@ const LINGER_MS = 250;
  * await dashboard.stop();
  */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
-  const { root, port = 0, host = "127.0.0.1", pollMs } = options;
-  if (typeof root !== "string" || root === "") {
-    throw new InvalidArgumentError(`Expected \`root\` to be a directory path, got \`${String(root)}\``);
+  const { root, feed, port = 0, host = "127.0.0.1", pollMs } = options;
+  if (feed === undefined && (typeof root !== "string" || root === "")) {
+    throw new InvalidArgumentError(
+      `Expected \`root\` to be a directory path (or a \`feed\` to read runs from), got \`${String(root)}\``,
+    );
   }
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new InvalidArgumentError(`Expected \`port\` to be an integer from 0 to 65535, got \`${port}\``);
@@ -77,7 +80,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     );
   }
 
-  const records = new RunRecords(root);
+  const records = feed ?? new RunRecords(root as string, { pollMs });
   const streams = new Set<() => void>();
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -109,7 +112,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       return;
     }
     if (pathname === "/api/runs") {
-      sendJson(response, 200, { root: shownRoot(records.root), runs: await records.list() });
+      sendJson(response, 200, { root: records.where, runs: await records.list() });
       return;
     }
     const match = /^\/api\/runs\/([^/]+)(\/events)?$/.exec(pathname);
@@ -121,12 +124,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     if (match?.[2] === undefined) {
       const run = await records.read(id);
       if (run) sendJson(response, 200, run);
-      else sendJson(response, 404, { error: `No run \`${id}\` under ${records.root}` });
+      else sendJson(response, 404, { error: `No run \`${id}\` in ${records.where}` });
       return;
     }
     const summary = await records.summary(id);
     if (!summary) {
-      sendJson(response, 404, { error: `No run \`${id}\` under ${records.root}` });
+      sendJson(response, 404, { error: `No run \`${id}\` in ${records.where}` });
       return;
     }
     const lastEventId = request.headers["last-event-id"];
@@ -135,8 +138,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   }
 
   /**
-   * Sends each line appended to the run's record from byte `from` on, as an event whose id is
-   * the offset after it (a reconnecting EventSource resumes there). Once the run is final the
+   * Sends each line added to the run's record from position `from` on, as an event whose id is
+   * the position after it (a reconnecting EventSource resumes there). Once the run is final the
    * stream sends `end` and closes.
    */
   function streamEvents(response: ServerResponse, id: string, from: number, final: boolean): void {
@@ -155,17 +158,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const endSoon = () => {
       ending ??= setTimeout(finish, LINGER_MS);
     };
-    const follower = followLines(
-      eventsFile(records.root, id),
-      from,
-      (text, next) => {
-        const line = parseLine(text);
-        if (!line) return;
-        response.write(`id: ${next}\ndata: ${text}\n\n`);
-        if (line.kind === "flow" && line.id === id && isFinalState(line.state)) endSoon();
-      },
-      { pollMs } satisfies FollowOptions,
-    );
+    const follower = records.follow(id, from, (text, next) => {
+      const line = parseLine(text);
+      if (!line) return;
+      response.write(`id: ${next}\ndata: ${text}\n\n`);
+      if (line.kind === "flow" && line.id === id && isFinalState(line.state)) endSoon();
+    });
     if (final) follower.caughtUp.then(endSoon, endSoon);
     const heartbeat = setInterval(() => response.write(": still here\n\n"), HEARTBEAT_MS);
     const close = () => {
@@ -225,12 +223,4 @@ function fromThisMachine(request: IncomingMessage, address: AddressInfo): boolea
   if (host === undefined) return true; // HTTP/1.0 clients; browsers always send one
   const allowed = ["127.0.0.1", "localhost", "[::1]"].map((name) => `${name}:${address.port}`);
   return allowed.includes(host.toLowerCase());
-}
-
-/** The root as the page shows it: relative to the working directory when inside it, else its last part. */
-function shownRoot(root: string): string {
-  const relative = path.relative(process.cwd(), path.resolve(root));
-  return relative && !relative.startsWith("..") && !path.isAbsolute(relative)
-    ? relative
-    : path.basename(root);
 }
