@@ -16,6 +16,7 @@ import {
   createRun,
   failures,
   type Line,
+  MAX_LANES_PER_WORKER,
   timeline,
 } from "../../sdk/cli/dashboard/page/model.js";
 import { defaultRoot } from "../../sdk/cli/dashboard/records.js";
@@ -281,6 +282,23 @@ describe("the page's model", () => {
       { label: "", title: lambda, first: false },
       { label: "no worker reported", title: "no worker reported", first: true },
     ]);
+  });
+
+  it("gives a worker at most MAX_LANES_PER_WORKER lanes, stacking the rest where a lane frees first", () => {
+    const count = MAX_LANES_PER_WORKER + 3;
+    const lines = Array.from({ length: count }, (_, i) => ({
+      ...taskEvent("f", `t${i}`, "Running", i),
+      worker: "in process",
+    }));
+    const ends = Array.from({ length: count }, (_, i) => ({
+      ...taskEvent("f", `t${i}`, "Completed", 1000 - i), // the later a run started, the sooner it ends
+      worker: "in process",
+    }));
+    const { bars, lanes } = timeline(fold([...lines, ...ends]), 2000);
+    expect(lanes).toHaveLength(MAX_LANES_PER_WORKER);
+    const laneOf = Object.fromEntries(bars.map((bar) => [bar.taskRun.id, bar.lane]));
+    // The first runs past the limit go to the lane whose run ends first: the last one opened.
+    expect(laneOf[`t${MAX_LANES_PER_WORKER}`]).toBe(MAX_LANES_PER_WORKER - 1);
   });
 
   it("draws a run that ran elsewhere from its worker's times, not from when it queued here", () => {

@@ -95,4 +95,5 @@ export declare function countByKind(run: RunModel): Record<Kind, number>;
 export declare function failures(run: RunModel): Array<RunSpan & { readonly kind: "flow" | "task" }>;
 export declare function attribution(run: RunModel, log: LogEntry): string;
 export declare function timeline(run: RunModel, now: number): Timeline;
+export declare const MAX_LANES_PER_WORKER: number;
 export declare function workerLabel(worker: string | number | undefined): string;

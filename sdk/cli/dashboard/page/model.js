@@ -157,8 +157,10 @@ export function attribution(run, log) {
  * may run several task runs at once (a Lambda worker runs a batch concurrently; the concurrent
  * runner, all of a flow's), so within its group bars are placed greedily: sorted by start, each
  * goes to the first of the worker's lanes that is free by then. Runs that overlap in time never
- * share a lane, and a worker has as many lanes as it ever ran runs at once. Records that name no
- * workers (written before they did) get one group of such lanes.
+ * share a lane, and a worker has as many lanes as it ever ran runs at once, up to
+ * `MAX_LANES_PER_WORKER`: past that (thousands of runs at once in one process), a run goes to the
+ * lane that frees first, over the bar there. Records that name no workers (written before they
+ * did) get one group of such lanes.
  */
 export function timeline(run, now) {
   const bars = [];
@@ -192,9 +194,8 @@ function assignLanes(bars) {
       group = { worker, laneEnds: [], bars: [] };
       groups.set(worker, group);
     }
-    let lane = group.laneEnds.findIndex((end) => end <= bar.start);
-    if (lane < 0) lane = group.laneEnds.push(0) - 1;
-    group.laneEnds[lane] = bar.end;
+    const lane = laneFor(group.laneEnds, bar.start);
+    group.laneEnds[lane] = Math.max(group.laneEnds[lane], bar.end);
     group.bars.push([bar, lane]);
   }
   const lanes = [];
@@ -211,6 +212,20 @@ function assignLanes(bars) {
     });
   }
   return lanes;
+}
+
+/** How many lanes one worker gets at most. */
+export const MAX_LANES_PER_WORKER = 32;
+
+/** The first lane free at `start`; else a new one, or once there are enough, the one that frees first. */
+function laneFor(laneEnds, start) {
+  let earliest = 0;
+  for (let i = 0; i < laneEnds.length; i++) {
+    if (laneEnds[i] <= start) return i;
+    if (laneEnds[i] < laneEnds[earliest]) earliest = i;
+  }
+  if (laneEnds.length < MAX_LANES_PER_WORKER) return laneEnds.push(0) - 1;
+  return earliest;
 }
 
 /**
