@@ -9,6 +9,7 @@ import {
 import { LambdaTaskRunner, type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cubeLoudly } from "../fixtures/print-tasks.js";
+import { afterSlowImport } from "../fixtures/slow-import-tasks.js";
 
 // Run events say which worker ran each task run, and when it ran there: what the dashboard's
 // timeline draws by worker.
@@ -69,4 +70,23 @@ describe("the worker of each task run", () => {
     // Where a run goes is known once its outcome is back, not while it is queued.
     expect(ofFlow.filter((e) => e.state !== "Completed").every((e) => e.worker === undefined)).toBe(true);
   });
+
+  it.each([
+    ["threads", () => new ThreadPoolTaskRunner({ maxWorkers: 1 })],
+    ["Lambda", () => new LambdaTaskRunner(local.address)],
+  ])(
+    "on %s, starts when the function is called, not when the worker began loading its module",
+    async (_, runner) => {
+      const events: RunEvent[] = [];
+      const stop = observeRuns((event) => events.push(event));
+      const slow = flow({ taskRunner: runner() }, async function slow() {
+        return afterSlowImport.submit(1).result();
+      });
+      expect(await slow()).toBe(2);
+      stop();
+      const final = events.find((e) => e.definition === "afterSlowImport" && e.state === "Completed");
+      // The module spins 600 ms as it loads; the function returns at once.
+      expect((final?.endedAt as number) - (final?.startedAt as number)).toBeLessThan(300);
+    },
+  );
 });

@@ -128,12 +128,12 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   ): Promise<{ outcome: Outcome; retry?: number } | { unavailable: Error }> {
     const entries: Entry[] = [];
     logs.set(record.taskRunId, entries);
-    const startedAt = Date.now();
     const base = {
       flowRunId: message.flowRunId,
       taskRunId: record.taskRunId,
       attempt: record.attempt,
-      startedAt,
+      /** When the function was called; before that, when the worker took the run up. */
+      startedAt: Date.now(),
       logs: entries,
     };
     let def: TaskDefinition | undefined;
@@ -159,6 +159,8 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       def = found;
       const serializer = serializerFor(spec, found.settings.serializer);
       const args = await decodeArguments(await payloadBytes(record.args), serializer);
+      // Loading the task's module and its arguments is the worker's time, not the run's.
+      base.startedAt = Date.now();
       const value = await withDeadline(
         spec,
         found.fn as (...args: unknown[]) => unknown,

@@ -66,14 +66,15 @@ async function drain(): Promise<void> {
 }
 
 async function runAttempt(attempt: AttemptMessage): Promise<OutcomeMessage> {
-  const startedAt = Date.now();
-  const outcome = await attemptOutcome(attempt);
-  return { ...outcome, startedAt, endedAt: Date.now() };
+  const times = { startedAt: Date.now() };
+  const outcome = await attemptOutcome(attempt, times);
+  return { ...outcome, startedAt: times.startedAt, endedAt: Date.now() };
 }
 
 type Ended = Omit<OutcomeMessage, "startedAt" | "endedAt">;
 
-async function attemptOutcome(attempt: AttemptMessage): Promise<Ended> {
+/** `times.startedAt` is set when the function is called: loading its module is the worker's time. */
+async function attemptOutcome(attempt: AttemptMessage, times: { startedAt: number }): Promise<Ended> {
   try {
     const def = await findTask(attempt.module, attempt.task);
     verifyCode(def, attempt);
@@ -81,6 +82,7 @@ async function attemptOutcome(attempt: AttemptMessage): Promise<Ended> {
     const args = await decodeArguments(await argumentBytes(attempt), serializer);
     if (attempt.timed) post({ type: "started", id: attempt.id }); // the deadline counts from here
     const scope = new RemoteScope(attempt, NEVER_ABORTED); // a stopped attempt ends with its thread
+    times.startedAt = Date.now();
     const value = await scopeStorage.run(scope, def.fn as (...args: unknown[]) => unknown, ...args);
     return await completed(attempt, value, serializer);
   } catch (thrown) {
