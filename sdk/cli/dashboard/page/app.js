@@ -326,12 +326,23 @@ function drawTimeline(model, now) {
   const at = (time) => `${(((time - from) / span) * 100).toFixed(3)}%`;
   const axis = h("div.axis", { "aria-hidden": "true" });
   const step = tickStep(span);
+  const ticks = [];
   for (let t = 0; t <= span; t += step) {
     const tick = h("span.tick", {}, tickLabel(t, step));
     tick.style.left = at(from + t);
     axis.append(tick);
+    ticks.push(at(from + t));
   }
-  const rows = lanes.map(() => h("div.lane-track", { testid: "lane-track" }));
+  // Each lane has a line under each tick of the axis.
+  const rows = lanes.map(() => {
+    const track = h("div.lane-track", { testid: "lane-track" });
+    for (const left of ticks) {
+      const line = h("span.gridline", { "aria-hidden": "true" });
+      line.style.left = left;
+      track.append(line);
+    }
+    return track;
+  });
   for (const bar of bars) {
     const { taskRun } = bar;
     const element = h(
