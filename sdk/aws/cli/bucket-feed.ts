@@ -3,10 +3,9 @@ import { isRunId } from "../../cli/dashboard/feed.js";
 import { isFinalState, type RecordLine } from "../../cli/record.js";
 import { RunFold } from "../../cli/run-fold.js";
 import { type StackOptions, stackAddress } from "../../cli/runner-option.js";
-import { clientsFor, type SquallAddress } from "../address.js";
-import { S3ResultStore } from "../s3-store.js";
+import type { SquallAddress } from "../address.js";
 import { BucketRecordReader } from "./bucket-record.js";
-import { mapLimit, readOn, runIds, summarize } from "./bucket-runs.js";
+import { bucketStore, FOLLOW_MS, mapLimit, READS_AT_ONCE, readOn, runIds, summarize } from "./bucket-runs.js";
 
 /** The flow runs in a deployed stack's bucket, for `squall dashboard --stack <name>`. */
 export async function bucketFeed(options: StackOptions): Promise<RunFeed> {
@@ -14,25 +13,15 @@ export async function bucketFeed(options: StackOptions): Promise<RunFeed> {
   return bucketFeedAt(address, `stack ${options.stack} (bucket ${address.bucket})`);
 }
 
-const READS_AT_ONCE = 8;
 /** How long a listing serves every open page: listing reads the bucket, and pages ask each second. */
 const LIST_MS = 3_000;
-const FOLLOW_MS = 500;
-
 /**
  * A dashboard feed over a stack's bucket. A run's record there is its segments of outcomes and
  * its summary, read as the local record's lines (bucket-record.ts); a position is a count of
  * lines. Listing costs a LIST and two GETs per run not yet final; final runs' summaries are kept.
  */
 export function bucketFeedAt(address: SquallAddress, where: string): RunFeed {
-  const { s3, sqs } = clientsFor(address);
-  sqs.destroy();
-  const store = new S3ResultStore({
-    bucket: address.bucket,
-    client: s3,
-    region: address.region,
-    endpoint: address.endpoint,
-  });
+  const { s3, store } = bucketStore(address);
   const finals = new Map<string, DashboardRunSummary>();
   let listing: { at: number; runs: Promise<DashboardRunSummary[]> } | undefined;
 

@@ -4,8 +4,28 @@
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import type { RecordLine } from "../../cli/record.js";
 import { RunFold, type RunSummary } from "../../cli/run-fold.js";
+import { clientsFor, type SquallAddress } from "../address.js";
 import { type RecordStore, readSegments, readSummary, type Segment, segmentKey } from "../record/run-log.js";
+import { S3ResultStore } from "../s3-store.js";
 import { BucketRecordReader } from "./bucket-record.js";
+
+/** How many of a bucket's runs are read at once when listing them. */
+export const READS_AT_ONCE = 8;
+/** How often a run still going is read again when following it. */
+export const FOLLOW_MS = 500;
+
+/** The stack's bucket, for reading only: its client and its store of run records. */
+export function bucketStore(address: SquallAddress): { s3: S3Client; store: S3ResultStore } {
+  const { s3, sqs } = clientsFor(address);
+  sqs.destroy();
+  const store = new S3ResultStore({
+    bucket: address.bucket,
+    client: s3,
+    region: address.region,
+    endpoint: address.endpoint,
+  });
+  return { s3, store };
+}
 
 /**
  * The lines a run's record adds from segment `next` on, where to read next time, and whether

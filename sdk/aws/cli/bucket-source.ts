@@ -3,10 +3,9 @@ import { RunFold, type RunSummary } from "../../cli/run-fold.js";
 import type { RunSource } from "../../cli/run-source.js";
 import { type StackOptions, stackAddress } from "../../cli/runner-option.js";
 import { UsageError } from "../../cli/usage-error.js";
-import { clientsFor, type SquallAddress } from "../address.js";
-import { S3ResultStore } from "../s3-store.js";
+import type { SquallAddress } from "../address.js";
 import { BucketRecordReader } from "./bucket-record.js";
-import { mapLimit, readOn, runIds, summarize } from "./bucket-runs.js";
+import { bucketStore, FOLLOW_MS, mapLimit, READS_AT_ONCE, readOn, runIds, summarize } from "./bucket-runs.js";
 
 /** The flow runs in a deployed stack's bucket (`runs/<id>/summary` and `runs/<id>/log/<n>`). */
 export async function bucketSource(options: StackOptions): Promise<RunSource> {
@@ -14,18 +13,8 @@ export async function bucketSource(options: StackOptions): Promise<RunSource> {
   return bucketSourceAt(address, `stack '${options.stack}' (bucket ${address.bucket})`);
 }
 
-const READS_AT_ONCE = 8;
-const FOLLOW_MS = 500;
-
 export function bucketSourceAt(address: SquallAddress, where: string): RunSource {
-  const { s3, sqs } = clientsFor(address);
-  sqs.destroy();
-  const store = new S3ResultStore({
-    bucket: address.bucket,
-    client: s3,
-    region: address.region,
-    endpoint: address.endpoint,
-  });
+  const { s3, store } = bucketStore(address);
 
   const list = async (): Promise<RunSummary[]> => {
     const ids = await runIds(s3, address.bucket);
