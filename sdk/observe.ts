@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "./errors.js";
+import { userStack } from "./stack-frames.js";
 import type { StateName } from "./states.js";
 
 /** A flow run or task run entering a state: what the CLI's live display and run records follow. */
@@ -69,6 +70,7 @@ export function emitRunEvent(event: RunEvent): void {
   }
 }
 
+/** What run events say of an error: its stack less the frames of how squall called the task. */
 export function errorSummary(error: Error | undefined): RunEvent["error"] {
-  return error && { name: error.name, message: error.message, stack: error.stack };
+  return error && { name: error.name, message: error.message, stack: error.stack && userStack(error.stack) };
 }

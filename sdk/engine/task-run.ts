@@ -26,6 +26,7 @@ import type {
 import type { RunScope, TaskRunInfo } from "../runs.js";
 import { defaultSerializer, type Serializer } from "../serialization/serializer.js";
 import { StoredValue } from "../serialization/stored.js";
+import { userStack } from "../stack-frames.js";
 import { describeState, makeState, type State, type StateName, stateTypeOf } from "../states.js";
 import { defaultResultStore } from "../storage/default-store.js";
 import { cacheKey as cacheStoreKey, resultKey } from "../storage/keys.js";
@@ -634,7 +635,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     if (this.#stateName === "Cancelled" || error instanceof UpstreamFailedError) {
       this.logger.info(`Finished in state ${state}`);
     } else {
-      this.logger.error(`Finished in state ${state}\n${error.stack ?? ""}`);
+      this.logger.error(`Finished in state ${state}\n${userStack(error.stack ?? "")}`);
     }
   }
 

@@ -1,5 +1,7 @@
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { flow, observeRuns, type RunEvent, task } from "squall";
 import { describe, expect, it } from "vitest";
+import { userStack } from "../../sdk/stack-frames.js";
 
 const double = task(function doubleObserved(x: number) {
   return x * 2;
@@ -35,6 +37,9 @@ describe("observeRuns", () => {
     });
     const failed = events.filter((e) => e.definition === "failObserved").at(-1);
     expect(failed).toMatchObject({ state: "Failed", error: { name: "TypeError", message: "no" } });
+    // The stack ends at the task's own code: how squall called it is left out.
+    const stack = failed?.error?.stack ?? "";
+    expect(stack).toMatch(/^TypeError: no\n {4}at failObserved \(.*observe\.test\.ts:\d+:\d+\)$/);
     expect(events.every((e) => e.flowRunId === flowId || e.kind === "flow")).toBe(true);
     expect(events.filter((e) => e.kind === "flow")).toHaveLength(2);
   });
@@ -45,5 +50,32 @@ describe("observeRuns with bad input", () => {
     expect(() => observeRuns("log" as never)).toThrow(
       "Expected observeRuns() to get a function called with each run event, got `log`",
     );
+  });
+});
+
+describe("userStack", () => {
+  const own = fileURLToPath(new URL("../../sdk/engine/task-run.ts", import.meta.url));
+
+  it("leaves out the frames at the bottom that are squall's or Node's", () => {
+    const stack = [
+      "Error: no",
+      "    at load (/app/flows.ts:3:9)",
+      "    at helper (/app/lib.ts:7:2)",
+      `    at TaskRun.#invoke (${own}:10:1)`,
+      `    at async Promise.all (index 0)`,
+      "    at AsyncLocalStorage.run (node:async_hooks:346:14)",
+      `    at async runAll (${pathToFileURL(own).href}:20:5)`,
+    ].join("\n");
+    expect(userStack(stack)).toBe(
+      "Error: no\n    at load (/app/flows.ts:3:9)\n    at helper (/app/lib.ts:7:2)",
+    );
+  });
+
+  it("keeps a stack whole when no frame is the user's, or squall's frames sit between the user's", () => {
+    const ownOnly = `SquallError: timed out\n    at TaskRun.#onTimeout (${own}:1:1)`;
+    expect(userStack(ownOnly)).toBe(ownOnly);
+    const between = `Error: no\n    at inner (/app/a.ts:1:1)\n    at call (${own}:2:2)\n    at outer (/app/b.ts:3:3)`;
+    expect(userStack(between)).toBe(between);
+    expect(userStack("Error: no frames")).toBe("Error: no frames");
   });
 });
