@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCoordinator } from "../../sdk/aws/coordinator/coordinator.js";
 import { readSegments } from "../../sdk/aws/record/run-log.js";
 import { type Outcome, type TaskMessage, WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
+import { outcome, taskRunIdOf } from "../support/records.js";
 
 let emulator: Emulator;
 let store: S3ResultStore;
@@ -19,19 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulator.stop();
 });
-
-function outcome(flowRunId: string, n: number): Outcome {
-  return {
-    flowRunId,
-    taskRunId: `cafe01-${n.toString(36)}`,
-    attempt: 1,
-    status: "completed",
-    serializer: "default",
-    payload: { text: `J${n}` },
-    endedAt: n,
-    logs: [],
-  };
-}
 
 const body = (outcomes: Outcome[]) => JSON.stringify({ v: WIRE_VERSION, outcomes });
 
@@ -54,8 +42,8 @@ describe("the coordinator's core", () => {
     });
 
     expect(response.batchItemFailures).toEqual([]);
-    expect((await recorded(a)).map((o) => o.taskRunId)).toEqual(["cafe01-1", "cafe01-2"]);
-    expect((await recorded(b)).map((o) => o.taskRunId)).toEqual(["cafe01-1"]);
+    expect((await recorded(a)).map((o) => o.taskRunId)).toEqual([taskRunIdOf(1), taskRunIdOf(2)]);
+    expect((await recorded(b)).map((o) => o.taskRunId)).toEqual([taskRunIdOf(1)]);
     expect((await readSegments(store, a, 0)).segments).toHaveLength(1); // one segment per run per batch
   });
 
@@ -71,7 +59,7 @@ describe("the coordinator's core", () => {
       ],
     });
     const workers = Object.fromEntries((await recorded(flowRunId)).map((o) => [o.taskRunId, o.worker]));
-    expect(workers).toEqual({ "cafe01-1": worker, "cafe01-2": undefined });
+    expect(workers).toEqual({ [taskRunIdOf(1)]: worker, [taskRunIdOf(2)]: undefined });
   });
 
   it("records the task runs of a dead-lettered message as Crashed, with the reason", async () => {

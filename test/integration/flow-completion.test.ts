@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { S3Client } from "@aws-sdk/client-s3";
-import { S3ResultStore } from "squall/aws";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createCoordinator } from "../../sdk/aws/coordinator/coordinator.js";
 import {
   appendOutcomes,
@@ -13,36 +11,11 @@ import {
 } from "../../sdk/aws/record/run-log.js";
 import { type FlowReturned, type Outcome, WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
 import { gate } from "../support/async.js";
+import { emulatorBucket, outcome, taskRunIdOf } from "../support/records.js";
 
 // A flow run is final in its record once the caller's notice that the flow function returned has
 // come and as many task runs as it says it sent are final, in whichever order the two arrive.
-const bucket = `squall-completion-${randomUUID().slice(0, 8)}`;
-const client = new S3Client({
-  endpoint: inject("emulatorEndpoint"),
-  region: "us-east-1",
-  forcePathStyle: true,
-  credentials: { accessKeyId: "test", secretAccessKey: "test" },
-});
-const store = new S3ResultStore({ bucket, client });
-
-beforeAll(async () => {
-  const { CreateBucketCommand } = await import("@aws-sdk/client-s3");
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-});
-afterAll(() => client.destroy());
-
-function outcome(flowRunId: string, n: number, status: Outcome["status"] = "completed"): Outcome {
-  return {
-    flowRunId,
-    taskRunId: `f10a7-${n.toString(36)}`,
-    attempt: 1,
-    status,
-    serializer: "default",
-    payload: { text: `J${n}` },
-    endedAt: n,
-    logs: [],
-  };
-}
+const { store } = emulatorBucket("squall-completion");
 
 function notice(flowRunId: string, tasks: number, state: FlowReturned["state"] = "Completed"): FlowReturned {
   return { flowRunId, flowName: "fan-out", state, tasks, endedAt: 1_700_000_000_000 };
@@ -210,9 +183,9 @@ describe("flow completion in the record", () => {
     // The segments hold the notice and both outcomes: the run is final.
     const { segments } = await readSegments(store, run, 0);
     expect(segments.map((s) => [s.outcomes.map((o) => o.taskRunId), s.returned !== undefined])).toEqual([
-      [["f10a7-1"], false],
+      [[taskRunIdOf(1)], false],
       [[], true],
-      [["f10a7-2"], false],
+      [[taskRunIdOf(2)], false],
     ]);
     expect((await summaryOf(run)).state).toBe("Completed");
   });

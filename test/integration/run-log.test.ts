@@ -1,7 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { S3Client } from "@aws-sdk/client-s3";
-import { S3ResultStore } from "squall/aws";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   appendOutcomes,
   type RunSummary,
@@ -9,35 +7,9 @@ import {
   segmentKey,
   summaryKey,
 } from "../../sdk/aws/record/run-log.js";
-import type { Outcome } from "../../sdk/aws/wire/messages.js";
+import { emulatorBucket, outcome } from "../support/records.js";
 
-const bucket = `squall-runlog-${randomUUID().slice(0, 8)}`;
-const client = new S3Client({
-  endpoint: inject("emulatorEndpoint"),
-  region: "us-east-1",
-  forcePathStyle: true,
-  credentials: { accessKeyId: "test", secretAccessKey: "test" },
-});
-const store = new S3ResultStore({ bucket, client });
-
-beforeAll(async () => {
-  const { CreateBucketCommand } = await import("@aws-sdk/client-s3");
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-});
-afterAll(() => client.destroy());
-
-function outcome(flowRunId: string, n: number, status: Outcome["status"] = "completed"): Outcome {
-  return {
-    flowRunId,
-    taskRunId: `abc123-${n.toString(36)}`,
-    attempt: 1,
-    status,
-    serializer: "default",
-    payload: { text: `J${n}` },
-    endedAt: n,
-    logs: [],
-  };
-}
+const { store } = emulatorBucket("squall-runlog");
 
 async function recorded(flowRunId: string) {
   const { segments, next } = await readSegments(store, flowRunId, 0);

@@ -1,25 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { S3ResultStore } from "squall/aws";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createCoordinator, openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
 import { readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
 import { TerminalIds } from "../../sdk/aws/record/terminal-ids.js";
 import type { FlowReturned, Outcome } from "../../sdk/aws/wire/messages.js";
+import { emulatorBucket } from "../support/records.js";
 
-let store: S3ResultStore;
-
-beforeAll(async () => {
-  const bucket = `sweep-${randomUUID().slice(0, 8)}`;
-  store = new S3ResultStore({ bucket, endpoint: inject("emulatorEndpoint"), region: "us-east-1" });
-  const { S3Client, CreateBucketCommand } = await import("@aws-sdk/client-s3");
-  const admin = new S3Client({
-    endpoint: inject("emulatorEndpoint"),
-    region: "us-east-1",
-    forcePathStyle: true,
-  });
-  await admin.send(new CreateBucketCommand({ Bucket: bucket }));
-  admin.destroy();
-});
+const { store } = emulatorBucket("sweep");
 
 const completed = (flowRunId: string, taskRunId: string): Outcome => ({
   flowRunId,

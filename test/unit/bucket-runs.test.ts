@@ -2,28 +2,17 @@ import { describe, expect, it } from "vitest";
 import { BucketRecordReader } from "../../sdk/aws/cli/bucket-record.js";
 import { readOn } from "../../sdk/aws/cli/bucket-runs.js";
 import { type RecordStore, segmentKey, summaryKey } from "../../sdk/aws/record/run-log.js";
-import { type Outcome, WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
+import { WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
+import { outcome, taskRunIdOf } from "../support/records.js";
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
-function outcome(n: number): Outcome {
-  return {
-    flowRunId: "run",
-    taskRunId: `t${n}`,
-    attempt: 1,
-    status: "completed",
-    serializer: "default",
-    payload: { text: "J1" },
-    startedAt: n,
-    endedAt: n + 1,
-    logs: [],
-  };
-}
+const ran = (n: number) => ({ ...outcome("run", n), startedAt: n - 1 });
 
 describe("reading a deployed run's record", () => {
   it("reads the segments written between its segment reads and its final summary", async () => {
     const objects = new Map<string, Uint8Array>([
-      [segmentKey("run", 0), encode({ v: WIRE_VERSION, outcomes: [outcome(1)] })],
+      [segmentKey("run", 0), encode({ v: WIRE_VERSION, outcomes: [ran(1)] })],
     ]);
     const final = {
       v: WIRE_VERSION,
@@ -37,7 +26,7 @@ describe("reading a deployed run's record", () => {
       async read(key) {
         if (key === summaryKey("run")) {
           // The coordinator writes the last segment, then the final summary, just as it is read.
-          objects.set(segmentKey("run", 1), encode({ v: WIRE_VERSION, outcomes: [outcome(2)] }));
+          objects.set(segmentKey("run", 1), encode({ v: WIRE_VERSION, outcomes: [ran(2)] }));
           return { bytes: encode(final), etag: "1" };
         }
         const bytes = objects.get(key);
@@ -50,7 +39,7 @@ describe("reading a deployed run's record", () => {
     expect(read.final).toBe(true);
     expect(read.next).toBe(2);
     const tasks = read.lines.filter((line) => line.kind === "task" && line.state === "Completed");
-    expect(tasks.map((line) => (line as { id: string }).id)).toEqual(["t1", "t2"]);
+    expect(tasks.map((line) => (line as { id: string }).id)).toEqual([taskRunIdOf(1), taskRunIdOf(2)]);
     expect(read.lines.at(-1)).toMatchObject({ kind: "flow", state: "Completed" });
   });
 });

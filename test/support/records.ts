@@ -1,0 +1,39 @@
+// What the tests of run records share: outcomes to record, and a bucket on the test emulator.
+import { randomUUID } from "node:crypto";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import { S3ResultStore } from "squall/aws";
+import { afterAll, beforeAll, inject } from "vitest";
+import type { Outcome } from "../../sdk/aws/wire/messages.js";
+
+/** The id of task run number `n` in the outcomes below. */
+export const taskRunIdOf = (n: number) => `abc123-${n.toString(36)}`;
+
+/** Task run `n`'s outcome, in `status`, carrying `J<n>` and ended at `n`. */
+export function outcome(flowRunId: string, n: number, status: Outcome["status"] = "completed"): Outcome {
+  return {
+    flowRunId,
+    taskRunId: taskRunIdOf(n),
+    attempt: 1,
+    status,
+    serializer: "default",
+    payload: { text: `J${n}` },
+    endedAt: n,
+    logs: [],
+  };
+}
+
+/** A new bucket on the test emulator for this file's tests; its client is closed after them. */
+export function emulatorBucket(prefix: string): { readonly client: S3Client; readonly store: S3ResultStore } {
+  const bucket = `${prefix}-${randomUUID().slice(0, 8)}`;
+  const client = new S3Client({
+    endpoint: inject("emulatorEndpoint"),
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  beforeAll(async () => {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+  afterAll(() => client.destroy());
+  return { client, store: new S3ResultStore({ bucket, client }) };
+}
