@@ -4,15 +4,11 @@ import { defaultSerializer, TaskTimeoutError } from "squall";
 import { type Emulator, S3ResultStore, startEmulator } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqsQueue } from "../../sdk/aws/queue.js";
-import {
-  type Outcome,
-  type TaskMessage,
-  type TaskRecord,
-  WIRE_VERSION,
-} from "../../sdk/aws/wire/messages.js";
+import type { TaskMessage, TaskRecord } from "../../sdk/aws/wire/messages.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
 import { moduleHash } from "../../sdk/registry.js";
 import "../fixtures/lambda-tasks.js";
+import { decoded, outcomesOf, taskMessage, taskRecord } from "../support/worker-harness.js";
 
 const MODULE = pathToFileURL(new URL("../fixtures/lambda-tasks.ts", import.meta.url).pathname).href;
 const CODE_HASH = moduleHash(MODULE) as string;
@@ -37,77 +33,38 @@ afterAll(async () => {
   await emulator.stop();
 });
 
-let serial = 0;
-function record(task: string, args: unknown[], extra: Partial<TaskRecord> = {}): TaskRecord {
-  serial += 1;
-  return {
-    taskRunId: `feed-${serial.toString(36)}`,
-    taskRunName: `${task}-${serial}`,
-    task,
-    module: MODULE,
-    codeHash: CODE_HASH,
-    attempt: 1,
-    serializer: "default",
-    args: { text: new TextDecoder().decode(defaultSerializer.serialize(args)) },
-    logPrints: false,
-    tags: [],
-    ...extra,
-  };
-}
-
-function message(records: TaskRecord[]): TaskMessage {
-  return {
-    v: WIRE_VERSION,
-    flowRunId: randomUUID(),
-    flowRunName: "witty-otter",
-    flowName: "tests",
-    tasks: records,
-  };
-}
-
-async function outcomesOf(queue: SqsQueue, waitSeconds = 0): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
-  for (;;) {
-    const received = await queue.receive({ max: 10, waitSeconds });
-    if (received.length === 0) return outcomes;
-    for (const m of received) outcomes.push(...(JSON.parse(m.body) as { outcomes: Outcome[] }).outcomes);
-    await queue.delete(received.map((m) => m.receiptHandle));
-  }
-}
-
-const decode = (outcome: Outcome | undefined) =>
-  outcome?.payload && "text" in outcome.payload
-    ? defaultSerializer.deserialize(new TextEncoder().encode(outcome.payload.text))
-    : undefined;
+const record = (task: string, args: unknown[], extra: Partial<TaskRecord> = {}) =>
+  taskRecord(MODULE, CODE_HASH, task, args, extra);
 
 describe("the worker function's core", () => {
   it("runs several task runs of one message by name and reports each outcome with its output", async () => {
-    const body = message([record("greetInLambda", ["arthur"]), record("greetInLambda", ["ford"])]);
+    const arthur = record("greetInLambda", ["arthur"]);
+    const body = taskMessage([arthur, record("greetInLambda", ["ford"])]);
 
     const response = await worker.handle({ Records: [{ messageId: "m1", body: JSON.stringify(body) }] });
 
     expect(response.batchItemFailures).toEqual([]);
     const outcomes = await outcomesOf(completions);
     expect(outcomes.map((o) => o.status)).toEqual(["completed", "completed"]);
-    expect(outcomes.map(decode)).toEqual(["hi arthur", "hi ford"]);
+    expect(outcomes.map(decoded)).toEqual(["hi arthur", "hi ford"]);
     expect(outcomes[0]?.logs).toEqual([
       { stream: "stdout", text: "hello arthur" },
       expect.objectContaining({
         level: "INFO",
         message: "greeted arthur",
-        taskRunName: `greetInLambda-${serial - 1}`,
+        taskRunName: arthur.taskRunName,
       }),
     ]);
   });
 
   it("re-queues a failed attempt with retries left, delayed, and reports it as retrying", async () => {
-    const body = message([record("failsFirstInLambda", [])]);
+    const body = taskMessage([record("failsFirstInLambda", [])]);
 
     await worker.handle({ Records: [{ messageId: "m2", body: JSON.stringify(body) }] });
 
     const [first] = await outcomesOf(completions);
     expect(first?.status).toBe("retrying");
-    expect(decode(first)).toBeInstanceOf(TypeError);
+    expect(decoded(first)).toBeInstanceOf(TypeError);
     expect(await tasks.receive()).toEqual([]); // held back by its delay
     const [requeued] = await tasks.receive({ waitSeconds: 5 });
     const next = JSON.parse(requeued?.body ?? "{}") as TaskMessage;
@@ -117,24 +74,24 @@ describe("the worker function's core", () => {
     await worker.handle({ Records: [{ messageId: "m3", body: JSON.stringify(next) }] });
     const [second] = await outcomesOf(completions);
     expect(second?.status).toBe("completed");
-    expect(decode(second)).toBe("second attempt");
+    expect(decoded(second)).toBe("second attempt");
   });
 
   it("reports a failure without retries as failed, with the task's own error", async () => {
     await worker.handle({
-      Records: [{ messageId: "m4", body: JSON.stringify(message([record("alwaysFailsInLambda", [])])) }],
+      Records: [{ messageId: "m4", body: JSON.stringify(taskMessage([record("alwaysFailsInLambda", [])])) }],
     });
 
     const [outcome] = await outcomesOf(completions);
     expect(outcome?.status).toBe("failed");
-    expect(decode(outcome)).toMatchObject({ name: "RangeError", message: "out of range" });
+    expect(decoded(outcome)).toMatchObject({ name: "RangeError", message: "out of range" });
   });
 
   it("turns an unknown task, a changed module and a malformed message into failed outcomes, not a failed batch", async () => {
-    const unknown = message([record("noSuchTask", [])]);
-    const changed = message([record("greetInLambda", ["x"], { codeHash: "0000" })]);
+    const unknown = taskMessage([record("noSuchTask", [])]);
+    const changed = taskMessage([record("greetInLambda", ["x"], { codeHash: "0000" })]);
     const malformed = {
-      ...message([record("greetInLambda", ["y"])]),
+      ...taskMessage([record("greetInLambda", ["y"])]),
       tasks: [{ taskRunId: "feed-zz", attempt: "one" }],
     };
 
@@ -150,16 +107,16 @@ describe("the worker function's core", () => {
     expect(response.batchItemFailures).toEqual([]);
     const outcomes = await outcomesOf(completions);
     expect(outcomes.map((o) => o.status)).toEqual(["failed", "failed", "failed"]);
-    expect((decode(outcomes[0]) as Error).message).toContain("found no task named 'noSuchTask'");
-    expect((decode(outcomes[1]) as Error).message).toContain("differs from the caller's: redeploy");
-    expect((decode(outcomes[2]) as Error).message).toContain(
+    expect((decoded(outcomes[0]) as Error).message).toContain("found no task named 'noSuchTask'");
+    expect((decoded(outcomes[1]) as Error).message).toContain("differs from the caller's: redeploy");
+    expect((decoded(outcomes[2]) as Error).message).toContain(
       "could not be read: the message does not fit its schema at `tasks.0",
     );
     expect(outcomes[2]?.taskRunId).toBe("feed-zz");
   });
 
   it("stores a result too large to travel inline and reports its key", async () => {
-    const body = message([record("bigInLambda", [5_000])]);
+    const body = taskMessage([record("bigInLambda", [5_000])]);
     await worker.handle({ Records: [{ messageId: "b", body: JSON.stringify(body) }] });
 
     const [outcome] = await outcomesOf(completions);
@@ -173,11 +130,11 @@ describe("the worker function's core", () => {
   });
 
   it("fails an attempt at its deadline and aborts its signal", async () => {
-    const body = message([record("slowInLambda", [], { timeoutMs: 100 })]);
+    const body = taskMessage([record("slowInLambda", [], { timeoutMs: 100 })]);
     await worker.handle({ Records: [{ messageId: "s", body: JSON.stringify(body) }] });
 
     const [outcome] = await outcomesOf(completions);
     expect(outcome?.status).toBe("failed");
-    expect(decode(outcome)).toBeInstanceOf(TaskTimeoutError);
+    expect(decoded(outcome)).toBeInstanceOf(TaskTimeoutError);
   });
 });
