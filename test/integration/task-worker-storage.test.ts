@@ -1,13 +1,22 @@
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { SqsQueue } from "../../sdk/aws/queue.js";
 import type { S3ResultStore } from "../../sdk/aws/s3-store.js";
+import type { TaskMessage } from "../../sdk/aws/wire/messages.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
 import { moduleHash } from "../../sdk/registry.js";
 import "../fixtures/pipe-tasks.js";
-import { outcomesOf, sqsEvent, taskMessage, taskRecord, workerResources } from "../support/worker-harness.js";
+import {
+  decoded,
+  outcomesOf,
+  sqsEvent,
+  taskMessage,
+  taskRecord,
+  workerResources,
+} from "../support/worker-harness.js";
 
-// A bucket that fails (after the SDK's retries) is not the task's fault: the message is
-// delivered again rather than its run failed.
+// A bucket that fails (after the SDK's retries) is not the task's fault: the run is sent back
+// to be tried again rather than failed, up to the worker's maxDeliveries.
 const MODULE = pathToFileURL(new URL("../fixtures/pipe-tasks.ts", import.meta.url).pathname).href;
 const CODE_HASH = moduleHash(MODULE) as string;
 
@@ -31,31 +40,72 @@ function failing(store: S3ResultStore, calls: readonly ("get" | "put")[]): S3Res
   });
 }
 
+/** The task messages sent back to the queue. */
+async function sentBack(queue: SqsQueue): Promise<TaskMessage[]> {
+  const received = await queue.receive({ max: 10 });
+  await queue.delete(received.map((m) => m.receiptHandle));
+  return received.map((m) => JSON.parse(m.body) as TaskMessage);
+}
+
 describe("a worker whose bucket fails", () => {
-  it("has a run whose stored arguments cannot be read delivered again, and still reports the others", async () => {
+  it("sends back a run whose stored arguments cannot be read, alone, and still reports the others", async () => {
     const { tasks, completions, store } = resources;
-    const worker = createTaskWorker({ tasks, completions, store: failing(store, ["get"]) });
+    const worker = createTaskWorker({
+      tasks,
+      completions,
+      store: failing(store, ["get"]),
+      stallDelaySeconds: 0,
+    });
     await store.put("runs/x/payloads/args", new TextEncoder().encode("J[[3]]"));
     const stored = taskRecord(MODULE, CODE_HASH, "squareInPipe", [], {
       args: { key: "runs/x/payloads/args", size: 6 },
     });
     const inline = taskRecord(MODULE, CODE_HASH, "squareInPipe", [4]);
 
-    const response = await worker.handle(sqsEvent(taskMessage([stored]), taskMessage([inline])));
+    // Not a batch item failure: that would count as the worker dying, and run the others again.
+    const response = await worker.handle(sqsEvent(taskMessage([stored, inline])));
 
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m0" }]);
+    expect(response.batchItemFailures).toEqual([]);
     const outcomes = await outcomesOf(completions);
     expect(outcomes.map((o) => [o.taskRunId, o.status])).toEqual([[inline.taskRunId, "completed"]]);
+    const [back, ...more] = await sentBack(tasks);
+    expect(more).toEqual([]);
+    expect(back?.tasks).toEqual([stored]);
+    expect(back?.stalls).toBe(1);
+    expect(back?.deaths).toBeUndefined();
   });
 
-  it("has a run whose large result cannot be stored delivered again, not failed", async () => {
+  it("sends back a run whose large result cannot be stored, not failed", async () => {
     const { tasks, completions, store } = resources;
-    const worker = createTaskWorker({ tasks, completions, store: failing(store, ["put"]), inlineBytes: 1 });
+    const worker = createTaskWorker({
+      tasks,
+      completions,
+      store: failing(store, ["put"]),
+      inlineBytes: 1,
+      stallDelaySeconds: 0,
+    });
     const record = taskRecord(MODULE, CODE_HASH, "squareInPipe", [5]);
 
     const response = await worker.handle(sqsEvent(taskMessage([record])));
 
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m0" }]);
+    expect(response.batchItemFailures).toEqual([]);
     expect(await outcomesOf(completions)).toEqual([]);
+    expect((await sentBack(tasks)).map((m) => [m.tasks, m.stalls])).toEqual([[[record], 1]]);
+  });
+
+  it("ends a run Crashed, saying why, once the bucket has failed it maxDeliveries times", async () => {
+    const { tasks, completions, store } = resources;
+    const worker = createTaskWorker({ tasks, completions, store: failing(store, ["put"]), inlineBytes: 1 });
+    const record = taskRecord(MODULE, CODE_HASH, "squareInPipe", [6]);
+
+    await worker.handle(sqsEvent({ ...taskMessage([record]), stalls: 2 }));
+
+    expect(await sentBack(tasks)).toEqual([]);
+    const [outcome, ...others] = await outcomesOf(completions);
+    expect(others).toEqual([]);
+    expect(outcome).toMatchObject({ taskRunId: record.taskRunId, status: "crashed" });
+    expect((decoded(outcome) as Error).message).toBe(
+      `Task run '${record.taskRunName}' crashed: the result bucket failed it 3 times (The bucket could not be reached: 503 Service Unavailable). Check that the bucket exists and the worker's role may read and write it.`,
+    );
   });
 });

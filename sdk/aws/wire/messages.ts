@@ -54,6 +54,11 @@ export const TaskMessageSchema = v.object({
    * that re-sends a suspect run carries its count over, as SQS's own count starts again).
    */
   deaths: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  /**
+   * Times these runs were sent back because the bucket failed them (their arguments could not be
+   * read or their result stored): not deaths, since the worker lived, but bounded all the same.
+   */
+  stalls: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 });
 export type TaskMessage = v.InferOutput<typeof TaskMessageSchema>;
 

@@ -11,6 +11,19 @@ export function crashedOutcome(message: TaskMessage, record: TaskRecord, times: 
   return errorOutcome({ ...record, flowRunId: message.flowRunId }, "crashed", error);
 }
 
+/** The outcome of a run the bucket failed `times` times: its arguments or its result did not get through. */
+export function stalledOutcome(
+  message: TaskMessage,
+  record: TaskRecord,
+  times: number,
+  cause: Error,
+): Outcome {
+  const error = new CrashedError(
+    `Task run '${record.taskRunName}' crashed: the result bucket failed it ${times} times (${cause.message}). Check that the bucket exists and the worker's role may read and write it.`,
+  );
+  return errorOutcome({ ...record, flowRunId: message.flowRunId }, "crashed", error);
+}
+
 /** The outcome of a run that a sweep gave up on: nothing was heard of it in time. */
 export function overdueOutcome(flowRunId: string, taskRunId: string, why: string): Outcome {
   return errorOutcome(

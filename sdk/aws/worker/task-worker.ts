@@ -39,7 +39,7 @@ import {
 } from "../wire/messages.js";
 import { packMessages, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
 import { asPayload, inlineBytes } from "../wire/payload.js";
-import { crashedOutcome, malformedOutcomes, skippedOutcome } from "./outcomes.js";
+import { crashedOutcome, malformedOutcomes, skippedOutcome, stalledOutcome } from "./outcomes.js";
 import { WORKER_ID } from "./worker-id.js";
 
 /** An SQS event as Lambda delivers it (the fields this worker reads). */
@@ -79,6 +79,8 @@ export interface TaskWorkerOptions {
    * `maxReceiveCount`, so that a run is given up on as the dead-letter queue would. @default 3
    */
   readonly maxDeliveries?: number;
+  /** How long a run the bucket failed waits before it is tried again. @default 5 */
+  readonly stallDelaySeconds?: number;
 }
 
 /** The bucket failed a run's arguments or result (after the SDK's retries): not the task's fault. */
@@ -269,14 +271,14 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   interface Handled {
     outcomes: Outcome[];
     retries: { record: TaskRecord; delay: number; message: TaskMessage }[];
-    /** Messages with a run the bucket failed (not the task): they are delivered again. */
-    unhandled?: Set<Item>;
+    /** Runs the bucket failed (not the task): sent back, or given up on after `maxDeliveries` times. */
+    stalled: { record: TaskRecord; message: TaskMessage; error: Error }[];
   }
 
   /** Runs the messages' task runs, all at once up to the concurrency limit; outcomes in message order. */
   async function runMessages(items: readonly { item: Item; parsed: Parsed }[]): Promise<Handled> {
     const retries: Handled["retries"] = [];
-    const unhandled = new Set<Item>();
+    const stalled: Handled["stalled"] = [];
     const messages = items.flatMap(({ parsed }) => (parsed.ok ? [parsed.value] : []));
     const cancelled = cancelledRuns(messages);
     const work: (() => Promise<void>)[] = [];
@@ -292,7 +294,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
           }
           const ran = await runRecord(message, record);
           if ("unavailable" in ran) {
-            unhandled.add(item);
+            stalled.push({ record, message, error: ran.unavailable });
             return;
           }
           mine[i] = ran.outcome;
@@ -302,19 +304,36 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       return mine;
     });
     await runAll(work, options.concurrency ?? 64);
-    // A run the bucket failed has no outcome: its message comes back (runs already final are dropped then).
-    return { outcomes: outcomes.flat().filter((outcome) => outcome !== undefined), retries, unhandled };
+    // A run the bucket failed has no outcome: it is sent back by itself.
+    return { outcomes: outcomes.flat().filter((outcome) => outcome !== undefined), retries, stalled };
   }
 
-  /** Queues the retries, then sends the outcomes: once they are out, the runs count as handled. */
-  async function report({ outcomes, retries }: Handled): Promise<void> {
+  /**
+   * Queues the retries and the runs the bucket failed, then sends the outcomes: once they are
+   * out, the runs count as handled. A run sent back for the bucket's sake is not a death (the
+   * worker lived), so it goes back as a message of its own rather than a batch item failure.
+   */
+  async function report({ outcomes, retries, stalled }: Handled): Promise<void> {
+    const later = new Map<number, string[]>(); // delay in seconds → bodies, one send for each delay
+    const sendLater = (delay: number, message: TaskMessage) => {
+      const bodies = later.get(delay) ?? [];
+      bodies.push(JSON.stringify(message));
+      later.set(delay, bodies);
+    };
+    for (const { record, delay, message } of retries) {
+      sendLater(delay, { ...message, tasks: [{ ...record, attempt: record.attempt + 1 }] });
+    }
+    const givenUp: Outcome[] = [];
+    for (const { record, message, error } of stalled) {
+      const stalls = (message.stalls ?? 0) + 1;
+      if (stalls >= maxDeliveries) givenUp.push(stalledOutcome(message, record, stalls, error));
+      else sendLater(options.stallDelaySeconds ?? 5, { ...message, tasks: [record], stalls });
+    }
     await Promise.all(
-      retries.map(({ record, delay, message }) => {
-        const next: TaskMessage = { ...message, tasks: [{ ...record, attempt: record.attempt + 1 }] };
-        return options.tasks.send([JSON.stringify(next)], { delaySeconds: delay });
-      }),
+      [...later].map(([delay, bodies]) => options.tasks.send(bodies, { delaySeconds: delay })),
     );
-    if (outcomes.length > 0) await options.completions.send(packOutcomes(outcomes));
+    const all = givenUp.length > 0 ? [...outcomes, ...givenUp] : outcomes;
+    if (all.length > 0) await options.completions.send(packOutcomes(all));
   }
 
   /** Deletes handled messages now rather than when the batch ends (best effort: repeats are dropped). */
@@ -369,7 +388,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       }
       if (crashed.length > 0) {
         try {
-          await report({ outcomes: crashed.map(({ outcome }) => outcome), retries: [] });
+          await report({ outcomes: crashed.map(({ outcome }) => outcome), retries: [], stalled: [] });
           done.push(...crashed.map(({ item }) => item));
         } catch {
           failed.push(...crashed.map(({ item }) => item));
@@ -382,7 +401,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         const handled = await runMessages(fresh);
         try {
           await report(handled);
-          for (const { item } of fresh) (handled.unhandled?.has(item) ? failed : done).push(item);
+          done.push(...fresh.map(({ item }) => item));
         } catch {
           // Delivered again; the coordinator drops the outcomes it already has.
           failed.push(...fresh.map(({ item }) => item));
@@ -396,7 +415,6 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         ]);
         try {
           await report(handled);
-          if (handled.unhandled?.has(suspect.item)) failed.push(suspect.item);
         } catch {
           failed.push(suspect.item);
         }
