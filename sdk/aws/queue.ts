@@ -3,9 +3,10 @@ import {
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
+  type SendMessageBatchCommandOutput,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { InvalidArgumentError, SquallError } from "../errors.js";
+import { InvalidArgumentError, SquallError, toError } from "../errors.js";
 import { batchMessages, SQS_MAX_BATCH, SQS_MAX_DELAY_SECONDS } from "./wire/pack.js";
 
 /** One message as a consumer sees it. */
@@ -22,7 +23,7 @@ export interface SendOptions {
   readonly delaySeconds?: number;
 }
 
-/** Sends whose entries SQS refused as the sender's fault (after the SDK's own retries of the rest). */
+/** Sends SQS refused as the sender's fault, or kept failing (after the SDK's own retries). */
 export class QueueSendError extends SquallError {}
 
 const MAX_RESENDS = 5;
@@ -49,8 +50,10 @@ export class SqsQueue {
   }
 
   /**
-   * Sends every body, ten to a SendMessageBatch call (fewer when they are large); entries SQS reports as failed for its own
-   * reasons (throttling, internal errors) are sent again, so none is dropped.
+   * Sends every body, ten to a SendMessageBatch call (fewer when they are large). Entries SQS
+   * reports as failed for its own reasons (throttling, internal errors), and calls that fail
+   * for them after the SDK's retries, are sent again, so none is dropped; a call that went
+   * through is never repeated, so a failure of one call does not send the others twice.
    */
   async send(bodies: readonly string[], options: SendOptions = {}): Promise<void> {
     const delay = options.delaySeconds ?? 0;
@@ -66,9 +69,21 @@ export class SqsQueue {
   async #sendBatch(bodies: readonly string[], delay: number): Promise<void> {
     let entries = bodies.map((body, i) => ({ Id: String(i), MessageBody: body, DelaySeconds: delay }));
     for (let round = 0; entries.length > 0; round++) {
-      const answer = await this.#client.send(
-        new SendMessageBatchCommand({ QueueUrl: this.url, Entries: entries }),
-      );
+      let answer: SendMessageBatchCommandOutput;
+      try {
+        answer = await this.#client.send(
+          new SendMessageBatchCommand({ QueueUrl: this.url, Entries: entries }),
+        );
+      } catch (error) {
+        // The caller's mistake (no such queue, no permission) will not mend by trying again.
+        if ((error as { $fault?: string }).$fault === "client" || round >= MAX_RESENDS) {
+          throw new QueueSendError(`Could not send to ${this.url}: ${toError(error).message}`, {
+            cause: error,
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** round));
+        continue;
+      }
       const failed = answer.Failed ?? [];
       const senderFault = failed.find((entry) => entry.SenderFault);
       if (senderFault) {

@@ -3,7 +3,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError } from "squall";
 import { type Emulator, startEmulator } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SqsQueue } from "../../sdk/aws/queue.js";
+import { QueueSendError, SqsQueue } from "../../sdk/aws/queue.js";
 
 let emulator: Emulator;
 let client: SQSClient;
@@ -37,6 +37,38 @@ describe("SqsQueue against the emulator", () => {
     await queue.send(bodies);
 
     expect((await drain(queue)).sort()).toEqual([...bodies].sort());
+  });
+
+  it("sends again a batch whose call failed, and only that one: each body arrives once", async () => {
+    let calls = 0;
+    // The second SendMessageBatch call fails as a throttled call would after the SDK's retries.
+    const flaky = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== "send") return Reflect.get(target, property, receiver);
+        return (command: unknown) => {
+          calls += 1;
+          if (calls === 2) return Promise.reject(Object.assign(new Error("Throttled"), { $fault: "server" }));
+          return target.send(command as never);
+        };
+      },
+    });
+    const queue = new SqsQueue({ url: await emulator.createQueue(name("flaky")), client: flaky });
+    const bodies = Array.from({ length: 25 }, (_, i) => JSON.stringify({ n: i }));
+
+    await queue.send(bodies);
+
+    expect(calls).toBe(4); // three batches, one of them twice
+    expect((await drain(queue)).sort()).toEqual([...bodies].sort());
+  });
+
+  it("gives up at once on a send that is the sender's fault, naming the queue", async () => {
+    const url = `${await emulator.createQueue(name("gone"))}-missing`;
+    const queue = new SqsQueue({ url, client });
+    const error = await queue.send(["{}"]).catch((thrown: Error) => thrown);
+    expect(error).toBeInstanceOf(QueueSendError);
+    expect((error as Error).message).toMatch(
+      new RegExp(`^Could not send to ${url.replace(/[.?]/g, "\\$&")}: `),
+    );
   });
 
   it("holds delayed messages back", async () => {

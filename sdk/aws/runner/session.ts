@@ -47,9 +47,6 @@ export interface SessionOptions {
   readonly follow?: FollowerOptions;
 }
 
-/** Sends of a batch before its runs are given up as Crashed (the SDK retries each call too). */
-const SEND_ROUNDS = 5;
-
 interface Waiting {
   readonly attempt: TaskAttempt;
   readonly resolve: (outcome: AttemptOutcome) => void;
@@ -207,23 +204,17 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       this.#sent.add(id);
       this.#sentCount += 1;
     }
-    let lastError: Error | undefined;
-    for (let round = 0; round < SEND_ROUNDS; round++) {
-      try {
-        await this.#connection.tasks.send(bodies);
-        this.#follower.poke();
-        return;
-      } catch (error) {
-        lastError = toError(error);
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** round));
+    try {
+      await this.#connection.tasks.send(bodies); // which tries again what SQS failed
+      this.#follower.poke();
+    } catch (error) {
+      // Possibly sent in part: what did arrive still runs, and its outcome is ignored.
+      for (const id of outbox.keys()) {
+        this.#settle(id, {
+          status: "crashed",
+          error: new CrashedError(`Could not send task run to the task queue: ${toError(error).message}`),
+        });
       }
-    }
-    // Possibly sent in part: what did arrive still runs, and its outcome is ignored.
-    for (const id of outbox.keys()) {
-      this.#settle(id, {
-        status: "crashed",
-        error: new CrashedError(`Could not send task run to the task queue: ${lastError?.message}`),
-      });
     }
   }
 
