@@ -316,11 +316,28 @@ describe("LambdaTaskRunner on the local environment", () => {
     expect(keys).toContain(resultKey);
   });
 
-  // Bug: a flow's return value has its futures replaced by their outcome() (flow-run.ts
-  // #resolveReturned, substituteResults in engine/inputs.ts), which keeps a result stored by
-  // reference as the StoredValue, so `await myFlow()` gives the caller a StoredValue instead
-  // of the string the task returned. The same happens with ThreadPoolTaskRunner and an
-  // offloadStore. Fix: load stored values (loadStoredValues) before the flow's value is set.
+  it("sends through the bucket arguments too large for a message, whatever inlineArgBytes says", async () => {
+    const text = "don't panic ".repeat(25_000); // 300 KB
+    const generous = new LambdaTaskRunner({ ...local.address, inlineArgBytes: 1_000_000 });
+    const described = flow({ taskRunner: generous }, async function oversized() {
+      const future = describeText.submit(text);
+      return {
+        described: await future.result(),
+        taskRunId: future.taskRunId,
+        flowRunId: getRunContext().flowRun.id,
+      };
+    });
+
+    const { described: result, taskRunId, flowRunId } = await described();
+
+    expect(result).toEqual({ length: 300_000, words: 50_000 });
+    expect(await bucket.list(`runs/${flowRunId}/payloads/`)).toEqual([
+      `runs/${flowRunId}/payloads/${taskRunId}-1`,
+    ]);
+  });
+
+  // A flow's return value has its futures replaced by their results; a result stored by
+  // reference is loaded, so the caller gets the value the task returned, not a reference.
   it("gives a large result from a future the flow returns", async () => {
     const returning = flow({ taskRunner: runner }, function returningLarge() {
       return { blob: makeBlob.submit(50_000) };

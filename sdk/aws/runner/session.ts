@@ -28,7 +28,7 @@ import {
   type TaskRecord,
   WIRE_VERSION,
 } from "../wire/messages.js";
-import { packMessages, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
+import { packMessages, SQS_MAX_BYTES, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
 import { asPayload, inlineBytes } from "../wire/payload.js";
 import { type FollowerOptions, RecordFollower } from "./follower.js";
 
@@ -46,6 +46,9 @@ export interface SessionOptions {
   readonly tasksPerMessage: number;
   readonly follow?: FollowerOptions;
 }
+
+/** The most a task record may take of a message: the rest is the message's own fields. */
+const MAX_RECORD_BYTES = SQS_MAX_BYTES - 4 * 1024;
 
 interface Waiting {
   readonly attempt: TaskAttempt;
@@ -162,16 +165,26 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       throw new CrashedError(`Task '${attempt.task.name}' has no module a worker could import it from.`);
     }
     const bytes = attempt.argBytes ?? attempt.serializer.serialize(attempt.args, "args");
-    let args: Payload;
-    if (bytes.byteLength > this.#options.inlineArgBytes) {
+    const stored = async (): Promise<Payload> => {
       const key = `${runPrefix(attempt.flowRun.id)}payloads/${attempt.taskRun.id}-${attempt.taskRun.attempts}`;
       await this.#connection.store.put(key, bytes);
-      args = { key, size: bytes.byteLength };
-    } else args = asPayload(bytes);
+      return { key, size: bytes.byteLength };
+    };
+    const inline = bytes.byteLength <= this.#options.inlineArgBytes;
+    let json = this.#recordJson(attempt, inline ? asPayload(bytes) : await stored());
+    // Arguments inline must leave the record room in a message (escaping and base64 make them grow).
+    if (inline && Buffer.byteLength(json) > MAX_RECORD_BYTES)
+      json = this.#recordJson(attempt, await stored());
     const id = attempt.taskRun.id;
     if (!this.#waiting.has(id)) return; // cancelled meanwhile
+    this.#outbox.set(id, json);
+    // Everything submitted in this turn of the event loop goes out together.
+    this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
+  }
+
+  #recordJson(attempt: TaskAttempt, args: Payload): string {
     const record: TaskRecord = {
-      taskRunId: id,
+      taskRunId: attempt.taskRun.id,
       taskRunName: attempt.taskRun.name,
       task: attempt.task.name,
       module: attempt.task.module,
@@ -185,9 +198,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       logPrints: attempt.logPrints,
       tags: [...attempt.taskRun.tags],
     };
-    this.#outbox.set(id, JSON.stringify(record));
-    // Everything submitted in this turn of the event loop goes out together.
-    this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
+    return JSON.stringify(record);
   }
 
   async #flush(): Promise<void> {
@@ -197,14 +208,14 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     if (outbox.size === 0) return;
     const { flowRun } = this;
     const head = `{"v":${WIRE_VERSION},"flowRunId":${JSON.stringify(flowRun.id)},"flowRunName":${JSON.stringify(flowRun.name)},"flowName":${JSON.stringify(flowRun.flowName)},"tasks":[`;
-    const bodies = packMessages(head, [...outbox.values()], "]}", {
-      maxRecords: this.#options.tasksPerMessage,
-    });
     for (const id of outbox.keys()) {
       this.#sent.add(id);
       this.#sentCount += 1;
     }
     try {
+      const bodies = packMessages(head, [...outbox.values()], "]}", {
+        maxRecords: this.#options.tasksPerMessage,
+      });
       await this.#connection.tasks.send(bodies); // which tries again what SQS failed
       this.#follower.poke();
     } catch (error) {
