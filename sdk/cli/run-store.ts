@@ -1,6 +1,7 @@
 // Reads the local record of flow runs that recorder.ts writes (its format is described there):
 // what `squall runs`, `squall show` and `squall logs` print, and what the dashboard serves.
 import { open, readdir, readFile, stat } from "node:fs/promises";
+import { setTimeout as wait } from "node:timers/promises";
 import { SquallError } from "../errors.js";
 import { eventsFile, parseLine, parseLines, type RecordLine, runsFolder } from "./record.js";
 import { type RunDetail, RunFold, type RunSummary } from "./run-fold.js";
@@ -55,7 +56,22 @@ export async function readRun(root: string, run: string): Promise<RunDetail> {
 
 /** The id of the flow run `run` names: a whole id, a prefix of one, or a flow run name. */
 export async function resolveRun(root: string, run: string): Promise<string> {
-  const ids = await runIds(root);
+  return pickRun(run, await runIds(root), () => listRuns(root), {
+    where: `is recorded in ${root}`,
+    lister: "squall runs",
+  });
+}
+
+/**
+ * The id among `ids` that `run` names: a whole id, a prefix of one, or a flow run name (looked
+ * up in `list()` only then). Throws `RunLookupError` saying what to give instead.
+ */
+export async function pickRun(
+  run: string,
+  ids: readonly string[],
+  list: () => Promise<readonly RunSummary[]>,
+  wording: { readonly where: string; readonly lister: string },
+): Promise<string> {
   if (ids.includes(run)) return run;
   const byPrefix = ids.filter((id) => id.startsWith(run));
   if (byPrefix.length === 1) return byPrefix[0] as string;
@@ -64,7 +80,7 @@ export async function resolveRun(root: string, run: string): Promise<string> {
       `${byPrefix.length} flow runs have ids starting \`${run}\` (${byPrefix.slice(0, 5).join(", ")}${byPrefix.length > 5 ? ", ..." : ""}): give more of the id.`,
     );
   }
-  const byName = (await listRuns(root)).filter((summary) => summary.name === run);
+  const byName = (await list()).filter((summary) => summary.name === run);
   if (byName.length === 1) return (byName[0] as RunSummary).id;
   if (byName.length > 1) {
     throw new RunLookupError(
@@ -72,7 +88,7 @@ export async function resolveRun(root: string, run: string): Promise<string> {
     );
   }
   throw new RunLookupError(
-    `No flow run \`${run}\` is recorded in ${root}: \`squall runs\` lists them (by id, or name such as \`witty-otter\`).`,
+    `No flow run \`${run}\` ${wording.where}: \`${wording.lister}\` lists them (by id, or name such as \`witty-otter\`).`,
   );
 }
 
@@ -124,7 +140,7 @@ export async function followRun(
       }
     }
     if (fold.final && Date.now() - lastGrowth >= settleMs) break;
-    await sleep(pollMs, signal);
+    await wait(pollMs, undefined, { signal }).catch(() => {}); // an abort ends the wait
   }
   return fold.summary();
 }
@@ -171,16 +187,4 @@ async function readFrom(path: string, offset: number): Promise<Buffer> {
   } finally {
     await handle?.close();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -361,6 +361,12 @@ describe("squall --stack", { timeout: 30_000 }, () => {
     const logs = await squall("logs", id, ...where);
     expect(logs.code).toBe(0);
     expect(lines(logs.stdout)).toContain("hello doomed");
+
+    const missing = await squall("show", "no-such-run", ...where);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(
+      /^squall: No flow run `no-such-run` in stack 'SquallCli' \(bucket .*\): `squall runs --stack \.\.\.` lists them/,
+    );
     expect(logs.stdout).toMatch(/\| INFO {5}\| Task run 'greet-0' - greeted doomed$/m);
   });
 });

@@ -1,8 +1,9 @@
+import { setTimeout as wait } from "node:timers/promises";
 import type { RecordLine } from "../../cli/record.js";
 import { RunFold, type RunSummary } from "../../cli/run-fold.js";
-import type { RunSource } from "../../cli/run-source.js";
+import { asUsage, type RunSource } from "../../cli/run-source.js";
+import { pickRun } from "../../cli/run-store.js";
 import { type StackOptions, stackAddress } from "../../cli/runner-option.js";
-import { UsageError } from "../../cli/usage-error.js";
 import type { SquallAddress } from "../address.js";
 import { BucketRecordReader } from "./bucket-record.js";
 import { bucketStore, FOLLOW_MS, mapLimit, READS_AT_ONCE, readOn, runIds, summarize } from "./bucket-runs.js";
@@ -22,24 +23,13 @@ export function bucketSourceAt(address: SquallAddress, where: string): RunSource
     return summaries.sort((a, b) => b.startedAt - a.startedAt);
   };
 
-  const resolve = async (run: string): Promise<string> => {
-    const ids = await runIds(s3, address.bucket);
-    if (ids.includes(run)) return run;
-    const byPrefix = ids.filter((id) => id.startsWith(run));
-    if (byPrefix.length === 1) return byPrefix[0] as string;
-    if (byPrefix.length > 1) {
-      throw new UsageError(
-        `${byPrefix.length} flow runs in ${where} have ids starting \`${run}\`: give more of the id.`,
-      );
-    }
-    const byName = (await list()).filter((summary) => summary.name === run);
-    if (byName.length === 1) return (byName[0] as RunSummary).id;
-    throw new UsageError(
-      byName.length > 1
-        ? `${byName.length} flow runs in ${where} are named '${run}': give the id instead.`
-        : `No flow run \`${run}\` in ${where}: \`squall runs --stack ...\` lists them.`,
+  const resolve = async (run: string): Promise<string> =>
+    asUsage(
+      pickRun(run, await runIds(s3, address.bucket), list, {
+        where: `in ${where}`,
+        lister: "squall runs --stack ...",
+      }),
     );
-  };
 
   return {
     where,
@@ -66,13 +56,7 @@ export function bucketSourceAt(address: SquallAddress, where: string): RunSource
         next = read.next;
         hand(read.lines);
         if (read.final) break;
-        await new Promise<void>((done) => {
-          const timer = setTimeout(done, FOLLOW_MS);
-          signal.addEventListener("abort", () => {
-            clearTimeout(timer);
-            done();
-          });
-        });
+        await wait(FOLLOW_MS, undefined, { signal }).catch(() => {}); // an abort ends the wait
       }
       return fold.summary();
     },
