@@ -70,6 +70,7 @@ describe("the dashboard on a stack's bucket", () => {
     }
     expect(seen).toEqual([String(events.at(-2)?.kind), "flow", "end"]);
     expect((await api("api/runs/no-such-run")).status).toBe(404);
+    expect((await api("api/runs/no-such-run/events")).status).toBe(404);
   });
 
   it("follows a run while it goes on, to its final state", async () => {

@@ -64,7 +64,10 @@ export function bucketFeedAt(address: SquallAddress, where: string): RunFeed {
       return listing.runs;
     },
     async summary(id) {
-      return (await read(id))?.summary;
+      // Whether it is final, without reading every segment: its summary and first segment.
+      if (!isRunId(id)) return undefined;
+      if (finals.has(id)) return finals.get(id);
+      return (await runIds(s3, address.bucket)).includes(id) ? summaryOf(id) : undefined;
     },
     follow(id, from, onLine): LineFollower {
       const reader = new BucketRecordReader(id);
