@@ -1,3 +1,4 @@
+import { toError } from "../../errors.js";
 import { appendToRecord, type RecordStore, type RunSummary, readSummary } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
 import {
@@ -158,7 +159,10 @@ export function createCoordinator(options: CoordinatorOptions) {
               run.returned,
             );
             await trackOpenRun(flowRunId, summary, becameFinal, run.returned !== undefined);
-          } catch {
+          } catch (error) {
+            process.stderr.write(
+              `squall coordinator: could not record flow run ${flowRunId}, its messages come back: ${toError(error).message}\n`,
+            );
             for (const item of run.items) failed.add(item); // delivered again; repeats are dropped
           }
         }),

@@ -1,4 +1,8 @@
+import { toError } from "../../errors.js";
 import { type RecordStore, readSegments, type Segment } from "../record/run-log.js";
+
+/** Failed reads in a row after which the follower says so (it keeps trying). */
+const WARN_AFTER_FAILURES = 10;
 
 export interface FollowerOptions {
   /** The first wait between reads that found nothing new; it doubles up to `maxIntervalMs`. @default 10 */
@@ -58,6 +62,7 @@ export class RecordFollower {
 
   async #run(): Promise<void> {
     let interval = this.#min;
+    let failures = 0;
     while (this.#running) {
       let found = 0;
       try {
@@ -65,8 +70,16 @@ export class RecordFollower {
         this.#next = next;
         found = segments.length;
         for (const segment of segments) this.#onSegment(segment);
-      } catch {
+        failures = 0;
+      } catch (error) {
         // S3 refused for now (throttling, a fault): the same segment is read again next time.
+        // Refusing for long is worth saying: a wrong bucket or missing permission never mends.
+        failures += 1;
+        if (failures === WARN_AFTER_FAILURES) {
+          process.stderr.write(
+            `squall: cannot read flow run ${this.#flowRunId}'s record in the bucket (${toError(error).message}); still trying. Check the bucket name and the credentials' permissions.\n`,
+          );
+        }
       }
       if (!this.#running) return;
       interval = found > 0 ? this.#min : Math.min(interval * 2, this.#max);

@@ -380,18 +380,29 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       }
       const failed: Item[] = [];
       const done: Item[] = [];
+      /** Messages to deliver again, and why, where whoever reads the function's logs sees it. */
+      const comeBack = (items: readonly Item[], what: string, error: unknown) => {
+        process.stderr.write(
+          `squall worker: could not ${what} (${toError(error).message}); ${items.length} message(s) come back. Check the queues and the role's permissions.\n`,
+        );
+        failed.push(...items);
+      };
       try {
         if (resend.length > 0) await options.tasks.send(resend);
         done.push(...resent);
-      } catch {
-        failed.push(...resent);
+      } catch (error) {
+        comeBack(resent, "send suspect runs back apart", error);
       }
       if (crashed.length > 0) {
         try {
           await report({ outcomes: crashed.map(({ outcome }) => outcome), retries: [], stalled: [] });
           done.push(...crashed.map(({ item }) => item));
-        } catch {
-          failed.push(...crashed.map(({ item }) => item));
+        } catch (error) {
+          comeBack(
+            crashed.map(({ item }) => item),
+            "report crashed runs",
+            error,
+          );
         }
       }
       // Runs taken apart or given up on are done with: should a run in this batch kill the
@@ -402,9 +413,13 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         try {
           await report(handled);
           done.push(...fresh.map(({ item }) => item));
-        } catch {
+        } catch (error) {
           // Delivered again; the coordinator drops the outcomes it already has.
-          failed.push(...fresh.map(({ item }) => item));
+          comeBack(
+            fresh.map(({ item }) => item),
+            "report outcomes",
+            error,
+          );
         }
       }
       const suspect = suspects[0];
@@ -415,8 +430,8 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         ]);
         try {
           await report(handled);
-        } catch {
-          failed.push(suspect.item);
+        } catch (error) {
+          comeBack([suspect.item], "report outcomes", error);
         }
       }
       return { batchItemFailures: failed.map((item) => ({ itemIdentifier: item.messageId })) };
