@@ -11,6 +11,7 @@ import type { FlowRunInfo, RunScope, TaskRunInfo } from "../runs.js";
 import { registerErrorClassesOf, travelingCopy } from "../serialization/errors.js";
 import { defaultSerializer, jsonSerializer, type Serializer } from "../serialization/serializer.js";
 import { openStore } from "../storage/open-store.js";
+import type { ResultStore, StoreLocator } from "../storage/result-store.js";
 import { within } from "../within.js";
 
 /** What names an attempt and its run, as it travels to the process that runs it. */
@@ -90,11 +91,18 @@ export function serializerFor(spec: AttemptSpec, own: Serializer | undefined): S
 
 const STORED_MARK = Buffer.from('["Stored",');
 
-/** The arguments, with upstream results passed by reference loaded here (not through the caller). */
-export async function decodeArguments(bytes: Uint8Array, serializer: Serializer): Promise<unknown[]> {
+/**
+ * The arguments, with upstream results passed by reference loaded here (not through the caller),
+ * from the stores `open` gives.
+ */
+export async function decodeArguments(
+  bytes: Uint8Array,
+  serializer: Serializer,
+  open: (locator: StoreLocator) => Promise<ResultStore> = openStore,
+): Promise<unknown[]> {
   const args = serializer.deserialize(bytes) as unknown[];
   if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(STORED_MARK)) return args;
-  return (await loadStoredValues(args, (stored) => stored.load(serializer, openStore))) as unknown[];
+  return (await loadStoredValues(args, (stored) => stored.load(serializer, open))) as unknown[];
 }
 
 /**

@@ -1,10 +1,12 @@
 import { pathToFileURL } from "node:url";
+import { defaultSerializer } from "squall";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { SqsQueue } from "../../sdk/aws/queue.js";
 import type { S3ResultStore } from "../../sdk/aws/s3-store.js";
 import type { TaskMessage } from "../../sdk/aws/wire/messages.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
 import { moduleHash } from "../../sdk/registry.js";
+import { StoredValue } from "../../sdk/serialization/stored.js";
 import "../fixtures/pipe-tasks.js";
 import {
   decoded,
@@ -73,6 +75,28 @@ describe("a worker whose bucket fails", () => {
     expect(back?.tasks).toEqual([stored]);
     expect(back?.stalls).toBe(1);
     expect(back?.deaths).toBeUndefined();
+  });
+
+  it("sends back a run whose upstream result, passed by reference, cannot be loaded", async () => {
+    const { tasks, completions, store } = resources;
+    const worker = createTaskWorker({ tasks, completions, store, stallDelaySeconds: 0 });
+    // A bucket nobody answers for: loading the reference fails as an unreachable bucket does.
+    const unreachable = {
+      kind: "s3" as const,
+      bucket: "gone",
+      region: "us-east-1",
+      endpoint: "http://127.0.0.1:9",
+    };
+    const bytes = defaultSerializer.serialize([new StoredValue("runs/x/results/up", unreachable, 4)]);
+    const record = taskRecord(MODULE, CODE_HASH, "squareInPipe", [], {
+      args: { text: new TextDecoder().decode(bytes) },
+    });
+
+    const response = await worker.handle(sqsEvent(taskMessage([record])));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await outcomesOf(completions)).toEqual([]);
+    expect((await sentBack(tasks)).map((m) => [m.tasks, m.stalls])).toEqual([[[record], 1]]);
   });
 
   it("sends back a run whose large result cannot be stored, not failed", async () => {

@@ -25,7 +25,8 @@ import {
 import { retryDelayMs } from "../../retry.js";
 import type { Serializer } from "../../serialization/serializer.js";
 import { cancelledKey, resultKey } from "../../storage/keys.js";
-import type { ResultStore } from "../../storage/result-store.js";
+import { openStore } from "../../storage/open-store.js";
+import type { ResultStore, StoreLocator } from "../../storage/result-store.js";
 import { within } from "../../within.js";
 import type { SqsQueue } from "../queue.js";
 import {
@@ -90,6 +91,40 @@ class StorageUnavailableError extends SquallError {
   }
 }
 
+const unavailable = (error: unknown): never => {
+  throw new StorageUnavailableError(error);
+};
+
+/** A store whose failures are the bucket's (`StorageUnavailableError`), told apart from the task's. */
+class FailingApart implements ResultStore {
+  readonly #store: ResultStore;
+  constructor(store: ResultStore) {
+    this.#store = store;
+  }
+  get locator(): StoreLocator | undefined {
+    return this.#store.locator;
+  }
+  put(key: string, value: Uint8Array): Promise<void> {
+    return this.#store.put(key, value).catch(unavailable);
+  }
+  get(key: string): Promise<Uint8Array | undefined> {
+    return this.#store.get(key).catch(unavailable);
+  }
+  exists(key: string): Promise<boolean> {
+    return this.#store.exists(key).catch(unavailable);
+  }
+  list(prefix: string): Promise<string[]> {
+    return this.#store.list(prefix).catch(unavailable);
+  }
+  create(key: string, value: Uint8Array): Promise<boolean> {
+    return this.#store.create(key, value).catch(unavailable);
+  }
+}
+
+/** Opens the stores of upstream results passed by reference, their failures the bucket's. */
+const openApart = async (locator: StoreLocator): Promise<ResultStore> =>
+  new FailingApart(await openStore(locator).catch(unavailable));
+
 /** How long a warm worker trusts what it learned of a flow run's cancellation. */
 const CANCEL_CHECK_MS = 1_000;
 /** The signal of runs without a deadline: nothing in the worker aborts them. */
@@ -110,6 +145,7 @@ type Parsed = ReturnType<typeof parseMessage<typeof TaskMessageSchema>>;
  * export const handler = (event: SqsEvent) => worker.handle(event);
  */
 export function createTaskWorker(options: TaskWorkerOptions) {
+  const store = new FailingApart(options.store);
   const logs = new Map<string, Entry[]>();
   captureConsole((method, args, scope) => {
     const stream = streamOf(method);
@@ -160,7 +196,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       const found = await taskFor(record, spec);
       def = found;
       const serializer = serializerFor(spec, found.settings.serializer);
-      const args = await decodeArguments(await payloadBytes(record.args), serializer);
+      const args = await decodeArguments(await payloadBytes(record.args), serializer, openApart);
       // Loading the task's module and its arguments is the worker's time, not the run's.
       base.startedAt = Date.now();
       const value = await withDeadline(
@@ -202,9 +238,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     const bytes = serializer.serialize(value, "result");
     if (bytes.byteLength > (options.inlineBytes ?? 64 * 1024)) {
       const key = resultKey(flowRunId, taskRunId);
-      await options.store.put(key, bytes).catch((error) => {
-        throw new StorageUnavailableError(error);
-      });
+      await store.put(key, bytes);
       return { key, size: bytes.byteLength };
     }
     return asPayload(bytes);
@@ -212,9 +246,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
 
   async function payloadBytes(payload: Payload): Promise<Uint8Array> {
     if (!("key" in payload)) return inlineBytes(payload) as Uint8Array;
-    const bytes = await options.store.get(payload.key).catch((error) => {
-      throw new StorageUnavailableError(error);
-    });
+    const bytes = await store.get(payload.key);
     if (!bytes) throw new SquallError(`The arguments stored at \`${payload.key}\` are gone.`);
     return bytes;
   }
