@@ -3,9 +3,10 @@ import { isRunId } from "../../cli/dashboard/feed.js";
 import { isFinalState, type RecordLine } from "../../cli/record.js";
 import { RunFold } from "../../cli/run-fold.js";
 import { type StackOptions, stackAddress } from "../../cli/runner-option.js";
+import { mapLimit } from "../../map-limit.js";
 import type { SquallAddress } from "../address.js";
 import { BucketRecordReader } from "./bucket-record.js";
-import { bucketStore, FOLLOW_MS, mapLimit, READS_AT_ONCE, readOn, runIds, summarize } from "./bucket-runs.js";
+import { bucketStore, FOLLOW_MS, READS_AT_ONCE, readOn, runIds, summarize } from "./bucket-runs.js";
 
 /** The flow runs in a deployed stack's bucket, for `squall dashboard --stack <name>`. */
 export async function bucketFeed(options: StackOptions): Promise<RunFeed> {

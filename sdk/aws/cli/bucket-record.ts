@@ -4,6 +4,7 @@ import { defaultSerializer } from "../../serialization/serializer.js";
 import type { StateName } from "../../states.js";
 import type { RunSummary as BucketSummary, Segment } from "../record/run-log.js";
 import type { Outcome } from "../wire/messages.js";
+import { inlineBytes } from "../wire/payload.js";
 
 const STATE_OF: Record<Outcome["status"], StateName> = {
   completed: "Completed",
@@ -142,9 +143,7 @@ function errorOf(outcome: Outcome): RunEvent["error"] {
   if (!payload) return { name: "Error", message: "(no error recorded)" };
   if ("key" in payload) return { name: "Error", message: `(the error is stored at ${payload.key})` };
   try {
-    const bytes =
-      "text" in payload ? new TextEncoder().encode(payload.text) : Buffer.from(payload.base64, "base64");
-    const error = defaultSerializer.deserialize(bytes) as Error;
+    const error = defaultSerializer.deserialize(inlineBytes(payload) as Uint8Array) as Error;
     return { name: error.name, message: error.message, stack: error.stack };
   } catch (thrown) {
     return { name: "Error", message: `(the error could not be read: ${(thrown as Error).message})` };

@@ -4,9 +4,10 @@ import { RunFold, type RunSummary } from "../../cli/run-fold.js";
 import { asUsage, type RunSource } from "../../cli/run-source.js";
 import { pickRun } from "../../cli/run-store.js";
 import { type StackOptions, stackAddress } from "../../cli/runner-option.js";
+import { mapLimit } from "../../map-limit.js";
 import type { SquallAddress } from "../address.js";
 import { BucketRecordReader } from "./bucket-record.js";
-import { bucketStore, FOLLOW_MS, mapLimit, READS_AT_ONCE, readOn, runIds, summarize } from "./bucket-runs.js";
+import { bucketStore, FOLLOW_MS, READS_AT_ONCE, readOn, runIds, summarize } from "./bucket-runs.js";
 
 /** The flow runs in a deployed stack's bucket (`runs/<id>/summary` and `runs/<id>/log/<n>`). */
 export async function bucketSource(options: StackOptions): Promise<RunSource> {

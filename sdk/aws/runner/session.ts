@@ -112,7 +112,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       const returned: FlowReturned = {
         flowRunId: this.#flowRun.id,
         flowName: this.#flowRun.flowName,
-        state: ending.state === "Completed" ? "Completed" : (ending.state as FlowReturned["state"]),
+        state: ending.state as FlowReturned["state"],
         message: ending.error?.message,
         tasks: this.#sentCount,
         sent: this.#sent.toJSON(),

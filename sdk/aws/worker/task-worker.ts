@@ -11,6 +11,7 @@ import {
 } from "../../errors.js";
 import { type LogRecord, setRecordSink } from "../../logging/config.js";
 import { captureConsole, streamOf } from "../../logging/console-capture.js";
+import { mapLimit } from "../../map-limit.js";
 import type { TaskSettings } from "../../options.js";
 import { registeredTask, whenRegistered } from "../../registry.js";
 import {
@@ -335,7 +336,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       });
       return mine;
     });
-    await runAll(work, options.concurrency ?? 64);
+    await mapLimit(work, options.concurrency ?? 64, (job) => job());
     // A run the bucket failed has no outcome: it is sent back by itself.
     return { outcomes: outcomes.flat().filter((outcome) => outcome !== undefined), retries, stalled };
   }
@@ -492,13 +493,6 @@ function bundledSourceHash(
 const FIND_TASK_MS = 2_000;
 
 /** Runs the jobs, at most `limit` at a time. */
-async function runAll(jobs: readonly (() => Promise<void>)[], limit: number): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < jobs.length) await (jobs[next++] as () => Promise<void>)();
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, lane));
-}
 
 /**
  * Runs the function in its run scope; at the deadline the attempt fails and its signal aborts.
