@@ -103,13 +103,18 @@ class Recorder implements Recording {
   readonly #topOfTask = new Map<string, string>();
   /** Top-level flow runs going, latest last: output made outside any run goes to the latest. */
   readonly #going: string[] = [];
+  /** The latest event of each of them, to end its record with should the process end first. */
+  readonly #latest = new Map<string, RunEvent>();
   readonly #files = new Map<string, RunFile>();
   readonly #undo: (() => void)[] = [];
   readonly #warn = rawWriter(process.stderr);
   #writingLog = false;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
-  readonly #onExit = () => this.#flush();
+  readonly #onExit = () => {
+    this.#endGoing();
+    this.#flush();
+  };
 
   constructor(root: string, meta: RecordingMeta | undefined) {
     this.root = root;
@@ -161,9 +166,33 @@ class Recorder implements Recording {
     const index = this.#going.indexOf(event.id);
     if (isFinalState(event.state)) {
       if (index >= 0) this.#going.splice(index, 1);
+      this.#latest.delete(event.id);
       const file = this.#files.get(event.id);
       if (file) file.final = true;
-    } else if (index < 0) this.#going.push(event.id);
+    } else {
+      if (index < 0) this.#going.push(event.id);
+      this.#latest.set(event.id, event);
+    }
+  }
+
+  /**
+   * The process is ending with flow runs still going (killed, or `process.exit()`): their
+   * records end Crashed, so that readers do not wait for them forever.
+   */
+  #endGoing(): void {
+    for (const event of this.#latest.values()) {
+      const crashed: RunEvent = {
+        ...event,
+        state: "Crashed",
+        time: Date.now(),
+        error: { name: "CrashedError", message: "The process running the flow run ended before it did." },
+      };
+      this.#append(event.id, crashed);
+      const file = this.#files.get(event.id);
+      if (file) file.final = true;
+    }
+    this.#latest.clear();
+    this.#going.length = 0;
   }
 
   #onLog(record: LogRecord): void {

@@ -13,6 +13,10 @@ import { checkRunner, makeRunner, type RunnerName, stackAddress } from "./runner
 import { Tally } from "./tally.js";
 import { ensureTypeScript } from "./typescript.js";
 
+/** The signals that cancel a flow run `squall run` started, and their numbers (exit code 128 + n). */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
 export interface RunOptions {
   readonly params?: string;
   readonly runner?: RunnerName;
@@ -56,17 +60,20 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
     meta: { flowName: flow, file, runner: runnerName ?? "default", params: args },
   });
   const controller = new AbortController();
-  const onInterrupt = () => {
-    if (controller.signal.aborted) process.exit(130);
-    reporter.line("squall: cancelling the flow run (Ctrl-C again to stop at once)");
-    controller.abort(new CancelledError("interrupted with Ctrl-C"));
+  // Ctrl-C, a kill or a closed terminal cancels the flow run, which then ends and is recorded
+  // as such; a second one stops at once (the record then ends the run Crashed).
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 2));
+    const how = signal === "SIGINT" ? "Ctrl-C" : signal;
+    reporter.line(`squall: cancelling the flow run (${how} again to stop at once)`);
+    controller.abort(new CancelledError(`interrupted with ${how}`));
   };
-  process.on("SIGINT", onInterrupt);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   let final: FlowRunState<unknown>;
   try {
     final = await start(args, { signal: controller.signal, ...(taskRunner && { taskRunner }) }).final;
   } finally {
-    process.off("SIGINT", onInterrupt);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
     stopTally();
     reporter.end();
     await recording.stop();

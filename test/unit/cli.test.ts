@@ -273,6 +273,51 @@ describe("squall runs, show, logs", { timeout: 30_000 }, () => {
   });
 });
 
+describe("squall run stopped early", { timeout: 30_000 }, () => {
+  /** Starts a long run; resolves once it has begun, with its id and how it exits. */
+  async function longRun() {
+    const run = start("run", `${FLOWS}:napping`, "--params", "[50, 200]");
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      run.on("exit", (code, signal) => resolve({ code, signal })),
+    );
+    let stderr = "";
+    run.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    await until(() => /\(([0-9a-f-]{36})\) of flow/.test(stderr), 20_000);
+    const id = runIdOf(stderr);
+    // Under way: its first nap is in the record.
+    await until(() => existsSync(join(HOME, "runs", id, "events.jsonl")) && recordOf(id).some(isNap), 20_000);
+    return { run, exited, id, stderr: () => stderr };
+  }
+  const isNap = (line: Record<string, unknown>) => line.kind === "print" && line.text === "napped 200 ms";
+  const flowStates = (id: string) =>
+    recordOf(id)
+      .filter((line) => line.kind === "flow")
+      .map((line) => line.state);
+
+  it("cancels the flow run on SIGTERM, records it Cancelled, and exits 1", async () => {
+    const { run, exited, id, stderr } = await longRun();
+    run.kill("SIGTERM");
+    expect(await exited).toEqual({ code: 1, signal: null });
+    expect(stderr()).toContain("squall: cancelling the flow run (SIGTERM again to stop at once)");
+    expect(flowStates(id)).toEqual(["Running", "Cancelled"]);
+  });
+
+  it("ends the record of a run whose process ended before it did Crashed", async () => {
+    const { code, stderr } = await squall("run", `${FLOWS}:quitting`);
+    expect(code).toBe(3);
+    const id = runIdOf(stderr);
+    expect(flowStates(id)).toEqual(["Running", "Crashed"]);
+    expect(recordOf(id).at(-1)).toMatchObject({
+      kind: "flow",
+      state: "Crashed",
+      error: { name: "CrashedError", message: "The process running the flow run ended before it did." },
+    });
+    expect((await readRun(HOME, id)).flowRun.state).toBe("Crashed");
+  });
+});
+
 describe("squall run --runner", { timeout: 30_000 }, () => {
   it("lambda runs the tasks on the local environment and records them", async () => {
     const { code, stdout, stderr } = await squall(
