@@ -40,6 +40,7 @@ import {
   failHoldingConnection,
   failOnFirstAttempt,
   inspectFailure,
+  lengthOf,
   lockLedger,
   makeLateTask,
   markedJson,
@@ -688,6 +689,22 @@ describe("crashes, timeouts and cancellation", () => {
       expect(after).toBe(25);
     },
   );
+
+  it("runs on a new thread the attempts a crashed thread had not started, large arguments and all", async () => {
+    const text = "x".repeat(100_000); // large enough to be moved to the thread rather than copied
+    const crashing = flow({ taskRunner: single }, async function crashingWithLargeArguments() {
+      const crashed = throwLater.submit("thrown while others wait");
+      const waiting = lengthOf.submit(text); // sent ahead to the same thread
+      const error = await crashed.result({ raiseOnFailure: false });
+      return { state: crashed.state, error, length: await waiting.result() };
+    });
+
+    const { state, error, length } = resultOf(await crashing.run());
+
+    expect(state.name).toBe("Crashed");
+    expect(error).toBeInstanceOf(CrashedError);
+    expect(length).toBe(100_000);
+  });
 
   it("stops a CPU-spinning task at its timeout by replacing its thread; later tasks in the flow still complete", async () => {
     const file = join(dir, "timeout.log");

@@ -291,6 +291,15 @@ export class WorkerPool implements TaskInvoker {
     void worker.thread.terminate();
   }
 
+  #withArguments(pending: Pending): Pending {
+    if (!argumentsMoved(pending)) return pending;
+    const { attempt } = pending;
+    const args = attempt.serializer.serialize(attempt.args, "args");
+    const again: Pending = { ...pending, message: { ...pending.message, args } };
+    this.#pending.set(attempt, again);
+    return again;
+  }
+
   #onDeath(worker: PoolWorker, reason: string, stoppedAttempt?: Pending): void {
     if (worker.dead) return;
     worker.dead = true;
@@ -310,11 +319,20 @@ export class WorkerPool implements TaskInvoker {
       );
     }
     // Attempts it had not started go first again, in their order.
-    this.#queue.splice(this.#head, 0, ...waiting);
+    this.#queue.splice(this.#head, 0, ...waiting.map((pending) => this.#withArguments(pending)));
     const index = this.#workers.indexOf(worker);
     if (index >= 0 && !this.#closed) this.#workers[index] = this.#spawn();
     this.#schedule();
   }
+}
+
+/**
+ * `pending`, ready to be sent again: arguments moved to a thread (not copied) are gone from
+ * this one, so they are serialized anew. (Serialized arguments are never empty: an empty
+ * buffer is one that moved.)
+ */
+function argumentsMoved(pending: Pending): boolean {
+  return pending.message.argsKey === undefined && pending.message.args.byteLength === 0;
 }
 
 function describeCrash(error: Error, memoryMb: number | undefined): string {
