@@ -65,6 +65,8 @@ const FIND_TASK_MS = 60_000;
  * are defined before that call.
  */
 export async function findTask(module: string, name: string): Promise<TaskDefinition> {
+  const known = registeredTask(name); // every attempt after the first: no promises, no timer
+  if (known) return known;
   const loaded = importOnce(module).then(() => registeredTask(name));
   const def = await within(Promise.race([loaded, whenRegistered(name)]), FIND_TASK_MS);
   if (!def) throw new SquallError(`The worker found no task named '${name}' in ${module}.`);

@@ -17,6 +17,7 @@ import {
   failures,
   type Line,
   MAX_LANES_PER_WORKER,
+  ownFlowRun,
   timeline,
 } from "../../sdk/cli/dashboard/page/model.js";
 import { defaultRoot } from "../../sdk/cli/dashboard/records.js";
@@ -343,12 +344,23 @@ describe("the page's model", () => {
       taskEvent("f", "a", "Running", 1),
       { kind: "print", time: 2, stream: "stdout", text: "hello", taskRunId: "a" },
       { kind: "log", time: 3, level: "INFO", message: "hi", taskRunId: "a", taskRunName: "load-7" },
-      { kind: "log", time: 4, level: "INFO", message: "done" },
+      { ...flowEvent("sub", "Running", 4), name: "quiet-yak", flowRunId: "f" },
+      { kind: "log", time: 5, level: "INFO", message: "sub started", flowRunId: "sub" },
+      { kind: "log", time: 6, level: "INFO", message: "done", flowRunId: "f" },
     ]);
     expect(run.logs.map((log) => [attribution(run, log), log.level, log.message])).toEqual([
       ["a-name", "STDOUT", "hello"],
       ["load-7", "INFO", "hi"],
+      ["quiet-yak", "INFO", "sub started"],
       ["calm-heron", "INFO", "done"],
     ]);
+  });
+
+  it("names a run from later lines when its first ones did not (a bucket's record names the flow at its end)", () => {
+    const run = fold([
+      { ...flowEvent("f", "Running", 0), name: "", definition: "" },
+      { ...flowEvent("f", "Completed", 9), name: "calm-heron", definition: "nightly" },
+    ]);
+    expect(ownFlowRun(run)).toMatchObject({ name: "calm-heron", definition: "nightly", state: "Completed" });
   });
 });

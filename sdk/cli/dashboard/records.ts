@@ -4,6 +4,7 @@
 // list. One run is served as its raw lines plus the byte offset its event stream goes on from.
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { mapLimit } from "../../map-limit.js";
 import { parseLine, type RecordLine, runsFolder } from "../record.js";
 import { eventsFile, RunFold } from "../run-store.js";
 import {
@@ -14,6 +15,8 @@ import {
   type RunRecord,
 } from "./feed.js";
 import { followLines } from "./follow.js";
+
+const READS_AT_ONCE = 16;
 
 export { defaultRoot, eventsFile } from "../run-store.js";
 
@@ -46,7 +49,8 @@ export class RunRecords implements RunFeed {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw error;
     }
-    const summaries = await Promise.all(ids.map((id) => this.summary(id)));
+    // A few files at a time: thousands of runs must not open thousands of files at once.
+    const summaries = await mapLimit(ids, READS_AT_ONCE, (id) => this.summary(id));
     return summaries
       .filter((summary): summary is DashboardRunSummary => summary !== undefined)
       .sort((a, b) => b.startedAt - a.startedAt || a.id.localeCompare(b.id));

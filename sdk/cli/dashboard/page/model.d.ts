@@ -30,8 +30,8 @@ export interface Line {
 
 export interface RunSpan {
   readonly id: string;
-  readonly name: string;
-  readonly definition: string;
+  name: string;
+  definition: string;
   readonly parent: string | undefined;
   state: string;
   readonly firstSeen: number;
@@ -46,6 +46,7 @@ export interface LogEntry {
   readonly time: number;
   readonly level: string;
   readonly message: string;
+  readonly flowRunId: string | undefined;
   readonly taskRunId: string | undefined;
   readonly taskRunName: string | undefined;
 }

@@ -61,6 +61,7 @@ export function applyLine(run, line) {
         time: line.time,
         level: line.level,
         message: line.message,
+        flowRunId: line.flowRunId,
         taskRunId: line.taskRunId,
         taskRunName: line.taskRunName,
       });
@@ -70,6 +71,7 @@ export function applyLine(run, line) {
         time: line.time,
         level: line.stream === "stderr" ? "STDERR" : "STDOUT",
         message: line.text,
+        flowRunId: undefined,
         taskRunId: line.taskRunId,
         taskRunName: undefined,
       });
@@ -97,6 +99,9 @@ function applyState(runs, event) {
     runs.set(event.id, run);
   }
   run.state = event.state;
+  // A run read from a bucket learns its names as it goes (the flow's comes with its end).
+  if (event.name) run.name = event.name;
+  if (event.definition) run.definition = event.definition;
   if (event.attempts !== undefined) run.attempts = event.attempts;
   if (event.error) run.error = event.error;
   if (event.worker !== undefined) run.worker = event.worker;
@@ -141,11 +146,12 @@ export function failures(run) {
   return failed;
 }
 
-/** Who a log line is about: its task run's name, else the flow run's. */
+/** Who a log line is about: its task run's name, else its flow run's (a subflow's, maybe). */
 export function attribution(run, log) {
   if (log.taskRunName) return log.taskRunName;
   if (log.taskRunId) return run.taskRuns.get(log.taskRunId)?.name ?? log.taskRunId;
-  return ownFlowRun(run)?.name ?? "flow";
+  const flowRun = (log.flowRunId && run.flowRuns.get(log.flowRunId)) || ownFlowRun(run);
+  return flowRun?.name || "flow";
 }
 
 /**
