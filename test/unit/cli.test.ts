@@ -407,6 +407,19 @@ describe("squall --stack", { timeout: 30_000 }, () => {
     expect(logs.code).toBe(0);
     expect(lines(logs.stdout)).toContain("hello doomed");
 
+    // A stack whose bucket is gone (or may not be read): one line, exit 2.
+    const gone = await startFakeStack("SquallGone", { ...local.address, bucket: "squall-no-such-bucket" });
+    try {
+      const refused = await squall("runs", "--stack", "SquallGone", "--endpoint", gone.endpoint);
+      expect(refused.code).toBe(2);
+      expect(lines(refused.stderr)).toHaveLength(1);
+      expect(refused.stderr).toMatch(
+        /^squall: Could not read the flow runs in stack 'SquallGone' \(bucket squall-no-such-bucket\): .*\. Check that the credentials may list and read the bucket/,
+      );
+    } finally {
+      await gone.close();
+    }
+
     const missing = await squall("show", "no-such-run", ...where);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(

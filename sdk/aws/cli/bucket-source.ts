@@ -1,9 +1,11 @@
 import { setTimeout as wait } from "node:timers/promises";
 import type { RecordLine } from "../../cli/record.js";
-import { RunFold, type RunSummary } from "../../cli/run-fold.js";
+import { type RunDetail, RunFold, type RunSummary } from "../../cli/run-fold.js";
 import { asUsage, type RunSource } from "../../cli/run-source.js";
 import { pickRun } from "../../cli/run-store.js";
 import { type StackOptions, stackAddress } from "../../cli/runner-option.js";
+import { UsageError } from "../../cli/usage-error.js";
+import { toError } from "../../errors.js";
 import { mapLimit } from "../../map-limit.js";
 import type { SquallAddress } from "../address.js";
 import { BucketRecordReader } from "./bucket-record.js";
@@ -14,6 +16,9 @@ export async function bucketSource(options: StackOptions): Promise<RunSource> {
   const address = await stackAddress(options);
   return bucketSourceAt(address, `stack '${options.stack}' (bucket ${address.bucket})`);
 }
+
+/** Reads in a row that may fail while following before the command gives up. */
+const FOLLOW_ATTEMPTS = 5;
 
 export function bucketSourceAt(address: SquallAddress, where: string): RunSource {
   const { s3, store } = bucketStore(address);
@@ -32,34 +37,60 @@ export function bucketSourceAt(address: SquallAddress, where: string): RunSource
       }),
     );
 
+  /** A bucket that refuses (no such bucket, no permission) is the command's trouble: one line saying so. */
+  const reading = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(
+        `Could not read the flow runs in ${where}: ${toError(error).message}. Check that the credentials may list and read the bucket (s3:ListBucket, s3:GetObject).`,
+        { cause: error },
+      );
+    }
+  };
+
   return {
     where,
-    list,
-    async read(run) {
-      const id = await resolve(run);
-      const fold = new RunFold(id, { keepLogs: true });
-      for (const line of (await readOn(store, id, new BucketRecordReader(id), 0)).lines) fold.add(line);
-      return fold.detail();
-    },
-    async follow(run, onLine, signal) {
-      const id = await resolve(run);
-      const reader = new BucketRecordReader(id);
-      const fold = new RunFold(id);
-      const hand = (lines: RecordLine[]) => {
-        for (const line of lines) {
+    list: () => reading(list),
+    read: (run) => reading(() => read(run)),
+    follow: (run, onLine, signal) => reading(() => follow(run, onLine, signal)),
+  };
+
+  async function read(run: string): Promise<RunDetail> {
+    const id = await resolve(run);
+    const fold = new RunFold(id, { keepLogs: true });
+    for (const line of (await readOn(store, id, new BucketRecordReader(id), 0)).lines) fold.add(line);
+    return fold.detail();
+  }
+
+  async function follow(
+    run: string,
+    onLine: (line: RecordLine) => void,
+    signal: AbortSignal,
+  ): Promise<RunSummary> {
+    const id = await resolve(run);
+    const reader = new BucketRecordReader(id);
+    const fold = new RunFold(id);
+    let next = 0;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        const read = await readOn(store, id, reader, next);
+        failures = 0;
+        next = read.next;
+        for (const line of read.lines) {
           fold.add(line);
           onLine(line);
         }
-      };
-      let next = 0;
-      while (!signal.aborted) {
-        const read = await readOn(store, id, reader, next);
-        next = read.next;
-        hand(read.lines);
         if (read.final) break;
-        await wait(FOLLOW_MS, undefined, { signal }).catch(() => {}); // an abort ends the wait
+      } catch (error) {
+        // A fault now and then is the bucket's; one that goes on is the command's.
+        failures += 1;
+        if (failures >= FOLLOW_ATTEMPTS) throw error;
       }
-      return fold.summary();
-    },
-  };
+      await wait(FOLLOW_MS, undefined, { signal }).catch(() => {}); // an abort ends the wait
+    }
+    return fold.summary();
+  }
 }

@@ -39,9 +39,15 @@ export async function dashboardCommand(options: DashboardCommandOptions = {}): P
   const port = portOf(options.port);
   const { feed } = options;
   const dashboard = await startDashboard({ root, feed, port, host: options.host }).catch((error) => {
-    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") {
       throw new UsageError(
         `Port ${port} is in use: pick another with --port, or leave --port out for a free one.`,
+      );
+    }
+    if (code === "EACCES") {
+      throw new UsageError(
+        `Port ${port} may not be used by this user (ports below 1024 need privileges): pick one above 1023 with --port, or leave --port out for a free one.`,
       );
     }
     throw error;
