@@ -22,7 +22,7 @@ export function registerTask(def: TaskDefinition): void {
   }
   if (!existing) {
     tasks.set(def.name, def);
-    for (const resolve of waiting.get(def.name) ?? []) resolve(def);
+    for (const resolve of [...(waiting.get(def.name) ?? [])]) resolve(def);
     waiting.delete(def.name);
   }
 }
@@ -64,16 +64,27 @@ export function flowNames(): string[] {
 }
 
 /**
- * Resolves when a task of this name is registered: a worker importing a module learns of its
- * tasks as their definitions run, even if the module's evaluation then waits (on a flow call).
+ * The task of this name once it is registered, or `undefined` if it is not within `ms`: a
+ * worker importing a module learns of its tasks as their definitions run, even if the module's
+ * evaluation then waits (on a flow call). A wait that ends leaves nothing behind.
  */
-export function whenRegistered(name: string): Promise<TaskDefinition> {
+export function whenRegistered(name: string, ms: number): Promise<TaskDefinition | undefined> {
   const existing = tasks.get(name);
   if (existing) return Promise.resolve(existing);
   return new Promise((resolve) => {
+    const done = (def?: TaskDefinition) => {
+      clearTimeout(timer);
+      const list = waiting.get(name);
+      const index = list?.indexOf(done) ?? -1;
+      if (index >= 0) list?.splice(index, 1);
+      if (list?.length === 0) waiting.delete(name);
+      resolve(def);
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
     const list = waiting.get(name);
-    if (list) list.push(resolve);
-    else waiting.set(name, [resolve]);
+    if (list) list.push(done);
+    else waiting.set(name, [done]);
   });
 }
 

@@ -3,7 +3,7 @@
  * process alive past the answer.
  *
  * @example
- * const def = await within(whenRegistered(name), 2_000); // undefined: not defined in time
+ * const answer = await within(fetchStatus(), 2_000); // undefined: no answer in time
  */
 export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;

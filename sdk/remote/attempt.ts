@@ -68,7 +68,7 @@ export async function findTask(module: string, name: string): Promise<TaskDefini
   const known = registeredTask(name); // every attempt after the first: no promises, no timer
   if (known) return known;
   const loaded = importOnce(module).then(() => registeredTask(name));
-  const def = await within(Promise.race([loaded, whenRegistered(name)]), FIND_TASK_MS);
+  const def = await within(Promise.race([loaded, whenRegistered(name, FIND_TASK_MS)]), FIND_TASK_MS);
   if (!def) throw new SquallError(`The worker found no task named '${name}' in ${module}.`);
   return def;
 }

@@ -28,7 +28,6 @@ import type { Serializer } from "../../serialization/serializer.js";
 import { cancelledKey, resultKey } from "../../storage/keys.js";
 import { openStore } from "../../storage/open-store.js";
 import type { ResultStore, StoreLocator } from "../../storage/result-store.js";
-import { within } from "../../within.js";
 import type { SqsQueue } from "../queue.js";
 import {
   type Outcome,
@@ -265,7 +264,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       verifyCode(def, spec);
       return def;
     }
-    const def = registeredTask(record.task) ?? (await within(whenRegistered(record.task), FIND_TASK_MS));
+    const def = registeredTask(record.task) ?? (await whenRegistered(record.task, FIND_TASK_MS));
     if (!def)
       throw new SquallError(`The worker's bundle has no task named '${record.task}' (from ${module}).`);
     if (spec.verifySource && bundledHash !== record.codeHash) {
