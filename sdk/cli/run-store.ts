@@ -6,18 +6,6 @@ import { SquallError } from "../errors.js";
 import { eventsFile, parseLine, parseLines, type RecordLine, runsFolder } from "./record.js";
 import { type RunDetail, RunFold, type RunSummary } from "./run-fold.js";
 
-export type { CountKey, LogLine, MetaLine, PrintLine, RecordLine, RunCounts } from "./record.js";
-export { defaultRoot, eventsFile } from "./record.js";
-export type {
-  ErrorSummary,
-  OutputLine,
-  RunDetail,
-  RunSummary,
-  SubflowRun,
-  TaskRunRecord,
-} from "./run-fold.js";
-export { RunFold } from "./run-fold.js";
-
 /** No flow run, or more than one, answers to the id prefix or name asked for. */
 export class RunLookupError extends SquallError {}
 
@@ -172,7 +160,8 @@ async function modified(root: string, id: string): Promise<number> {
   }
 }
 
-async function readFrom(path: string, offset: number): Promise<Buffer> {
+/** The bytes of the file at `path` from `offset` on; none when it is not there. */
+export async function readFrom(path: string, offset: number): Promise<Buffer> {
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     handle = await open(path, "r");

@@ -19,11 +19,6 @@ export class Tally {
     return this.#changes;
   }
 
-  /** Task runs that reached a final state. */
-  get finished(): number {
-    return this.#finished;
-  }
-
   add(event: RunEvent): void {
     if (event.kind !== "task") return;
     const before = this.#states.get(event.id);

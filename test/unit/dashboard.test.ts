@@ -130,6 +130,19 @@ describe("startDashboard", () => {
     expect(one.offset).toBe(
       readFileSync(join(root, "runs", "newer", "events.jsonl")).length - partial.length,
     );
+    // The live run goes on: its summary folds what was added, the line then completed included.
+    appendFileSync(join(root, "runs", "newer", "events.jsonl"), 'me":5200,"level":"INFO","message":"hi"}\n');
+    record("newer", taskEvent("newer", "t2", "Completed", 5_300), flowEvent("newer", "Completed", 5_400));
+    const again = (await (await fetch(new URL("api/runs", dashboard.url))).json()) as {
+      runs: Array<Record<string, unknown>>;
+    };
+    expect(again.runs[0]).toMatchObject({
+      id: "newer",
+      state: "Completed",
+      final: true,
+      endedAt: 5_400,
+      counts: { pending: 0, running: 0, completed: 2, failed: 0, crashed: 0, cancelled: 0 },
+    });
     expect((await fetch(new URL("api/runs/missing", dashboard.url))).status).toBe(404);
     expect((await fetch(new URL("api/runs/..%2F..%2Fetc", dashboard.url))).status).toBe(404);
   });

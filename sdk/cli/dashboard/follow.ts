@@ -1,15 +1,10 @@
 import { type FSWatcher, watch } from "node:fs";
 import { open } from "node:fs/promises";
+import type { LineFollower } from "./feed.js";
 
 export interface FollowOptions {
   /** How often the file is read when no change is reported (`fs.watch` may miss some). @default 1000 */
   readonly pollMs?: number;
-}
-
-export interface Follower {
-  /** Settles when the lines there were at the start have been handed over. */
-  readonly caughtUp: Promise<void>;
-  stop(): void;
 }
 
 /**
@@ -23,7 +18,7 @@ export function followLines(
   from: number,
   onLine: (line: string, next: number) => void,
   options: FollowOptions = {},
-): Follower {
+): LineFollower {
   let offset = from;
   let reading = false;
   let again = false;

@@ -5,8 +5,9 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { mapLimit } from "../../map-limit.js";
-import { parseLine, type RecordLine, runsFolder } from "../record.js";
-import { eventsFile, RunFold } from "../run-store.js";
+import { eventsFile, parseLine, parseLines, type RecordLine, runsFolder } from "../record.js";
+import { RunFold } from "../run-fold.js";
+import { readFrom } from "../run-store.js";
 import {
   type DashboardRunSummary,
   isRunId,
@@ -18,14 +19,18 @@ import { followLines } from "./follow.js";
 
 const READS_AT_ONCE = 16;
 
-export { defaultRoot, eventsFile } from "../run-store.js";
+export { defaultRoot } from "../record.js";
 
 /** The runs recorded under `root`, each in `runs/<id>/events.jsonl`; a position is a byte offset. */
 export class RunRecords implements RunFeed {
   readonly root: string;
   readonly where: string;
   readonly #pollMs: number | undefined;
-  readonly #summaries = new Map<string, { size: number; mtimeMs: number; summary: DashboardRunSummary }>();
+  /** Each run's fold so far and where it stopped: a live run's summary folds only the lines added since. */
+  readonly #folds = new Map<
+    string,
+    { size: number; mtimeMs: number; offset: number; fold: RunFold; summary?: DashboardRunSummary }
+  >();
 
   /** `pollMs`: how often a followed file is read when `fs.watch` reports nothing. */
   constructor(root: string, options: { readonly pollMs?: number } = {}) {
@@ -64,13 +69,21 @@ export class RunRecords implements RunFeed {
       throw error;
     });
     if (!stats) return undefined;
-    const kept = this.#summaries.get(id);
-    if (kept && kept.size === stats.size && kept.mtimeMs === stats.mtimeMs) return kept.summary;
-    const run = await this.read(id);
-    if (!run) return undefined;
+    let kept = this.#folds.get(id);
+    if (kept?.summary && kept.size === stats.size && kept.mtimeMs === stats.mtimeMs) return kept.summary;
+    if (!kept || stats.size < kept.offset) {
+      kept = { size: 0, mtimeMs: 0, offset: 0, fold: new RunFold(id) }; // new, or written anew
+    }
+    const added = await readFrom(eventsFile(this.root, id), kept.offset);
+    // A last line without its newline is still being written: it is folded once it is whole.
+    const whole = added.lastIndexOf(10) + 1;
+    for (const line of parseLines(added.toString("utf8", 0, whole))) kept.fold.add(line);
+    kept.offset += whole;
+    const summary = { ...kept.fold.summary(), final: kept.fold.final };
     // A record with no time in it yet (only a line being written) sorts by the file's age.
-    const summary = run.summary.startedAt ? run.summary : { ...run.summary, startedAt: stats.mtimeMs };
-    this.#summaries.set(id, { size: stats.size, mtimeMs: stats.mtimeMs, summary });
+    if (!summary.startedAt) summary.startedAt = stats.mtimeMs;
+    Object.assign(kept, { size: stats.size, mtimeMs: stats.mtimeMs, summary });
+    this.#folds.set(id, kept);
     return summary;
   }
 
