@@ -189,10 +189,12 @@ function follow(opened, offset) {
   opened.source = source;
   source.onmessage = (event) => {
     applyLine(opened.model, JSON.parse(event.data));
+    opened.stale = true;
     drawSoon();
   };
   source.addEventListener("end", () => {
     stopFollowing(opened);
+    opened.stale = true;
     drawSoon();
     refreshList();
   });
@@ -241,10 +243,13 @@ function draw() {
   const now = live ? Math.max(Date.now(), model.lastTime) : model.lastTime;
   byTestId("no-run-selected").hidden = true;
   byTestId("run-view").hidden = false;
-  if (live) syncSummary(model);
   drawHead(model, now);
+  drawTimeline(model, now); // live bars grow with the clock
+  // The rest changes only with new lines: a tick with none leaves it be.
+  if (view.stale === false) return;
+  view.stale = false;
+  if (live) syncSummary(model);
   drawCounts(model);
-  drawTimeline(model, now);
   drawFailures(model);
   drawLogs(model);
 }
