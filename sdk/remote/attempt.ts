@@ -8,7 +8,7 @@ import { CodeMismatchError, SquallError } from "../errors.js";
 import { RunLogger } from "../logging/logger.js";
 import { registeredTask, whenRegistered } from "../registry.js";
 import type { FlowRunInfo, RunScope, TaskRunInfo } from "../runs.js";
-import { registerErrorClassesOf, travelingCopy } from "../serialization/errors.js";
+import { importOnce, travelingCopy } from "../serialization/errors.js";
 import { defaultSerializer, jsonSerializer, type Serializer } from "../serialization/serializer.js";
 import { openStore } from "../storage/open-store.js";
 import type { ResultStore, StoreLocator } from "../storage/result-store.js";
@@ -38,22 +38,6 @@ const BUILT_IN: Record<string, Serializer> = { default: defaultSerializer, json:
 /** A serializer known by name everywhere. */
 export function builtInSerializer(name: string): Serializer | undefined {
   return BUILT_IN[name];
-}
-
-const imports = new Map<string, Promise<unknown>>();
-
-function importOnce(module: string): Promise<unknown> {
-  let loading = imports.get(module);
-  if (!loading) {
-    loading = import(module);
-    imports.set(module, loading);
-    // The task module's error classes come back as themselves, once it has loaded.
-    loading.then(
-      (exports) => registerErrorClassesOf(exports as Record<string, unknown>),
-      () => {},
-    );
-  }
-  return loading;
 }
 
 /** How long a module may take to define a task while its evaluation is still under way. */

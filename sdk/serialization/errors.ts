@@ -60,11 +60,29 @@ const MODULE_WAIT_MS = 100;
  * this very error: its classes are registered whenever the import settles.
  */
 export function learnErrorClassesOf(module: string, ms = MODULE_WAIT_MS): Promise<void> {
-  const loaded = import(module).then(
-    (exports) => registerErrorClassesOf(exports as Record<string, unknown>),
-    () => {},
-  );
-  return within(loaded, ms).then(() => {});
+  return within(
+    importOnce(module).then(
+      () => {},
+      () => {},
+    ),
+    ms,
+  ).then(() => {});
+}
+
+const imports = new Map<string, Promise<unknown>>();
+
+/** Imports `module` once per process; the Error classes it exports are registered as it loads. */
+export function importOnce(module: string): Promise<unknown> {
+  let loading = imports.get(module);
+  if (!loading) {
+    loading = import(module);
+    imports.set(module, loading);
+    loading.then(
+      (exports) => registerErrorClassesOf(exports as Record<string, unknown>),
+      () => {},
+    );
+  }
+  return loading;
 }
 
 /**

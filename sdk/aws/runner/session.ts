@@ -76,7 +76,6 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   /** Task runs sent (each once), for the flow-returned notice: the record is complete when it has them all. */
   readonly #sent = new TerminalIds();
   #sentCount = 0;
-  readonly #errorModules = new Set<string>();
   #cancelMarked: Promise<void> | undefined;
 
   constructor(
@@ -266,20 +265,14 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
         const serializer = builtInSerializer(outcome.serializer) ?? attempt.serializer;
         return { status: "completed", value: deserialize(payload, serializer), attempts };
       }
-      await this.#knowErrorClasses(attempt.task.module as string);
+      // Error classes the task's module exports come back as themselves.
+      await learnErrorClassesOf(attempt.task.module as string);
       const error = toError(deserialize(payload, defaultSerializer));
       const status = outcome.status === "failed" ? "failed" : "crashed";
       return { status, error, attempts };
     } catch (error) {
       return { status: "failed", error: toError(error), attempts };
     }
-  }
-
-  /** Error classes the task's module exports come back as themselves. */
-  async #knowErrorClasses(module: string): Promise<void> {
-    if (this.#errorModules.has(module)) return;
-    this.#errorModules.add(module);
-    await learnErrorClassesOf(module);
   }
 
   #settle(id: string, outcome: AttemptOutcome): void {

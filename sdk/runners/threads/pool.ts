@@ -56,7 +56,6 @@ export class WorkerPool implements TaskInvoker {
   #nextId = 0;
   #scheduled = false;
   #closed = false;
-  readonly #errorModules = new Set<string>();
   /** Attempts queued or running, to find when asked to stop one. */
   readonly #pending = new Map<TaskAttempt, Pending>();
 
@@ -245,27 +244,21 @@ export class WorkerPool implements TaskInvoker {
       });
       return;
     }
-    let decoded: unknown;
-    try {
-      decoded = serializer.deserialize(outcome.bytes);
-    } catch (error) {
-      finish({ status: "failed", error: toError(error) });
-      return;
-    }
-    if (outcome.status === "completed") {
-      finish({ status: "completed", value: decoded });
-      return;
-    }
-    const module = task.module as string;
-    if (this.#errorModules.has(module)) {
-      finish({ status: "failed", error: decoded as Error });
-      return;
-    }
-    // Error classes the task's module exports come back as themselves: decode again once they are known.
-    this.#errorModules.add(module);
-    void learnErrorClassesOf(module).then(() =>
-      finish({ status: "failed", error: serializer.deserialize(outcome.bytes) as Error }),
-    );
+    const decode = () => {
+      try {
+        const value = serializer.deserialize(outcome.bytes);
+        finish(
+          outcome.status === "completed"
+            ? { status: "completed", value }
+            : { status: "failed", error: value as Error },
+        );
+      } catch (error) {
+        finish({ status: "failed", error: toError(error) });
+      }
+    };
+    // Error classes the task's module exports come back as themselves: decoded once they are known.
+    if (outcome.status === "completed") decode();
+    else void learnErrorClassesOf(task.module as string).then(decode);
   }
 
   /** A deadline or a cancellation: drop a queued attempt, or stop the thread running it. */
