@@ -113,13 +113,23 @@ function canTravel(value: unknown): boolean {
 }
 
 /** What `getRunContext()` and `getRunLogger()` see inside a remote attempt; built when first asked for. */
+const NEVER_ABORTED = new AbortController().signal;
+
+/** The arguments stored at `key` in `store`, which must still be there. */
+export async function storedArguments(store: ResultStore, key: string): Promise<Uint8Array> {
+  const bytes = await store.get(key);
+  if (!bytes) throw new SquallError(`The arguments stored at \`${key}\` are gone.`);
+  return bytes;
+}
+
 export class RemoteScope implements RunScope {
   readonly spec: AttemptSpec;
   readonly signal: AbortSignal;
   readonly #started = new Date();
   #logger: RunLogger | undefined;
 
-  constructor(spec: AttemptSpec, signal: AbortSignal) {
+  /** `signal`: aborted at the attempt's deadline; by default never (the attempt ends with its worker). */
+  constructor(spec: AttemptSpec, signal: AbortSignal = NEVER_ABORTED) {
     this.spec = spec;
     this.signal = signal;
   }

@@ -21,6 +21,7 @@ import {
   findTask,
   RemoteScope,
   serializerFor,
+  storedArguments,
   verifyCode,
 } from "../../remote/attempt.js";
 import { retryDelayMs } from "../../retry.js";
@@ -127,8 +128,6 @@ const openApart = async (locator: StoreLocator): Promise<ResultStore> =>
 
 /** How long a warm worker trusts what it learned of a flow run's cancellation. */
 const CANCEL_CHECK_MS = 1_000;
-/** The signal of runs without a deadline: nothing in the worker aborts them. */
-const NEVER_ABORTED = new AbortController().signal;
 
 type Entry = Outcome["logs"][number];
 type Parsed = ReturnType<typeof parseMessage<typeof TaskMessageSchema>>;
@@ -246,9 +245,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
 
   async function payloadBytes(payload: Payload): Promise<Uint8Array> {
     if (!("key" in payload)) return inlineBytes(payload) as Uint8Array;
-    const bytes = await store.get(payload.key);
-    if (!bytes) throw new SquallError(`The arguments stored at \`${payload.key}\` are gone.`);
-    return bytes;
+    return storedArguments(store, payload.key);
   }
 
   /**
@@ -505,7 +502,7 @@ async function withDeadline(
   timeoutMs: number | undefined,
 ): Promise<unknown> {
   if (timeoutMs === undefined) {
-    const scope = new RemoteScope(spec, NEVER_ABORTED);
+    const scope = new RemoteScope(spec);
     return Promise.resolve().then(() => scopeStorage.run(scope, fn, ...args));
   }
   const controller = new AbortController();

@@ -12,6 +12,7 @@ import {
   findTask,
   RemoteScope,
   serializerFor,
+  storedArguments,
   verifyCode,
 } from "../../remote/attempt.js";
 import { defaultSerializer, type Serializer } from "../../serialization/serializer.js";
@@ -30,7 +31,6 @@ setThreshold(setup.logThreshold);
 setRecordSink((record) => post({ type: "log", record }));
 captureConsole((method, args) => post({ type: "print", stream: streamOf(method), text: format(...args) }));
 
-const NEVER_ABORTED = new AbortController().signal;
 const queue: AttemptMessage[] = [];
 let draining = false;
 
@@ -81,7 +81,7 @@ async function attemptOutcome(attempt: AttemptMessage, times: { startedAt: numbe
     const serializer = serializerFor(attempt, def.settings.serializer);
     const args = await decodeArguments(await argumentBytes(attempt), serializer);
     if (attempt.timed) post({ type: "started", id: attempt.id }); // the deadline counts from here
-    const scope = new RemoteScope(attempt, NEVER_ABORTED); // a stopped attempt ends with its thread
+    const scope = new RemoteScope(attempt); // a stopped attempt ends with its thread
     times.startedAt = Date.now();
     const value = await scopeStorage.run(scope, def.fn as (...args: unknown[]) => unknown, ...args);
     return await completed(attempt, value, serializer);
@@ -112,7 +112,5 @@ const EMPTY = new Uint8Array(0);
 /** The serialized arguments: inline, or read from the store they were offloaded to. */
 async function argumentBytes(attempt: AttemptMessage): Promise<Uint8Array> {
   if (attempt.argsKey === undefined || !attempt.offload) return attempt.args;
-  const stored = await (await openStore(attempt.offload.locator)).get(attempt.argsKey);
-  if (!stored) throw new SquallError(`The arguments stored at \`${attempt.argsKey}\` are gone.`);
-  return stored;
+  return storedArguments(await openStore(attempt.offload.locator), attempt.argsKey);
 }
