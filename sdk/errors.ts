@@ -18,6 +18,9 @@ export class MissingContextError extends SquallError {}
 /** Two different tasks were defined with one name in the same process. */
 export class DuplicateTaskNameError extends SquallError {}
 
+/** A flow was asked for by a name that two different flows of this process have. */
+export class DuplicateFlowNameError extends SquallError {}
+
 /** A task run did not finish within its `timeoutSeconds`. */
 export class TaskTimeoutError extends SquallError {}
 

@@ -18,6 +18,7 @@ export {
   CancelledError,
   CodeMismatchError,
   CrashedError,
+  DuplicateFlowNameError,
   DuplicateTaskNameError,
   FlowTimeoutError,
   InvalidArgumentError,

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { TaskDefinition } from "./engine/definitions.js";
 import type { FlowRunState } from "./engine/flow-run.js";
-import { DuplicateTaskNameError } from "./errors.js";
+import { DuplicateFlowNameError, DuplicateTaskNameError } from "./errors.js";
 import type { FlowOptions } from "./options.js";
 
 /**
@@ -48,13 +48,24 @@ export interface FlowStarter {
 }
 
 const flows = new Map<string, FlowStarter>();
+/** Names two different flows have: asking for one by such a name is an error, not a guess. */
+const ambiguous = new Set<string>();
 
-/** Flows by name, for a flow-runner to start; the first flow of a name defined wins. */
+/** Flows by name, for a flow-runner (or `squall run`) to start. */
 export function registerFlow(name: string, start: FlowStarter): void {
-  if (!flows.has(name)) flows.set(name, start);
+  const known = flows.get(name);
+  if (!known) flows.set(name, start);
+  // The same flow defined again (its module loaded twice) is no conflict.
+  else if (known.fn !== start.fn && String(known.fn) !== String(start.fn)) ambiguous.add(name);
 }
 
+/** The flow of this name; throws `DuplicateFlowNameError` when two different flows have it. */
 export function registeredFlow(name: string): FlowStarter | undefined {
+  if (ambiguous.has(name)) {
+    throw new DuplicateFlowNameError(
+      `Two different flows are named '${name}': give one of them another name with flow({ name: "..." }, fn), so that the right one starts.`,
+    );
+  }
   return flows.get(name);
 }
 

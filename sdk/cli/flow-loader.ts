@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { enterWorkerMode } from "../context.js";
-import { toError } from "../errors.js";
+import { DuplicateFlowNameError, toError } from "../errors.js";
 import { type FlowStarter, flowNames, registeredFlow } from "../registry.js";
 import { UsageError } from "./usage-error.js";
 
@@ -52,7 +52,7 @@ export async function loadFlow(file: string, flow: string): Promise<FlowStarter>
   let defined = flowNames().length;
   let quietSince = began;
   for (;;) {
-    const start = registeredFlow(flow);
+    const start = flowNamed(flow, file);
     if (start) return start;
     if (failed) {
       const first = (failed.message.split("\n")[0] ?? "").trim();
@@ -69,6 +69,18 @@ export async function loadFlow(file: string, flow: string): Promise<FlowStarter>
     const stuck = defined > 0 ? now - quietSince > QUIET_MS : now - began > FIRST_FLOW_MS;
     if (loaded || stuck) throw notFound(file, flow);
     await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The flow of that name, if defined yet; two of that name is bad usage. */
+function flowNamed(flow: string, file: string): FlowStarter | undefined {
+  try {
+    return registeredFlow(flow);
+  } catch (error) {
+    if (error instanceof DuplicateFlowNameError) {
+      throw new UsageError(`${file}: ${error.message}`, { cause: error });
+    }
+    throw error;
   }
 }
 

@@ -197,6 +197,10 @@ describe("squall run", { timeout: 30_000 }, () => {
       ["dashboard", "--stack", "Nope", "--endpoint", "http://127.0.0.1:9"],
       /^squall: Could not read stack 'Nope' \(.*\)\. Deploy it with `npx cdk deploy`, or check the region and credentials\.$/m,
     ],
+    [
+      ["run", "test/fixtures/twin-flows.ts:twin"],
+      /^squall: test\/fixtures\/twin-flows\.ts: Two different flows are named 'twin': give one of them another name/,
+    ],
     [["show", "no-such-run"], /^squall: No flow run `no-such-run` is recorded in /],
     [["launch"], /^squall: unknown command 'launch'; see squall --help$/m],
   ])("exits 2 for %j with one line saying what is wrong", async (args, message) => {
