@@ -232,6 +232,12 @@ describe("dashboardCommand", () => {
     await expect(fetch(url)).rejects.toThrow();
   });
 
+  it("refuses a feed that is not one, saying what it takes", async () => {
+    await expect(startDashboard({ feed: {} as never })).rejects.toThrow(
+      "Expected `feed` to be a RunFeed (with list, summary, read and follow), such as bucketFeed({ stack }) gives",
+    );
+  });
+
   it("says what is wrong with a port it cannot use", async () => {
     await expect(dashboardCommand({ root, port: "http" })).rejects.toThrow(
       new UsageError("Expected --port to be an integer from 0 to 65535, got `http`."),

@@ -66,6 +66,14 @@ const LINGER_MS = 250;
  */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { root, feed, port = 0, host = "127.0.0.1", pollMs } = options;
+  if (
+    feed !== undefined &&
+    !["list", "summary", "read", "follow"].every((m) => typeof (feed as never)[m] === "function")
+  ) {
+    throw new InvalidArgumentError(
+      "Expected `feed` to be a RunFeed (with list, summary, read and follow), such as bucketFeed({ stack }) gives",
+    );
+  }
   if (feed === undefined && (typeof root !== "string" || root === "")) {
     throw new InvalidArgumentError(
       `Expected \`root\` to be a directory path (or a \`feed\` to read runs from), got \`${String(root)}\``,
