@@ -35,7 +35,6 @@ export default defineConfig({
             // Stores built from a locator (as other threads build them) sign with the default chain.
             AWS_ACCESS_KEY_ID: "squall-local",
             AWS_SECRET_ACCESS_KEY: "squall-local",
-            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
           },
         },
       },
@@ -51,7 +50,6 @@ export default defineConfig({
           env: {
             AWS_ACCESS_KEY_ID: "squall-local",
             AWS_SECRET_ACCESS_KEY: "squall-local",
-            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
           },
         },
       },
@@ -66,7 +64,6 @@ export default defineConfig({
           env: {
             AWS_ACCESS_KEY_ID: "test",
             AWS_SECRET_ACCESS_KEY: "test",
-            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
           },
         },
       },

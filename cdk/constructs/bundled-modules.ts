@@ -2,9 +2,9 @@
 // flows module's bundle is built from, each with its moduleHash. A caller's task record names its
 // module by path and carries the hash of that file; the worker runs the task by name only if the
 // path is one of these and the hashes agree (the same code identity as worker threads).
+import { createRequire } from "node:module";
 import { isAbsolute, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { buildSync } from "esbuild";
 import { moduleHash } from "../../sdk/registry.js";
 import { SQUALL_SOURCE } from "./sdk-files.js";
 
@@ -20,7 +20,7 @@ const SOURCE_FILE = /\.(?:[cm]?[jt]s|[jt]sx)$/;
  */
 export function bundledModules(projectRoot: string, flows: string): Record<string, string> {
   // Only resolving imports: packages stay external, nothing is written. A few tens of ms.
-  const { metafile } = buildSync({
+  const { metafile } = esbuild(projectRoot).buildSync({
     entryPoints: [resolve(projectRoot, flows)],
     absWorkingDir: projectRoot,
     bundle: true,
@@ -47,4 +47,22 @@ export function bundledModules(projectRoot: string, flows: string): Record<strin
     );
   }
   return modules;
+}
+
+/**
+ * esbuild, from the project being synthesized (or beside squall). It is an optional peer, as
+ * NodejsFunction, which bundles the functions, needs it too; loaded here so that importing
+ * `squall/cdk` names what to install instead of failing on a bare import.
+ */
+function esbuild(projectRoot: string): typeof import("esbuild") {
+  for (const from of [resolve(projectRoot, "package.json"), import.meta.url]) {
+    try {
+      return createRequire(from)("esbuild");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "MODULE_NOT_FOUND") throw error;
+    }
+  }
+  throw new Error(
+    "squall/cdk bundles the functions with esbuild, which is not installed in this project: npm install --save-dev esbuild",
+  );
 }

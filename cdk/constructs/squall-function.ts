@@ -6,7 +6,6 @@ import { type IGrantable, type IPrincipal, Role, ServicePrincipal } from "aws-cd
 import { type Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
-import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { entrySource, type FunctionKind, writeEntry } from "./entries.js";
 
@@ -32,6 +31,10 @@ export interface SquallFunctionProps {
   readonly removalPolicy: RemovalPolicy;
   readonly environment: Readonly<Record<string, string>>;
 }
+
+/** The runtime squall's functions run on, and the esbuild target their bundles are built for. */
+export const FUNCTION_RUNTIME = Runtime.NODEJS_24_X;
+export const BUNDLE_TARGET = "node24";
 
 /**
  * Lets CommonJS packages bundled into an ES module call require() for Node's built-ins.
@@ -69,7 +72,7 @@ export class SquallFunction extends Construct implements IGrantable {
       entry,
       handler: "handler",
       projectRoot: props.projectRoot,
-      runtime: Runtime.NODEJS_22_X,
+      runtime: FUNCTION_RUNTIME,
       architecture: props.architecture,
       memorySize: props.memorySize,
       timeout: props.timeout,
@@ -80,7 +83,7 @@ export class SquallFunction extends Construct implements IGrantable {
         // The flows module may await at top level (the guide's scripts call their flows), which
         // only an ES module can do.
         format: OutputFormat.ESM,
-        target: "node22",
+        target: BUNDLE_TARGET,
         banner: REQUIRE_BANNER,
         // Tasks are found by their functions' names; esbuild renames a binding that clashes
         // with another (`sayHello` becoming `sayHello2`) unless told to keep names.
@@ -93,12 +96,5 @@ export class SquallFunction extends Construct implements IGrantable {
         externalModules: ["fauxqs"],
       },
     });
-    NagSuppressions.addResourceSuppressions(this.function, [
-      {
-        id: "AwsSolutions-L1",
-        reason:
-          "Node.js 22 on purpose: the bundles target node22, the runtime squall's handlers are built and tested for (LocalStack included); moving to a newer runtime is a tested change, not a default.",
-      },
-    ]);
   }
 }

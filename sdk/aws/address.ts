@@ -2,10 +2,6 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError, SquallError } from "../errors.js";
 
-// squall pins AWS SDK versions that run on Node 20; their notice that later versions will not
-// would otherwise print once per process and thread. A user's own setting wins.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-
 /**
  * Where a squall deployment lives: its queues and bucket, on AWS or on an emulator
  * (`endpoint`). A deployed stack's outputs, `SQUALL_*` environment variables and the local

@@ -4,7 +4,7 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { FastifyInstance } from "fastify";
 import type { buildApp } from "fauxqs";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError, SquallError } from "../errors.js";
 import { type FaultOptions, INTERNAL_HEADER, installFaults } from "./local/faults.js";
 import { type LocalFunction, serveInvokeApi } from "./local/invoke-api.js";
 
@@ -103,7 +103,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     );
   }
   // Loaded here, not at the top, so that `squall/aws` stays light where no emulator runs (Lambda).
-  const { buildApp } = await import("fauxqs");
+  const { buildApp } = await importFauxqs();
   const app = buildApp({ logger: options.logger ?? false, defaultRegion: REGION });
   fillConditionalPut(app);
   const faults = installFaults(app as unknown as FastifyInstance);
@@ -179,6 +179,24 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return stopped;
     },
   };
+}
+
+/**
+ * fauxqs, an optional peer: users who only deploy never install it. Missing, the error says
+ * what to install instead of Node's bare "Cannot find package".
+ */
+async function importFauxqs(): Promise<typeof import("fauxqs")> {
+  try {
+    return await import("fauxqs");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ERR_MODULE_NOT_FOUND" || !String((error as Error).message).includes("'fauxqs'"))
+      throw error;
+    throw new SquallError(
+      "The local environment runs on the emulator fauxqs, which is not installed here: npm install --save-dev fauxqs (or give LambdaTaskRunner a deployed stack or an address).",
+      { cause: error },
+    );
+  }
 }
 
 /**

@@ -34,9 +34,9 @@ describe("the AwsSolutions rule pack", () => {
     expect(annotations.findWarning("*", AWS_SOLUTIONS)).toEqual([]);
   });
 
-  it("has only these suppressions: no access logs, Node.js 22, and object access under runs/ and open/", () => {
+  it("has only these suppressions: no access logs, and object access under runs/ and open/", () => {
     const found = suppressions(checked().template);
-    expect(Object.keys(found).sort()).toEqual(["AwsSolutions-IAM5", "AwsSolutions-L1", "AwsSolutions-S1"]);
+    expect(Object.keys(found).sort()).toEqual(["AwsSolutions-IAM5", "AwsSolutions-S1"]);
     const bucket = /<SquallResultsBucket[0-9A-F]{8}\.Arn>/.source;
     expect([...new Set(found["AwsSolutions-IAM5"])].sort()).toEqual([
       expect.stringMatching(new RegExp(`^Resource::${bucket}/open/\\*$`)),

@@ -133,10 +133,10 @@ describe("the queues", () => {
 });
 
 describe("the functions", () => {
-  it("are three, on Node.js 22, arm64, with an ES module handler", () => {
+  it("are three, on Node.js 24, arm64, with an ES module handler", () => {
     template.resourceCountIs("AWS::Lambda::Function", 3);
     template.allResourcesProperties("AWS::Lambda::Function", {
-      Runtime: "nodejs22.x",
+      Runtime: "nodejs24.x",
       Architectures: ["arm64"],
       Handler: "index.handler",
     });

@@ -10,12 +10,14 @@ import {
   CreateFunctionCommand,
   GetEventSourceMappingCommand,
   LambdaClient,
+  type Runtime,
   waitUntilFunctionActiveV2,
 } from "@aws-sdk/client-lambda";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { build } from "esbuild";
 import { zipSync } from "fflate";
+import { BUNDLE_TARGET, FUNCTION_RUNTIME } from "../../cdk/constructs/squall-function.js";
 import { ADDRESS_VARIABLES } from "../../sdk/aws/address.js";
 import { BUNDLED_MODULES_VARIABLE, DEAD_LETTER_ARN_VARIABLE } from "../../sdk/aws/handlers.js";
 import { moduleHash } from "../../sdk/registry.js";
@@ -112,7 +114,7 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
       await lambda.send(
         new CreateFunctionCommand({
           FunctionName: name,
-          Runtime: "nodejs22.x",
+          Runtime: FUNCTION_RUNTIME.name as Runtime,
           Handler: "index.handler",
           Role: "arn:aws:iam::000000000000:role/squall-function", // LocalStack does not check it
           Architectures: [options.architecture ?? "x86_64"],
@@ -186,7 +188,7 @@ async function workerEntry(flows: string): Promise<string> {
 }
 
 /**
- * Bundles an entry, the AWS SDK included, into one ES module for Node 22 and zips it as
+ * Bundles an entry, the AWS SDK included, into one ES module for the functions' Node and zips it as
  * `index.mjs`. Names are kept: tasks are found by their functions' names, which esbuild would
  * otherwise rename where two bindings share one (`sayHello` becoming `sayHello2`).
  */
@@ -200,7 +202,7 @@ async function bundle(name: string, entry: string): Promise<Uint8Array> {
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node22",
+    target: BUNDLE_TARGET,
     keepNames: true,
     // CommonJS dependencies bundled into an ES module still call require() for Node's built-ins.
     banner: {
