@@ -24,12 +24,13 @@ import {
   startEmulator,
   startLocalEnvironment,
 } from "squall/aws";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
 import type { Outcome } from "../../sdk/aws/wire/messages.js";
 import {
   diesOnEveryDelivery,
   diesOnFirstDelivery,
+  failsTwice,
   ignoresItsSignal,
   tripleCounted,
 } from "../fixtures/delivery-tasks.js";
@@ -65,8 +66,8 @@ function tally(lines: readonly string[]): Map<string, number> {
 }
 
 /**
- * The run's record as the coordinator wrote it, read with a store of the test's own: the final
- * outcomes (not `retrying`) by task run id, and the summary.
+ * The run's record as the coordinator wrote it, read with a store of the test's own: every
+ * outcome in the order written, the final ones (not `retrying`) by task run id, and the summary.
  */
 async function readRecord(local: LocalEnvironment, flowRunId: string) {
   const s3 = local.emulator.s3Client();
@@ -74,12 +75,13 @@ async function readRecord(local: LocalEnvironment, flowRunId: string) {
     const { bucket, endpoint, region } = local.address;
     const store = new S3ResultStore({ bucket, endpoint, region, client: s3 });
     const { segments } = await readSegments(store, flowRunId, 0);
+    const all = segments.flatMap((segment) => segment.outcomes);
     const outcomes = new Map<string, Outcome[]>();
-    for (const outcome of segments.flatMap((segment) => segment.outcomes)) {
+    for (const outcome of all) {
       if (outcome.status === "retrying") continue;
       outcomes.set(outcome.taskRunId, [...(outcomes.get(outcome.taskRunId) ?? []), outcome]);
     }
-    return { outcomes, summary: await readSummary(store, flowRunId) };
+    return { all, outcomes, summary: await readSummary(store, flowRunId) };
   } finally {
     s3.destroy();
   }
@@ -203,6 +205,53 @@ describe("LambdaTaskRunner on the local environment (visibility 30 s, 3 deliveri
     expect(value).toBe(42);
     expect(existsSync(join(traces, "delivered"))).toBe(true); // the first delivery did kill its worker
     expect(future?.state.name).toBe("Completed");
+  });
+
+  it("records every attempt of a retried run, and replays each here, before the flow has its result", async () => {
+    // A worker queues a retry before it reports the attempt that failed: hold attempt 2's report
+    // back so that attempt 3 runs on the other worker and reaches the record first.
+    const reportsAttempt2 = (body: string) =>
+      (JSON.parse(body) as { outcomes?: Outcome[] }).outcomes?.some(
+        (outcome) => outcome.attempt === 2 && outcome.status === "retrying",
+      ) ?? false;
+    local.injectFaults({ delaySends: { when: reportsAttempt2, ms: 2_000 } });
+    const out: string[] = [];
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    let future: TaskFuture<string> | undefined;
+    const retried = flow(
+      { taskRunner: new LambdaTaskRunner(local.address) },
+      async function retriedWithALateReport() {
+        future = failsTwice.submit();
+        return future;
+      },
+    );
+
+    let state: Awaited<ReturnType<typeof retried.run>>;
+    try {
+      state = await retried.run();
+    } finally {
+      stdout.mockRestore();
+    }
+
+    expect(state.type === "COMPLETED" && state.result).toBe("attempt 3 succeeds");
+    const { all, summary } = await readRecord(local, state.flowRun.id);
+    const attempts = all.filter((outcome) => outcome.taskRunId === future?.taskRunId);
+    // Attempt 3 made the run final first; attempt 2 came after it, and is in the record too.
+    expect(attempts.map((outcome) => [outcome.attempt, outcome.status])).toEqual([
+      [1, "retrying"],
+      [3, "completed"],
+      [2, "retrying"],
+    ]);
+    expect(summary?.counts).toEqual({ completed: 1, failed: 0, crashed: 0, cancelled: 0 });
+    // Each attempt's output was replayed here, in attempt order, the final one last.
+    expect(out.filter((text) => text.startsWith("attempt "))).toEqual([
+      "attempt 1 ran\n",
+      "attempt 2 ran\n",
+      "attempt 3 ran\n",
+    ]);
   });
 
   it("fails a task run that ignores its AbortSignal at its deadline, long before it would return", async () => {

@@ -198,6 +198,20 @@ describe("the emulator's fault layer", () => {
     expect(emulator.faultsInjected).toBe(before); // no rate: nothing failed
   });
 
+  it("holds back the sends delaySends picks, so that a later send overtakes them", async () => {
+    emulator.injectFaults({ delaySends: { when: (body) => body.startsWith("slow"), ms: 300 } });
+
+    const slow = sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: [{ Id: "a", MessageBody: "slow one" }] }),
+    );
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "fast one" }));
+    const before = await drain();
+    await slow;
+
+    expect(before.map((m) => m.body)).toEqual(["fast one"]);
+    expect((await drain()).map((m) => m.body)).toEqual(["slow one"]);
+  });
+
   it("stops failing and duplicating once given undefined", async () => {
     emulator.injectFaults({ rate: 0.5, duplicateMessages: true });
     await sequentially(2, rawS3); // one of them failed

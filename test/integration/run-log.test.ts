@@ -7,6 +7,7 @@ import {
   segmentKey,
   summaryKey,
 } from "../../sdk/aws/record/run-log.js";
+import type { Outcome } from "../../sdk/aws/wire/messages.js";
 import { emulatorBucket, outcome } from "../support/records.js";
 
 const { store } = emulatorBucket("squall-runlog");
@@ -16,6 +17,16 @@ async function recorded(flowRunId: string) {
   const outcomes = segments.flatMap((segment) => segment.outcomes);
   const final = outcomes.filter((o) => o.status !== "retrying").map((o) => o.taskRunId);
   return { segments: next, outcomes, final };
+}
+
+/** Task run 1's outcome of attempt `n`, in `status`. */
+function attempt(flowRunId: string, n: number, status: Outcome["status"]): Outcome {
+  return { ...outcome(flowRunId, 1, status), attempt: n };
+}
+
+/** The attempts of the record's outcomes, in the order written, with their statuses. */
+async function attemptsOf(flowRunId: string) {
+  return (await recorded(flowRunId)).outcomes.map((o) => [o.attempt, o.status]);
 }
 
 async function summaryOf(flowRunId: string): Promise<RunSummary> {
@@ -59,6 +70,57 @@ describe("the record of a flow run", () => {
     expect(outcomes.map((o) => o.status)).toEqual(["retrying", "completed"]);
   });
 
+  // A worker queues a retry before it reports the attempt that failed, so the next attempt's
+  // outcome can come first, even make the run final.
+  it("records an earlier attempt's outcome that comes after the run's final one, once, without counting it", async () => {
+    const run = randomUUID();
+    await appendOutcomes(store, run, [attempt(run, 1, "retrying")]);
+    await appendOutcomes(store, run, [attempt(run, 3, "completed")]);
+
+    expect(await appendOutcomes(store, run, [attempt(run, 2, "retrying"), attempt(run, 2, "retrying")])).toBe(
+      1,
+    );
+    // Repeats of any attempt, and attempts after the final one, are dropped.
+    const repeats = [1, 2, 3, 4].map((n) => attempt(run, n, n === 3 ? "completed" : "retrying"));
+    expect(await appendOutcomes(store, run, repeats)).toBe(0);
+
+    expect(await attemptsOf(run)).toEqual([
+      [1, "retrying"],
+      [3, "completed"],
+      [2, "retrying"],
+    ]);
+    expect((await summaryOf(run)).counts).toEqual({ completed: 1, failed: 0, crashed: 0, cancelled: 0 });
+  });
+
+  it("keeps an earlier attempt's outcome that follows the final one in the same batch, even a final status", async () => {
+    const run = randomUUID();
+    // Attempt 2 crashed (its message dead-lettered) after it had queued attempt 3.
+    const batch = [attempt(run, 1, "retrying"), attempt(run, 3, "completed"), attempt(run, 2, "crashed")];
+
+    expect(await appendOutcomes(store, run, batch)).toBe(3);
+
+    expect(await attemptsOf(run)).toEqual([
+      [1, "retrying"],
+      [3, "completed"],
+      [2, "crashed"],
+    ]);
+    expect((await summaryOf(run)).counts).toEqual({ completed: 1, failed: 0, crashed: 0, cancelled: 0 });
+  });
+
+  it("drops a redelivered report of an attempt before the run is final", async () => {
+    const run = randomUUID();
+    await appendOutcomes(store, run, [attempt(run, 1, "retrying")]);
+
+    expect(
+      await appendOutcomes(store, run, [attempt(run, 1, "retrying"), attempt(run, 2, "completed")]),
+    ).toBe(1);
+
+    expect(await attemptsOf(run)).toEqual([
+      [1, "retrying"],
+      [2, "completed"],
+    ]);
+  });
+
   it("gives every task exactly one final outcome when many writers race with duplicates", async () => {
     const run = randomUUID();
     const writers = Array.from({ length: 12 }, (_, w) =>
@@ -100,6 +162,24 @@ describe("the record of a flow run", () => {
 
     expect((await recorded(run)).final).toEqual(["abc123-1", "abc123-2", "abc123-3"]);
     expect((await summaryOf(run)).counts.completed).toBe(3);
+  });
+
+  it("keeps a late earlier attempt after repairing from a writer that died having made the run final", async () => {
+    const run = randomUUID();
+    await appendOutcomes(store, run, [attempt(run, 1, "retrying")]);
+    const orphan = { v: 1, outcomes: [attempt(run, 3, "completed")] };
+    await store.create(segmentKey(run, 1), new TextEncoder().encode(JSON.stringify(orphan)));
+
+    expect(
+      await appendOutcomes(store, run, [attempt(run, 2, "retrying"), attempt(run, 3, "completed")]),
+    ).toBe(1);
+
+    expect(await attemptsOf(run)).toEqual([
+      [1, "retrying"],
+      [3, "completed"],
+      [2, "retrying"],
+    ]);
+    expect((await summaryOf(run)).counts.completed).toBe(1);
   });
 
   it("answers an unchanged summary with a bodiless 304", async () => {

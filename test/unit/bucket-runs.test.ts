@@ -2,7 +2,9 @@ import { describe, expect, it } from "vitest";
 import { BucketRecordReader } from "../../sdk/aws/cli/bucket-record.js";
 import { readOn } from "../../sdk/aws/cli/bucket-runs.js";
 import { type RecordStore, segmentKey, summaryKey } from "../../sdk/aws/record/run-log.js";
-import { WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
+import { type Outcome, WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
+import type { PrintLine } from "../../sdk/cli/record.js";
+import type { RunEvent } from "../../sdk/observe.js";
 import { outcome, taskRunIdOf } from "../support/records.js";
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -41,5 +43,28 @@ describe("reading a deployed run's record", () => {
     const tasks = read.lines.filter((line) => line.kind === "task" && line.state === "Completed");
     expect(tasks.map((line) => (line as { id: string }).id)).toEqual([taskRunIdOf(1), taskRunIdOf(2)]);
     expect(read.lines.at(-1)).toMatchObject({ kind: "flow", state: "Completed" });
+  });
+
+  it("keeps a run's final state when an earlier attempt's outcome comes after it, showing its output", () => {
+    const attempt = (n: number, status: Outcome["status"]): Outcome => ({
+      ...ran(1),
+      attempt: n,
+      status,
+      logs: [{ stream: "stdout", text: `attempt ${n} ran` }],
+    });
+    const reader = new BucketRecordReader("run");
+
+    const lines = reader.segment({
+      v: WIRE_VERSION,
+      outcomes: [attempt(1, "retrying"), attempt(3, "completed"), attempt(2, "retrying")],
+    });
+
+    const states = lines.filter((line) => line.kind === "task" && line.state !== "Running");
+    expect(states.map((line) => [(line as RunEvent).state, (line as RunEvent).attempts])).toEqual([
+      ["AwaitingRetry", 1],
+      ["Completed", 3],
+    ]);
+    const prints = lines.filter((line) => line.kind === "print").map((line) => (line as PrintLine).text);
+    expect(prints).toEqual(["attempt 1 ran", "attempt 3 ran", "attempt 2 ran"]);
   });
 });

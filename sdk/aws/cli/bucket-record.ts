@@ -25,6 +25,8 @@ export class BucketRecordReader {
   readonly #flowRunId: string;
   readonly #taskRunNames = new Map<string, string>();
   readonly #started = new Set<string>();
+  /** Task runs whose final outcome has been read. */
+  readonly #final = new Set<string>();
   #flowRunName = "";
   #flowName = "";
   #began = false;
@@ -131,6 +133,9 @@ export class BucketRecordReader {
         lines.push(log);
       }
     }
+    // An outcome after the run's final one is an earlier attempt's, come late: its lines only.
+    if (this.#final.has(id)) return lines;
+    if (outcome.status !== "retrying") this.#final.add(id);
     const failed = outcome.status === "failed" || outcome.status === "crashed";
     lines.push(event(STATE_OF[outcome.status], outcome.endedAt, failed ? errorOf(outcome) : undefined));
     return lines;

@@ -1,3 +1,4 @@
+import { setTimeout as wait } from "node:timers/promises";
 import type { FastifyInstance } from "fastify";
 
 /** Which requests an emulator answers with a server error instead of serving them. */
@@ -11,6 +12,11 @@ export interface FaultOptions {
    * @default false
    */
   readonly duplicateMessages?: boolean;
+  /**
+   * Holds back the SQS sends carrying a message body that `when` picks, `ms` before serving
+   * them, as a slow network or a paused sender may: later sends can overtake them.
+   */
+  readonly delaySends?: { readonly when: (body: string) => boolean; readonly ms: number };
 }
 
 /** Marks a request this layer sent itself, so that it passes through untouched. */
@@ -60,11 +66,15 @@ export function installFaults(app: FastifyInstance): FaultSwitch {
         `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
       );
   });
+  app.addHook("preHandler", async (request) => {
+    const delay = options?.delaySends;
+    if (!delay || request.headers[REPLAYED] !== undefined || !isSend(request.headers)) return;
+    if (messageBodies(request.body).some(delay.when)) await wait(delay.ms);
+  });
   // A send is served twice: once replayed here, then as itself.
   app.addHook("preHandler", async (request) => {
     if (!options?.duplicateMessages || request.headers[REPLAYED] !== undefined) return;
-    const target = String(request.headers["x-amz-target"] ?? "");
-    if (target !== "AmazonSQS.SendMessage" && target !== "AmazonSQS.SendMessageBatch") return;
+    if (!isSend(request.headers)) return;
     const headers = { ...request.headers, [REPLAYED]: "1" };
     delete headers["content-length"];
     await app.inject({
@@ -88,4 +98,23 @@ export function installFaults(app: FastifyInstance): FaultSwitch {
       return injected;
     },
   };
+}
+
+function isSend(headers: Record<string, unknown>): boolean {
+  const target = String(headers["x-amz-target"] ?? "");
+  return target === "AmazonSQS.SendMessage" || target === "AmazonSQS.SendMessageBatch";
+}
+
+/** The message bodies an SQS send (one message or a batch) carries. */
+function messageBodies(body: unknown): string[] {
+  let request = body as { MessageBody?: unknown; Entries?: { MessageBody?: unknown }[] } | undefined;
+  if (typeof body === "string") {
+    try {
+      request = JSON.parse(body);
+    } catch {
+      return [];
+    }
+  }
+  const bodies = request?.Entries?.map((entry) => entry?.MessageBody) ?? [request?.MessageBody];
+  return bodies.filter((text): text is string => typeof text === "string");
 }

@@ -2,14 +2,17 @@ import { SquallError } from "../../errors.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { Versioned } from "../s3-store.js";
 import { type FlowReturned, type Outcome, WIRE_VERSION } from "../wire/messages.js";
-import { TerminalIds, type TerminalIdsJson } from "./terminal-ids.js";
+import { RecordedRuns } from "./recorded-runs.js";
+import type { TerminalIdsJson } from "./terminal-ids.js";
 
 /**
  * The record of a flow run in the bucket: append-only segments of outcomes, and a summary
  * that caches what the segments say. Segments are the truth: each is created at the next
  * number with a conditional create, so racing writers cannot both take a number, and a writer
  * that died between its segment and the summary leaves nothing the next writer cannot repair.
- * An outcome for a task run already final is dropped, so a redelivered outcome counts once.
+ * Each attempt's outcome is recorded once and the first final outcome of a task run counts, so
+ * a redelivered outcome counts once; an earlier attempt's outcome that comes after the run's
+ * final one is still recorded (see `RecordedRuns`).
  */
 export interface RecordStore {
   read(key: string, unlessEtag?: string): Promise<Versioned | "unchanged" | undefined>;
@@ -23,6 +26,8 @@ export interface RunSummary {
   nextSegment: number;
   counts: { completed: number; failed: number; crashed: number; cancelled: number };
   terminal: TerminalIdsJson;
+  /** Which attempts' outcomes are in, for task runs that retried (see `RecordedRuns`). */
+  attempts?: Record<string, TerminalIdsJson>;
   /** The caller's notice that the flow function returned, once it has come. */
   returned?: FlowReturned;
   /** The flow run's final state: set once it returned and every task run it sent is final. */
@@ -43,7 +48,6 @@ export function segmentKey(flowRunId: string, n: number): string {
   return `${runPrefix(flowRunId)}log/${String(n).padStart(8, "0")}`;
 }
 
-const FINAL = new Set(["completed", "failed", "crashed", "cancelled"]);
 const MAX_ROUNDS = 50;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -70,23 +74,21 @@ export async function appendToRecord(
 ): Promise<{ recorded: number; summary: RunSummary; becameFinal: boolean }> {
   let { summary, etag } = await loadSummary(store, flowRunId);
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const terminal = TerminalIds.fromJSON(summary.terminal);
-    const fresh = newOutcomes(outcomes, terminal);
     const notice = summary.returned ? undefined : returned;
+    const { next, fresh } = fold(summary, outcomes, notice);
     if (fresh.length === 0 && !notice) return { recorded: 0, summary, becameFinal: false };
     const segment: Segment = notice
       ? { v: WIRE_VERSION, outcomes: fresh, returned: notice }
       : { v: WIRE_VERSION, outcomes: fresh };
     if (await store.create(segmentKey(flowRunId, summary.nextSegment), encode(segment))) {
-      const wasFinal = summary.state !== undefined;
-      fold(summary, terminal, segment);
-      summary.nextSegment += 1;
-      await updateSummary(store, flowRunId, summary, etag);
-      return { recorded: fresh.length, summary, becameFinal: !wasFinal && summary.state !== undefined };
+      next.nextSegment += 1;
+      await updateSummary(store, flowRunId, next, etag);
+      const becameFinal = summary.state === undefined && next.state !== undefined;
+      return { recorded: fresh.length, summary: next, becameFinal };
     }
     // Another writer took that number (or died before updating the summary): fold what it wrote.
     ({ summary, etag } = await loadSummary(store, flowRunId));
-    await catchUp(store, flowRunId, summary);
+    summary = await catchUp(store, flowRunId, summary);
   }
   throw new SquallError(`Could not append to the record of flow run ${flowRunId} after ${MAX_ROUNDS} tries.`);
 }
@@ -131,14 +133,12 @@ async function loadSummary(
   return { summary: decode(found.bytes) as RunSummary, etag: found.etag };
 }
 
-/** Folds into `summary` every segment written past what it knows. */
-async function catchUp(store: RecordStore, flowRunId: string, summary: RunSummary): Promise<void> {
+/** `summary` with every segment written past what it knows folded in. */
+async function catchUp(store: RecordStore, flowRunId: string, summary: RunSummary): Promise<RunSummary> {
   const { segments, next } = await readSegments(store, flowRunId, summary.nextSegment);
-  const terminal = TerminalIds.fromJSON(summary.terminal);
-  for (const segment of segments) {
-    fold(summary, terminal, { ...segment, outcomes: newOutcomes(segment.outcomes, terminal) });
-  }
-  summary.nextSegment = next;
+  let current = summary;
+  for (const segment of segments) current = fold(current, segment.outcomes, segment.returned).next;
+  return { ...current, nextSegment: next };
 }
 
 /**
@@ -164,33 +164,35 @@ async function updateSummary(
     if (saved) return;
     ({ summary: current, etag: currentEtag } = await loadSummary(store, flowRunId));
     const before = current.nextSegment;
-    await catchUp(store, flowRunId, current);
+    current = await catchUp(store, flowRunId, current);
     if (current.nextSegment === before && before >= summary.nextSegment) return; // it already says it all
   }
 }
 
-/** The outcomes of task runs not yet final, the first final one per run only. */
-function newOutcomes(outcomes: readonly Outcome[], terminal: TerminalIds): Outcome[] {
-  const seen = new Set<string>();
-  return outcomes.filter((outcome) => {
-    if (terminal.has(outcome.taskRunId) || seen.has(outcome.taskRunId)) return false;
-    if (FINAL.has(outcome.status)) seen.add(outcome.taskRunId);
-    return true;
-  });
-}
-
-function fold(summary: RunSummary, terminal: TerminalIds, segment: Segment): void {
-  for (const outcome of segment.outcomes) {
-    if (!FINAL.has(outcome.status)) continue;
-    terminal.add(outcome.taskRunId);
+/**
+ * The outcomes the record lacks (see `RecordedRuns`), and the summary once they and `returned`
+ * are in; `summary` itself is left as it is.
+ */
+function fold(
+  summary: RunSummary,
+  outcomes: readonly Outcome[],
+  returned: FlowReturned | undefined,
+): { next: RunSummary; fresh: Outcome[] } {
+  const runs = new RecordedRuns(summary);
+  const counts = { ...summary.counts };
+  const fresh = outcomes.filter((outcome) => {
+    const taken = runs.take(outcome);
     const status = outcome.status as keyof RunSummary["counts"];
-    summary.counts[status] = (summary.counts[status] ?? 0) + 1;
-  }
-  summary.terminal = terminal.toJSON();
-  summary.returned ??= segment.returned;
-  const { counts, returned: notice } = summary;
+    if (taken === "final") counts[status] = (counts[status] ?? 0) + 1;
+    return taken !== undefined;
+  });
+  const { terminal, attempts } = runs.toJSON();
+  const next: RunSummary = { ...summary, counts, terminal, returned: summary.returned ?? returned };
+  if (attempts) next.attempts = attempts;
+  const notice = next.returned;
   const final = counts.completed + counts.failed + counts.crashed + counts.cancelled;
-  if (notice && summary.state === undefined && final >= notice.tasks) summary.state = notice.state;
+  if (notice && next.state === undefined && final >= notice.tasks) next.state = notice.state;
+  return { next, fresh };
 }
 
 function encode(value: unknown): Uint8Array {

@@ -53,6 +53,12 @@ const MAX_RECORD_BYTES = SQS_MAX_BYTES - 4 * 1024;
 interface Waiting {
   readonly attempt: TaskAttempt;
   readonly resolve: (outcome: AttemptOutcome) => void;
+  /** The attempt sent from here; the fleet's retries follow it. */
+  readonly first: number;
+  /** The attempts before the final one whose outcomes the record holds. */
+  earlier?: Set<number>;
+  /** The run's final outcome, held until the record has each attempt before it. */
+  final?: Outcome;
 }
 
 /**
@@ -60,7 +66,8 @@ interface Waiting {
  * runs a message, and sent together once per turn of the event loop. Retries and deadlines
  * live in the worker fleet, so each run waits for one final outcome, which the session reads
  * from the run's record in the bucket: it settles the run's future and replays the run's
- * console output and log lines here, attributed to the run.
+ * console output and log lines here, attributed to the run. A run settles once the record holds
+ * every attempt's outcome, so a flow that has its results has its whole record too.
  */
 export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   readonly retriesElsewhere = true;
@@ -136,7 +143,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   invoke(attempt: TaskAttempt): Promise<AttemptOutcome> {
     return new Promise((resolve) => {
       const id = attempt.taskRun.id;
-      this.#waiting.set(id, { attempt, resolve });
+      this.#waiting.set(id, { attempt, resolve, first: attempt.taskRun.attempts });
       this.#enqueue(attempt).catch((error) => this.#settle(id, { status: "crashed", error: toError(error) }));
     });
   }
@@ -238,11 +245,18 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     for (const outcome of segment.outcomes) {
       const waiting = this.#waiting.get(outcome.taskRunId);
       if (!waiting) continue; // another session's, or one no longer awaited
-      // In the run's scope, so that whoever follows this process's output knows whose it is.
-      scopeStorage.run(waiting.attempt.taskRun as unknown as RunScope, replayLogs, outcome);
-      if (outcome.status === "retrying") continue;
+      // The record's first final outcome of a run is the one that counts; any after it is an
+      // earlier attempt's, come late (a worker queues a retry before it reports the attempt).
+      if (outcome.status === "retrying" || waiting.final) {
+        replay(waiting, outcome);
+        waiting.earlier ??= new Set();
+        waiting.earlier.add(outcome.attempt);
+      } else waiting.final = outcome;
+      const final = waiting.final;
+      if (!final || !hasEarlier(waiting, final.attempt)) continue;
       this.#waiting.delete(outcome.taskRunId);
-      void this.#decode(outcome, waiting.attempt).then(waiting.resolve);
+      replay(waiting, final);
+      void this.#decode(final, waiting.attempt).then(waiting.resolve);
     }
   }
 
@@ -302,6 +316,19 @@ function retryOf(policy: RetryPolicy): NonNullable<TaskRecord["retry"]> {
   for (let retry = 1; retry <= policy.retries; retry++)
     delays.push(retryDelayMs(policy.delay, retry, 0) / 1000);
   return { retries: policy.retries, delays, jitter: policy.jitterFactor };
+}
+
+/** Whether the record holds each attempt of the run before `attempt`. */
+function hasEarlier(waiting: Waiting, attempt: number): boolean {
+  for (let earlier = waiting.first; earlier < attempt; earlier++) {
+    if (!waiting.earlier?.has(earlier)) return false;
+  }
+  return true;
+}
+
+/** An outcome's logs, in the run's scope, so that whoever follows this process's output knows whose they are. */
+function replay(waiting: Waiting, outcome: Outcome): void {
+  scopeStorage.run(waiting.attempt.taskRun as unknown as RunScope, replayLogs, outcome);
 }
 
 /** The run's console output and log lines, here, as if it had run here. */
