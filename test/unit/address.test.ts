@@ -213,3 +213,10 @@ describe("addressFromStack", () => {
     }
   });
 });
+
+describe("squall/aws in its user's process", () => {
+  it("leaves the AWS SDK's warnings alone: it sets nothing in process.env for the user's own clients", () => {
+    // Imported at the top of this file: loading squall/aws must not have set the SDK's switch.
+    expect(process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED).toBeUndefined();
+  });
+});
