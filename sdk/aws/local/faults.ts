@@ -36,6 +36,9 @@ export interface FaultSwitch {
  * 500 or 503, shaped as S3 (XML) or SQS (JSON) send them, before the request touches any
  * state: what AWS does when it is overloaded. Failures are spread evenly (every n-th request),
  * so a test sees the same pattern each run.
+ *
+ * @internal Fastify is fauxqs's, an optional peer: the build leaves this out of the published
+ * declarations (stripInternal), so that squall/aws type-checks where fauxqs is not installed.
  */
 export function installFaults(app: FastifyInstance): FaultSwitch {
   let options: FaultOptions | undefined;

@@ -21,6 +21,9 @@ export type LocalFunction = (payload: unknown) => Promise<InvocationOutcome>;
  * `Event` answers 202 at once, `DryRun` 204; an unknown function is a 404
  * ResourceNotFoundException. So `@aws-sdk/client-lambda` and `aws lambda invoke --endpoint-url`
  * start flows on the local environment exactly as on AWS.
+ *
+ * @internal Fastify is fauxqs's, an optional peer: the build leaves this out of the published
+ * declarations (stripInternal), so that squall/aws type-checks where fauxqs is not installed.
  */
 export function serveInvokeApi(app: FastifyInstance, functions: ReadonlyMap<string, LocalFunction>): void {
   app.post("/2015-03-31/functions/:name/invocations", async (request, reply) => {
