@@ -9,7 +9,6 @@ import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { Architecture } from "aws-cdk-lib/aws-lambda";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { CfnBucket } from "aws-cdk-lib/aws-s3";
-import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { ADDRESS_VARIABLES, STACK_OUTPUTS } from "../sdk/aws/address.js";
 import {
@@ -19,6 +18,7 @@ import {
   OVERDUE_VARIABLE,
 } from "../sdk/aws/handlers.js";
 import { bundledModules } from "./constructs/bundled-modules.js";
+import { suppressNag } from "./constructs/nag.js";
 import { OPEN_PREFIX, ResultBucket, RUNS_PREFIX } from "./constructs/result-bucket.js";
 import { type FunctionSettings, SquallFunction } from "./constructs/squall-function.js";
 import { WorkQueue } from "./constructs/work-queue.js";
@@ -208,13 +208,9 @@ export class Squall extends Construct {
       appliesTo: [`Resource::<${bucketId}.Arn>/${prefix}*`],
     });
     for (const fn of [this.worker, this.coordinator, this.flowRunner]) {
-      NagSuppressions.addResourceSuppressions(
-        fn,
-        [underPrefix(RUNS_PREFIX, "s3:GetObject, s3:PutObject")],
-        true,
-      );
+      suppressNag(fn, [underPrefix(RUNS_PREFIX, "s3:GetObject, s3:PutObject")], true);
     }
-    NagSuppressions.addResourceSuppressions(
+    suppressNag(
       this.coordinator,
       [underPrefix(OPEN_PREFIX, "s3:GetObject, s3:PutObject, s3:DeleteObject")],
       true,

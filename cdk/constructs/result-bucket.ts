@@ -4,9 +4,9 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
 import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3";
-import { NagSuppressions } from "cdk-nag";
 import { Construct } from "constructs";
 import { openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
+import { suppressNag } from "./nag.js";
 
 /** Where squall keeps everything of a flow run. */
 export const RUNS_PREFIX = "runs/";
@@ -50,7 +50,7 @@ export class ResultBucket extends Construct {
       // A bucket is only deleted empty: DESTROY would fail on any bucket that ran a flow.
       autoDeleteObjects: destroy,
     });
-    NagSuppressions.addResourceSuppressions(this.bucket, [
+    suppressNag(this.bucket, [
       {
         id: "AwsSolutions-S1",
         reason:
