@@ -21,7 +21,13 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: [...configDefaults.exclude, "test/integration/**", "test/localstack/**", "test/e2e/**"],
+          exclude: [
+            ...configDefaults.exclude,
+            "test/integration/**",
+            "test/localstack/**",
+            "test/e2e/**",
+            "test/package/**",
+          ],
         },
       },
       {
@@ -51,6 +57,17 @@ export default defineConfig({
             AWS_ACCESS_KEY_ID: "squall-local",
             AWS_SECRET_ACCESS_KEY: "squall-local",
           },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "package",
+          include: ["test/package/**/*.test.ts"],
+          // npm pack (building dist/), the tarball installed into projects in the temp folder, and
+          // flows and a synth run there: 70-90 s on two cores with npm's cache warm, more when cold.
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
         },
       },
       {
