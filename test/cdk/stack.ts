@@ -1,5 +1,7 @@
 // Builds the repository's stack as cdk/app.ts does, without bundling (esbuild is left to the
 // one CLI synth test), for template assertions and the rule pack.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App, type CfnElement, Stack } from "aws-cdk-lib";
@@ -12,8 +14,17 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** Where CDK's caches go in this repository (gitignored), as `npm run synth` puts them. */
 const CDK_HOME = join(ROOT, ".cdk-home");
 
+/**
+ * Where this process's apps write their cloud assemblies: an App with no outdir makes a folder
+ * of its own in the temp folder and leaves it there.
+ */
+const OUT = mkdtempSync(join(tmpdir(), "squall-cdk-test-"));
+process.once("exit", () => rmSync(OUT, { recursive: true, force: true }));
+let apps = 0;
+
 export function squallStack(props: Partial<SquallStackProps> = {}): SquallStack {
-  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
+  apps += 1;
+  const app = new App({ outdir: join(OUT, String(apps)), context: { "aws:cdk:bundling-stacks": [] } });
   // aws-cdk-lib caches asset fingerprints under os.homedir()/.cdk (a DESTROY bucket's
   // auto-delete provider is such an asset) while constructing: not in the user's home.
   const home = process.env.HOME;
