@@ -8,6 +8,7 @@ import { App, type CfnElement, Stack } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import type { IConstruct } from "constructs";
 import { SquallStack, type SquallStackProps } from "squall/cdk";
+import { afterAll } from "vitest";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -15,11 +16,11 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CDK_HOME = join(ROOT, ".cdk-home");
 
 /**
- * Where this process's apps write their cloud assemblies: an App with no outdir makes a folder
- * of its own in the temp folder and leaves it there.
+ * Where the test file's apps write their cloud assemblies (an App with no outdir makes a folder of
+ * its own in the temp folder and leaves it there), removed after the file's tests.
  */
 const OUT = mkdtempSync(join(tmpdir(), "squall-cdk-test-"));
-process.once("exit", () => rmSync(OUT, { recursive: true, force: true }));
+afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 let apps = 0;
 
 export function squallStack(props: Partial<SquallStackProps> = {}): SquallStack {

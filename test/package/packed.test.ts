@@ -76,7 +76,8 @@ describe("the packed package", () => {
   it("ships dist/ with the bin and what its manifest names, with every peer optional", () => {
     const outside = packedFiles.filter(
       (file) =>
-        !file.startsWith("dist/") && !["package.json", "README.md", "LICENSE", "sdk/cli/squall.js"].includes(file),
+        !file.startsWith("dist/") &&
+        !["package.json", "README.md", "LICENSE", "sdk/cli/squall.js"].includes(file),
     );
     expect(outside).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
