@@ -72,6 +72,15 @@ const THREAD = /^thread \d+$/;
 /** A local Lambda execution environment, named as its log stream would be. */
 const LAMBDA = /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/;
 
+/** Each runner ran the flow, in process, in threads or in local Lambda functions as it should. */
+function expectEachRunner(byRunner: ReturnType<typeof reports>) {
+  expect(Object.keys(byRunner)).toEqual(["sequential", "concurrent", "threads", "lambda"]);
+  expectDoubled(byRunner.sequential, IN_PROCESS);
+  expectDoubled(byRunner.concurrent, IN_PROCESS);
+  expectDoubled(byRunner.threads, THREAD);
+  expectDoubled(byRunner.lambda, LAMBDA);
+}
+
 describe("the packed package", () => {
   it("ships dist/ with the bin and what its manifest names, with every peer optional", () => {
     const outside = packedFiles.filter(
@@ -130,21 +139,13 @@ describe("in a project with the optional peers", () => {
   it("runs a JavaScript flows module with node on each local runner and the embedded Lambda environment", async () => {
     const byRunner = reports(await run(app, "node", ["each-runner.mjs", "flows.mjs"]));
 
-    expect(Object.keys(byRunner)).toEqual(["sequential", "concurrent", "threads", "lambda"]);
-    expectDoubled(byRunner.sequential, IN_PROCESS);
-    expectDoubled(byRunner.concurrent, IN_PROCESS);
-    expectDoubled(byRunner.threads, THREAD);
-    expectDoubled(byRunner.lambda, LAMBDA);
+    expectEachRunner(byRunner);
   });
 
   it("runs a TypeScript flows module with tsx, its threads and local functions importing the .ts module", async () => {
     const byRunner = reports(await run(app, "npx", ["tsx", "each-runner.mjs", "flows.ts"]));
 
-    expect(Object.keys(byRunner)).toEqual(["sequential", "concurrent", "threads", "lambda"]);
-    expectDoubled(byRunner.sequential, IN_PROCESS);
-    expectDoubled(byRunner.concurrent, IN_PROCESS);
-    expectDoubled(byRunner.threads, THREAD);
-    expectDoubled(byRunner.lambda, LAMBDA);
+    expectEachRunner(byRunner);
   });
 
   it("runs a flow with the squall command: from JavaScript on its own runner, from TypeScript in threads", async () => {
