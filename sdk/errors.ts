@@ -42,6 +42,12 @@ export class ResultNotFoundError extends SquallError {}
 /** The code a worker has for a task differs from the caller's. */
 export class CodeMismatchError extends SquallError {}
 
+/**
+ * A worker refused what a task message asked of it: a module outside its deployment, or a stored
+ * value outside the flow run's own prefix of its own bucket. Nothing was imported or read.
+ */
+export class MessageRefusedError extends SquallError {}
+
 /** A run could not compute its cache key (an input that cannot be hashed). */
 export class CacheKeyError extends SquallError {}
 

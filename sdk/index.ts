@@ -22,6 +22,7 @@ export {
   DuplicateTaskNameError,
   FlowTimeoutError,
   InvalidArgumentError,
+  MessageRefusedError,
   MissingContextError,
   ResultNotFoundError,
   ResultTimeoutError,

@@ -15,6 +15,9 @@ import { type BatchResponse, createTaskWorker, type SqsEvent } from "./worker/ta
  */
 export const BUNDLED_MODULES_VARIABLE = "SQUALL_BUNDLED_MODULES";
 
+/** A worker without a bundle imports task modules only from this folder's source files. */
+export const PROJECT_ROOT_VARIABLE = "SQUALL_PROJECT_ROOT";
+
 export interface WorkerHandlerOptions {
   /** @default process.env */
   readonly env?: NodeJS.ProcessEnv;
@@ -58,6 +61,7 @@ export function workerHandler(
         completions: new SqsQueue({ url: address.completionQueueUrl, client: sqs }),
         store: new S3ResultStore({ bucket: address.bucket, client: s3 }),
         bundled: bundledModules(env),
+        projectRoot: env[PROJECT_ROOT_VARIABLE] || undefined,
         maxDeliveries: Number(env[MAX_RECEIVE_COUNT_VARIABLE] ?? 3) || 3,
       });
     })();

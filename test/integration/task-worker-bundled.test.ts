@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";
-import { CodeMismatchError } from "squall";
+import { CodeMismatchError, MessageRefusedError } from "squall";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { workerHandler } from "../../sdk/aws/handlers.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
@@ -23,10 +23,9 @@ const SOURCE = "test/fixtures/pipe-tasks.ts";
 const ELSEWHERE = "file:///nowhere/test/fixtures/pipe-tasks.ts";
 /** The hash of the source the bundle was built from (not the hash of the file this worker loaded). */
 const BUNDLED_HASH = createHash("sha256").update("the bundled pipe-tasks.ts").digest("hex");
-/** The hash of the fixture file this process loaded. */
-const LOADED_HASH = moduleHash(
-  pathToFileURL(new URL("../fixtures/pipe-tasks.ts", import.meta.url).pathname).href,
-);
+/** The fixture file this process loaded, and its hash. */
+const MODULE_HERE = pathToFileURL(new URL("../fixtures/pipe-tasks.ts", import.meta.url).pathname).href;
+const LOADED_HASH = moduleHash(MODULE_HERE);
 
 let resources: Awaited<ReturnType<typeof workerResources>>;
 
@@ -94,23 +93,33 @@ describe("a worker running a bundle", () => {
     expect(decoded(outcome)).toBe(49);
   });
 
-  it("checks a module that is not bundled against the worker's own file, not the bundled hash", async () => {
+  it("refuses a module its bundle was not built from, importing nothing", async () => {
     const worker = bundledWorker();
     // Not a bundled path: `xtest/...` only ends with the bundled path's characters, not its segments.
     const unbundled = "file:///nowhere/xtest/fixtures/pipe-tasks.ts";
 
     await worker.handle(sqsEvent(taskMessage([square(unbundled, BUNDLED_HASH)])));
-    const withoutBundle = bundledWorker("none");
-    await withoutBundle.handle(sqsEvent(taskMessage([square(ELSEWHERE, BUNDLED_HASH)])));
 
-    const outcomes = await outcomesOf(resources.completions);
-    expect(outcomes.map((o) => o.status)).toEqual(["failed", "failed"]);
-    for (const outcome of outcomes) {
-      const error = decoded(outcome) as Error;
-      expect(error).toBeInstanceOf(CodeMismatchError);
-      // The message of the unbundled lookup (it names restarting workers).
-      expect(error.message).toContain("redeploy (or restart the workers)");
-    }
+    const [outcome, ...others] = await outcomesOf(resources.completions);
+    expect(others).toEqual([]);
+    expect(outcome?.status).toBe("failed");
+    const error = decoded(outcome) as Error;
+    expect(error).toBeInstanceOf(MessageRefusedError);
+    expect(error.message).toBe(
+      `Refused to load task 'squareInPipe' from "${unbundled}": a deployed worker runs only tasks of the modules its bundle was built from. Nothing was imported.`,
+    );
+  });
+
+  it("without a bundle, checks a module of its project against the worker's own file", async () => {
+    const withoutBundle = bundledWorker("none");
+    await withoutBundle.handle(sqsEvent(taskMessage([square(MODULE_HERE, BUNDLED_HASH)])));
+
+    const [outcome] = await outcomesOf(resources.completions);
+    expect(outcome?.status).toBe("failed");
+    const error = decoded(outcome) as Error;
+    expect(error).toBeInstanceOf(CodeMismatchError);
+    // The message of the unbundled lookup (it names restarting workers).
+    expect(error.message).toContain("redeploy (or restart the workers)");
   });
 
   // BUG (sdk/aws/worker/task-worker.ts, bundledSourceHash): the record's module is compared by

@@ -32,11 +32,11 @@ afterAll(() => resources.close());
 /** The store, failing the calls `failing` names as an unreachable bucket would. */
 function failing(store: S3ResultStore, calls: readonly ("get" | "put")[]): S3ResultStore {
   return new Proxy(store, {
-    get(target, property, receiver) {
+    get(target, property) {
       if (calls.includes(property as "get" | "put")) {
         return () => Promise.reject(new Error("503 Service Unavailable"));
       }
-      const value = Reflect.get(target, property, receiver);
+      const value = Reflect.get(target, property); // getters read the store's private fields
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
@@ -65,7 +65,7 @@ describe("a worker whose bucket fails", () => {
     const inline = taskRecord(MODULE, CODE_HASH, "squareInPipe", [4]);
 
     // Not a batch item failure: that would count as the worker dying, and run the others again.
-    const response = await worker.handle(sqsEvent(taskMessage([stored, inline])));
+    const response = await worker.handle(sqsEvent(taskMessage([stored, inline], "x")));
 
     expect(response.batchItemFailures).toEqual([]);
     const outcomes = await outcomesOf(completions);
@@ -79,20 +79,19 @@ describe("a worker whose bucket fails", () => {
 
   it("sends back a run whose upstream result, passed by reference, cannot be loaded", async () => {
     const { tasks, completions, store } = resources;
-    const worker = createTaskWorker({ tasks, completions, store, stallDelaySeconds: 0 });
-    // A bucket nobody answers for: loading the reference fails as an unreachable bucket does.
-    const unreachable = {
-      kind: "s3" as const,
-      bucket: "gone",
-      region: "us-east-1",
-      endpoint: "http://127.0.0.1:9",
-    };
-    const bytes = defaultSerializer.serialize([new StoredValue("runs/x/results/up", unreachable, 4)]);
+    const worker = createTaskWorker({
+      tasks,
+      completions,
+      store: failing(store, ["get"]),
+      stallDelaySeconds: 0,
+    });
+    // The worker's own bucket, failing reads as an unreachable bucket does.
+    const bytes = defaultSerializer.serialize([new StoredValue("runs/x/results/up", store.locator, 4)]);
     const record = taskRecord(MODULE, CODE_HASH, "squareInPipe", [], {
       args: { text: new TextDecoder().decode(bytes) },
     });
 
-    const response = await worker.handle(sqsEvent(taskMessage([record])));
+    const response = await worker.handle(sqsEvent(taskMessage([record], "x")));
 
     expect(response.batchItemFailures).toEqual([]);
     expect(await outcomesOf(completions)).toEqual([]);

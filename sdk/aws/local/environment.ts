@@ -9,7 +9,12 @@ import { InvalidArgumentError } from "../../errors.js";
 import { BOOTSTRAP, tsxApiFor } from "../../runners/threads/bootstrap.js";
 import { ADDRESS_VARIABLES, type SquallAddress } from "../address.js";
 import { type Emulator, startEmulator } from "../emulator.js";
-import { DEAD_LETTER_ARN_VARIABLE, FLOWS_VARIABLE, MAX_RECEIVE_COUNT_VARIABLE } from "../handlers.js";
+import {
+  DEAD_LETTER_ARN_VARIABLE,
+  FLOWS_VARIABLE,
+  MAX_RECEIVE_COUNT_VARIABLE,
+  PROJECT_ROOT_VARIABLE,
+} from "../handlers.js";
 import { SqsQueue } from "../queue.js";
 import type { FaultOptions } from "./faults.js";
 import type { FromFunctionThread, FunctionThreadSetup } from "./function-thread.js";
@@ -37,6 +42,11 @@ export interface LocalEnvironmentOptions {
   readonly flows?: string;
   /** How long a flow-runner invocation may run. @default 900 */
   readonly flowRunnerTimeoutSeconds?: number;
+  /**
+   * The project whose source files the worker functions may import task modules from (outside
+   * node_modules); a task message naming any other module is refused. @default process.cwd()
+   */
+  readonly projectRoot?: string;
 }
 
 /** A running local environment: its address, its emulator, and how to stop it. */
@@ -127,6 +137,7 @@ export async function startLocalEnvironment(
       [ADDRESS_VARIABLES.bucket]: bucket,
       [DEAD_LETTER_ARN_VARIABLE]: deadLetterArn as string,
       [MAX_RECEIVE_COUNT_VARIABLE]: String(maxReceiveCount),
+      [PROJECT_ROOT_VARIABLE]: resolve(options.projectRoot ?? process.cwd()),
     };
     // A message held by a thread that died comes back at once rather than after its visibility timeout.
     const queues = new Map([

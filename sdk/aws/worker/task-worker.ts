@@ -5,6 +5,7 @@ import type { TaskDefinition } from "../../engine/definitions.js";
 import {
   CodeMismatchError,
   InvalidArgumentError,
+  MessageRefusedError,
   SquallError,
   TaskTimeoutError,
   toError,
@@ -26,8 +27,7 @@ import {
 } from "../../remote/attempt.js";
 import { retryDelayMs } from "../../retry.js";
 import type { Serializer } from "../../serialization/serializer.js";
-import { cancelledKey, resultKey } from "../../storage/keys.js";
-import { openStore } from "../../storage/open-store.js";
+import { cancelledKey, resultKey, runPrefix } from "../../storage/keys.js";
 import type { ResultStore, StoreLocator } from "../../storage/result-store.js";
 import type { SqsQueue } from "../queue.js";
 import {
@@ -41,6 +41,7 @@ import {
 } from "../wire/messages.js";
 import { packMessages, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
 import { asPayload, inlineBytes } from "../wire/payload.js";
+import { confinedOpener, isUnder, localModuleRefusal, refuseModule } from "./confinement.js";
 import { crashedOutcome, malformedOutcomes, skippedOutcome, stalledOutcome } from "./outcomes.js";
 import { WORKER_ID } from "./worker-id.js";
 
@@ -76,6 +77,11 @@ export interface TaskWorkerOptions {
    * the file as `moduleHash` computes it. Their tasks are found by name in the bundle.
    */
   readonly bundled?: Readonly<Record<string, string>>;
+  /**
+   * Where a worker without a bundle (the local environment's) may import task modules from: the
+   * project's source files, outside node_modules. @default process.cwd()
+   */
+  readonly projectRoot?: string;
   /**
    * Deliveries without an outcome after which a run ends Crashed: the task queue's
    * `maxReceiveCount`, so that a run is given up on as the dead-letter queue would. @default 3
@@ -122,10 +128,6 @@ class FailingApart implements ResultStore {
   }
 }
 
-/** Opens the stores of upstream results passed by reference, their failures the bucket's. */
-const openApart = async (locator: StoreLocator): Promise<ResultStore> =>
-  new FailingApart(await openStore(locator).catch(unavailable));
-
 /** How long a warm worker trusts what it learned of a flow run's cancellation. */
 const CANCEL_CHECK_MS = 1_000;
 
@@ -145,6 +147,9 @@ type Parsed = ReturnType<typeof parseMessage<typeof TaskMessageSchema>>;
  */
 export function createTaskWorker(options: TaskWorkerOptions) {
   const store = new FailingApart(options.store);
+  // Stored arguments are read from this bucket only, through this very store.
+  const own = options.store.locator?.kind === "s3" ? options.store.locator : undefined;
+  const ownBucket = own?.prefix ? undefined : own?.bucket;
   const logs = new Map<string, Entry[]>();
   captureConsole((method, args, scope) => {
     const stream = streamOf(method);
@@ -195,7 +200,11 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       const found = await taskFor(record, spec);
       def = found;
       const serializer = serializerFor(spec, found.settings.serializer);
-      const args = await decodeArguments(await payloadBytes(record.args), serializer, openApart);
+      const args = await decodeArguments(
+        await payloadBytes(record.args, message.flowRunId),
+        serializer,
+        confinedOpener(store, ownBucket, message.flowRunId),
+      );
       // Loading the task's module and its arguments is the worker's time, not the run's.
       base.startedAt = Date.now();
       const value = await withDeadline(
@@ -243,8 +252,13 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     return asPayload(bytes);
   }
 
-  async function payloadBytes(payload: Payload): Promise<Uint8Array> {
+  async function payloadBytes(payload: Payload, flowRunId: string): Promise<Uint8Array> {
     if (!("key" in payload)) return inlineBytes(payload) as Uint8Array;
+    if (!isUnder(payload.key, runPrefix(flowRunId))) {
+      throw new MessageRefusedError(
+        `Refused to read arguments at ${JSON.stringify(payload.key.slice(0, 200))}: a worker reads a run's arguments only under its flow run's prefix ${runPrefix(flowRunId)}. Nothing was read.`,
+      );
+    }
     return storedArguments(store, payload.key);
   }
 
@@ -256,7 +270,16 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   async function taskFor(record: TaskRecord, spec: AttemptSpec): Promise<TaskDefinition> {
     const module = record.module as string;
     const bundledHash = bundledSourceHash(options.bundled, module);
+    if (options.bundled && bundledHash === undefined) {
+      refuseModule(
+        module,
+        record.task,
+        "a deployed worker runs only tasks of the modules its bundle was built from",
+      );
+    }
     if (bundledHash === undefined) {
+      const refusal = localModuleRefusal(module, options.projectRoot ?? process.cwd());
+      if (refusal) refuseModule(module, record.task, refusal);
       const def = await findTask(module, record.task);
       verifyCode(def, spec);
       return def;
