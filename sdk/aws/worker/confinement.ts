@@ -17,6 +17,16 @@ const SOURCE_EXTENSIONS = new Set([".js", ".mjs", ".cjs", ".ts", ".mts", ".cts",
  * link cannot lead out). `data:`, `http:`, `node:` and bare or relative specifiers are refused.
  */
 export function localModuleRefusal(module: string, projectRoot: string): string | undefined {
+  if (allowed.get(module) === projectRoot) return undefined; // every run after the first: no file system calls
+  const refusal = checkLocalModule(module, projectRoot);
+  if (refusal === undefined) allowed.set(module, projectRoot);
+  return refusal;
+}
+
+/** Modules found allowed, with the root they were checked against; only files of the project, so few. */
+const allowed = new Map<string, string>();
+
+function checkLocalModule(module: string, projectRoot: string): string | undefined {
   const rule = `a worker of the local environment imports only source files of its project (${projectRoot}), outside node_modules`;
   if (!module.startsWith("file:")) return `${rule}, named by file: URLs`;
   let path: string;
