@@ -127,4 +127,12 @@ describe("the flow-runner, invoked through Lambda's Invoke API on the local envi
       /^Expected `flows` to name a flows module, but .*no-such-flows\.ts does not exist/,
     );
   });
+
+  it("refuses a project root that is not a folder before starting anything", async () => {
+    for (const projectRoot of ["test/no-such-folder", "package.json"]) {
+      await expect(startLocalEnvironment({ projectRoot })).rejects.toThrow(
+        `Expected \`projectRoot\` to be the folder of the project whose files define your tasks, got \`${projectRoot}\`, which is not a folder.`,
+      );
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { extname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -89,6 +89,7 @@ export async function startLocalEnvironment(
   const maxReceiveCount = integerOption("maxReceiveCount", options.maxReceiveCount ?? 3, 1);
   const batchSize = integerOption("batchSize", options.batchSize ?? 10, 1);
   if (options.flows !== undefined) checkFlowsModule(options.flows);
+  const projectRoot = checkProjectRoot(options.projectRoot ?? process.cwd());
   if (batchSize > 10) {
     throw new InvalidArgumentError(`Expected \`batchSize\` to be at most 10, got \`${batchSize}\``);
   }
@@ -137,7 +138,7 @@ export async function startLocalEnvironment(
       [ADDRESS_VARIABLES.bucket]: bucket,
       [DEAD_LETTER_ARN_VARIABLE]: deadLetterArn as string,
       [MAX_RECEIVE_COUNT_VARIABLE]: String(maxReceiveCount),
-      [PROJECT_ROOT_VARIABLE]: resolve(options.projectRoot ?? process.cwd()),
+      [PROJECT_ROOT_VARIABLE]: projectRoot,
     };
     // A message held by a thread that died comes back at once rather than after its visibility timeout.
     const queues = new Map([
@@ -329,6 +330,17 @@ function startThread(
 }
 
 /** A flows module the flow-runner thread can import: a file URL, or a path to a file that exists. */
+/** The project root as an absolute path; it must be a folder, the workers' only source of task modules. */
+function checkProjectRoot(root: unknown): string {
+  const path = typeof root === "string" && root !== "" ? resolve(root) : undefined;
+  if (!path || !existsSync(path) || !statSync(path).isDirectory()) {
+    throw new InvalidArgumentError(
+      `Expected \`projectRoot\` to be the folder of the project whose files define your tasks, got \`${String(root)}\`${path ? ", which is not a folder" : ""}.`,
+    );
+  }
+  return path;
+}
+
 function checkFlowsModule(flows: unknown): void {
   if (typeof flows !== "string" || flows === "") {
     throw new InvalidArgumentError(
