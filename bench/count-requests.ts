@@ -293,13 +293,13 @@ function s3Api(method: string, key: string, params: URLSearchParams, headers: Fa
   return `${method} ${key ? "object" : "bucket"}`;
 }
 
-/** The kind of object a key names in squall's layout (`runs/<flowRunId>/...`). */
+/** The kind of object a key names in squall's layout (`runs/<flowRunId>/...`, `keys/<flowRunId>`). */
 function objectKind(key: string): string {
+  if (/^keys\/[^/]+$/.test(key)) return "run key";
   const within = key.replace(/^runs\/[^/]+\//, "");
   if (within === key) return "other object";
   if (within === "summary") return "run summary";
   if (within.startsWith("log/")) return "run log segment";
-  if (within === "cancelled") return "cancelled marker";
   if (within.startsWith("payloads/")) return "stored arguments";
   if (within.startsWith("results/")) return "stored result";
   return "other run object";

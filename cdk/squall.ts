@@ -19,7 +19,7 @@ import {
 } from "../sdk/aws/handlers.js";
 import { bundledModules } from "./constructs/bundled-modules.js";
 import { suppressNag } from "./constructs/nag.js";
-import { OPEN_PREFIX, ResultBucket, RUNS_PREFIX } from "./constructs/result-bucket.js";
+import { KEYS_PREFIX, OPEN_PREFIX, ResultBucket, RUNS_PREFIX } from "./constructs/result-bucket.js";
 import { type FunctionSettings, SquallFunction } from "./constructs/squall-function.js";
 import { WorkQueue } from "./constructs/work-queue.js";
 
@@ -151,6 +151,7 @@ export class Squall extends Construct {
     this.tasks.queue.grantSendMessages(this.worker);
     this.completions.queue.grantSendMessages(this.worker);
     this.results.grantRecords(this.worker);
+    this.results.grantRunKeys(this.worker, "read");
 
     this.coordinator = new SquallFunction(this, "Coordinator", {
       ...common,
@@ -173,6 +174,7 @@ export class Squall extends Construct {
       maxBatchingWindow: Duration.seconds(0),
     });
     this.results.grantRecords(this.coordinator);
+    this.results.grantRunKeys(this.coordinator, "read");
     this.results.grantOpenMarkers(this.coordinator);
     // The sweep ends runs whose outcomes are overdue (their messages lost to the completion
     // dead-letter queue, or the fleet stuck). A sweep not delivered is superseded by the next.
@@ -198,6 +200,7 @@ export class Squall extends Construct {
     this.tasks.queue.grantSendMessages(this.flowRunner);
     this.completions.queue.grantSendMessages(this.flowRunner);
     this.results.grantRecords(this.flowRunner);
+    this.results.grantRunKeys(this.flowRunner, "write");
 
     // Run ids are minted at run time, so object access is granted on a prefix of the stack's own
     // bucket, with exact actions: the one wildcard the rule pack sees.
@@ -208,7 +211,12 @@ export class Squall extends Construct {
       appliesTo: [`Resource::<${bucketId}.Arn>/${prefix}*`],
     });
     for (const fn of [this.worker, this.coordinator, this.flowRunner]) {
-      suppressNag(fn, [underPrefix(RUNS_PREFIX, "s3:GetObject, s3:PutObject")], true);
+      const keyAccess = fn === this.flowRunner ? "s3:PutObject" : "s3:GetObject";
+      suppressNag(
+        fn,
+        [underPrefix(RUNS_PREFIX, "s3:GetObject, s3:PutObject"), underPrefix(KEYS_PREFIX, keyAccess)],
+        true,
+      );
     }
     suppressNag(
       this.coordinator,

@@ -1,15 +1,18 @@
-// The bucket holding flow runs' records (runs/<flowRunId>/...) and the coordinator's open-run
-// markers (open/<flowRunId>): private, TLS only, expired after the retention. Grants name the
-// exact S3 actions squall uses, on those prefixes only.
+// The bucket holding flow runs' records (runs/<flowRunId>/...), their signing keys
+// (keys/<flowRunId>) and the coordinator's open-run markers (open/<flowRunId>): private, TLS only,
+// expired after the retention. Grants name the exact S3 actions squall uses, on those prefixes only.
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
 import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
+import { KEYS_PREFIX } from "../../sdk/aws/wire/run-key.js";
 import { suppressNag } from "./nag.js";
 
 /** Where squall keeps everything of a flow run. */
 export const RUNS_PREFIX = "runs/";
+/** Where each flow run's caller writes the key its messages are signed with. */
+export { KEYS_PREFIX };
 /** Where the coordinator marks runs whose flow returned with outcomes still out, for its sweep. */
 export const OPEN_PREFIX = openRunKey("");
 
@@ -42,6 +45,8 @@ export class ResultBucket extends Construct {
       versioned: false,
       lifecycleRules: [
         { id: "ExpireRuns", prefix: RUNS_PREFIX, expiration: Duration.days(retentionDays) },
+        // A key outliving its run would still sign for it: it goes with the record.
+        { id: "ExpireRunKeys", prefix: KEYS_PREFIX, expiration: Duration.days(retentionDays) },
         // A marker outliving its run's record would be listed by every sweep, for nothing.
         { id: "ExpireOpenMarkers", prefix: OPEN_PREFIX, expiration: Duration.days(retentionDays) },
         { id: "AbortUploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },
@@ -67,6 +72,18 @@ export class ResultBucket extends Construct {
   grantRecords(grantee: IGrantable): void {
     this.bucket.grants.actionsOnObjectKeys(grantee, `${RUNS_PREFIX}*`, "s3:GetObject", "s3:PutObject");
     Grant.addToPrincipal({ grantee, actions: ["s3:ListBucket"], resourceArns: [this.bucket.bucketArn] });
+  }
+
+  /**
+   * Run keys: a caller writes its run's key (and marks it cancelled there); workers and the
+   * coordinator read it to check and sign messages. Reading `runs/` grants neither.
+   */
+  grantRunKeys(grantee: IGrantable, access: "read" | "write"): void {
+    this.bucket.grants.actionsOnObjectKeys(
+      grantee,
+      `${KEYS_PREFIX}*`,
+      access === "read" ? "s3:GetObject" : "s3:PutObject",
+    );
   }
 
   /** What the coordinator also does: create, check and delete open-run markers, which its sweep lists. */

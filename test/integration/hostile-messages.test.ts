@@ -43,7 +43,7 @@ afterAll(() => {
 async function refusal(record: ReturnType<typeof taskRecord>, flowRunId = randomUUID()) {
   const { tasks, completions, store } = resources;
   const worker = createTaskWorker({ tasks, completions, store, stallDelaySeconds: 0 });
-  const response = await worker.handle(sqsEvent(taskMessage([record], flowRunId)));
+  const response = await worker.handle(await sqsEvent(taskMessage([record], flowRunId)));
   expect(response.batchItemFailures).toEqual([]);
   const [outcome, ...others] = await outcomesOf(completions);
   expect(others).toEqual([]);
@@ -165,7 +165,7 @@ describe("a task message whose arguments point elsewhere", () => {
     await store.put(key, defaultSerializer.serialize(6));
     const worker = createTaskWorker({ tasks, completions, store });
 
-    await worker.handle(sqsEvent(taskMessage([stored(key, store.locator)], flowRunId)));
+    await worker.handle(await sqsEvent(taskMessage([stored(key, store.locator)], flowRunId)));
 
     const [outcome] = await outcomesOf(completions);
     expect(outcome?.status).toBe("completed");

@@ -12,6 +12,7 @@ import {
   type TaskRecord,
   WIRE_VERSION,
 } from "../../sdk/aws/wire/messages.js";
+import { TestSigner } from "./signing.js";
 
 const CREDENTIALS = { accessKeyId: "squall-local", secretAccessKey: "squall-local" };
 
@@ -30,11 +31,14 @@ export async function workerResources(endpoint: string, name: string) {
     return new SqsQueue({ url: created.QueueUrl as string, client: sqs });
   };
   await s3.send(new CreateBucketCommand({ Bucket: id }));
+  const store = new S3ResultStore({ bucket: id, client: s3 });
+  signer = new TestSigner(store);
   return {
     bucket: id,
+    signer,
     tasks: await queue("tasks"),
     completions: await queue("completions"),
-    store: new S3ResultStore({ bucket: id, client: s3 }),
+    store,
     close() {
       s3.destroy();
       sqs.destroy();
@@ -72,10 +76,16 @@ export function taskMessage(records: TaskRecord[], flowRunId: string = randomUUI
   return { v: WIRE_VERSION, flowRunId, flowRunName: "witty-otter", flowName: "tests", tasks: records };
 }
 
-/** The SQS event that delivers these messages to the worker. */
-export function sqsEvent(...messages: TaskMessage[]) {
-  return { Records: messages.map((m, i) => ({ messageId: `m${i}`, body: JSON.stringify(m) })) };
+/**
+ * The SQS event that delivers these messages to the worker, signed as their caller would (with
+ * keys written to the bucket of the last `workerResources`).
+ */
+export async function sqsEvent(...messages: TaskMessage[]) {
+  if (!signer) throw new Error("Call workerResources() before sqsEvent().");
+  return signer.event(...messages);
 }
+
+let signer: TestSigner | undefined;
 
 /** Every outcome on the completion queue now, received and deleted. */
 export async function outcomesOf(queue: SqsQueue): Promise<Outcome[]> {

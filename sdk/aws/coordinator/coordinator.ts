@@ -1,13 +1,16 @@
 import { toError } from "../../errors.js";
 import { appendToRecord, type RecordStore, type RunSummary, readSummary } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
+import { authenticate } from "../wire/authenticate.js";
 import {
   type FlowReturned,
   type Outcome,
   OutcomeMessageSchema,
-  parseMessage,
+  parseValue,
   TaskMessageSchema,
 } from "../wire/messages.js";
+import { Rejections } from "../wire/rejections.js";
+import { RunKeys } from "../wire/run-key.js";
 import { crashedOutcome, overdueOutcome } from "../worker/outcomes.js";
 import type { BatchResponse } from "../worker/task-worker.js";
 
@@ -17,7 +20,7 @@ export interface CoordinatorEvent {
     readonly messageId: string;
     readonly body: string;
     readonly eventSourceARN?: string;
-    readonly attributes?: { readonly ApproximateReceiveCount?: string };
+    readonly attributes?: { readonly ApproximateReceiveCount?: string; readonly SenderId?: string };
   }[];
 }
 
@@ -39,6 +42,7 @@ export function openRunKey(flowRunId: string): string {
 }
 
 export interface CoordinatorOptions {
+  /** The record's bucket, where the coordinator also reads each flow run's key. */
   readonly store: RecordStore | SweepStore;
   /**
    * How long after its flow returned a run may wait for outcomes before a sweep marks the
@@ -55,7 +59,9 @@ export interface CoordinatorOptions {
  * outcome counts once; and turns dead-lettered task messages into Crashed outcomes, so a task
  * that keeps killing its worker fails its flow instead of leaving it waiting. A caller's notice
  * that its flow function returned goes into the record too; the run is marked final in the
- * summary once every task run it sent is.
+ * summary once every task run it sent is. Only messages signed with their flow run's key are
+ * recorded: others are rejected (logged and counted once, then deleted), so the record holds
+ * nothing but what the run's caller sent and its workers reported.
  *
  * @example
  * const coordinator = createCoordinator({ store, deadLetterQueueArn });
@@ -64,6 +70,49 @@ export interface CoordinatorOptions {
 export function createCoordinator(options: CoordinatorOptions) {
   const sweepable = "list" in options.store ? options.store : undefined;
   const overdueMs = (options.overdueSeconds ?? 3600) * 1000;
+  const runKeys = new RunKeys(async (key) => {
+    const found = await options.store.read(key);
+    return found && found !== "unchanged" ? found.bytes : undefined;
+  });
+  const rejections = new Rejections("coordinator");
+
+  type Item = CoordinatorEvent["Records"][number];
+
+  /** What a message says, once its signature is checked: nothing when it is rejected. */
+  async function read(item: Item): Promise<{ outcomes: Outcome[]; returned?: FlowReturned }> {
+    const deadLettered =
+      options.deadLetterQueueArn !== undefined && item.eventSourceARN === options.deadLetterQueueArn;
+    const checked = await authenticate(item.body, deadLettered ? "tasks" : "completions", runKeys);
+    if (!checked.ok) {
+      rejections.reject(item, checked.reason, checked.detail, "It was deleted; nothing was recorded.");
+      return { outcomes: [] };
+    }
+    if (deadLettered) {
+      const parsed = parseValue(TaskMessageSchema, checked.json);
+      if (!parsed.ok) {
+        rejections.reject(item, "malformed", parsed.reason, "It was deleted; nothing was recorded.");
+        return { outcomes: [] };
+      }
+      const message = parsed.value;
+      // The dead-letter queue keeps the receive count; receiving it here added one.
+      const deliveries = Number(item.attributes?.ApproximateReceiveCount ?? 0);
+      const times = (message.deaths ?? 0) + Math.max(deliveries - 1, 0);
+      return { outcomes: message.tasks.map((task) => crashedOutcome(message, task, times)) };
+    }
+    const parsed = parseValue(OutcomeMessageSchema, checked.json);
+    if (!parsed.ok) {
+      rejections.reject(item, "malformed", parsed.reason, "It was deleted; nothing was recorded.");
+      return { outcomes: [] };
+    }
+    const message = parsed.value;
+    if ("returned" in message) return { outcomes: [], returned: message.returned };
+    const { worker, outcomes } = message;
+    // Runs that started there ran there; a run reported crashed or skipped ran nowhere.
+    for (const outcome of outcomes) {
+      if (worker !== undefined && outcome.startedAt !== undefined) outcome.worker ??= worker;
+    }
+    return { outcomes };
+  }
 
   /**
    * Runs whose flow returned while outcomes were still out get a marker under `open/`, which
@@ -115,6 +164,8 @@ export function createCoordinator(options: CoordinatorOptions) {
 
   return {
     sweep,
+    /** Messages this instance rejected, by reason (each also logged once, as a metric line). */
+    rejected: () => rejections.counts(),
     async handle(event: CoordinatorEvent | SweepEvent): Promise<BatchResponse> {
       if (!("Records" in event)) {
         await sweep();
@@ -132,11 +183,21 @@ export function createCoordinator(options: CoordinatorOptions) {
         }
         return run;
       };
-      for (const record of event.Records) {
-        const { outcomes, returned } =
-          options.deadLetterQueueArn !== undefined && record.eventSourceARN === options.deadLetterQueueArn
-            ? { outcomes: crashed(record.body, Number(record.attributes?.ApproximateReceiveCount ?? 0)) }
-            : received(record.body);
+      const failed = new Set<string>();
+      const reads = await Promise.all(
+        event.Records.map((record) =>
+          read(record).catch((error) => {
+            // The bucket did not give the run's key: delivered again, later.
+            process.stderr.write(
+              `squall coordinator: could not read a flow run's key, its message comes back: ${toError(error).message}\n`,
+            );
+            failed.add(record.messageId);
+            return { outcomes: [] as Outcome[], returned: undefined };
+          }),
+        ),
+      );
+      event.Records.forEach((record, i) => {
+        const { outcomes, returned } = reads[i] as Awaited<ReturnType<typeof read>>;
         for (const outcome of outcomes) {
           const run = runOf(outcome.flowRunId);
           run.outcomes.push(outcome);
@@ -147,8 +208,7 @@ export function createCoordinator(options: CoordinatorOptions) {
           run.returned = returned;
           run.items.add(record.messageId);
         }
-      }
-      const failed = new Set<string>();
+      });
       await Promise.all(
         [...byRun].map(async ([flowRunId, run]) => {
           try {
@@ -170,33 +230,4 @@ export function createCoordinator(options: CoordinatorOptions) {
       return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
     },
   };
-}
-
-function received(body: string): { outcomes: Outcome[]; returned?: FlowReturned } {
-  const parsed = parseMessage(OutcomeMessageSchema, body);
-  if (parsed.ok) {
-    const message = parsed.value;
-    if ("returned" in message) return { outcomes: [], returned: message.returned };
-    const { worker, outcomes } = message;
-    // Runs that started there ran there; a run reported crashed or skipped ran nowhere.
-    for (const outcome of outcomes) {
-      if (worker !== undefined && outcome.startedAt !== undefined) outcome.worker ??= worker;
-    }
-    return { outcomes };
-  }
-  process.stderr.write(`squall coordinator: dropped an outcome message: ${parsed.reason}\n`);
-  return { outcomes: [] };
-}
-
-/** A task message that reached the dead-letter queue: each of its task runs crashed. */
-function crashed(body: string, deliveries: number): Outcome[] {
-  const parsed = parseMessage(TaskMessageSchema, body);
-  if (!parsed.ok) {
-    process.stderr.write(`squall coordinator: dropped a dead-lettered message: ${parsed.reason}\n`);
-    return [];
-  }
-  const message = parsed.value;
-  // The dead-letter queue keeps the receive count; receiving it here added one.
-  const times = (message.deaths ?? 0) + Math.max(deliveries - 1, 0);
-  return message.tasks.map((task) => crashedOutcome(message, task, times));
 }

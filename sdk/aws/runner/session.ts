@@ -16,7 +16,7 @@ import type { FlowRunInfo, RunScope } from "../../runs.js";
 import { learnErrorClassesOf } from "../../serialization/errors.js";
 import { defaultSerializer, type Serializer } from "../../serialization/serializer.js";
 import { StoredValue } from "../../serialization/stored.js";
-import { cancelledKey, runPrefix } from "../../storage/keys.js";
+import { runPrefix } from "../../storage/keys.js";
 import type { SqsQueue } from "../queue.js";
 import type { Segment } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
@@ -30,6 +30,8 @@ import {
 } from "../wire/messages.js";
 import { packMessages, SQS_MAX_BYTES, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
 import { asPayload, inlineBytes } from "../wire/payload.js";
+import { markRunCancelled, newRunKey, storeRunKey } from "../wire/run-key.js";
+import { SEAL_BYTES, seal } from "../wire/seal.js";
 import { type FollowerOptions, RecordFollower } from "./follower.js";
 
 /** What a session needs of its runner: where to send, where to read. */
@@ -49,6 +51,8 @@ export interface SessionOptions {
 
 /** The most a task record may take of a message: the rest is the message's own fields. */
 const MAX_RECORD_BYTES = SQS_MAX_BYTES - 4 * 1024;
+/** The most a message may take before it is signed. */
+const MAX_UNSIGNED_BYTES = SQS_MAX_BYTES - SEAL_BYTES;
 
 interface Waiting {
   readonly attempt: TaskAttempt;
@@ -68,6 +72,9 @@ interface Waiting {
  * from the run's record in the bucket: it settles the run's future and replays the run's
  * console output and log lines here, attributed to the run. A run settles once the record holds
  * every attempt's outcome, so a flow that has its results has its whole record too.
+ *
+ * Before it sends anything, the session writes the flow run's key to the bucket and signs every
+ * message with it: workers and the coordinator act only on messages signed with their run's key.
  */
 export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   readonly retriesElsewhere = true;
@@ -84,6 +91,9 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   readonly #sent = new TerminalIds();
   #sentCount = 0;
   #cancelMarked: Promise<void> | undefined;
+  /** The flow run's signing key, and its writing to the bucket, which comes before any send. */
+  readonly #key = newRunKey();
+  #keyStored: Promise<void> | undefined;
 
   constructor(
     flowRun: FlowRunInfo,
@@ -101,6 +111,9 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       (segment) => this.#onSegment(segment),
       options.follow,
     );
+    // Written while the flow gets going, so the first send rarely waits for it; a failure
+    // surfaces at that send (or the flow's end), naming the run.
+    this.#storeKey().catch(() => {});
   }
 
   // ---- TaskRunnerSession ----
@@ -125,8 +138,9 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
         endedAt: Date.now(),
       };
       // The coordinator marks the flow run final in its record once every run sent is.
-      await this.#connection.completions
-        .send([JSON.stringify({ v: WIRE_VERSION, returned })])
+      const body = JSON.stringify({ v: WIRE_VERSION, flowRunId: this.#flowRun.id, returned });
+      await this.#storeKey()
+        .then(() => this.#connection.completions.send([seal(this.#key, "completions", body)]))
         .catch((error) =>
           process.stderr.write(
             `squall: could not record how flow run '${this.#flowRun.name}' ended: ${toError(error).message}\n`,
@@ -154,8 +168,9 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     this.#waiting.delete(id);
     this.#outbox.delete(id);
     if (this.#sent.has(id) && !this.#cancelMarked) {
-      this.#cancelMarked = this.#connection.store
-        .put(cancelledKey(this.#flowRun.id), new TextEncoder().encode(new Date().toISOString()))
+      // Workers learn it from the run's key object, which they read for each batch anyway.
+      this.#cancelMarked = this.#storeKey()
+        .then(() => markRunCancelled(this.#connection.store, this.#flowRun.id, this.#key))
         .catch((error) => {
           process.stderr.write(
             `squall: could not mark flow run '${this.#flowRun.name}' cancelled: ${toError(error).message}\n`,
@@ -186,6 +201,12 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     this.#outbox.set(id, json);
     // Everything submitted in this turn of the event loop goes out together.
     this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
+  }
+
+  /** Writes the run's key, once; every send waits for it. */
+  #storeKey(): Promise<void> {
+    this.#keyStored ??= storeRunKey(this.#connection.store, this.#flowRun.id, this.#key);
+    return this.#keyStored;
   }
 
   #recordJson(attempt: TaskAttempt, args: Payload): string {
@@ -221,8 +242,11 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     try {
       const bodies = packMessages(head, [...outbox.values()], "]}", {
         maxRecords: this.#options.tasksPerMessage,
+        maxMessageBytes: MAX_UNSIGNED_BYTES,
       });
-      await this.#connection.tasks.send(bodies); // which tries again what SQS failed
+      await this.#storeKey();
+      // which tries again what SQS failed
+      await this.#connection.tasks.send(bodies.map((body) => seal(this.#key, "tasks", body)));
       this.#follower.poke();
     } catch (error) {
       // Possibly sent in part: what did arrive still runs, and its outcome is ignored.

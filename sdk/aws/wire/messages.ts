@@ -3,11 +3,19 @@ import * as v from "valibot";
 /**
  * The messages of the distributed runner, validated before use: a message that does not
  * fit becomes a clear failure for its tasks, never a crashed batch. `v` is the schema
- * version; a worker refuses a version it does not know rather than guess.
+ * version; a worker refuses a version it does not know rather than guess. Since version 2,
+ * every message names its flow run at the top and is signed with that run's key (`seal.ts`).
  */
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 
 const id = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
+
+/**
+ * Flow run and task run ids: they name objects in the bucket (`runs/<flowRunId>/`,
+ * `keys/<flowRunId>`), so they are one key segment of safe characters, never a path.
+ */
+export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+const runId = v.pipe(v.string(), v.regex(RUN_ID_PATTERN, "Expected 1 to 128 letters, digits, `_` or `-`"));
 
 /** A serialized value: UTF-8 text when the serializer wrote text, else base64; or a key in the bucket. */
 export const PayloadSchema = v.union([
@@ -18,7 +26,7 @@ export const PayloadSchema = v.union([
 export type Payload = v.InferOutput<typeof PayloadSchema>;
 
 export const TaskRecordSchema = v.object({
-  taskRunId: id,
+  taskRunId: runId,
   taskRunName: id,
   task: id,
   module: v.optional(v.string()),
@@ -45,7 +53,7 @@ export type TaskRecord = v.InferOutput<typeof TaskRecordSchema>;
 /** Several task runs of one flow run, as one queue message. */
 export const TaskMessageSchema = v.object({
   v: v.literal(WIRE_VERSION),
-  flowRunId: id,
+  flowRunId: runId,
   flowRunName: v.string(),
   flowName: v.string(),
   tasks: v.pipe(v.array(TaskRecordSchema), v.minLength(1)),
@@ -74,8 +82,8 @@ const LogRecordSchema = v.object({
 
 /** How one attempt ended, as the worker reports it. */
 export const OutcomeSchema = v.object({
-  flowRunId: id,
-  taskRunId: id,
+  flowRunId: runId,
+  taskRunId: runId,
   attempt: v.pipe(v.number(), v.integer(), v.minValue(1)),
   /** `cancelled`: the worker skipped it, its flow run being cancelled. */
   status: v.picklist(["completed", "failed", "crashed", "cancelled", "retrying"]),
@@ -101,7 +109,7 @@ export type Outcome = v.InferOutput<typeof OutcomeSchema>;
  * once the outcomes of all `tasks` task runs it sent are recorded.
  */
 export const FlowReturnedSchema = v.object({
-  flowRunId: id,
+  flowRunId: runId,
   flowName: v.string(),
   state: v.picklist(["Completed", "Failed", "Cancelled", "TimedOut", "Crashed"]),
   message: v.optional(v.string()),
@@ -118,15 +126,31 @@ export const FlowReturnedSchema = v.object({
 });
 export type FlowReturned = v.InferOutput<typeof FlowReturnedSchema>;
 
-/** What the completion queue carries: outcomes from workers, or a caller's flow-returned notice. */
+/**
+ * What the completion queue carries: outcomes of one flow run from a worker, or its caller's
+ * flow-returned notice. Each message is of one flow run, signed with that run's key.
+ */
 export const OutcomeMessageSchema = v.union([
-  v.object({
-    v: v.literal(WIRE_VERSION),
-    /** The worker that sent them (once, not per outcome: SQS bills by the 64 KB). */
-    worker: v.optional(v.string()),
-    outcomes: v.pipe(v.array(OutcomeSchema), v.minLength(1)),
-  }),
-  v.object({ v: v.literal(WIRE_VERSION), returned: FlowReturnedSchema }),
+  v.pipe(
+    v.object({
+      v: v.literal(WIRE_VERSION),
+      flowRunId: runId,
+      /** The worker that sent them (once, not per outcome: SQS bills by the 64 KB). */
+      worker: v.optional(v.string()),
+      outcomes: v.pipe(v.array(OutcomeSchema), v.minLength(1)),
+    }),
+    v.check(
+      (message) => message.outcomes.every((outcome) => outcome.flowRunId === message.flowRunId),
+      "Expected every outcome to be of the message's flow run",
+    ),
+  ),
+  v.pipe(
+    v.object({ v: v.literal(WIRE_VERSION), flowRunId: runId, returned: FlowReturnedSchema }),
+    v.check(
+      (message) => message.returned.flowRunId === message.flowRunId,
+      "Expected the notice to be of the message's flow run",
+    ),
+  ),
 ]);
 export type OutcomeMessage = v.InferOutput<typeof OutcomeMessageSchema>;
 
@@ -141,6 +165,14 @@ export function parseMessage<S extends v.GenericSchema>(
   } catch (error) {
     return { ok: false, reason: `the message is not JSON (${(error as Error).message})` };
   }
+  return parseValue(schema, json);
+}
+
+/** As `parseMessage`, for a message already parsed as JSON. */
+export function parseValue<S extends v.GenericSchema>(
+  schema: S,
+  json: unknown,
+): { ok: true; value: v.InferOutput<S> } | { ok: false; reason: string } {
   const version = (json as { v?: unknown } | null)?.v;
   if (version !== WIRE_VERSION) {
     return {

@@ -1,5 +1,5 @@
 import { CancelledError, CrashedError, SquallError } from "../../errors.js";
-import type { Outcome, TaskMessage, TaskRecord } from "../wire/messages.js";
+import { type Outcome, RUN_ID_PATTERN, type TaskMessage, type TaskRecord } from "../wire/messages.js";
 import { errorOutcome } from "../wire/payload.js";
 
 /** The outcome of a run whose worker died (or timed out) `times` times while it ran. */
@@ -41,22 +41,24 @@ export function skippedOutcome(message: TaskMessage, record: TaskRecord): Outcom
   return errorOutcome({ ...record, flowRunId: message.flowRunId }, "cancelled", error);
 }
 
-/** Failed outcomes for the task runs a malformed message names, as far as they can be read. */
-export function malformedOutcomes(body: string, reason: string): Outcome[] {
-  let loose: { flowRunId?: unknown; tasks?: { taskRunId?: unknown; attempt?: unknown }[] } = {};
-  try {
-    loose = JSON.parse(body);
-  } catch {}
-  const flowRunId = loose?.flowRunId;
-  if (typeof flowRunId !== "string" || !Array.isArray(loose.tasks)) {
-    process.stderr.write(`squall worker: dropped a task message naming no task runs: ${reason}\n`);
-    return [];
-  }
+/**
+ * Failed outcomes for the task runs a signed but malformed message names, as far as they can
+ * be told; `untold` counts the entries that name no task run (nothing can answer for them).
+ */
+export function malformedOutcomes(
+  flowRunId: string,
+  json: unknown,
+  reason: string,
+): { outcomes: Outcome[]; untold: number } {
+  const tasks = (json as { tasks?: unknown } | null)?.tasks;
+  if (!Array.isArray(tasks) || tasks.length === 0) return { outcomes: [], untold: 1 };
   const error = new SquallError(`The task message could not be read: ${reason}.`);
-  return loose.tasks
-    .filter((task) => typeof task?.taskRunId === "string")
-    .map((task) => {
-      const attempt = typeof task.attempt === "number" && task.attempt >= 1 ? Math.floor(task.attempt) : 1;
-      return errorOutcome({ flowRunId, taskRunId: task.taskRunId as string, attempt }, "failed", error);
-    });
+  const outcomes: Outcome[] = [];
+  for (const task of tasks as { taskRunId?: unknown; attempt?: unknown }[]) {
+    const taskRunId = task?.taskRunId;
+    if (typeof taskRunId !== "string" || !RUN_ID_PATTERN.test(taskRunId)) continue;
+    const attempt = typeof task.attempt === "number" && task.attempt >= 1 ? Math.floor(task.attempt) : 1;
+    outcomes.push(errorOutcome({ flowRunId, taskRunId, attempt }, "failed", error));
+  }
+  return { outcomes, untold: tasks.length - outcomes.length };
 }

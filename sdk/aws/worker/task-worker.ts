@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { format } from "node:util";
 import { scopeStorage } from "../../context.js";
@@ -27,20 +28,24 @@ import {
 } from "../../remote/attempt.js";
 import { retryDelayMs } from "../../retry.js";
 import type { Serializer } from "../../serialization/serializer.js";
-import { cancelledKey, resultKey, runPrefix } from "../../storage/keys.js";
+import { resultKey, runPrefix } from "../../storage/keys.js";
 import type { ResultStore, StoreLocator } from "../../storage/result-store.js";
 import type { SqsQueue } from "../queue.js";
+import { authenticate } from "../wire/authenticate.js";
 import {
   type Outcome,
   type Payload,
-  parseMessage,
+  parseValue,
   type TaskMessage,
   TaskMessageSchema,
   type TaskRecord,
   WIRE_VERSION,
 } from "../wire/messages.js";
-import { packMessages, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
+import { packMessages, SQS_MAX_BYTES, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
 import { asPayload, inlineBytes } from "../wire/payload.js";
+import { Rejections } from "../wire/rejections.js";
+import { type RunKey, RunKeys } from "../wire/run-key.js";
+import { type Channel, SEAL_BYTES, seal } from "../wire/seal.js";
 import { confinedOpener, isUnder, localModuleRefusal, refuseModule } from "./confinement.js";
 import { crashedOutcome, malformedOutcomes, skippedOutcome, stalledOutcome } from "./outcomes.js";
 import { WORKER_ID } from "./worker-id.js";
@@ -52,7 +57,7 @@ export interface SqsEvent {
     /** Lambda gives it; with it, a worker can delete what it handled before the batch ends. */
     readonly receiptHandle?: string;
     readonly body: string;
-    readonly attributes?: { readonly ApproximateReceiveCount?: string };
+    readonly attributes?: { readonly ApproximateReceiveCount?: string; readonly SenderId?: string };
   }[];
 }
 
@@ -132,7 +137,18 @@ class FailingApart implements ResultStore {
 const CANCEL_CHECK_MS = 1_000;
 
 type Entry = Outcome["logs"][number];
-type Parsed = ReturnType<typeof parseMessage<typeof TaskMessageSchema>>;
+type Parsed =
+  | { ok: true; value: TaskMessage }
+  | { ok: false; flowRunId: string; json: unknown; reason: string };
+
+/** The keys of the flow runs a batch's messages were signed for: what the worker signs with in turn. */
+type BatchKeys = ReadonlyMap<string, RunKey>;
+
+function signFor(keys: BatchKeys, flowRunId: string, channel: Channel, body: string): string {
+  const runKey = keys.get(flowRunId);
+  if (!runKey) throw new Error(`No key for flow run ${flowRunId} in this batch.`); // a bug, not a message
+  return seal(runKey.key, channel, body);
+}
 
 /**
  * The worker function's core: runs each task run of each message by name, with its deadline,
@@ -213,7 +229,13 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         args,
         record.timeoutMs,
       );
-      const payload = await encodeResult(value, serializer, message.flowRunId, record.taskRunId);
+      const payload = await encodeResult(
+        value,
+        serializer,
+        message.flowRunId,
+        record.taskRunId,
+        record.attempt,
+      );
       return {
         outcome: { ...base, status: "completed", serializer: serializer.name, payload, endedAt: Date.now() },
       };
@@ -242,10 +264,13 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     serializer: Serializer,
     flowRunId: string,
     taskRunId: string,
+    attempt: number,
   ): Promise<Payload> {
     const bytes = serializer.serialize(value, "result");
     if (bytes.byteLength > (options.inlineBytes ?? 64 * 1024)) {
-      const key = resultKey(flowRunId, taskRunId);
+      // A key of its own per execution: a run delivered twice (or a message replayed) never
+      // overwrites the value an outcome already recorded points at.
+      const key = `${resultKey(flowRunId, taskRunId)}-${attempt}-${randomBytes(4).toString("hex")}`;
       await store.put(key, bytes);
       return { key, size: bytes.byteLength };
     }
@@ -296,27 +321,12 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   }
 
   /**
-   * Whether each flow run of the batch was cancelled: one lookup per flow run, shared by the
-   * invocations of the next second (a warm worker fed one run at a time would otherwise look
-   * it up before every run; a cancellation reaches it within that second).
+   * Each flow run's key, read once per flow run per second by a warm worker: it checks the
+   * run's messages and says whether the run was cancelled (so a cancellation reaches workers
+   * within that second, for one lookup that the run's cancellation check took anyway).
    */
-  const cancelChecks = new Map<string, { at: number; cancelled: Promise<boolean> }>();
-  function cancelledRuns(messages: readonly TaskMessage[]): Map<string, Promise<boolean>> {
-    const now = Date.now();
-    for (const [flowRunId, check] of cancelChecks)
-      if (now - check.at > CANCEL_CHECK_MS) cancelChecks.delete(flowRunId);
-    const runs = new Map<string, Promise<boolean>>();
-    for (const { flowRunId } of messages) {
-      let check = cancelChecks.get(flowRunId);
-      if (!check) {
-        const cancelled = options.store.exists(cancelledKey(flowRunId)).catch(() => false); // unknown: run it
-        check = { at: now, cancelled };
-        cancelChecks.set(flowRunId, check);
-      }
-      runs.set(flowRunId, check.cancelled);
-    }
-    return runs;
-  }
+  const runKeys = new RunKeys((key) => options.store.get(key), { refreshMs: CANCEL_CHECK_MS });
+  const rejections = new Rejections("worker");
 
   type Item = SqsEvent["Records"][number];
   const maxDeliveries = options.maxDeliveries ?? 3;
@@ -328,19 +338,32 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   }
 
   /** Runs the messages' task runs, all at once up to the concurrency limit; outcomes in message order. */
-  async function runMessages(items: readonly { item: Item; parsed: Parsed }[]): Promise<Handled> {
+  async function runMessages(
+    items: readonly { item: Item; parsed: Parsed }[],
+    keys: BatchKeys,
+  ): Promise<Handled> {
     const retries: Handled["retries"] = [];
     const stalled: Handled["stalled"] = [];
-    const messages = items.flatMap(({ parsed }) => (parsed.ok ? [parsed.value] : []));
-    const cancelled = cancelledRuns(messages);
     const work: (() => Promise<void>)[] = [];
     const outcomes = items.map(({ item, parsed }) => {
-      if (!parsed.ok) return malformedOutcomes(item.body, parsed.reason);
+      if (!parsed.ok) {
+        // Signed, so its runs are the caller's: each it names fails, saying why.
+        const { outcomes, untold } = malformedOutcomes(parsed.flowRunId, parsed.json, parsed.reason);
+        if (untold > 0) {
+          rejections.reject(
+            item,
+            "malformed",
+            `${parsed.reason}; ${untold} of its task runs name no task run id`,
+            outcomes.length > 0 ? `The ${outcomes.length} it names end Failed.` : "It was deleted.",
+          );
+        }
+        return outcomes;
+      }
       const message = parsed.value;
       const mine: Outcome[] = new Array(message.tasks.length);
       message.tasks.forEach((record, i) => {
         work.push(async () => {
-          if (await cancelled.get(message.flowRunId)) {
+          if (keys.get(message.flowRunId)?.cancelled) {
             mine[i] = skippedOutcome(message, record);
             return;
           }
@@ -365,11 +388,11 @@ export function createTaskWorker(options: TaskWorkerOptions) {
    * out, the runs count as handled. A run sent back for the bucket's sake is not a death (the
    * worker lived), so it goes back as a message of its own rather than a batch item failure.
    */
-  async function report({ outcomes, retries, stalled }: Handled): Promise<void> {
+  async function report({ outcomes, retries, stalled }: Handled, keys: BatchKeys): Promise<void> {
     const later = new Map<number, string[]>(); // delay in seconds → bodies, one send for each delay
     const sendLater = (delay: number, message: TaskMessage) => {
       const bodies = later.get(delay) ?? [];
-      bodies.push(JSON.stringify(message));
+      bodies.push(signFor(keys, message.flowRunId, "tasks", JSON.stringify(message)));
       later.set(delay, bodies);
     };
     for (const { record, delay, message } of retries) {
@@ -385,7 +408,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       [...later].map(([delay, bodies]) => options.tasks.send(bodies, { delaySeconds: delay })),
     );
     const all = givenUp.length > 0 ? [...outcomes, ...givenUp] : outcomes;
-    if (all.length > 0) await options.completions.send(packOutcomes(all));
+    if (all.length > 0) await options.completions.send(packOutcomes(all, keys));
   }
 
   /** Deletes handled messages now rather than when the batch ends (best effort: repeats are dropped). */
@@ -404,34 +427,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
      * whose invocation died `maxDeliveries` times ends Crashed.
      */
     async handle(event: SqsEvent): Promise<BatchResponse> {
-      const fresh: { item: Item; parsed: Parsed }[] = [];
-      const suspects: { item: Item; message: TaskMessage; deaths: number }[] = [];
-      const resend: string[] = [];
-      const resent: Item[] = [];
-      const crashed: { item: Item; outcome: Outcome }[] = [];
-      for (const item of event.Records) {
-        const parsed = parseMessage(TaskMessageSchema, item.body);
-        if (!parsed.ok) {
-          fresh.push({ item, parsed });
-          continue;
-        }
-        const message = parsed.value;
-        const deaths = (message.deaths ?? 0) + Number(item.attributes?.ApproximateReceiveCount ?? 1) - 1;
-        if (deaths === 0) fresh.push({ item, parsed });
-        else if (message.tasks.length > 1) {
-          for (const record of message.tasks)
-            resend.push(JSON.stringify({ ...message, tasks: [record], deaths }));
-          resent.push(item);
-        } else if (deaths >= maxDeliveries) {
-          crashed.push({ item, outcome: crashedOutcome(message, message.tasks[0] as TaskRecord, deaths) });
-        } else if (suspects.length === 0) suspects.push({ item, message, deaths });
-        else {
-          resend.push(JSON.stringify({ ...message, deaths }));
-          resent.push(item);
-        }
-      }
       const failed: Item[] = [];
-      const done: Item[] = [];
       /** Messages to deliver again, and why, where whoever reads the function's logs sees it. */
       const comeBack = (items: readonly Item[], what: string, error: unknown) => {
         process.stderr.write(
@@ -439,6 +435,65 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         );
         failed.push(...items);
       };
+      // Nothing in a message is believed before its signature is checked with its run's key.
+      const keys = new Map<string, RunKey>();
+      const unreadable: Item[] = [];
+      let unreadableError: unknown;
+      const checked = await Promise.all(
+        event.Records.map(async (item) => {
+          try {
+            return { item, checked: await authenticate(item.body, "tasks", runKeys) };
+          } catch (error) {
+            unreadable.push(item);
+            unreadableError = error;
+            return undefined;
+          }
+        }),
+      );
+      if (unreadable.length > 0) comeBack(unreadable, "read the flow runs' keys", unreadableError);
+      const fresh: { item: Item; parsed: Parsed }[] = [];
+      const suspects: { item: Item; message: TaskMessage; deaths: number }[] = [];
+      const resend: string[] = [];
+      const resent: Item[] = [];
+      const crashed: { item: Item; outcome: Outcome }[] = [];
+      for (const entry of checked) {
+        if (!entry) continue;
+        const { item, checked } = entry;
+        if (!checked.ok) {
+          // Deleted, not dead-lettered: the dead-letter queue holds runs that crashed, and no
+          // run of this deployment is in it.
+          rejections.reject(item, checked.reason, checked.detail, "It was deleted; nothing in it ran.");
+          continue;
+        }
+        keys.set(checked.flowRunId, checked.runKey);
+        const parsed = parseValue(TaskMessageSchema, checked.json);
+        if (!parsed.ok) {
+          fresh.push({ item, parsed: { ...parsed, flowRunId: checked.flowRunId, json: checked.json } });
+          continue;
+        }
+        const message = parsed.value;
+        const deaths = (message.deaths ?? 0) + Number(item.attributes?.ApproximateReceiveCount ?? 1) - 1;
+        if (deaths === 0) fresh.push({ item, parsed });
+        else if (message.tasks.length > 1) {
+          for (const record of message.tasks)
+            resend.push(
+              signFor(
+                keys,
+                message.flowRunId,
+                "tasks",
+                JSON.stringify({ ...message, tasks: [record], deaths }),
+              ),
+            );
+          resent.push(item);
+        } else if (deaths >= maxDeliveries) {
+          crashed.push({ item, outcome: crashedOutcome(message, message.tasks[0] as TaskRecord, deaths) });
+        } else if (suspects.length === 0) suspects.push({ item, message, deaths });
+        else {
+          resend.push(signFor(keys, message.flowRunId, "tasks", JSON.stringify({ ...message, deaths })));
+          resent.push(item);
+        }
+      }
+      const done: Item[] = [];
       try {
         if (resend.length > 0) await options.tasks.send(resend);
         done.push(...resent);
@@ -447,7 +502,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       }
       if (crashed.length > 0) {
         try {
-          await report({ outcomes: crashed.map(({ outcome }) => outcome), retries: [], stalled: [] });
+          await report({ outcomes: crashed.map(({ outcome }) => outcome), retries: [], stalled: [] }, keys);
           done.push(...crashed.map(({ item }) => item));
         } catch (error) {
           comeBack(
@@ -461,9 +516,9 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       // invocation, they must not come back counting a death.
       await deleteDone(done.splice(0));
       if (fresh.length > 0) {
-        const handled = await runMessages(fresh);
+        const handled = await runMessages(fresh, keys);
         try {
-          await report(handled);
+          await report(handled, keys);
           done.push(...fresh.map(({ item }) => item));
         } catch (error) {
           // Delivered again; the coordinator drops the outcomes it already has.
@@ -477,17 +532,21 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       const suspect = suspects[0];
       if (suspect) {
         await deleteDone(done); // likewise, should the suspect kill it
-        const handled = await runMessages([
-          { item: suspect.item, parsed: { ok: true, value: suspect.message } },
-        ]);
+        const handled = await runMessages(
+          [{ item: suspect.item, parsed: { ok: true, value: suspect.message } }],
+          keys,
+        );
         try {
-          await report(handled);
+          await report(handled, keys);
         } catch (error) {
           comeBack([suspect.item], "report outcomes", error);
         }
       }
       return { batchItemFailures: failed.map((item) => ({ itemIdentifier: item.messageId })) };
     },
+
+    /** Messages this instance rejected, by reason (each also logged once, as a metric line). */
+    rejected: () => rejections.counts(),
   };
 }
 
@@ -548,11 +607,21 @@ async function withDeadline(
   }
 }
 
-function packOutcomes(outcomes: readonly Outcome[]): string[] {
-  return packMessages(
-    `{"v":${WIRE_VERSION},"worker":${JSON.stringify(WORKER_ID)},"outcomes":[`,
-    outcomes.map((o) => JSON.stringify(o)),
-    "]}",
+/** Outcome messages, one flow run's outcomes each (each signed with its run's key). */
+function packOutcomes(outcomes: readonly Outcome[], keys: BatchKeys): string[] {
+  const byRun = new Map<string, string[]>();
+  for (const outcome of outcomes) {
+    const records = byRun.get(outcome.flowRunId) ?? [];
+    records.push(JSON.stringify(outcome));
+    byRun.set(outcome.flowRunId, records);
+  }
+  return [...byRun].flatMap(([flowRunId, records]) =>
+    packMessages(
+      `{"v":${WIRE_VERSION},"flowRunId":${JSON.stringify(flowRunId)},"worker":${JSON.stringify(WORKER_ID)},"outcomes":[`,
+      records,
+      "]}",
+      { maxMessageBytes: SQS_MAX_BYTES - SEAL_BYTES },
+    ).map((body) => signFor(keys, flowRunId, "completions", body)),
   );
 }
 /** Seconds to hold a retry back, or `undefined` when the run has no retry left (or must not retry). */
