@@ -34,11 +34,12 @@ describe("the AwsSolutions rule pack", () => {
     expect(annotations.findWarning("*", AWS_SOLUTIONS)).toEqual([]);
   });
 
-  it("has only these suppressions: no access logs, and object access under runs/ and open/", () => {
+  it("has only these suppressions: no access logs, and object access under runs/, keys/ and open/", () => {
     const found = suppressions(checked().template);
     expect(Object.keys(found).sort()).toEqual(["AwsSolutions-IAM5", "AwsSolutions-S1"]);
     const bucket = /<SquallResultsBucket[0-9A-F]{8}\.Arn>/.source;
     expect([...new Set(found["AwsSolutions-IAM5"])].sort()).toEqual([
+      expect.stringMatching(new RegExp(`^Resource::${bucket}/keys/\\*$`)),
       expect.stringMatching(new RegExp(`^Resource::${bucket}/open/\\*$`)),
       expect.stringMatching(new RegExp(`^Resource::${bucket}/runs/\\*$`)),
     ]);

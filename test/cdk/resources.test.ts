@@ -40,12 +40,13 @@ describe("the result bucket", () => {
     });
   });
 
-  it("expires runs/ and open-run markers after 30 days and is retained with the stack by default", () => {
+  it("expires runs/, run keys and open-run markers after 30 days and is retained with the stack by default", () => {
     template.hasResource("AWS::S3::Bucket", {
       Properties: {
         LifecycleConfiguration: {
           Rules: Match.arrayWith([
             Match.objectLike({ Prefix: "runs/", ExpirationInDays: 30, Status: "Enabled" }),
+            Match.objectLike({ Prefix: "keys/", ExpirationInDays: 30, Status: "Enabled" }),
             Match.objectLike({ Prefix: "open/", ExpirationInDays: 30, Status: "Enabled" }),
           ]),
         },
@@ -301,6 +302,8 @@ describe("the grants", () => {
     }
     return map;
   };
+  /** Run keys: read by the worker and the coordinator, written by the flow-runner (its caller). */
+  const runKeys = { "Fn::Join": ["", [arn(squall.results.bucket), "/keys/*"]] };
   const records = (fn: SquallFunction) => {
     const objects = { "Fn::Join": ["", [arn(squall.results.bucket), "/runs/*"]] };
     return {
@@ -317,10 +320,12 @@ describe("the grants", () => {
     "sqs:DeleteMessage": [arn(queue)],
   });
 
-  it("let the worker consume and resend task messages, send outcomes, and read and write run records", () => {
+  it("let the worker consume and resend task messages, send outcomes, read and write run records, and read run keys", () => {
     const worker = grants(squall.worker);
+    const { "s3:GetObject": runs, ...rest } = records(squall.worker);
     expect(worker).toMatchObject({
-      ...records(squall.worker),
+      ...rest,
+      "s3:GetObject": [...runs, runKeys],
       ...consume(squall.tasks.queue),
       "sqs:SendMessage": [arn(squall.tasks.queue), arn(squall.completions.queue)],
     });
@@ -339,13 +344,13 @@ describe("the grants", () => {
     ]);
   });
 
-  it("let the coordinator consume outcomes and dead letters, keep run records and open-run markers, sending nothing", () => {
+  it("let the coordinator consume outcomes and dead letters, keep run records and open-run markers, read run keys, sending nothing", () => {
     const coordinator = grants(squall.coordinator);
     const { "s3:GetObject": runs, "s3:PutObject": _, ...rest } = records(squall.coordinator);
     const markers = { "Fn::Join": ["", [arn(squall.results.bucket), "/open/*"]] };
     expect(coordinator).toMatchObject({
       ...rest,
-      "s3:GetObject": [...runs, markers],
+      "s3:GetObject": [...runs, runKeys, markers],
       "s3:PutObject": [...runs, markers],
       "s3:DeleteObject": [markers],
       "sqs:ReceiveMessage": [arn(squall.completions.queue), arn(squall.tasks.deadLetterQueue)],
@@ -354,10 +359,12 @@ describe("the grants", () => {
     expect(coordinator["sqs:SendMessage"]).toBeUndefined();
   });
 
-  it("let the flow-runner send to both queues and read and write run records, receiving nothing", () => {
+  it("let the flow-runner send to both queues, read and write run records and write run keys, receiving nothing", () => {
     const flowRunner = grants(squall.flowRunner);
+    const { "s3:PutObject": runs, ...rest } = records(squall.flowRunner);
     expect(flowRunner).toMatchObject({
-      ...records(squall.flowRunner),
+      ...rest,
+      "s3:PutObject": [...runs, runKeys],
       "sqs:SendMessage": [arn(squall.tasks.queue), arn(squall.completions.queue)],
     });
     expect(flowRunner["sqs:ReceiveMessage"]).toBeUndefined();

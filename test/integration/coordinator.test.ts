@@ -6,9 +6,11 @@ import { createCoordinator } from "../../sdk/aws/coordinator/coordinator.js";
 import { readSegments } from "../../sdk/aws/record/run-log.js";
 import { type Outcome, type TaskMessage, WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
 import { outcome, taskRunIdOf } from "../support/records.js";
+import { TestSigner } from "../support/signing.js";
 
 let emulator: Emulator;
 let store: S3ResultStore;
+let signer: TestSigner;
 const DLQ_ARN = "arn:aws:sqs:us-east-1:000000000000:tasks-dlq";
 
 beforeAll(async () => {
@@ -16,12 +18,15 @@ beforeAll(async () => {
   const bucket = `coordinator-${randomUUID().slice(0, 8)}`;
   await emulator.createBucket(bucket);
   store = new S3ResultStore({ bucket, client: emulator.s3Client() });
+  signer = new TestSigner(store);
 });
 afterAll(async () => {
   await emulator.stop();
 });
 
-const body = (outcomes: Outcome[]) => JSON.stringify({ v: WIRE_VERSION, outcomes });
+/** A worker's outcome message for one flow run, signed with its key (in the coordinator's bucket). */
+const body = (flowRunId: string, outcomes: Outcome[], worker?: string) =>
+  signer.outcomesBody(flowRunId, outcomes, worker);
 
 async function recorded(flowRunId: string): Promise<Outcome[]> {
   const { segments } = await readSegments(store, flowRunId, 0);
@@ -35,9 +40,10 @@ describe("the coordinator's core", () => {
 
     const response = await coordinator.handle({
       Records: [
-        { messageId: "1", body: body([outcome(a, 1), outcome(b, 1)]) },
-        { messageId: "2", body: body([outcome(a, 2)]) },
-        { messageId: "3", body: body([outcome(a, 1)]) }, // delivered again
+        { messageId: "1", body: await body(a, [outcome(a, 1)]) },
+        { messageId: "2", body: await body(b, [outcome(b, 1)]) },
+        { messageId: "3", body: await body(a, [outcome(a, 2)]) },
+        { messageId: "4", body: await body(a, [outcome(a, 1)]) }, // delivered again
       ],
     });
 
@@ -45,6 +51,7 @@ describe("the coordinator's core", () => {
     expect((await recorded(a)).map((o) => o.taskRunId)).toEqual([taskRunIdOf(1), taskRunIdOf(2)]);
     expect((await recorded(b)).map((o) => o.taskRunId)).toEqual([taskRunIdOf(1)]);
     expect((await readSegments(store, a, 0)).segments).toHaveLength(1); // one segment per run per batch
+    expect(coordinator.rejected()).toEqual({});
   });
 
   it("records the worker named once per message on each outcome that ran there", async () => {
@@ -54,9 +61,7 @@ describe("the coordinator's core", () => {
     const skipped = { ...outcome(flowRunId, 2), status: "cancelled" as const }; // never started
     const worker = "2026/11/27/[$LATEST]0f1e2d3c4b5a69788796a5b4c3d2e1f0";
     await coordinator.handle({
-      Records: [
-        { messageId: "1", body: JSON.stringify({ v: WIRE_VERSION, worker, outcomes: [ran, skipped] }) },
-      ],
+      Records: [{ messageId: "1", body: await body(flowRunId, [ran, skipped], worker) }],
     });
     const workers = Object.fromEntries((await recorded(flowRunId)).map((o) => [o.taskRunId, o.worker]));
     expect(workers).toEqual({ [taskRunIdOf(1)]: worker, [taskRunIdOf(2)]: undefined });
@@ -90,7 +95,7 @@ describe("the coordinator's core", () => {
       Records: [
         {
           messageId: "d",
-          body: JSON.stringify(poison),
+          body: await signer.taskBody(poison), // signed for the task queue, whence it was dead-lettered
           eventSourceARN: DLQ_ARN,
           attributes: { ApproximateReceiveCount: "4" }, // three deliveries to workers, then the coordinator's own
         },
@@ -109,14 +114,18 @@ describe("the coordinator's core", () => {
   });
 
   it("returns the records it could not append as batch item failures", async () => {
+    const flowRunId = randomUUID();
+    const message = await body(flowRunId, [outcome(flowRunId, 1)]);
+    // The run's key can be read (the message is genuine), its record cannot.
     const broken = {
-      read: () => Promise.reject(new Error("503 Slow Down")),
+      read: (key: string) =>
+        key.startsWith("keys/") ? store.read(key) : Promise.reject(new Error("503 Slow Down")),
       create: () => Promise.reject(new Error("503")),
       replace: () => Promise.reject(new Error("503")),
     };
     const coordinator = createCoordinator({ store: broken });
     const response = await coordinator.handle({
-      Records: [{ messageId: "x", body: body([outcome(randomUUID(), 1)]) }],
+      Records: [{ messageId: "x", body: message }],
     });
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "x" }]);

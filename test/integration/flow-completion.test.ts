@@ -12,10 +12,13 @@ import {
 import { type FlowReturned, type Outcome, WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
 import { gate } from "../support/async.js";
 import { emulatorBucket, outcome, taskRunIdOf } from "../support/records.js";
+import { TestSigner } from "../support/signing.js";
 
 // A flow run is final in its record once the caller's notice that the flow function returned has
 // come and as many task runs as it says it sent are final, in whichever order the two arrive.
 const { store } = emulatorBucket("squall-completion");
+/** Signs as the run's caller and workers do, with keys in the coordinator's bucket. */
+const signer = new TestSigner(store);
 
 function notice(flowRunId: string, tasks: number, state: FlowReturned["state"] = "Completed"): FlowReturned {
   return { flowRunId, flowName: "fan-out", state, tasks, endedAt: 1_700_000_000_000 };
@@ -192,21 +195,23 @@ describe("flow completion in the record", () => {
 });
 
 describe("the coordinator and the flow-returned notice", () => {
-  const returnedBody = (returned: FlowReturned) => JSON.stringify({ v: WIRE_VERSION, returned });
-  const outcomesBody = (outcomes: Outcome[]) => JSON.stringify({ v: WIRE_VERSION, outcomes });
+  const returnedBody = (returned: FlowReturned) => signer.returnedBody(returned);
+  const outcomesBody = (flowRunId: string, outcomes: Outcome[]) => signer.outcomesBody(flowRunId, outcomes);
 
   it("records a notice from the completion queue, and marks the run final once its outcomes follow", async () => {
     const coordinator = createCoordinator({ store });
     const run = randomUUID();
     const returned = notice(run, 2, "Completed");
 
-    const first = await coordinator.handle({ Records: [{ messageId: "n", body: returnedBody(returned) }] });
+    const first = await coordinator.handle({
+      Records: [{ messageId: "n", body: await returnedBody(returned) }],
+    });
     expect(first.batchItemFailures).toEqual([]);
     expect((await summaryOf(run)).returned).toEqual(returned);
     expect((await summaryOf(run)).state).toBeUndefined();
 
     await coordinator.handle({
-      Records: [{ messageId: "o", body: outcomesBody([outcome(run, 1), outcome(run, 2)]) }],
+      Records: [{ messageId: "o", body: await outcomesBody(run, [outcome(run, 1), outcome(run, 2)]) }],
     });
     expect((await summaryOf(run)).state).toBe("Completed");
   });
@@ -216,11 +221,13 @@ describe("the coordinator and the flow-returned notice", () => {
     const run = randomUUID();
 
     await coordinator.handle({
-      Records: [{ messageId: "o", body: outcomesBody([outcome(run, 1), outcome(run, 2, "cancelled")]) }],
+      Records: [
+        { messageId: "o", body: await outcomesBody(run, [outcome(run, 1), outcome(run, 2, "cancelled")]) },
+      ],
     });
     expect((await summaryOf(run)).state).toBeUndefined();
     await coordinator.handle({
-      Records: [{ messageId: "n", body: returnedBody(notice(run, 2, "Cancelled")) }],
+      Records: [{ messageId: "n", body: await returnedBody(notice(run, 2, "Cancelled")) }],
     });
 
     expect((await summaryOf(run)).state).toBe("Cancelled");
@@ -233,12 +240,12 @@ describe("the coordinator and the flow-returned notice", () => {
 
     const response = await coordinator.handle({
       Records: [
-        { messageId: "n1", body: returnedBody(returned) },
-        { messageId: "o", body: outcomesBody([outcome(run, 1, "failed")]) },
-        { messageId: "n2", body: returnedBody(returned) }, // delivered again
+        { messageId: "n1", body: await returnedBody(returned) },
+        { messageId: "o", body: await outcomesBody(run, [outcome(run, 1, "failed")]) },
+        { messageId: "n2", body: await returnedBody(returned) }, // delivered again
       ],
     });
-    await coordinator.handle({ Records: [{ messageId: "n3", body: returnedBody(returned) }] }); // and again
+    await coordinator.handle({ Records: [{ messageId: "n3", body: await returnedBody(returned) }] }); // and again
 
     expect(response.batchItemFailures).toEqual([]);
     expect((await readSegments(store, run, 0)).next).toBe(1);
@@ -250,12 +257,17 @@ describe("the coordinator and the flow-returned notice", () => {
     const coordinator = createCoordinator({ store });
     const run = randomUUID();
     const { tasks: _tasks, ...withoutCount } = notice(run, 0);
+    // Signed with the run's key, so it is read, and found not to fit its schema.
+    const body = await signer.sign(
+      "completions",
+      run,
+      JSON.stringify({ v: WIRE_VERSION, flowRunId: run, returned: withoutCount }),
+    );
 
-    const response = await coordinator.handle({
-      Records: [{ messageId: "bad", body: JSON.stringify({ v: WIRE_VERSION, returned: withoutCount }) }],
-    });
+    const response = await coordinator.handle({ Records: [{ messageId: "bad", body }] });
 
     expect(response.batchItemFailures).toEqual([]);
     expect(await readSummary(store, run)).toBeUndefined();
+    expect(coordinator.rejected()).toEqual({ malformed: 1 });
   });
 });

@@ -16,11 +16,14 @@ import {
 import { createTaskWorker, type SqsEvent } from "../../sdk/aws/worker/task-worker.js";
 import { moduleHash } from "../../sdk/registry.js";
 import "../fixtures/pipe-tasks.js";
+import { TestSigner } from "../support/signing.js";
 
 const MODULE = pathToFileURL(new URL("../fixtures/pipe-tasks.ts", import.meta.url).pathname).href;
 
 let emulator: Emulator;
 let store: S3ResultStore;
+/** The flow runs' caller: their keys in the pipeline's bucket, their task messages signed. */
+let signer: TestSigner;
 let tasks: SqsQueue;
 const pollers: EventSourcePoller[] = [];
 
@@ -36,6 +39,7 @@ beforeAll(async () => {
   const completions = new SqsQueue({ url: await emulator.createQueue(`completions-${id}`), client: sqs });
   await emulator.createBucket(`runs-${id}`);
   store = new S3ResultStore({ bucket: `runs-${id}`, client: emulator.s3Client() });
+  signer = new TestSigner(store);
 
   const worker = createTaskWorker({ tasks, completions, store });
   // A worker that dies (its invocation fails) whenever a message holds `killsItsWorker`.
@@ -98,7 +102,7 @@ describe("the pipeline on the embedded emulator: task queue, worker, completion 
       flowName: "f",
       tasks: records,
     };
-    await tasks.send([JSON.stringify(message)]);
+    await tasks.send([await signer.taskBody(message)]);
 
     const outcomes = await finalOutcomes(flowRunId, 30);
 
@@ -118,7 +122,7 @@ describe("the pipeline on the embedded emulator: task queue, worker, completion 
       flowName: "f",
       tasks: [record("killsItsWorker", 99)],
     };
-    await tasks.send([JSON.stringify(message)]);
+    await tasks.send([await signer.taskBody(message)]);
 
     const [outcome] = await finalOutcomes(flowRunId, 1);
 

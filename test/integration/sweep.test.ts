@@ -5,8 +5,11 @@ import { readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
 import { TerminalIds } from "../../sdk/aws/record/terminal-ids.js";
 import type { FlowReturned, Outcome } from "../../sdk/aws/wire/messages.js";
 import { emulatorBucket } from "../support/records.js";
+import { TestSigner } from "../support/signing.js";
 
 const { store } = emulatorBucket("sweep");
+/** Signs as the runs' callers and workers do, with keys in the coordinator's bucket. */
+const signer = new TestSigner(store);
 
 const completed = (flowRunId: string, taskRunId: string): Outcome => ({
   flowRunId,
@@ -25,9 +28,16 @@ function notice(flowRunId: string, ids: string[], endedAt: number): FlowReturned
   return { flowRunId, flowName: "f", state: "Completed", tasks: ids.length, sent: sent.toJSON(), endedAt };
 }
 
-const message = (body: unknown, n: number) => ({
+/** Message `n` of a batch: a worker's outcomes of one flow run, or a caller's notice; signed. */
+const message = async (
+  body: { outcomes: [Outcome, ...Outcome[]] } | { returned: FlowReturned },
+  n: number,
+) => ({
   messageId: `m${n}`,
-  body: JSON.stringify({ v: 1, ...(body as object) }),
+  body:
+    "returned" in body
+      ? await signer.returnedBody(body.returned)
+      : await signer.outcomesBody(body.outcomes[0].flowRunId, body.outcomes),
 });
 
 describe("the coordinator's sweep", () => {
@@ -37,8 +47,8 @@ describe("the coordinator's sweep", () => {
     const ids = ["c0ffee-1", "c0ffee-2", "c0ffee-3"];
     await coordinator.handle({
       Records: [
-        message({ outcomes: [completed(flowRunId, "c0ffee-1")] }, 1),
-        message({ returned: notice(flowRunId, ids, Date.now() - 120_000) }, 2),
+        await message({ outcomes: [completed(flowRunId, "c0ffee-1")] }, 1),
+        await message({ returned: notice(flowRunId, ids, Date.now() - 120_000) }, 2),
       ],
     });
     expect(await store.exists(openRunKey(flowRunId))).toBe(true);
@@ -59,7 +69,7 @@ describe("the coordinator's sweep", () => {
     const coordinator = createCoordinator({ store, overdueSeconds: 3600 });
     const flowRunId = randomUUID();
     await coordinator.handle({
-      Records: [message({ returned: notice(flowRunId, ["beef-1"], Date.now()) }, 1)],
+      Records: [await message({ returned: notice(flowRunId, ["beef-1"], Date.now()) }, 1)],
     });
 
     const { swept } = await coordinator.sweep();
@@ -74,16 +84,18 @@ describe("the coordinator's sweep", () => {
     const early = randomUUID();
     await coordinator.handle({
       Records: [
-        message({ outcomes: [completed(early, "abc-1")] }, 1),
-        message({ returned: notice(early, ["abc-1"], Date.now()) }, 2),
+        await message({ outcomes: [completed(early, "abc-1")] }, 1),
+        await message({ returned: notice(early, ["abc-1"], Date.now()) }, 2),
       ],
     });
     expect(await store.exists(openRunKey(early))).toBe(false);
 
     const late = randomUUID();
-    await coordinator.handle({ Records: [message({ returned: notice(late, ["abd-1"], Date.now()) }, 1)] });
+    await coordinator.handle({
+      Records: [await message({ returned: notice(late, ["abd-1"], Date.now()) }, 1)],
+    });
     expect(await store.exists(openRunKey(late))).toBe(true);
-    await coordinator.handle({ Records: [message({ outcomes: [completed(late, "abd-1")] }, 2)] });
+    await coordinator.handle({ Records: [await message({ outcomes: [completed(late, "abd-1")] }, 2)] });
     expect(await store.exists(openRunKey(late))).toBe(false);
     expect((await readSummary(store, late))?.state).toBe("Completed");
   });

@@ -48,7 +48,7 @@ describe("a worker running a bundle", () => {
     expect(LOADED_HASH).not.toBe(BUNDLED_HASH);
     const worker = bundledWorker();
 
-    const response = await worker.handle(sqsEvent(taskMessage([square(ELSEWHERE, BUNDLED_HASH)])));
+    const response = await worker.handle(await sqsEvent(taskMessage([square(ELSEWHERE, BUNDLED_HASH)])));
 
     expect(response.batchItemFailures).toEqual([]);
     const [outcome] = await outcomesOf(resources.completions);
@@ -59,7 +59,7 @@ describe("a worker running a bundle", () => {
   it("matches a bundled path written with a leading ./", async () => {
     const worker = bundledWorker({ [`./${SOURCE}`]: BUNDLED_HASH });
 
-    await worker.handle(sqsEvent(taskMessage([square(ELSEWHERE, BUNDLED_HASH)])));
+    await worker.handle(await sqsEvent(taskMessage([square(ELSEWHERE, BUNDLED_HASH)])));
 
     const [outcome] = await outcomesOf(resources.completions);
     expect(outcome?.status).toBe("completed");
@@ -69,7 +69,9 @@ describe("a worker running a bundle", () => {
   it("refuses the run with CodeMismatchError when the caller's hash differs from the bundled source's", async () => {
     const worker = bundledWorker();
 
-    const response = await worker.handle(sqsEvent(taskMessage([square(ELSEWHERE, LOADED_HASH as string)])));
+    const response = await worker.handle(
+      await sqsEvent(taskMessage([square(ELSEWHERE, LOADED_HASH as string)])),
+    );
 
     expect(response.batchItemFailures).toEqual([]);
     const [outcome] = await outcomesOf(resources.completions);
@@ -85,7 +87,7 @@ describe("a worker running a bundle", () => {
     const worker = bundledWorker();
 
     await worker.handle(
-      sqsEvent(taskMessage([square(ELSEWHERE, "0123456789abcdef", { verifySource: false })])),
+      await sqsEvent(taskMessage([square(ELSEWHERE, "0123456789abcdef", { verifySource: false })])),
     );
 
     const [outcome] = await outcomesOf(resources.completions);
@@ -98,7 +100,7 @@ describe("a worker running a bundle", () => {
     // Not a bundled path: `xtest/...` only ends with the bundled path's characters, not its segments.
     const unbundled = "file:///nowhere/xtest/fixtures/pipe-tasks.ts";
 
-    await worker.handle(sqsEvent(taskMessage([square(unbundled, BUNDLED_HASH)])));
+    await worker.handle(await sqsEvent(taskMessage([square(unbundled, BUNDLED_HASH)])));
 
     const [outcome, ...others] = await outcomesOf(resources.completions);
     expect(others).toEqual([]);
@@ -112,7 +114,7 @@ describe("a worker running a bundle", () => {
 
   it("without a bundle, checks a module of its project against the worker's own file", async () => {
     const withoutBundle = bundledWorker("none");
-    await withoutBundle.handle(sqsEvent(taskMessage([square(MODULE_HERE, BUNDLED_HASH)])));
+    await withoutBundle.handle(await sqsEvent(taskMessage([square(MODULE_HERE, BUNDLED_HASH)])));
 
     const [outcome] = await outcomesOf(resources.completions);
     expect(outcome?.status).toBe("failed");
@@ -131,7 +133,7 @@ describe("a worker running a bundle", () => {
     const module = pathToFileURL("/nowhere/test/fixtures/my tasks.ts").href;
     expect(module).toContain("my%20tasks.ts");
 
-    await worker.handle(sqsEvent(taskMessage([square(module, BUNDLED_HASH)])));
+    await worker.handle(await sqsEvent(taskMessage([square(module, BUNDLED_HASH)])));
 
     const [outcome] = await outcomesOf(resources.completions);
     expect(outcome?.status === "failed" ? (decoded(outcome) as Error).message : outcome?.status).toBe(
@@ -144,7 +146,7 @@ describe("a worker running a bundle", () => {
     const unknown = taskRecord(ELSEWHERE, BUNDLED_HASH, "notInTheBundle", []);
 
     const answer = await Promise.race([
-      worker.handle(sqsEvent(taskMessage([unknown]))),
+      worker.handle(await sqsEvent(taskMessage([unknown]))),
       sleep(5_000).then(() => "still waiting after 5 s" as const),
     ]);
 
@@ -169,7 +171,7 @@ describe("a worker running a bundle", () => {
       },
     });
 
-    const response = await handler(sqsEvent(taskMessage([square(ELSEWHERE, BUNDLED_HASH)])));
+    const response = await handler(await sqsEvent(taskMessage([square(ELSEWHERE, BUNDLED_HASH)])));
 
     expect(response.batchItemFailures).toEqual([]);
     const [outcome] = await outcomesOf(completions);

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { CancelledError, SquallError } from "squall";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { markRunCancelled, readRunKey } from "../../sdk/aws/wire/run-key.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
 import { moduleHash } from "../../sdk/registry.js";
-import { cancelledKey } from "../../sdk/storage/keys.js";
 import "../fixtures/worker-tasks.js";
 import {
   decoded,
@@ -42,15 +42,18 @@ function markerRun() {
   return { path, record: taskRecord(MODULE, CODE_HASH, "leavesMarkerInWorker", [path]) };
 }
 
+/** Cancels the flow run as its caller does: in its key object, which workers read for each batch. */
 async function cancel(flowRunId: string): Promise<void> {
-  await resources.store.put(cancelledKey(flowRunId), new TextEncoder().encode("cancelled"));
+  const { store, signer } = resources;
+  await markRunCancelled(store, flowRunId, await signer.keyOf(flowRunId));
+  expect(await readRunKey((key) => store.get(key), flowRunId)).toMatchObject({ cancelled: true });
 }
 
 describe("runs the worker does not start", () => {
   it("runs the tasks of a flow run that was not cancelled (the marker task works)", async () => {
     const run = markerRun();
 
-    await worker.handle(sqsEvent(taskMessage([run.record])));
+    await worker.handle(await sqsEvent(taskMessage([run.record])));
 
     const [outcome] = await outcomesOf(resources.completions);
     expect(outcome?.status).toBe("completed");
@@ -62,7 +65,9 @@ describe("runs the worker does not start", () => {
     await cancel(flowRunId);
     const [first, second] = [markerRun(), markerRun()];
 
-    const response = await worker.handle(sqsEvent(taskMessage([first.record, second.record], flowRunId)));
+    const response = await worker.handle(
+      await sqsEvent(taskMessage([first.record, second.record], flowRunId)),
+    );
 
     expect(response.batchItemFailures).toEqual([]);
     const outcomes = await outcomesOf(resources.completions);
@@ -85,7 +90,9 @@ describe("runs the worker does not start", () => {
     await cancel(cancelledRun);
     const [skipped, ran] = [markerRun(), markerRun()];
 
-    await worker.handle(sqsEvent(taskMessage([skipped.record], cancelledRun), taskMessage([ran.record])));
+    await worker.handle(
+      await sqsEvent(taskMessage([skipped.record], cancelledRun), taskMessage([ran.record])),
+    );
 
     const outcomes = await outcomesOf(resources.completions);
     const statusOf = (taskRunId: string) => outcomes.find((o) => o.taskRunId === taskRunId)?.status;
@@ -100,7 +107,7 @@ describe("a retry delay SQS cannot hold", () => {
   it("fails the run, naming the 900-second limit, instead of re-queueing it", async () => {
     const record = taskRecord(MODULE, CODE_HASH, "retriesAnHourLater", []);
 
-    const response = await worker.handle(sqsEvent(taskMessage([record])));
+    const response = await worker.handle(await sqsEvent(taskMessage([record])));
 
     expect(response.batchItemFailures).toEqual([]);
     const [outcome, ...more] = await outcomesOf(resources.completions);
@@ -118,7 +125,7 @@ describe("a retry delay SQS cannot hold", () => {
   it("fails the last attempt with the task's own error: no retry is left to delay", async () => {
     const record = taskRecord(MODULE, CODE_HASH, "retriesAnHourLater", [], { attempt: 2 });
 
-    await worker.handle(sqsEvent(taskMessage([record])));
+    await worker.handle(await sqsEvent(taskMessage([record])));
 
     const [outcome] = await outcomesOf(resources.completions);
     expect(outcome?.status).toBe("failed");

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { SqsQueue } from "../../sdk/aws/queue.js";
 import type { S3ResultStore } from "../../sdk/aws/s3-store.js";
 import type { TaskMessage } from "../../sdk/aws/wire/messages.js";
+import { KEYS_PREFIX } from "../../sdk/aws/wire/run-key.js";
+import { openEnvelope, signedWith } from "../../sdk/aws/wire/seal.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
 import { moduleHash } from "../../sdk/registry.js";
 import { StoredValue } from "../../sdk/serialization/stored.js";
@@ -29,12 +31,19 @@ beforeAll(async () => {
 });
 afterAll(() => resources.close());
 
-/** The store, failing the calls `failing` names as an unreachable bucket would. */
+/**
+ * The store, failing the calls `failing` names as an unreachable bucket would, for a run's
+ * arguments and results: the run keys, which the worker reads before it believes a message,
+ * still come (a message whose key cannot be read comes back whole, untried).
+ */
 function failing(store: S3ResultStore, calls: readonly ("get" | "put")[]): S3ResultStore {
   return new Proxy(store, {
     get(target, property) {
       if (calls.includes(property as "get" | "put")) {
-        return () => Promise.reject(new Error("503 Service Unavailable"));
+        return (key: string, ...rest: unknown[]) =>
+          key.startsWith(KEYS_PREFIX)
+            ? (Reflect.get(target, property) as (...args: unknown[]) => unknown).call(target, key, ...rest)
+            : Promise.reject(new Error("503 Service Unavailable"));
       }
       const value = Reflect.get(target, property); // getters read the store's private fields
       return typeof value === "function" ? value.bind(target) : value;
@@ -42,11 +51,19 @@ function failing(store: S3ResultStore, calls: readonly ("get" | "put")[]): S3Res
   });
 }
 
-/** The task messages sent back to the queue. */
+/** The task messages sent back to the queue, each signed for it with its flow run's key. */
 async function sentBack(queue: SqsQueue): Promise<TaskMessage[]> {
   const received = await queue.receive({ max: 10 });
   await queue.delete(received.map((m) => m.receiptHandle));
-  return received.map((m) => JSON.parse(m.body) as TaskMessage);
+  const messages: TaskMessage[] = [];
+  for (const { body } of received) {
+    const envelope = openEnvelope(body);
+    if (!envelope) throw new Error(`Sent back unsigned: ${body.slice(0, 80)}`);
+    const { mac: _, ...message } = JSON.parse(body) as TaskMessage & { mac: string };
+    expect(signedWith(await resources.signer.keyOf(message.flowRunId), "tasks", envelope)).toBe(true);
+    messages.push(message);
+  }
+  return messages;
 }
 
 describe("a worker whose bucket fails", () => {
@@ -65,7 +82,7 @@ describe("a worker whose bucket fails", () => {
     const inline = taskRecord(MODULE, CODE_HASH, "squareInPipe", [4]);
 
     // Not a batch item failure: that would count as the worker dying, and run the others again.
-    const response = await worker.handle(sqsEvent(taskMessage([stored, inline], "x")));
+    const response = await worker.handle(await sqsEvent(taskMessage([stored, inline], "x")));
 
     expect(response.batchItemFailures).toEqual([]);
     const outcomes = await outcomesOf(completions);
@@ -91,7 +108,7 @@ describe("a worker whose bucket fails", () => {
       args: { text: new TextDecoder().decode(bytes) },
     });
 
-    const response = await worker.handle(sqsEvent(taskMessage([record], "x")));
+    const response = await worker.handle(await sqsEvent(taskMessage([record], "x")));
 
     expect(response.batchItemFailures).toEqual([]);
     expect(await outcomesOf(completions)).toEqual([]);
@@ -109,7 +126,7 @@ describe("a worker whose bucket fails", () => {
     });
     const record = taskRecord(MODULE, CODE_HASH, "squareInPipe", [5]);
 
-    const response = await worker.handle(sqsEvent(taskMessage([record])));
+    const response = await worker.handle(await sqsEvent(taskMessage([record])));
 
     expect(response.batchItemFailures).toEqual([]);
     expect(await outcomesOf(completions)).toEqual([]);
@@ -121,7 +138,7 @@ describe("a worker whose bucket fails", () => {
     const worker = createTaskWorker({ tasks, completions, store: failing(store, ["put"]), inlineBytes: 1 });
     const record = taskRecord(MODULE, CODE_HASH, "squareInPipe", [6]);
 
-    await worker.handle(sqsEvent({ ...taskMessage([record]), stalls: 2 }));
+    await worker.handle(await sqsEvent({ ...taskMessage([record]), stalls: 2 }));
 
     expect(await sentBack(tasks)).toEqual([]);
     const [outcome, ...others] = await outcomesOf(completions);

@@ -8,6 +8,7 @@ import type { TaskMessage, TaskRecord } from "../../sdk/aws/wire/messages.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
 import { moduleHash } from "../../sdk/registry.js";
 import "../fixtures/lambda-tasks.js";
+import { TestSigner } from "../support/signing.js";
 import { decoded, outcomesOf, taskMessage, taskRecord } from "../support/worker-harness.js";
 
 const MODULE = pathToFileURL(new URL("../fixtures/lambda-tasks.ts", import.meta.url).pathname).href;
@@ -17,6 +18,7 @@ let emulator: Emulator;
 let tasks: SqsQueue;
 let completions: SqsQueue;
 let store: S3ResultStore;
+let signer: TestSigner;
 let worker: ReturnType<typeof createTaskWorker>;
 
 beforeAll(async () => {
@@ -27,6 +29,7 @@ beforeAll(async () => {
   completions = new SqsQueue({ url: await emulator.createQueue(`completions-${id}`), client: sqs });
   await emulator.createBucket(`results-${id}`);
   store = new S3ResultStore({ bucket: `results-${id}`, client: emulator.s3Client() });
+  signer = new TestSigner(store);
   worker = createTaskWorker({ tasks, completions, store, inlineBytes: 1_000 });
 });
 afterAll(async () => {
@@ -36,12 +39,17 @@ afterAll(async () => {
 const record = (task: string, args: unknown[], extra: Partial<TaskRecord> = {}) =>
   taskRecord(MODULE, CODE_HASH, task, args, extra);
 
+/** The SQS event delivering `message`, signed as its caller would (its run's key in the worker's bucket). */
+const delivered = async (messageId: string, message: TaskMessage) => ({
+  Records: [{ messageId, body: await signer.taskBody(message) }],
+});
+
 describe("the worker function's core", () => {
   it("runs several task runs of one message by name and reports each outcome with its output", async () => {
     const arthur = record("greetInLambda", ["arthur"]);
     const body = taskMessage([arthur, record("greetInLambda", ["ford"])]);
 
-    const response = await worker.handle({ Records: [{ messageId: "m1", body: JSON.stringify(body) }] });
+    const response = await worker.handle(await delivered("m1", body));
 
     expect(response.batchItemFailures).toEqual([]);
     const outcomes = await outcomesOf(completions);
@@ -60,7 +68,7 @@ describe("the worker function's core", () => {
   it("re-queues a failed attempt with retries left, delayed, and reports it as retrying", async () => {
     const body = taskMessage([record("failsFirstInLambda", [])]);
 
-    await worker.handle({ Records: [{ messageId: "m2", body: JSON.stringify(body) }] });
+    await worker.handle(await delivered("m2", body));
 
     const [first] = await outcomesOf(completions);
     expect(first?.status).toBe("retrying");
@@ -71,16 +79,15 @@ describe("the worker function's core", () => {
     expect(next.tasks[0]?.attempt).toBe(2);
     await tasks.delete([requeued?.receiptHandle as string]);
 
-    await worker.handle({ Records: [{ messageId: "m3", body: JSON.stringify(next) }] });
+    // As the worker signed it, with the run's key.
+    await worker.handle({ Records: [{ messageId: "m3", body: requeued?.body as string }] });
     const [second] = await outcomesOf(completions);
     expect(second?.status).toBe("completed");
     expect(decoded(second)).toBe("second attempt");
   });
 
   it("reports a failure without retries as failed, with the task's own error", async () => {
-    await worker.handle({
-      Records: [{ messageId: "m4", body: JSON.stringify(taskMessage([record("alwaysFailsInLambda", [])])) }],
-    });
+    await worker.handle(await delivered("m4", taskMessage([record("alwaysFailsInLambda", [])])));
 
     const [outcome] = await outcomesOf(completions);
     expect(outcome?.status).toBe("failed");
@@ -90,17 +97,21 @@ describe("the worker function's core", () => {
   it("turns an unknown task, a changed module and a malformed message into failed outcomes, not a failed batch", async () => {
     const unknown = taskMessage([record("noSuchTask", [])]);
     const changed = taskMessage([record("greetInLambda", ["x"], { codeHash: "0000" })]);
+    // Signed by the run's caller, but not fitting the schema: the run it names fails, the entry
+    // that names no task run cannot be answered for (it is counted as rejected).
     const malformed = {
       ...taskMessage([record("greetInLambda", ["y"])]),
-      tasks: [{ taskRunId: "feed-zz", attempt: "one" }],
+      tasks: [{ taskRunId: "feed-zz", attempt: "one" }, { attempt: 1 }],
     };
-
     const response = await worker.handle({
       Records: [
-        { messageId: "u", body: JSON.stringify(unknown) },
-        { messageId: "c", body: JSON.stringify(changed) },
-        { messageId: "m", body: JSON.stringify(malformed) },
-        { messageId: "j", body: "{not json" },
+        { messageId: "u", body: await signer.taskBody(unknown) },
+        { messageId: "c", body: await signer.taskBody(changed) },
+        {
+          messageId: "m",
+          body: await signer.sign("tasks", malformed.flowRunId, JSON.stringify(malformed)),
+        },
+        { messageId: "j", body: await signer.sign("tasks", randomUUID(), "{not json") },
       ],
     });
 
@@ -113,15 +124,19 @@ describe("the worker function's core", () => {
       "could not be read: the message does not fit its schema at `tasks.0",
     );
     expect(outcomes[2]?.taskRunId).toBe("feed-zz");
+    expect(worker.rejected()).toEqual({ malformed: 1, "not-json": 1 });
   });
 
   it("stores a result too large to travel inline and reports its key", async () => {
     const body = taskMessage([record("bigInLambda", [5_000])]);
-    await worker.handle({ Records: [{ messageId: "b", body: JSON.stringify(body) }] });
+    await worker.handle(await delivered("b", body));
 
     const [outcome] = await outcomesOf(completions);
     expect(outcome?.payload).toEqual({
-      key: `runs/${body.flowRunId}/results/${body.tasks[0]?.taskRunId}`,
+      // A key of this execution's own: attempt 1, then 8 random hex digits.
+      key: expect.stringMatching(
+        new RegExp(`^runs/${body.flowRunId}/results/${body.tasks[0]?.taskRunId}-1-[0-9a-f]{8}$`),
+      ),
       size: expect.any(Number),
     });
     const key = (outcome?.payload as { key?: string } | undefined)?.key ?? "";
@@ -131,7 +146,7 @@ describe("the worker function's core", () => {
 
   it("fails an attempt at its deadline and aborts its signal", async () => {
     const body = taskMessage([record("slowInLambda", [], { timeoutMs: 100 })]);
-    await worker.handle({ Records: [{ messageId: "s", body: JSON.stringify(body) }] });
+    await worker.handle(await delivered("s", body));
 
     const [outcome] = await outcomesOf(completions);
     expect(outcome?.status).toBe("failed");

@@ -49,16 +49,17 @@ describe("message schemas", () => {
 
   it("refuses text that is not JSON and a schema version it does not read", () => {
     expect(parseMessage(TaskMessageSchema, "{nope")).toMatchObject({ ok: false });
-    const future = { ...taskMessage(), v: 2 };
+    const future = { ...taskMessage(), v: WIRE_VERSION + 1 };
     expect(parseMessage(TaskMessageSchema, JSON.stringify(future))).toEqual({
       ok: false,
-      reason: `the message has schema version 2; this worker reads ${WIRE_VERSION}`,
+      reason: `the message has schema version ${WIRE_VERSION + 1}; this worker reads ${WIRE_VERSION}`,
     });
   });
 
   it("reads an outcome message with logs, and refuses an unknown status", () => {
     const outcome = {
       v: WIRE_VERSION,
+      flowRunId: "f-1",
       outcomes: [
         {
           flowRunId: "f-1",

@@ -182,10 +182,23 @@ export function parseValue<S extends v.GenericSchema>(
   }
   const result = v.safeParse(schema, json);
   if (result.success) return { ok: true, value: result.output };
-  const issue = result.issues[0];
+  const issue = deepest(result.issues[0]);
   const path = issue?.path?.map((item) => String(item.key)).join(".") ?? "";
   return {
     ok: false,
     reason: `the message does not fit its schema at \`${path || "(root)"}\`: ${issue?.message}`,
   };
+}
+
+type Issue = v.BaseIssue<unknown>;
+
+/** Of a union's issues, the one that got furthest into the message: what is wrong with it. */
+function deepest(issue: Issue | undefined): Issue | undefined {
+  if (!issue?.issues?.length) return issue;
+  let best: Issue | undefined;
+  for (const inner of issue.issues) {
+    const candidate = deepest(inner);
+    if ((candidate?.path?.length ?? 0) > (best?.path?.length ?? 0) || !best) best = candidate;
+  }
+  return best;
 }
