@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { defaultSerializer } from "squall";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { createCoordinator } from "../../sdk/aws/coordinator/coordinator.js";
 import { readSegments, readSummary, summaryKey } from "../../sdk/aws/record/run-log.js";
@@ -180,6 +181,68 @@ describe("the worker, given messages nobody signed", () => {
     expect(await coordinator.handle(delivered([message?.body ?? ""]))).toEqual({ batchItemFailures: [] });
     expect(coordinator.rejected()).toEqual({});
     expect((await readSummary(store, flowRunId))?.counts.completed).toBe(1);
+  });
+});
+
+describe("a genuine task message sent again (replayed, or delivered twice)", () => {
+  it("runs again, as a redelivery would, and changes nothing of the finished run's record", async () => {
+    const { tasks, completions, store, signer } = resources;
+    const file = join(dir, "replayed.txt");
+    const flowRunId = randomUUID();
+    const body = await signer.taskBody(
+      taskMessage([taskRecord(MODULE, CODE_HASH, "addToLedger", [file, "once", 7])], flowRunId),
+    );
+    const worker = createTaskWorker({ tasks, completions, store });
+    const coordinator = createCoordinator({ store });
+    const relay = async () => {
+      const messages = await completions.receive({ max: 10, waitSeconds: 0 });
+      await completions.delete(messages.map((m) => m.receiptHandle));
+      return coordinator.handle(delivered(messages.map((m) => m.body)));
+    };
+    await worker.handle(delivered([body]));
+    await relay();
+    await coordinator.handle(
+      delivered([
+        await signer.returnedBody({ flowRunId, flowName: "f", state: "Completed", tasks: 1, endedAt: 1 }),
+      ]),
+    );
+    const before = await store.get(summaryKey(flowRunId));
+    expect((await readSummary(store, flowRunId))?.state).toBe("Completed");
+
+    await worker.handle(delivered([body]));
+    await relay();
+
+    expect(ledger(file)).toEqual(["once 7", "once 7"]);
+    expect(await store.get(summaryKey(flowRunId))).toEqual(before);
+    expect((await readSegments(store, flowRunId, 0)).segments).toHaveLength(2); // the outcome, then the notice
+    expect(worker.rejected()).toEqual({});
+    expect(coordinator.rejected()).toEqual({});
+  });
+
+  it("stores a large result under a key of its own execution: the recorded one is never overwritten", async () => {
+    const { tasks, completions, store, signer } = resources;
+    const flowRunId = randomUUID();
+    const body = await signer.taskBody(
+      taskMessage([taskRecord(MODULE, CODE_HASH, "largeNonce", [])], flowRunId),
+    );
+    const worker = createTaskWorker({ tasks, completions, store });
+
+    await worker.handle(delivered([body]));
+    const [first] = await outcomesOf(completions);
+    await worker.handle(delivered([body]));
+    const [second] = await outcomesOf(completions);
+
+    const keyOf = (outcome: Outcome | undefined) =>
+      outcome?.payload && "key" in outcome.payload ? outcome.payload.key : undefined;
+    expect(keyOf(first)).toMatch(new RegExp(`^runs/${flowRunId}/results/[^/]+-1-[0-9a-f]{8}$`));
+    expect(keyOf(second)).toMatch(new RegExp(`^runs/${flowRunId}/results/[^/]+-1-[0-9a-f]{8}$`));
+    expect(keyOf(second)).not.toBe(keyOf(first));
+    const stored = async (outcome: Outcome | undefined) =>
+      defaultSerializer.deserialize((await store.get(keyOf(outcome) as string)) as Uint8Array);
+    const [a, b] = [await stored(first), await stored(second)];
+    expect(a).toMatch(/^[0-9a-f]{80000}$/);
+    expect(b).toMatch(/^[0-9a-f]{80000}$/);
+    expect(a).not.toBe(b);
   });
 });
 
