@@ -32,6 +32,7 @@ import { packMessages, SQS_MAX_BYTES, SQS_MAX_DELAY_SECONDS } from "../wire/pack
 import { asPayload, inlineBytes } from "../wire/payload.js";
 import { markRunCancelled, newRunKey, storeRunKey } from "../wire/run-key.js";
 import { SEAL_BYTES, seal } from "../wire/seal.js";
+import { sqsSafeJson } from "../wire/sqs-text.js";
 import { type FollowerOptions, RecordFollower } from "./follower.js";
 
 /** What a session needs of its runner: where to send, where to read. */
@@ -138,7 +139,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
         endedAt: Date.now(),
       };
       // The coordinator marks the flow run final in its record once every run sent is.
-      const body = JSON.stringify({ v: WIRE_VERSION, flowRunId: this.#flowRun.id, returned });
+      const body = sqsSafeJson(JSON.stringify({ v: WIRE_VERSION, flowRunId: this.#flowRun.id, returned }));
       await this.#storeKey()
         .then(() => this.#connection.completions.send([seal(this.#key, "completions", body)]))
         .catch((error) =>
@@ -225,7 +226,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       logPrints: attempt.logPrints,
       tags: [...attempt.taskRun.tags],
     };
-    return JSON.stringify(record);
+    return sqsSafeJson(JSON.stringify(record));
   }
 
   async #flush(): Promise<void> {
@@ -234,7 +235,9 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     this.#flushing = undefined;
     if (outbox.size === 0) return;
     const { flowRun } = this;
-    const head = `{"v":${WIRE_VERSION},"flowRunId":${JSON.stringify(flowRun.id)},"flowRunName":${JSON.stringify(flowRun.name)},"flowName":${JSON.stringify(flowRun.flowName)},"tasks":[`;
+    const head = sqsSafeJson(
+      `{"v":${WIRE_VERSION},"flowRunId":${JSON.stringify(flowRun.id)},"flowRunName":${JSON.stringify(flowRun.name)},"flowName":${JSON.stringify(flowRun.flowName)},"tasks":[`,
+    );
     for (const id of outbox.keys()) {
       this.#sent.add(id);
       this.#sentCount += 1;

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { sqsSafeJson } from "./sqs-text.js";
 
 /**
  * Message signatures. Every message on squall's queues is signed with its flow run's key (see
@@ -20,11 +21,15 @@ function mac(key: Uint8Array, channel: Channel, body: string): string {
   return createHmac("sha256", key).update(`squall ${channel}\n`).update(body).digest("base64url");
 }
 
-/** `body` (a JSON object with at least one field) signed for `channel`. */
-export function seal(key: Uint8Array, channel: Channel, body: string): string {
-  if (!body.startsWith("{") || body.startsWith("{}")) {
+/**
+ * `body` (a JSON object with at least one field) signed for `channel`, with the characters SQS
+ * refuses escaped first (senders escape records as they pack them, so that sizes hold).
+ */
+export function seal(key: Uint8Array, channel: Channel, json: string): string {
+  if (!json.startsWith("{") || json.startsWith("{}")) {
     throw new TypeError("Expected a JSON object with fields to sign.");
   }
+  const body = sqsSafeJson(json);
   return `${HEAD}${mac(key, channel, body)}",${body.slice(1)}`;
 }
 

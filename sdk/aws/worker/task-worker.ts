@@ -46,6 +46,7 @@ import { asPayload, inlineBytes } from "../wire/payload.js";
 import { Rejections } from "../wire/rejections.js";
 import { type RunKey, RunKeys } from "../wire/run-key.js";
 import { type Channel, SEAL_BYTES, seal } from "../wire/seal.js";
+import { sqsSafeJson } from "../wire/sqs-text.js";
 import { confinedOpener, isUnder, localModuleRefusal, refuseModule } from "./confinement.js";
 import { crashedOutcome, malformedOutcomes, skippedOutcome, stalledOutcome } from "./outcomes.js";
 import { WORKER_ID } from "./worker-id.js";
@@ -612,7 +613,7 @@ function packOutcomes(outcomes: readonly Outcome[], keys: BatchKeys): string[] {
   const byRun = new Map<string, string[]>();
   for (const outcome of outcomes) {
     const records = byRun.get(outcome.flowRunId) ?? [];
-    records.push(JSON.stringify(outcome));
+    records.push(sqsSafeJson(JSON.stringify(outcome)));
     byRun.set(outcome.flowRunId, records);
   }
   return [...byRun].flatMap(([flowRunId, records]) =>
