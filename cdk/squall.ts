@@ -14,7 +14,7 @@ import { ADDRESS_VARIABLES, STACK_OUTPUTS } from "../sdk/aws/address.js";
 import {
   BUNDLED_MODULES_VARIABLE,
   DEAD_LETTER_ARN_VARIABLE,
-  MAX_RECEIVE_COUNT_VARIABLE,
+  MAX_DEATHS_VARIABLE,
   OVERDUE_VARIABLE,
 } from "../sdk/aws/handlers.js";
 import { bundledModules } from "./constructs/bundled-modules.js";
@@ -42,6 +42,12 @@ export interface CoordinatorSettings extends FunctionSettings {
    * (every 5 minutes) marks the missing ones Crashed. @default Duration.hours(1)
    */
   readonly overdue?: Duration;
+  /**
+   * Coordinator invocations at once, at most (the event source's MaximumConcurrency, 2 or
+   * more): each writes to the records of the flow runs in its batch, and writers of one record
+   * race for its next segment, so more of them buy contention, not speed. @default 5
+   */
+  readonly maxConcurrency?: number;
 }
 
 export interface SquallProps {
@@ -56,8 +62,18 @@ export interface SquallProps {
   readonly retentionDays?: number;
   /** Of the bucket and the log groups; DESTROY empties the bucket first. @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
-  /** Deliveries of a task message before it goes to the dead-letter queue and its runs end Crashed. @default 3 */
+  /**
+   * Deliveries of a task message before it goes to the dead-letter queue and its runs end
+   * Crashed: a backstop. A throttled event source hands batches back unrun, raising receive
+   * counts (AWS advises 5 or more); runs that kill their worker end by `maxDeaths` first.
+   * At least `maxDeaths + 2`. @default 10
+   */
   readonly maxReceiveCount?: number;
+  /**
+   * Times a run that may kill its worker is started alone and dies with it before it ends
+   * Crashed, as the worker records (not as receive counts say). @default 3
+   */
+  readonly maxDeaths?: number;
   /** @default Architecture.ARM_64 */
   readonly architecture?: Architecture;
   /** @default RetentionDays.ONE_MONTH */
@@ -101,7 +117,26 @@ export class Squall extends Construct {
       );
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const maxReceiveCount = props.maxReceiveCount ?? 3;
+    const maxDeaths = props.maxDeaths ?? 3;
+    const maxReceiveCount = props.maxReceiveCount ?? 10;
+    if (!Number.isInteger(maxDeaths) || maxDeaths < 1 || maxDeaths > 100) {
+      throw new Error(`Expected \`maxDeaths\` to be an integer from 1 to 100, got \`${maxDeaths}\``);
+    }
+    if (Number.isInteger(maxReceiveCount) && maxReceiveCount < maxDeaths + 2) {
+      throw new Error(
+        `Expected \`maxReceiveCount\` to be at least \`maxDeaths\` + 2 (${maxDeaths + 2}), got \`${maxReceiveCount}\`: a run that kills its worker is delivered once in its batch, then once per start alone, and once more to be ended Crashed by the worker; below that the dead-letter queue ends it first, and a throttled event source dead-letters healthy runs.`,
+      );
+    }
+    const coordinatorConcurrency = props.coordinator?.maxConcurrency ?? 5;
+    if (
+      !Number.isInteger(coordinatorConcurrency) ||
+      coordinatorConcurrency < 2 ||
+      coordinatorConcurrency > 1000
+    ) {
+      throw new Error(
+        `Expected \`coordinator.maxConcurrency\` to be an integer from 2 to 1000 (Lambda's limits for an SQS event source), got \`${coordinatorConcurrency}\``,
+      );
+    }
     const workerTimeout = props.worker?.timeout ?? Duration.seconds(60);
     const coordinatorTimeout = props.coordinator?.timeout ?? Duration.seconds(60);
 
@@ -121,7 +156,6 @@ export class Squall extends Construct {
       [ADDRESS_VARIABLES.completionQueueUrl]: this.completions.queue.queueUrl,
       [ADDRESS_VARIABLES.bucket]: this.results.bucket.bucketName,
       [ADDRESS_VARIABLES.region]: Stack.of(this).region,
-      [MAX_RECEIVE_COUNT_VARIABLE]: String(maxReceiveCount),
     };
     const carriesFlows = {
       ...address,
@@ -140,7 +174,7 @@ export class Squall extends Construct {
       kind: "worker",
       memorySize: props.worker?.memorySize ?? 1024,
       timeout: workerTimeout,
-      environment: carriesFlows,
+      environment: { ...carriesFlows, [MAX_DEATHS_VARIABLE]: String(maxDeaths) },
     });
     this.tasks.feeds(this.worker.function, {
       batchSize: props.worker?.batchSize ?? 10,
@@ -167,11 +201,13 @@ export class Squall extends Construct {
     this.completions.feeds(this.coordinator.function, {
       batchSize: props.coordinator?.batchSize ?? 10,
       maxBatchingWindow: props.coordinator?.maxBatchingWindow ?? Duration.seconds(1),
+      maxConcurrency: coordinatorConcurrency,
     });
     // Dead-lettered task messages become Crashed outcomes, so their flows fail instead of waiting.
     this.tasks.feedsDeadLetters(this.coordinator.function, {
       batchSize: 10,
       maxBatchingWindow: Duration.seconds(0),
+      maxConcurrency: 2,
     });
     this.results.grantRecords(this.coordinator);
     this.results.grantRunKeys(this.coordinator, "read");
@@ -201,6 +237,9 @@ export class Squall extends Construct {
     this.completions.queue.grantSendMessages(this.flowRunner);
     this.results.grantRecords(this.flowRunner);
     this.results.grantRunKeys(this.flowRunner, "write");
+    // Lambda retries a failed Event invocation twice by default: each retry would start the flow
+    // again, a second run. A run that fails says so in its record instead.
+    this.flowRunner.function.configureAsyncInvoke({ retryAttempts: 0 });
 
     // Run ids are minted at run time, so object access is granted on a prefix of the stack's own
     // bucket, with exact actions: the one wildcard the rule pack sees.

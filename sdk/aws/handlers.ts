@@ -29,8 +29,8 @@ export interface WorkerHandlerOptions {
   readonly flows?: () => Promise<unknown>;
 }
 
-/** The worker's variable giving the task queue's `maxReceiveCount`: deliveries before a run is given up. */
-export const MAX_RECEIVE_COUNT_VARIABLE = "SQUALL_MAX_RECEIVE_COUNT";
+/** The worker's variable: times a run may die with its worker, started alone, before it ends Crashed. */
+export const MAX_DEATHS_VARIABLE = "SQUALL_MAX_DEATHS";
 
 /** The coordinator's variable naming the task dead-letter queue: its records become Crashed outcomes. */
 export const DEAD_LETTER_ARN_VARIABLE = "SQUALL_DEAD_LETTER_QUEUE_ARN";
@@ -62,7 +62,7 @@ export function workerHandler(
         store: new S3ResultStore({ bucket: address.bucket, client: s3 }),
         bundled: bundledModules(env),
         projectRoot: env[PROJECT_ROOT_VARIABLE] || undefined,
-        maxDeliveries: Number(env[MAX_RECEIVE_COUNT_VARIABLE] ?? 3) || 3,
+        maxDeaths: Number(env[MAX_DEATHS_VARIABLE] ?? 3) || 3,
       });
     })();
     return worker.handle(event);

@@ -92,7 +92,8 @@ describe("the queues", () => {
     const queues = template.toJSON().Resources;
     expect(queues[logicalId(tasks.queue)].Properties).toMatchObject({
       VisibilityTimeout: 360,
-      RedrivePolicy: { deadLetterTargetArn: arn(tasks.deadLetterQueue), maxReceiveCount: 3 },
+      // A backstop well above the worker's own rule (maxDeaths 3), as throttling raises receive counts.
+      RedrivePolicy: { deadLetterTargetArn: arn(tasks.deadLetterQueue), maxReceiveCount: 10 },
     });
     expect(queues[logicalId(completions.queue)].Properties).toMatchObject({
       VisibilityTimeout: 360,
@@ -111,6 +112,7 @@ describe("the queues", () => {
   it("follow the functions' timeouts and the redrive count given", () => {
     const custom = templateOf({
       maxReceiveCount: 5,
+      maxDeaths: 2,
       worker: { timeout: Duration.seconds(120) },
       coordinator: { timeout: Duration.seconds(30) },
     });
@@ -123,12 +125,18 @@ describe("the queues", () => {
     expect(queues[logicalId(tasks.deadLetterQueue)].Properties.VisibilityTimeout).toBe(180);
     expect(queues[logicalId(completions.queue)].Properties.VisibilityTimeout).toBe(180);
     const worker = queues[logicalId(custom.squall.worker.function)].Properties;
-    expect(worker.Environment.Variables.SQUALL_MAX_RECEIVE_COUNT).toBe("5");
+    expect(worker.Environment.Variables.SQUALL_MAX_DEATHS).toBe("2");
   });
 
-  it("refuses a redrive count SQS would refuse", () => {
-    expect(() => templateOf({ maxReceiveCount: 0 })).toThrow(
-      "Expected `maxReceiveCount` to be an integer from 1 to 1000, got `0`",
+  it("refuses a redrive count SQS would refuse, or one that would dead-letter a run before the worker ends it", () => {
+    expect(() => templateOf({ maxReceiveCount: 1000.5, maxDeaths: 3 })).toThrow(
+      "Expected `maxReceiveCount` to be an integer from 1 to 1000, got `1000.5`",
+    );
+    expect(() => templateOf({ maxReceiveCount: 4 })).toThrow(
+      /^Expected `maxReceiveCount` to be at least `maxDeaths` \+ 2 \(5\), got `4`: a run that kills its worker/,
+    );
+    expect(() => templateOf({ maxDeaths: 0 })).toThrow(
+      "Expected `maxDeaths` to be an integer from 1 to 100, got `0`",
     );
   });
 });
@@ -167,20 +175,22 @@ describe("the functions", () => {
     expect(props(custom.squall.flowRunner)).toMatchObject({ MemorySize: 256, Timeout: 300 });
   });
 
-  it("give the worker and the flow-runner the address, the redrive count and the bundled modules' hashes", () => {
+  it("give the worker and the flow-runner the address and the bundled modules' hashes, the worker its death limit", () => {
     const hash = (path: string) => moduleHash(pathToFileURL(`${ROOT}${path}`).href);
     const expected = {
       SQUALL_TASK_QUEUE_URL: ref(squall.tasks.queue),
       SQUALL_COMPLETION_QUEUE_URL: ref(squall.completions.queue),
       SQUALL_BUCKET: ref(squall.results.bucket),
       SQUALL_REGION: { Ref: "AWS::Region" },
-      SQUALL_MAX_RECEIVE_COUNT: "3",
       SQUALL_BUNDLED_MODULES: JSON.stringify({
         "examples/flows.ts": hash("examples/flows.ts"),
         "examples/parallel-flow.ts": hash("examples/parallel-flow.ts"),
       }),
     };
-    expect(functionProps(squall.worker).Environment.Variables).toEqual(expected);
+    expect(functionProps(squall.worker).Environment.Variables).toEqual({
+      ...expected,
+      SQUALL_MAX_DEATHS: "3",
+    });
     expect(functionProps(squall.flowRunner).Environment.Variables).toEqual(expected);
   });
 
@@ -190,7 +200,6 @@ describe("the functions", () => {
       SQUALL_COMPLETION_QUEUE_URL: ref(squall.completions.queue),
       SQUALL_BUCKET: ref(squall.results.bucket),
       SQUALL_REGION: { Ref: "AWS::Region" },
-      SQUALL_MAX_RECEIVE_COUNT: "3",
       SQUALL_DEAD_LETTER_QUEUE_ARN: arn(squall.tasks.deadLetterQueue),
       SQUALL_OVERDUE_SECONDS: "3600",
     });
@@ -234,19 +243,34 @@ describe("the event sources", () => {
     });
   });
 
-  it("feed the coordinator outcomes, gathered for a second, and dead-lettered task messages", () => {
+  it("feed the coordinator outcomes, gathered for a second, and dead-lettered task messages, a few invocations at once", () => {
+    // Writers of one record race for its next segment: without a bound, a burst starts hundreds.
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionName: ref(squall.coordinator.function),
       EventSourceArn: arn(squall.completions.queue),
       BatchSize: 10,
       MaximumBatchingWindowInSeconds: 1,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: 5 },
     });
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionName: ref(squall.coordinator.function),
       EventSourceArn: arn(squall.tasks.deadLetterQueue),
       FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: 2 },
     });
+    expect(() => templateOf({ coordinator: { maxConcurrency: 1 } })).toThrow(
+      "Expected `coordinator.maxConcurrency` to be an integer from 2 to 1000 (Lambda's limits for an SQS event source), got `1`",
+    );
+  });
+
+  it("do not retry an Event invocation of the flow-runner: a retry would start the flow a second time", () => {
+    template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+      FunctionName: ref(squall.flowRunner.function),
+      MaximumRetryAttempts: 0,
+      Qualifier: "$LATEST",
+    });
+    template.resourceCountIs("AWS::Lambda::EventInvokeConfig", 1);
   });
 
   it("are those three only: the flow-runner is invoked directly", () => {
@@ -256,7 +280,7 @@ describe("the event sources", () => {
   it("take the worker's batch size, batching window and concurrency", () => {
     const custom = templateOf({
       worker: { batchSize: 5, maxBatchingWindow: Duration.seconds(2), maxConcurrency: 20 },
-      coordinator: { batchSize: 50, maxBatchingWindow: Duration.seconds(5) },
+      coordinator: { batchSize: 50, maxBatchingWindow: Duration.seconds(5), maxConcurrency: 3 },
     });
     custom.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionName: ref(custom.squall.worker.function),
@@ -268,6 +292,7 @@ describe("the event sources", () => {
       EventSourceArn: arn(custom.squall.completions.queue),
       BatchSize: 50,
       MaximumBatchingWindowInSeconds: 5,
+      ScalingConfig: { MaximumConcurrency: 3 },
     });
   });
 

@@ -91,7 +91,7 @@ describe("a worker whose bucket fails", () => {
     expect(more).toEqual([]);
     expect(back?.tasks).toEqual([stored]);
     expect(back?.stalls).toBe(1);
-    expect(back?.deaths).toBeUndefined();
+    expect(back?.suspect).toBeUndefined();
   });
 
   it("sends back a run whose upstream result, passed by reference, cannot be loaded", async () => {

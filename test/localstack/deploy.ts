@@ -133,7 +133,7 @@ export async function deploy(options: DeployOptions): Promise<Deployment> {
         ...address(options.functionEndpoint),
         [BUNDLED_MODULES_VARIABLE]: bundled,
         // The worker's cue to give up a run whose invocations keep dying (sdk/aws/handlers.ts).
-        SQUALL_MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
+        SQUALL_MAX_DEATHS: "3",
       }),
       create(functions.coordinator, coordinatorZip, {
         ...address(options.functionEndpoint),

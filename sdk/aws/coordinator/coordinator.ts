@@ -96,7 +96,7 @@ export function createCoordinator(options: CoordinatorOptions) {
       const message = parsed.value;
       // The dead-letter queue keeps the receive count; receiving it here added one.
       const deliveries = Number(item.attributes?.ApproximateReceiveCount ?? 0);
-      const times = (message.deaths ?? 0) + Math.max(deliveries - 1, 0);
+      const times = Math.max(deliveries - 1, 0);
       return { outcomes: message.tasks.map((task) => crashedOutcome(message, task, times)) };
     }
     const parsed = parseValue(OutcomeMessageSchema, checked.json);

@@ -12,7 +12,7 @@ import { type Emulator, startEmulator } from "../emulator.js";
 import {
   DEAD_LETTER_ARN_VARIABLE,
   FLOWS_VARIABLE,
-  MAX_RECEIVE_COUNT_VARIABLE,
+  MAX_DEATHS_VARIABLE,
   PROJECT_ROOT_VARIABLE,
 } from "../handlers.js";
 import { SqsQueue } from "../queue.js";
@@ -31,8 +31,10 @@ export interface LocalEnvironmentOptions {
   readonly port?: number;
   /** Messages not deleted this long after a function took them are delivered again. @default 30 */
   readonly visibilitySeconds?: number;
-  /** Deliveries of a task message before it goes to the dead-letter queue. @default 3 */
+  /** Deliveries of a task message before it goes to the dead-letter queue (a backstop, as on the stack). @default 10 */
   readonly maxReceiveCount?: number;
+  /** Times a run that may kill its worker is started alone and dies with it before it ends Crashed. @default 3 */
+  readonly maxDeaths?: number;
   /** Task messages per worker invocation. @default 10 */
   readonly batchSize?: number;
   /**
@@ -86,7 +88,8 @@ export async function startLocalEnvironment(
 ): Promise<LocalEnvironment> {
   const workers = integerOption("workers", options.workers ?? availableParallelism(), 1);
   const visibilitySeconds = integerOption("visibilitySeconds", options.visibilitySeconds ?? 30, 1);
-  const maxReceiveCount = integerOption("maxReceiveCount", options.maxReceiveCount ?? 3, 1);
+  const maxReceiveCount = integerOption("maxReceiveCount", options.maxReceiveCount ?? 10, 1);
+  const maxDeaths = integerOption("maxDeaths", options.maxDeaths ?? 3, 1);
   const batchSize = integerOption("batchSize", options.batchSize ?? 10, 1);
   if (options.flows !== undefined) checkFlowsModule(options.flows);
   const projectRoot = checkProjectRoot(options.projectRoot ?? process.cwd());
@@ -137,7 +140,7 @@ export async function startLocalEnvironment(
       [ADDRESS_VARIABLES.completionQueueUrl]: completionQueueUrl,
       [ADDRESS_VARIABLES.bucket]: bucket,
       [DEAD_LETTER_ARN_VARIABLE]: deadLetterArn as string,
-      [MAX_RECEIVE_COUNT_VARIABLE]: String(maxReceiveCount),
+      [MAX_DEATHS_VARIABLE]: String(maxDeaths),
       [PROJECT_ROOT_VARIABLE]: projectRoot,
     };
     // A message held by a thread that died comes back at once rather than after its visibility timeout.

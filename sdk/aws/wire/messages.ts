@@ -58,10 +58,10 @@ export const TaskMessageSchema = v.object({
   flowName: v.string(),
   tasks: v.pipe(v.array(TaskRecordSchema), v.minLength(1)),
   /**
-   * Deliveries of these runs, under earlier messages, that ended without an outcome (a worker
-   * that re-sends a suspect run carries its count over, as SQS's own count starts again).
+   * Set on a run a worker sent back apart because the invocation that held it may have died
+   * (or its batch was handed back unrun): it runs alone, each start recorded (`worker/deaths.ts`).
    */
-  deaths: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  suspect: v.optional(v.literal(true)),
   /**
    * Times these runs were sent back because the bucket failed them (their arguments could not be
    * read or their result stored): not deaths, since the worker lived, but bounded all the same.

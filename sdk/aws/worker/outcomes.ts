@@ -2,11 +2,19 @@ import { CancelledError, CrashedError, SquallError } from "../../errors.js";
 import { type Outcome, RUN_ID_PATTERN, type TaskMessage, type TaskRecord } from "../wire/messages.js";
 import { errorOutcome } from "../wire/payload.js";
 
-/** The outcome of a run whose worker died (or timed out) `times` times while it ran. */
+/** The outcome of a run whose message the dead-letter queue took after `times` deliveries without an outcome. */
 export function crashedOutcome(message: TaskMessage, record: TaskRecord, times: number): Outcome {
   const count = times > 0 ? `${times} times` : "repeatedly";
   const error = new CrashedError(
     `Task run '${record.taskRunName}' crashed: its message was delivered ${count} without an outcome (the worker died or timed out each time).`,
+  );
+  return errorOutcome({ ...record, flowRunId: message.flowRunId }, "crashed", error);
+}
+
+/** The outcome of a run started alone `deaths` times after its worker died, each time dying with it. */
+export function diedOutcome(message: TaskMessage, record: TaskRecord, deaths: number): Outcome {
+  const error = new CrashedError(
+    `Task run '${record.taskRunName}' crashed: it was started alone ${deaths} times after its worker died, and each time its worker died or timed out without an outcome.`,
   );
   return errorOutcome({ ...record, flowRunId: message.flowRunId }, "crashed", error);
 }

@@ -48,7 +48,8 @@ import { type RunKey, RunKeys } from "../wire/run-key.js";
 import { type Channel, SEAL_BYTES, seal } from "../wire/seal.js";
 import { sqsSafeJson } from "../wire/sqs-text.js";
 import { confinedOpener, isUnder, localModuleRefusal, refuseModule } from "./confinement.js";
-import { crashedOutcome, malformedOutcomes, skippedOutcome, stalledOutcome } from "./outcomes.js";
+import { recordStart } from "./deaths.js";
+import { diedOutcome, malformedOutcomes, skippedOutcome, stalledOutcome } from "./outcomes.js";
 import { WORKER_ID } from "./worker-id.js";
 
 /** An SQS event as Lambda delivers it (the fields this worker reads). */
@@ -89,10 +90,10 @@ export interface TaskWorkerOptions {
    */
   readonly projectRoot?: string;
   /**
-   * Deliveries without an outcome after which a run ends Crashed: the task queue's
-   * `maxReceiveCount`, so that a run is given up on as the dead-letter queue would. @default 3
+   * Times a suspect run may be started alone and die with its worker before it ends Crashed
+   * (see `deaths.ts`); also how often a run the bucket failed is sent back. @default 3
    */
-  readonly maxDeliveries?: number;
+  readonly maxDeaths?: number;
   /** How long a run the bucket failed waits before it is tried again. @default 5 */
   readonly stallDelaySeconds?: number;
 }
@@ -330,11 +331,11 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   const rejections = new Rejections("worker");
 
   type Item = SqsEvent["Records"][number];
-  const maxDeliveries = options.maxDeliveries ?? 3;
+  const maxDeaths = options.maxDeaths ?? 3;
   interface Handled {
     outcomes: Outcome[];
     retries: { record: TaskRecord; delay: number; message: TaskMessage }[];
-    /** Runs the bucket failed (not the task): sent back, or given up on after `maxDeliveries` times. */
+    /** Runs the bucket failed (not the task): sent back, or given up on after `maxDeaths` times. */
     stalled: { record: TaskRecord; message: TaskMessage; error: Error }[];
   }
 
@@ -402,7 +403,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     const givenUp: Outcome[] = [];
     for (const { record, message, error } of stalled) {
       const stalls = (message.stalls ?? 0) + 1;
-      if (stalls >= maxDeliveries) givenUp.push(stalledOutcome(message, record, stalls, error));
+      if (stalls >= maxDeaths) givenUp.push(stalledOutcome(message, record, stalls, error));
       else sendLater(options.stallDelaySeconds ?? 5, { ...message, tasks: [record], stalls });
     }
     await Promise.all(
@@ -410,6 +411,34 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     );
     const all = givenUp.length > 0 ? [...outcomes, ...givenUp] : outcomes;
     if (all.length > 0) await options.completions.send(packOutcomes(all, keys));
+  }
+
+  /**
+   * Runs a suspect alone, its start recorded first; one that died with its worker `maxDeaths`
+   * times before ends Crashed instead.
+   */
+  async function runSuspect(
+    { item, message }: { item: Item; message: TaskMessage },
+    keys: BatchKeys,
+    comeBack: (items: readonly Item[], what: string, error: unknown) => void,
+  ): Promise<void> {
+    const record = message.tasks[0] as TaskRecord;
+    let deaths: number;
+    try {
+      deaths = await recordStart(options.store, message.flowRunId, record, maxDeaths);
+    } catch (error) {
+      comeBack([item], "record the start of a run that may have killed its worker", error);
+      return;
+    }
+    const handled: Handled =
+      deaths >= maxDeaths
+        ? { outcomes: [diedOutcome(message, record, deaths)], retries: [], stalled: [] }
+        : await runMessages([{ item, parsed: { ok: true, value: message } }], keys);
+    try {
+      await report(handled, keys);
+    } catch (error) {
+      comeBack([item], "report outcomes", error);
+    }
   }
 
   /** Deletes handled messages now rather than when the batch ends (best effort: repeats are dropped). */
@@ -421,11 +450,12 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   return {
     /**
      * Handles one batch. A message delivered again may hold a run that kills its worker, so
-     * runs that were in an invocation that died are suspects, handled apart: a message of
-     * several is split into messages of one run each; a batch runs at most one suspect, alone,
-     * after the rest of the batch has been reported, and sends other suspects back as messages
-     * of their own. So a killer takes no other run down with it more than once, and a run
-     * whose invocation died `maxDeliveries` times ends Crashed.
+     * runs of a message received before (or sent back as suspects) are handled apart: a message
+     * of several is split into messages of one run each; a batch runs at most one suspect,
+     * alone, after the rest of the batch has been reported, and sends other suspects back as
+     * messages of their own. So a killer takes no other run down with it more than once, and a
+     * run started alone `maxDeaths` times, dying each time, ends Crashed (deaths are recorded
+     * by the worker, `deaths.ts`: a receive count raised by throttling is no death).
      */
     async handle(event: SqsEvent): Promise<BatchResponse> {
       const failed: Item[] = [];
@@ -453,10 +483,9 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       );
       if (unreadable.length > 0) comeBack(unreadable, "read the flow runs' keys", unreadableError);
       const fresh: { item: Item; parsed: Parsed }[] = [];
-      const suspects: { item: Item; message: TaskMessage; deaths: number }[] = [];
+      const suspects: { item: Item; message: TaskMessage }[] = [];
       const resend: string[] = [];
       const resent: Item[] = [];
-      const crashed: { item: Item; outcome: Outcome }[] = [];
       for (const entry of checked) {
         if (!entry) continue;
         const { item, checked } = entry;
@@ -473,24 +502,16 @@ export function createTaskWorker(options: TaskWorkerOptions) {
           continue;
         }
         const message = parsed.value;
-        const deaths = (message.deaths ?? 0) + Number(item.attributes?.ApproximateReceiveCount ?? 1) - 1;
-        if (deaths === 0) fresh.push({ item, parsed });
+        const suspect = message.suspect === true || Number(item.attributes?.ApproximateReceiveCount ?? 1) > 1;
+        const apart = (tasks: TaskRecord[]) =>
+          signFor(keys, message.flowRunId, "tasks", JSON.stringify({ ...message, tasks, suspect: true }));
+        if (!suspect) fresh.push({ item, parsed });
         else if (message.tasks.length > 1) {
-          for (const record of message.tasks)
-            resend.push(
-              signFor(
-                keys,
-                message.flowRunId,
-                "tasks",
-                JSON.stringify({ ...message, tasks: [record], deaths }),
-              ),
-            );
+          for (const record of message.tasks) resend.push(apart([record]));
           resent.push(item);
-        } else if (deaths >= maxDeliveries) {
-          crashed.push({ item, outcome: crashedOutcome(message, message.tasks[0] as TaskRecord, deaths) });
-        } else if (suspects.length === 0) suspects.push({ item, message, deaths });
+        } else if (suspects.length === 0) suspects.push({ item, message });
         else {
-          resend.push(signFor(keys, message.flowRunId, "tasks", JSON.stringify({ ...message, deaths })));
+          resend.push(apart(message.tasks));
           resent.push(item);
         }
       }
@@ -501,20 +522,8 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       } catch (error) {
         comeBack(resent, "send suspect runs back apart", error);
       }
-      if (crashed.length > 0) {
-        try {
-          await report({ outcomes: crashed.map(({ outcome }) => outcome), retries: [], stalled: [] }, keys);
-          done.push(...crashed.map(({ item }) => item));
-        } catch (error) {
-          comeBack(
-            crashed.map(({ item }) => item),
-            "report crashed runs",
-            error,
-          );
-        }
-      }
-      // Runs taken apart or given up on are done with: should a run in this batch kill the
-      // invocation, they must not come back counting a death.
+      // Runs taken apart are done with: should a run in this batch kill the invocation, they
+      // must not come back.
       await deleteDone(done.splice(0));
       if (fresh.length > 0) {
         const handled = await runMessages(fresh, keys);
@@ -533,15 +542,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       const suspect = suspects[0];
       if (suspect) {
         await deleteDone(done); // likewise, should the suspect kill it
-        const handled = await runMessages(
-          [{ item: suspect.item, parsed: { ok: true, value: suspect.message } }],
-          keys,
-        );
-        try {
-          await report(handled, keys);
-        } catch (error) {
-          comeBack([suspect.item], "report outcomes", error);
-        }
+        await runSuspect(suspect, keys, comeBack);
       }
       return { batchItemFailures: failed.map((item) => ({ itemIdentifier: item.messageId })) };
     },
