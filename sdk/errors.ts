@@ -48,6 +48,12 @@ export class CodeMismatchError extends SquallError {}
  */
 export class MessageRefusedError extends SquallError {}
 
+/**
+ * The bucket refused a request (403): the credentials lack a permission. It does not mend by
+ * trying again, so whoever waits on the bucket stops and says which permission is missing.
+ */
+export class BucketAccessDeniedError extends SquallError {}
+
 /** A run could not compute its cache key (an input that cannot be hashed). */
 export class CacheKeyError extends SquallError {}
 

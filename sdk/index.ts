@@ -14,6 +14,7 @@ export { getRunContext, getRunLogger, type RunContext } from "./context.js";
 export type { FlowRunState } from "./engine/flow-run.js";
 export type { TaskRunError } from "./engine/task-run.js";
 export {
+  BucketAccessDeniedError,
   CacheKeyError,
   CancelledError,
   CodeMismatchError,

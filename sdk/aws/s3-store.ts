@@ -6,7 +6,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { InvalidArgumentError } from "../errors.js";
+import { BucketAccessDeniedError, InvalidArgumentError } from "../errors.js";
 import { assertValidKey } from "../storage/keys.js";
 import type { ResultStore, StoreLocator } from "../storage/result-store.js";
 
@@ -123,7 +123,9 @@ export class S3ResultStore implements ResultStore {
   }
 
   async put(key: string, value: Uint8Array): Promise<void> {
-    await this.#client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.#key(key), Body: value }));
+    await this.#client
+      .send(new PutObjectCommand({ Bucket: this.bucket, Key: this.#key(key), Body: value }))
+      .catch((error) => this.#denied(error, "s3:PutObject", key));
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -134,7 +136,7 @@ export class S3ResultStore implements ResultStore {
       return (await object.Body?.transformToByteArray()) ?? new Uint8Array();
     } catch (error) {
       if (isMissingKey(error)) return undefined;
-      throw error;
+      return this.#denied(error, "s3:GetObject", key);
     }
   }
 
@@ -144,7 +146,7 @@ export class S3ResultStore implements ResultStore {
       return true;
     } catch (error) {
       if (isMissingKey(error)) return false;
-      throw error;
+      return this.#denied(error, "s3:GetObject", key);
     }
   }
 
@@ -182,7 +184,7 @@ export class S3ResultStore implements ResultStore {
         if (errorName(error) === "PreconditionFailed" || statusOf(error) === 412) return false;
         // 409: a write to the key raced this one. If it landed, this create lost; else try once more.
         const conflict = errorName(error) === "ConditionalRequestConflict" || statusOf(error) === 409;
-        if (!conflict) throw error;
+        if (!conflict) return this.#denied(error, "s3:PutObject", key);
         if (await this.exists(key)) return false;
         if (attempt === 2) throw error;
       }
@@ -204,7 +206,7 @@ export class S3ResultStore implements ResultStore {
     } catch (error) {
       if (unlessEtag !== undefined && statusOf(error) === 304) return "unchanged";
       if (isMissingKey(error)) return undefined;
-      throw error;
+      return this.#denied(error, "s3:GetObject", key);
     }
   }
 
@@ -222,6 +224,16 @@ export class S3ResultStore implements ResultStore {
       if (isMissingKey(error)) return false;
       throw error;
     }
+  }
+
+  /** Rethrows `error`, as a `BucketAccessDeniedError` naming the permission when S3 answered 403. */
+  #denied(error: unknown, action: string, key: string): never {
+    if (statusOf(error) !== 403 && errorName(error) !== "AccessDenied") throw error;
+    const reading = action === "s3:GetObject";
+    throw new BucketAccessDeniedError(
+      `S3 refused ${action} on s3://${this.bucket}/${this.prefix}${key} (403 ${errorName(error) ?? "AccessDenied"}): these credentials need ${action} on that key${reading ? `, and s3:ListBucket on the bucket (without it S3 answers 403 instead of 404 for a key not written yet, such as the next segment of a run's record)` : ""}. A stack's callers get what they need from its SquallCaller managed policy.`,
+      { cause: error },
+    );
   }
 
   #key(key: string): string {

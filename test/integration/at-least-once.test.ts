@@ -34,7 +34,7 @@ import {
   ignoresItsSignal,
   tripleCounted,
 } from "../fixtures/delivery-tasks.js";
-import { rejectionOf, sleep } from "../support/async.js";
+import { rejectionOf, sleep, within } from "../support/async.js";
 
 // Engine log lines (a crashed run logs its stack) are not under test; keep them off stderr.
 beforeEach(() => configureLogging({ write: () => {} }));
@@ -117,19 +117,6 @@ async function queuesDrained(local: LocalEnvironment, timeoutMs = 15_000): Promi
     }
   } finally {
     sqs.destroy();
-  }
-}
-
-/** `promise`'s value, or `"still running"` once `ms` have passed. */
-async function within<T>(ms: number, promise: Promise<T>): Promise<T | "still running"> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<"still running">((resolve) => {
-    timer = setTimeout(() => resolve("still running"), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

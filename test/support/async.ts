@@ -30,3 +30,16 @@ export async function rejectionOf(promise: PromiseLike<unknown>): Promise<Error>
   }
   throw new Error("expected a rejection");
 }
+
+/** `promise`'s value, or `"still running"` once `ms` have passed. */
+export async function within<T>(ms: number, promise: Promise<T>): Promise<T | "still running"> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"still running">((resolve) => {
+    timer = setTimeout(() => resolve("still running"), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

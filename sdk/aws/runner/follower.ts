@@ -1,4 +1,4 @@
-import { toError } from "../../errors.js";
+import { BucketAccessDeniedError, toError } from "../../errors.js";
 import { type RecordStore, readSegments, type Segment } from "../record/run-log.js";
 
 /** Failed reads in a row after which the follower says so (it keeps trying). */
@@ -11,17 +11,25 @@ export interface FollowerOptions {
   readonly maxIntervalMs?: number;
 }
 
+/** What the follower hands on: each new segment, and the refusal that stops it. */
+export interface FollowerListener {
+  segment(segment: Segment): void;
+  /** The bucket refused to let it read (403): waiting longer would never end. */
+  denied(error: BucketAccessDeniedError): void;
+}
+
 /**
  * Follows a flow run's record: reads each new segment once, in order, and hands it on. It
  * reads the next segment's key directly (one GET, answered 404 until the coordinator writes
  * it), so a summary that trails the segments never hides an outcome. Reads back off while
  * nothing comes, so a long task costs about one request a second, and speed up again when
- * segments arrive.
+ * segments arrive. A read the bucket refuses (403: a missing permission) stops it: it is
+ * handed on, never retried forever.
  */
 export class RecordFollower {
   readonly #store: RecordStore;
   readonly #flowRunId: string;
-  readonly #onSegment: (segment: Segment) => void;
+  readonly #listener: FollowerListener;
   readonly #min: number;
   readonly #max: number;
   #next = 0;
@@ -33,12 +41,12 @@ export class RecordFollower {
   constructor(
     store: RecordStore,
     flowRunId: string,
-    onSegment: (segment: Segment) => void,
+    listener: FollowerListener,
     options: FollowerOptions = {},
   ) {
     this.#store = store;
     this.#flowRunId = flowRunId;
-    this.#onSegment = onSegment;
+    this.#listener = listener;
     this.#min = options.minIntervalMs ?? 10;
     this.#max = options.maxIntervalMs ?? 1000;
   }
@@ -69,9 +77,14 @@ export class RecordFollower {
         const { segments, next } = await readSegments(this.#store, this.#flowRunId, this.#next);
         this.#next = next;
         found = segments.length;
-        for (const segment of segments) this.#onSegment(segment);
+        for (const segment of segments) this.#listener.segment(segment);
         failures = 0;
       } catch (error) {
+        if (error instanceof BucketAccessDeniedError) {
+          this.#running = false;
+          this.#listener.denied(error);
+          return;
+        }
         // S3 refused for now (throttling, a fault): the same segment is read again next time.
         // Refusing for long is worth saying: a wrong bucket or missing permission never mends.
         failures += 1;

@@ -109,7 +109,23 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     this.#follower = new RecordFollower(
       connection.store,
       flowRun.id,
-      (segment) => this.#onSegment(segment),
+      {
+        segment: (segment) => this.#onSegment(segment),
+        // Every run still waiting ends with the reason, rather than waiting forever.
+        denied: (error) => {
+          for (const id of [...this.#waiting.keys()]) {
+            this.#settle(id, {
+              status: "crashed",
+              error: new CrashedError(
+                `Could not read flow run ${this.#flowRun.id}'s record: ${error.message}`,
+                {
+                  cause: error,
+                },
+              ),
+            });
+          }
+        },
+      },
       options.follow,
     );
     // Written while the flow gets going, so the first send rarely waits for it; a failure
