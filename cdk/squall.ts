@@ -18,6 +18,7 @@ import {
   OVERDUE_VARIABLE,
 } from "../sdk/aws/handlers.js";
 import { bundledModules } from "./constructs/bundled-modules.js";
+import { CallerPolicy } from "./constructs/caller-policy.js";
 import { suppressNag } from "./constructs/nag.js";
 import { KEYS_PREFIX, OPEN_PREFIX, ResultBucket, RUNS_PREFIX } from "./constructs/result-bucket.js";
 import { type FunctionSettings, SquallFunction } from "./constructs/squall-function.js";
@@ -106,6 +107,8 @@ export class Squall extends Construct {
   readonly worker: SquallFunction;
   readonly coordinator: SquallFunction;
   readonly flowRunner: SquallFunction;
+  /** What a caller needs (attach it to a user's or a role's identity): its ARN is the `CallerPolicyArn` output. */
+  readonly callerPolicy: CallerPolicy;
 
   constructor(scope: Construct, id: string, props: SquallProps) {
     super(scope, id);
@@ -263,12 +266,38 @@ export class Squall extends Construct {
       true,
     );
 
+    this.callerPolicy = new CallerPolicy(this, "SquallCaller", {
+      tasks: this.tasks.queue,
+      completions: this.completions.queue,
+      bucket: this.results.bucket,
+      flowRunner: this.flowRunner.function,
+    });
+    suppressNag(
+      this.callerPolicy,
+      [
+        underPrefix(RUNS_PREFIX, "s3:GetObject, s3:PutObject"),
+        underPrefix(KEYS_PREFIX, "s3:PutObject"),
+        {
+          id: "AwsSolutions-IAM5",
+          reason:
+            "DescribeStacks is granted on this stack's own ARN, whose last part is the stack's id, minted at deploy time.",
+          appliesTo: [{ regex: "/^Resource::arn:.+:cloudformation:.+:stack\\/[^/]+\\/\\*$/g" }],
+        },
+      ],
+      true,
+    );
+
     this.output(STACK_OUTPUTS.taskQueueUrl, this.tasks.queue.queueUrl, "Where callers send task runs");
     this.output(STACK_OUTPUTS.completionQueueUrl, this.completions.queue.queueUrl, "Where outcomes go");
     this.output(STACK_OUTPUTS.bucket, this.results.bucket.bucketName, "Flow runs' records, under runs/");
     this.output("FlowRunnerFunctionName", this.flowRunner.function.functionName, "Runs a flow by name");
     this.output("DeadLetterQueueUrl", this.tasks.deadLetterQueue.queueUrl, "Task messages given up on");
     this.output("Region", Stack.of(this).region, "The stack's region");
+    this.output(
+      "CallerPolicyArn",
+      this.callerPolicy.policy.managedPolicyArn,
+      "Attach to whoever runs or starts flows",
+    );
   }
 
   /** An output whose key is exactly `key`, as LambdaTaskRunner({ stack }) looks it up. */

@@ -8,7 +8,8 @@ import type { IConstruct } from "constructs";
 export interface NagSuppression {
   readonly id: string;
   readonly reason: string;
-  readonly appliesTo?: string[];
+  /** Findings as cdk-nag names them, or `{ regex: "/.../" }` for a family of them. */
+  readonly appliesTo?: (string | { readonly regex: string })[];
 }
 
 let loaded: typeof import("cdk-nag") | null | undefined;

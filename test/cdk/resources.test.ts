@@ -406,7 +406,7 @@ describe("the grants", () => {
 });
 
 describe("the outputs", () => {
-  it("are the ones LambdaTaskRunner({ stack }) reads, under their exact keys, and three more", () => {
+  it("are the ones LambdaTaskRunner({ stack }) reads, under their exact keys, and four more", () => {
     const outputs: Record<string, { Value: unknown }> = template.toJSON().Outputs;
     const values = Object.fromEntries(Object.entries(outputs).map(([key, output]) => [key, output.Value]));
     expect(values).toEqual({
@@ -416,6 +416,56 @@ describe("the outputs", () => {
       FlowRunnerFunctionName: ref(squall.flowRunner.function),
       DeadLetterQueueUrl: ref(squall.tasks.deadLetterQueue),
       Region: { Ref: "AWS::Region" },
+      CallerPolicyArn: { Ref: logicalId(squall.callerPolicy.policy) },
     });
+  });
+});
+
+describe("the caller's managed policy", () => {
+  it("grants a caller exactly what it uses, on this stack's resources only", () => {
+    const policy = template.toJSON().Resources[logicalId(squall.callerPolicy.policy)];
+    expect(policy.Type).toBe("AWS::IAM::ManagedPolicy");
+    const objects = (prefix: string) => ({ "Fn::Join": ["", [arn(squall.results.bucket), `/${prefix}*`]] });
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Sid: "SendTaskRuns",
+        Effect: "Allow",
+        Action: "sqs:SendMessage",
+        Resource: [arn(squall.tasks.queue), arn(squall.completions.queue)],
+      },
+      {
+        Sid: "ReadAndWriteRecords",
+        Effect: "Allow",
+        Action: ["s3:GetObject", "s3:PutObject"],
+        Resource: objects("runs/"),
+      },
+      { Sid: "WriteRunKeys", Effect: "Allow", Action: "s3:PutObject", Resource: objects("keys/") },
+      { Sid: "ListBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: arn(squall.results.bucket) },
+      {
+        Sid: "FindStack",
+        Effect: "Allow",
+        Action: "cloudformation:DescribeStacks",
+        Resource: {
+          "Fn::Join": [
+            "",
+            [
+              "arn:",
+              { Ref: "AWS::Partition" },
+              ":cloudformation:",
+              { Ref: "AWS::Region" },
+              ":",
+              { Ref: "AWS::AccountId" },
+              ":stack/Squall/*",
+            ],
+          ],
+        },
+      },
+      {
+        Sid: "StartFlows",
+        Effect: "Allow",
+        Action: "lambda:InvokeFunction",
+        Resource: arn(squall.flowRunner.function),
+      },
+    ]);
   });
 });
