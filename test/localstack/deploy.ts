@@ -51,7 +51,7 @@ export interface Deployment {
 }
 
 /** Deliveries of a task message before it goes to the dead-letter queue. */
-const MAX_RECEIVE_COUNT = 3;
+const MAX_RECEIVE_COUNT = 10;
 
 /** How long an invocation may run; the queues that feed the functions hide a message six times that. */
 const FUNCTION_TIMEOUT_SECONDS = 30;
