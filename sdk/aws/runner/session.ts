@@ -1,3 +1,4 @@
+import { bundleIdentity } from "../../bundle-identity.js";
 import { scopeStorage } from "../../context.js";
 import { CrashedError, InvalidArgumentError, toError } from "../../errors.js";
 import { emit, isEnabled } from "../../logging/config.js";
@@ -183,7 +184,12 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
 
   async #enqueue(attempt: TaskAttempt): Promise<void> {
     if (!attempt.task.module) {
-      throw new CrashedError(`Task '${attempt.task.name}' has no module a worker could import it from.`);
+      const where = bundleIdentity()
+        ? " A deployed bundle's tasks must be defined in the project files its deployment lists (SQUALL_BUNDLED_MODULES: the flows module and the project files it imports), not in a package."
+        : "";
+      throw new CrashedError(
+        `Task '${attempt.task.name}' has no module a worker could import it from.${where}`,
+      );
     }
     const bytes = attempt.argBytes ?? attempt.serializer.serialize(attempt.args, "args");
     const stored = async (): Promise<Payload> => {
