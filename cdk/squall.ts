@@ -3,7 +3,7 @@
 // user's flows module. Each function is granted only what its handler does.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { CfnOutput, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { Rule, RuleTargetInput, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { Architecture } from "aws-cdk-lib/aws-lambda";
@@ -17,6 +17,7 @@ import {
   MAX_RECEIVE_COUNT_VARIABLE,
   OVERDUE_VARIABLE,
 } from "../sdk/aws/handlers.js";
+import { STACK_NAME_VARIABLE } from "../sdk/aws/own-address.js";
 import { bundledModules } from "./constructs/bundled-modules.js";
 import { suppressNag } from "./constructs/nag.js";
 import { KEYS_PREFIX, OPEN_PREFIX, ResultBucket, RUNS_PREFIX } from "./constructs/result-bucket.js";
@@ -193,7 +194,8 @@ export class Squall extends Construct {
       kind: "flow-runner",
       memorySize: props.flowRunner?.memorySize ?? 1024,
       timeout: props.flowRunner?.timeout ?? Duration.seconds(900),
-      environment: carriesFlows,
+      // Its flows' LambdaTaskRunner({ stack }) knows this stack for its own, and reads no outputs.
+      environment: { ...carriesFlows, [STACK_NAME_VARIABLE]: Aws.STACK_NAME },
     });
     // Its flows' LambdaTaskRunner sends task messages and the flow-returned notice, and follows
     // the run's record.

@@ -167,7 +167,7 @@ describe("the functions", () => {
     expect(props(custom.squall.flowRunner)).toMatchObject({ MemorySize: 256, Timeout: 300 });
   });
 
-  it("give the worker and the flow-runner the address, the redrive count and the bundled modules' hashes", () => {
+  it("give the worker and the flow-runner the address, the redrive count and the bundled modules' hashes, and the flow-runner its stack's name", () => {
     const hash = (path: string) => moduleHash(pathToFileURL(`${ROOT}${path}`).href);
     const expected = {
       SQUALL_TASK_QUEUE_URL: ref(squall.tasks.queue),
@@ -181,7 +181,10 @@ describe("the functions", () => {
       }),
     };
     expect(functionProps(squall.worker).Environment.Variables).toEqual(expected);
-    expect(functionProps(squall.flowRunner).Environment.Variables).toEqual(expected);
+    expect(functionProps(squall.flowRunner).Environment.Variables).toEqual({
+      ...expected,
+      SQUALL_STACK_NAME: { Ref: "AWS::StackName" },
+    });
   });
 
   it("give the coordinator the address, the task dead-letter queue and the overdue time, and no flows", () => {

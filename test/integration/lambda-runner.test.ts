@@ -37,6 +37,7 @@ import {
   sleepThenCube,
 } from "../fixtures/lambda-runner-tasks.js";
 import { sleep, thrownBy } from "../support/async.js";
+import { type FakeStack, startFakeStack } from "../support/fake-stack.js";
 
 // Engine log lines are not under test unless a test says so; keep them off stderr.
 beforeEach(() => configureLogging({ write: () => {} }));
@@ -495,6 +496,74 @@ describe("LambdaTaskRunner with keepLocal", () => {
     } finally {
       await environment?.stop();
     }
+  });
+});
+
+// The stack's flow-runner: its role may not read CloudFormation, and its own SQUALL_* variables
+// (here pointing at the local environment) say where its stack's queues and bucket are.
+describe("LambdaTaskRunner in the stack's flow-runner function", () => {
+  let cloudFormation: FakeStack;
+  beforeAll(async () => {
+    cloudFormation = await startFakeStack("Squall", local.address, { deny: true });
+  });
+  afterAll(() => cloudFormation?.close());
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  /** The variables Lambda and the stack set on the flow-runner. */
+  function inTheFlowRunner(): void {
+    vi.stubEnv("AWS_LAMBDA_FUNCTION_NAME", "Squall-FlowRunner");
+    vi.stubEnv("SQUALL_STACK_NAME", "Squall");
+    vi.stubEnv("SQUALL_REGION", local.address.region);
+    vi.stubEnv("SQUALL_ENDPOINT", local.address.endpoint);
+    vi.stubEnv("SQUALL_TASK_QUEUE_URL", local.address.taskQueueUrl);
+    vi.stubEnv("SQUALL_COMPLETION_QUEUE_URL", local.address.completionQueueUrl);
+    vi.stubEnv("SQUALL_BUCKET", local.address.bucket);
+  }
+
+  it("runs on its own variables' queues and bucket given { stack } naming its own stack, reading no outputs", async () => {
+    inTheFlowRunner();
+    const runner = new LambdaTaskRunner({ stack: "Squall", endpoint: cloudFormation.endpoint });
+    const onItsOwnStack = flow({ taskRunner: runner }, async function onItsOwnStack() {
+      return cube.map([2, 3]).result();
+    });
+
+    expect(await onItsOwnStack()).toEqual([8, 27]);
+    expect(cloudFormation.describeCalls()).toBe(0);
+  });
+
+  it("takes a stack id naming its own stack as its own", async () => {
+    inTheFlowRunner();
+    const runner = new LambdaTaskRunner({
+      stack:
+        "arn:aws:cloudformation:eu-west-1:123456789012:stack/Squall/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+      endpoint: cloudFormation.endpoint,
+    });
+    const byStackId = flow({ taskRunner: runner }, async function byStackId() {
+      return cube.map([4]).result();
+    });
+
+    expect(await byStackId()).toEqual([64]);
+    expect(cloudFormation.describeCalls()).toBe(0);
+  });
+
+  it("refuses { stack } naming another stack, saying which stack it is in and what to do", async () => {
+    inTheFlowRunner();
+    const runner = new LambdaTaskRunner({ stack: "SquallElsewhere", endpoint: cloudFormation.endpoint });
+    const onAnotherStack = flow({ taskRunner: runner }, async function onAnotherStack() {
+      return cube.map([2]).result();
+    });
+
+    const state = await onAnotherStack.run();
+
+    expect(state.name).toBe("Failed");
+    const error = (state as { error: Error }).error;
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toBe(
+      `LambdaTaskRunner({ stack: "SquallElsewhere" }) runs in Lambda function 'Squall-FlowRunner' of stack 'Squall', which reaches only its own stack's queues and bucket. Name its own stack ("Squall") or leave \`stack\` out to run the tasks there; to run them on 'SquallElsewhere', start the flow with that stack's flow-runner.`,
+    );
+    expect(cloudFormation.describeCalls()).toBe(0);
   });
 });
 

@@ -2,6 +2,7 @@ import { InvalidArgumentError, SquallError } from "squall";
 import { addressFromEnv, addressFromStack } from "squall/aws";
 import { describe, expect, it } from "vitest";
 import { checkAddress, type SquallAddress } from "../../sdk/aws/address.js";
+import { ownFunctionAddress } from "../../sdk/aws/own-address.js";
 import { rejectionOf, thrownBy } from "../support/async.js";
 
 const FULL = {
@@ -126,6 +127,47 @@ describe("checkAddress", () => {
       );
     },
   );
+});
+
+describe("ownFunctionAddress", () => {
+  const IN_LAMBDA = { ...FULL, AWS_LAMBDA_FUNCTION_NAME: "Squall-FlowRunner", SQUALL_STACK_NAME: "Squall" };
+  const OWN = addressFromEnv(FULL);
+
+  it("gives the function's own address in Lambda, with no stack or its own stack named", () => {
+    expect(ownFunctionAddress(undefined, IN_LAMBDA)).toEqual(OWN);
+    expect(ownFunctionAddress("Squall", IN_LAMBDA)).toEqual(OWN);
+    expect(
+      ownFunctionAddress("arn:aws:cloudformation:eu-west-1:123456789012:stack/Squall/0f1e2d3c", IN_LAMBDA),
+    ).toEqual(OWN);
+  });
+
+  it("gives nothing outside Lambda, or where the function's variables give no whole address", () => {
+    const { AWS_LAMBDA_FUNCTION_NAME: _outside, ...notInLambda } = IN_LAMBDA;
+    const { SQUALL_BUCKET: _missing, ...partial } = IN_LAMBDA;
+
+    expect(ownFunctionAddress("Squall", notInLambda)).toBeUndefined();
+    expect(ownFunctionAddress(undefined, notInLambda)).toBeUndefined();
+    expect(ownFunctionAddress("Squall", partial)).toBeUndefined();
+  });
+
+  it("leaves a named stack to be read when the function does not say which stack it is in", () => {
+    const { SQUALL_STACK_NAME: _unknown, ...unnamed } = IN_LAMBDA;
+
+    expect(ownFunctionAddress("Squall", unnamed)).toBeUndefined();
+    expect(ownFunctionAddress(undefined, unnamed)).toEqual(OWN);
+  });
+
+  it("refuses another stack, naming the function, its stack and what to do", () => {
+    const error = thrownBy(() => ownFunctionAddress("SquallStaging", IN_LAMBDA));
+
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toBe(
+      `LambdaTaskRunner({ stack: "SquallStaging" }) runs in Lambda function 'Squall-FlowRunner' of stack 'Squall', which reaches only its own stack's queues and bucket. Name its own stack ("Squall") or leave \`stack\` out to run the tasks there; to run them on 'SquallStaging', start the flow with that stack's flow-runner.`,
+    );
+    expect(() =>
+      ownFunctionAddress("arn:aws:cloudformation:eu-west-1:1:stack/Squalls/0f", IN_LAMBDA),
+    ).toThrow(InvalidArgumentError);
+  });
 });
 
 describe("addressFromStack", () => {
