@@ -104,7 +104,16 @@ export function flowRunnerHandler(
       );
     },
   );
-  return (event, context) => runFlow(event, context);
+  // The bucket, for a result too large to answer, opened the first time one is.
+  let store: S3ResultStore | undefined;
+  const resultStore = () => {
+    store ??= (() => {
+      const { address, s3 } = connect(env, "flow-runner");
+      return new S3ResultStore({ bucket: address.bucket, client: s3 });
+    })();
+    return store;
+  };
+  return (event, context) => runFlow(event, context, { store: resultStore });
 }
 
 function moduleUrl(path: string): string {
