@@ -194,8 +194,13 @@ export class Squall extends Construct {
       kind: "flow-runner",
       memorySize: props.flowRunner?.memorySize ?? 1024,
       timeout: props.flowRunner?.timeout ?? Duration.seconds(900),
-      // Its flows' LambdaTaskRunner({ stack }) knows this stack for its own, and reads no outputs.
-      environment: { ...carriesFlows, [STACK_NAME_VARIABLE]: Aws.STACK_NAME },
+      // Its flows' LambdaTaskRunner({ stack }) knows this stack for its own, and reads no outputs;
+      // it refuses tasks whose timeout the worker's would cut short.
+      environment: {
+        ...carriesFlows,
+        [STACK_NAME_VARIABLE]: Aws.STACK_NAME,
+        [ADDRESS_VARIABLES.workerTimeoutSeconds]: String(workerTimeout.toSeconds()),
+      },
     });
     // Its flows' LambdaTaskRunner sends task messages and the flow-returned notice, and follows
     // the run's record.
@@ -229,6 +234,11 @@ export class Squall extends Construct {
     this.output(STACK_OUTPUTS.taskQueueUrl, this.tasks.queue.queueUrl, "Where callers send task runs");
     this.output(STACK_OUTPUTS.completionQueueUrl, this.completions.queue.queueUrl, "Where outcomes go");
     this.output(STACK_OUTPUTS.bucket, this.results.bucket.bucketName, "Flow runs' records, under runs/");
+    this.output(
+      STACK_OUTPUTS.workerTimeoutSeconds,
+      String(workerTimeout.toSeconds()),
+      "The worker's timeout: callers refuse tasks with a longer one",
+    );
     this.output("FlowRunnerFunctionName", this.flowRunner.function.functionName, "Runs a flow by name");
     this.output("DeadLetterQueueUrl", this.tasks.deadLetterQueue.queueUrl, "Task messages given up on");
     this.output("Region", Stack.of(this).region, "The stack's region");

@@ -150,6 +150,7 @@ export class LambdaTaskRunner implements TaskRunner {
       local,
       sessions: 0,
       store,
+      workerTimeoutSeconds: address.workerTimeoutSeconds,
       tasks: new SqsQueue({ url: address.taskQueueUrl, client: sqs }),
       completions: new SqsQueue({ url: address.completionQueueUrl, client: sqs }),
       async close() {

@@ -165,6 +165,9 @@ describe("the functions", () => {
     });
     expect(props(custom.squall.coordinator)).toMatchObject({ MemorySize: 512, Timeout: 60 });
     expect(props(custom.squall.flowRunner)).toMatchObject({ MemorySize: 256, Timeout: 300 });
+    // Callers learn the worker's timeout from the flow-runner's environment and the stack's outputs.
+    expect(props(custom.squall.flowRunner).Environment.Variables.SQUALL_WORKER_TIMEOUT_SECONDS).toBe("30");
+    expect(custom.template.toJSON().Outputs.WorkerTimeoutSeconds.Value).toBe("30");
   });
 
   it("give the worker and the flow-runner the address, the redrive count and the bundled modules' hashes, and the flow-runner its stack's name", () => {
@@ -184,6 +187,7 @@ describe("the functions", () => {
     expect(functionProps(squall.flowRunner).Environment.Variables).toEqual({
       ...expected,
       SQUALL_STACK_NAME: { Ref: "AWS::StackName" },
+      SQUALL_WORKER_TIMEOUT_SECONDS: "60",
     });
   });
 
@@ -391,6 +395,7 @@ describe("the outputs", () => {
       [STACK_OUTPUTS.taskQueueUrl]: ref(squall.tasks.queue),
       [STACK_OUTPUTS.completionQueueUrl]: ref(squall.completions.queue),
       [STACK_OUTPUTS.bucket]: ref(squall.results.bucket),
+      [STACK_OUTPUTS.workerTimeoutSeconds]: "60",
       FlowRunnerFunctionName: ref(squall.flowRunner.function),
       DeadLetterQueueUrl: ref(squall.tasks.deadLetterQueue),
       Region: { Ref: "AWS::Region" },

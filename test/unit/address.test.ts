@@ -81,6 +81,26 @@ describe("addressFromEnv", () => {
     expect(error.message).toMatch(/but not SQUALL_BUCKET: /);
   });
 
+  it("gives the worker's timeout SQUALL_WORKER_TIMEOUT_SECONDS says, and none when it is unset", () => {
+    expect(addressFromEnv({ ...FULL, SQUALL_WORKER_TIMEOUT_SECONDS: "90" })?.workerTimeoutSeconds).toBe(90);
+    expect(
+      addressFromEnv({ ...FULL, SQUALL_WORKER_TIMEOUT_SECONDS: "" })?.workerTimeoutSeconds,
+    ).toBeUndefined();
+    expect(addressFromEnv(FULL)?.workerTimeoutSeconds).toBeUndefined();
+  });
+
+  it.each(["sixty", "0", "-5"])(
+    "refuses SQUALL_WORKER_TIMEOUT_SECONDS=%s, saying what it should be",
+    (value) => {
+      const error = thrownBy(() => addressFromEnv({ ...FULL, SQUALL_WORKER_TIMEOUT_SECONDS: value }));
+
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.message).toBe(
+        `Expected SQUALL_WORKER_TIMEOUT_SECONDS to be the worker function's timeout in seconds, got \`${value}\`.`,
+      );
+    },
+  );
+
   it("refuses an endpoint that is not an http(s) URL", () => {
     const error = thrownBy(() => addressFromEnv({ ...FULL, SQUALL_ENDPOINT: "127.0.0.1:4566" }));
 
@@ -107,6 +127,19 @@ describe("checkAddress", () => {
 
     const named = thrownBy(() => checkAddress({ ...ADDRESS, bucket: "" }, "the outputs of stack 'Squall'"));
     expect(named.message).toMatch(/^Expected `bucket` in the outputs of stack 'Squall', got ``\./);
+  });
+
+  it("refuses a worker timeout that is not a number of seconds above 0", () => {
+    for (const workerTimeoutSeconds of [0, Number.NaN, "60"]) {
+      const error = thrownBy(() =>
+        checkAddress({ ...ADDRESS, workerTimeoutSeconds } as unknown as SquallAddress, "the options"),
+      );
+
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.message).toBe(
+        `Expected \`workerTimeoutSeconds\` in the options to be the worker function's timeout in seconds, got \`${String(workerTimeoutSeconds)}\``,
+      );
+    }
   });
 
   it("refuses a queue URL that is not a string", () => {
@@ -214,6 +247,7 @@ describe("addressFromStack", () => {
       ["TaskQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/tasks"],
       ["CompletionQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/completions"],
       ["BucketName", "squall-results"],
+      ["WorkerTimeoutSeconds", "120"],
       ["Region", "eu-west-1"],
     ]
       .map(
@@ -249,6 +283,7 @@ describe("addressFromStack", () => {
         taskQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/tasks",
         completionQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/completions",
         bucket: "squall-results",
+        workerTimeoutSeconds: 120,
       });
     } finally {
       server.close();
