@@ -3,7 +3,7 @@
 // user's flows module. Each function is granted only what its handler does.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { CfnOutput, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { Rule, RuleTargetInput, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { Architecture } from "aws-cdk-lib/aws-lambda";
@@ -17,6 +17,7 @@ import {
   MAX_DEATHS_VARIABLE,
   OVERDUE_VARIABLE,
 } from "../sdk/aws/handlers.js";
+import { STACK_NAME_VARIABLE } from "../sdk/aws/own-address.js";
 import { bundledModules } from "./constructs/bundled-modules.js";
 import { CallerPolicy } from "./constructs/caller-policy.js";
 import { suppressNag } from "./constructs/nag.js";
@@ -232,7 +233,13 @@ export class Squall extends Construct {
       kind: "flow-runner",
       memorySize: props.flowRunner?.memorySize ?? 1024,
       timeout: props.flowRunner?.timeout ?? Duration.seconds(900),
-      environment: carriesFlows,
+      // Its flows' LambdaTaskRunner({ stack }) knows this stack for its own, and reads no outputs;
+      // it refuses tasks whose timeout the worker's would cut short.
+      environment: {
+        ...carriesFlows,
+        [STACK_NAME_VARIABLE]: Aws.STACK_NAME,
+        [ADDRESS_VARIABLES.workerTimeoutSeconds]: String(workerTimeout.toSeconds()),
+      },
     });
     // Its flows' LambdaTaskRunner sends task messages and the flow-returned notice, and follows
     // the run's record.
@@ -290,6 +297,11 @@ export class Squall extends Construct {
     this.output(STACK_OUTPUTS.taskQueueUrl, this.tasks.queue.queueUrl, "Where callers send task runs");
     this.output(STACK_OUTPUTS.completionQueueUrl, this.completions.queue.queueUrl, "Where outcomes go");
     this.output(STACK_OUTPUTS.bucket, this.results.bucket.bucketName, "Flow runs' records, under runs/");
+    this.output(
+      STACK_OUTPUTS.workerTimeoutSeconds,
+      String(workerTimeout.toSeconds()),
+      "The worker's timeout: callers refuse tasks with a longer one",
+    );
     this.output("FlowRunnerFunctionName", this.flowRunner.function.functionName, "Runs a flow by name");
     this.output("DeadLetterQueueUrl", this.tasks.deadLetterQueue.queueUrl, "Task messages given up on");
     this.output("Region", Stack.of(this).region, "The stack's region");

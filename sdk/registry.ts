@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { bundleIdentity } from "./bundle-identity.js";
 import type { TaskDefinition } from "./engine/definitions.js";
 import type { FlowRunState } from "./engine/flow-run.js";
 import { DuplicateFlowNameError, DuplicateTaskNameError } from "./errors.js";
@@ -105,18 +106,26 @@ export function registeredTask(name: string): TaskDefinition | undefined {
 
 const SDK_FOLDER = new URL(".", import.meta.url).href;
 
-/** The URL of the module that called into squall: the first stack frame outside the SDK. */
+/**
+ * The URL of the module that called into squall: the first stack frame outside the SDK. In a
+ * deployed bundle, where everything is one file, the first frame in one of the project's bundled
+ * modules, named by the URL its source would have beside the bundle.
+ */
 export function callerModule(): string | undefined {
   const original = Error.prepareStackTrace;
   const holder: { stack?: NodeJS.CallSite[] } = {};
   try {
     Error.prepareStackTrace = (_, frames) => frames;
     Error.captureStackTrace(holder, callerModule);
+    const bundle = bundleIdentity();
     for (const frame of holder.stack ?? []) {
       const file = frame.getFileName();
       if (!file || file.startsWith("node:")) continue;
       const url = file.startsWith("file:") ? file : pathToFileURL(file).href;
-      if (!url.startsWith(SDK_FOLDER)) return url;
+      if (bundle) {
+        const module = url === bundle.file ? bundle.moduleAt(frame.getLineNumber() ?? 0) : undefined;
+        if (module) return module;
+      } else if (!url.startsWith(SDK_FOLDER)) return url;
     }
     return undefined;
   } finally {
@@ -128,11 +137,14 @@ const moduleHashes = new Map<string, string | undefined>();
 
 /**
  * The hash of a module's source file as read from disk, so that two processes that load
- * the same file agree however each transpiles it; `undefined` where the file cannot be read
- * (bundled code). Read once per module, when its first task is defined.
+ * the same file agree however each transpiles it. In a deployed bundle, a bundled module's is
+ * the hash of its source computed at synth (the file is not there to read); `undefined` where
+ * neither is known. Read once per module, when its first task is defined.
  */
 export function moduleHash(module: string | undefined): string | undefined {
   if (!module) return undefined;
+  const bundled = bundleIdentity()?.hashOf(module);
+  if (bundled) return bundled;
   if (moduleHashes.has(module)) return moduleHashes.get(module);
   let hash: string | undefined;
   try {

@@ -23,6 +23,11 @@ export interface SquallAddress {
   readonly taskQueueUrl: string;
   readonly completionQueueUrl: string;
   readonly bucket: string;
+  /**
+   * The worker function's timeout: a task whose `timeoutSeconds` is longer is refused at
+   * `.submit()`, since Lambda would end the worker first. @default unknown: no task is refused
+   */
+  readonly workerTimeoutSeconds?: number;
 }
 
 /** The environment variables an address can be given by (the functions read the same ones). */
@@ -32,6 +37,7 @@ export const ADDRESS_VARIABLES = {
   taskQueueUrl: "SQUALL_TASK_QUEUE_URL",
   completionQueueUrl: "SQUALL_COMPLETION_QUEUE_URL",
   bucket: "SQUALL_BUCKET",
+  workerTimeoutSeconds: "SQUALL_WORKER_TIMEOUT_SECONDS",
 } as const satisfies Record<keyof SquallAddress, string>;
 
 /** The stack outputs `LambdaTaskRunner({ stack })` reads. */
@@ -39,6 +45,7 @@ export const STACK_OUTPUTS = {
   taskQueueUrl: "TaskQueueUrl",
   completionQueueUrl: "CompletionQueueUrl",
   bucket: "BucketName",
+  workerTimeoutSeconds: "WorkerTimeoutSeconds",
 } as const;
 
 /** The address `SQUALL_*` variables give, or `undefined` when none is set. */
@@ -54,7 +61,8 @@ export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddr
       `The environment sets ${set} but not ${missing.join(", ")}: set all of SQUALL_TASK_QUEUE_URL, SQUALL_COMPLETION_QUEUE_URL and SQUALL_BUCKET (a deployed stack's outputs), or none for the local environment.`,
     );
   }
-  const { taskQueueUrl, completionQueueUrl, bucket, region, endpoint } = ADDRESS_VARIABLES;
+  const { taskQueueUrl, completionQueueUrl, bucket, region, endpoint, workerTimeoutSeconds } =
+    ADDRESS_VARIABLES;
   return checkAddress(
     {
       region: env[region] || undefined,
@@ -63,6 +71,7 @@ export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddr
       taskQueueUrl: env[taskQueueUrl] as string,
       completionQueueUrl: env[completionQueueUrl] as string,
       bucket: env[bucket] as string,
+      workerTimeoutSeconds: seconds(env[workerTimeoutSeconds], workerTimeoutSeconds),
     },
     "the environment (SQUALL_*)",
   );
@@ -101,9 +110,26 @@ export async function addressFromStack(
       taskQueueUrl: outputs[STACK_OUTPUTS.taskQueueUrl] as string,
       completionQueueUrl: outputs[STACK_OUTPUTS.completionQueueUrl] as string,
       bucket: outputs[STACK_OUTPUTS.bucket] as string,
+      // Stacks deployed before this output existed lack it: their tasks are not checked.
+      workerTimeoutSeconds: seconds(
+        outputs[STACK_OUTPUTS.workerTimeoutSeconds],
+        `output ${STACK_OUTPUTS.workerTimeoutSeconds} of stack '${stack}'`,
+      ),
     },
     `the outputs of stack '${stack}'`,
   );
+}
+
+/** A number of seconds given as text (a variable, a stack output), or `undefined` when not given. */
+function seconds(text: string | undefined, from: string): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError(
+      `Expected ${from} to be the worker function's timeout in seconds, got \`${text}\`.`,
+    );
+  }
+  return value;
 }
 
 /** The address, or a clear error naming what is missing and where it should have come from. */
@@ -115,6 +141,12 @@ export function checkAddress(address: SquallAddress, from = "the address"): Squa
         `Expected \`${field}\` in ${from}, got \`${String(value)}\`. Give taskQueueUrl, completionQueueUrl and bucket, or { stack }, or nothing for the local environment.`,
       );
     }
+  }
+  const timeout = address.workerTimeoutSeconds;
+  if (timeout !== undefined && !(typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0)) {
+    throw new InvalidArgumentError(
+      `Expected \`workerTimeoutSeconds\` in ${from} to be the worker function's timeout in seconds, got \`${String(timeout)}\``,
+    );
   }
   if (address.endpoint !== undefined && !/^https?:\/\//.test(address.endpoint)) {
     throw new InvalidArgumentError(

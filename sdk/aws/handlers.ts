@@ -1,7 +1,9 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { BUNDLED_MODULES_VARIABLE, parseBundledModules } from "../bundle-identity.js";
 import { enterWorkerMode } from "../context.js";
 import { InvalidArgumentError } from "../errors.js";
+import { registerErrorClassesOf } from "../serialization/errors.js";
 import { addressFromEnv, clientsFor } from "./address.js";
 import { type CoordinatorEvent, createCoordinator, type SweepEvent } from "./coordinator/coordinator.js";
 import { type FlowRunnerResult, type InvocationContext, runFlow } from "./flow-runner/flow-runner.js";
@@ -9,11 +11,7 @@ import { SqsQueue } from "./queue.js";
 import { S3ResultStore } from "./s3-store.js";
 import { type BatchResponse, createTaskWorker, type SqsEvent } from "./worker/task-worker.js";
 
-/**
- * The worker's variable listing the source modules its bundle was built from, as JSON
- * `{ "<project-relative path>": "<moduleHash of the file>" }` (the deployment computes it).
- */
-export const BUNDLED_MODULES_VARIABLE = "SQUALL_BUNDLED_MODULES";
+export { BUNDLED_MODULES_VARIABLE };
 
 /** A worker without a bundle imports task modules only from this folder's source files. */
 export const PROJECT_ROOT_VARIABLE = "SQUALL_PROJECT_ROOT";
@@ -93,10 +91,29 @@ export function flowRunnerHandler(
   const flows =
     options.flows ??
     (env[FLOWS_VARIABLE] ? () => import(moduleUrl(env[FLOWS_VARIABLE] as string)) : undefined);
-  flows?.().catch((error) => {
-    process.stderr.write(`squall flow-runner: the flows module failed to load: ${(error as Error).stack}\n`);
-  });
-  return (event, context) => runFlow(event, context);
+  // Errors of the classes it exports come back from the workers as themselves (a bundle has no
+  // task module file to learn them from). A module that awaits a flow at top level never settles.
+  flows?.().then(
+    (exports) => {
+      if (typeof exports === "object" && exports !== null)
+        registerErrorClassesOf(exports as Record<string, unknown>);
+    },
+    (error) => {
+      process.stderr.write(
+        `squall flow-runner: the flows module failed to load: ${(error as Error).stack}\n`,
+      );
+    },
+  );
+  // The bucket, for a result too large to answer, opened the first time one is.
+  let store: S3ResultStore | undefined;
+  const resultStore = () => {
+    store ??= (() => {
+      const { address, s3 } = connect(env, "flow-runner");
+      return new S3ResultStore({ bucket: address.bucket, client: s3 });
+    })();
+    return store;
+  };
+  return (event, context) => runFlow(event, context, { store: resultStore });
 }
 
 function moduleUrl(path: string): string {
@@ -132,14 +149,7 @@ export function coordinatorHandler(
 
 function bundledModules(env: NodeJS.ProcessEnv): Record<string, string> | undefined {
   const text = env[BUNDLED_MODULES_VARIABLE];
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as Record<string, string>;
-  } catch (error) {
-    throw new InvalidArgumentError(
-      `Expected ${BUNDLED_MODULES_VARIABLE} to be JSON { "<path>": "<moduleHash>" }, got \`${text}\`: ${(error as Error).message}`,
-    );
-  }
+  return text ? parseBundledModules(text) : undefined;
 }
 
 function connect(env: NodeJS.ProcessEnv, role: string) {

@@ -4,6 +4,7 @@ import type { FlowRunInfo } from "../runs.js";
 import { shareStore } from "../storage/open-store.js";
 import { addressFromEnv, addressFromStack, checkAddress, clientsFor, type SquallAddress } from "./address.js";
 import type { LocalEnvironment, LocalEnvironmentOptions } from "./local/environment.js";
+import { ownFunctionAddress } from "./own-address.js";
 import { SqsQueue } from "./queue.js";
 import type { FollowerOptions } from "./runner/follower.js";
 import { type Connection, LambdaSession } from "./runner/session.js";
@@ -13,7 +14,9 @@ export interface LambdaTaskRunnerOptions extends Partial<SquallAddress> {
   /**
    * A deployed stack to run on: its outputs give the queues and bucket (with `region` and, for
    * LocalStack, `endpoint`). Without `stack`, explicit queue URLs and bucket, or `SQUALL_*`
-   * variables, a local environment is started for the flow run.
+   * variables, a local environment is started for the flow run. Inside the stack's own
+   * flow-runner function its variables give the address (its role may not read the stack), and
+   * a `stack` naming another stack is refused.
    */
   readonly stack?: string;
   /** How to set up the local environment, when one is started. */
@@ -115,7 +118,8 @@ export class LambdaTaskRunner implements TaskRunner {
   }
 
   async #connect(): Promise<Connected> {
-    let address = this.#explicit;
+    // Inside one of the stack's functions, its own variables, whatever `stack` says of them.
+    let address = this.#explicit ?? ownFunctionAddress(this.#options.stack);
     let local: LocalEnvironment | undefined;
     if (!address && this.#options.stack) {
       address = await addressFromStack(this.#options.stack, this.#options);
@@ -146,6 +150,7 @@ export class LambdaTaskRunner implements TaskRunner {
       local,
       sessions: 0,
       store,
+      workerTimeoutSeconds: address.workerTimeoutSeconds,
       tasks: new SqsQueue({ url: address.taskQueueUrl, client: sqs }),
       completions: new SqsQueue({ url: address.completionQueueUrl, client: sqs }),
       async close() {

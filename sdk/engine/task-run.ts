@@ -153,6 +153,10 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     });
   }
 
+  get timeoutMs(): number | undefined {
+    return this.#def.settings.timeoutMs;
+  }
+
   get retryPolicy(): RetryPolicy {
     const { retries, retryDelay, retryJitterFactor } = this.#def.settings;
     return { taskName: this.#def.name, retries, delay: retryDelay, jitterFactor: retryJitterFactor };

@@ -9,6 +9,8 @@ export interface RunnableTaskRun {
   readonly name: string;
   /** How the run's task retries: a runner that holds retries elsewhere checks it can honour it. */
   readonly retryPolicy: RetryPolicy;
+  /** Each attempt's deadline, if the task has one: a runner whose workers have limits of their own checks it. */
+  readonly timeoutMs: number | undefined;
   /**
    * Runs the whole lifecycle: waits for upstream runs, then attempts, retries, timeout
    * and final state. Each attempt runs here, or through `invoker` when one is given.

@@ -1,3 +1,4 @@
+import { bundleIdentity } from "../bundle-identity.js";
 import * as squallErrors from "../errors.js";
 import { InvalidArgumentError } from "../errors.js";
 import { within } from "../within.js";
@@ -57,9 +58,13 @@ const MODULE_WAIT_MS = 100;
  * Registers the Error classes `module` exports, waiting for it at most `ms`. A module still
  * evaluating (a script that awaits its own flow at top level, or one whose top-level flow call a
  * worker skipped) keeps its import pending until that flow ends, and the flow may be waiting on
- * this very error: its classes are registered whenever the import settles.
+ * this very error: its classes are registered whenever the import settles. A module of a deployed
+ * bundle is not imported.
  */
 export function learnErrorClassesOf(module: string, ms = MODULE_WAIT_MS): Promise<void> {
+  // A module of a deployed bundle has no file to import: the bundle registered the classes its
+  // flows module exports as that loaded (flowRunnerHandler); nothing else is there to learn.
+  if (bundleIdentity()?.hashOf(module) !== undefined) return Promise.resolve();
   return within(
     importOnce(module).then(
       () => {},

@@ -173,9 +173,12 @@ describe("the functions", () => {
     });
     expect(props(custom.squall.coordinator)).toMatchObject({ MemorySize: 512, Timeout: 60 });
     expect(props(custom.squall.flowRunner)).toMatchObject({ MemorySize: 256, Timeout: 300 });
+    // Callers learn the worker's timeout from the flow-runner's environment and the stack's outputs.
+    expect(props(custom.squall.flowRunner).Environment.Variables.SQUALL_WORKER_TIMEOUT_SECONDS).toBe("30");
+    expect(custom.template.toJSON().Outputs.WorkerTimeoutSeconds.Value).toBe("30");
   });
 
-  it("give the worker and the flow-runner the address and the bundled modules' hashes, the worker its death limit", () => {
+  it("give the worker and the flow-runner the address and the bundled modules' hashes, the worker its death limit, the flow-runner its stack's name and the worker's timeout", () => {
     const hash = (path: string) => moduleHash(pathToFileURL(`${ROOT}${path}`).href);
     const expected = {
       SQUALL_TASK_QUEUE_URL: ref(squall.tasks.queue),
@@ -191,7 +194,11 @@ describe("the functions", () => {
       ...expected,
       SQUALL_MAX_DEATHS: "3",
     });
-    expect(functionProps(squall.flowRunner).Environment.Variables).toEqual(expected);
+    expect(functionProps(squall.flowRunner).Environment.Variables).toEqual({
+      ...expected,
+      SQUALL_STACK_NAME: { Ref: "AWS::StackName" },
+      SQUALL_WORKER_TIMEOUT_SECONDS: "60",
+    });
   });
 
   it("give the coordinator the address, the task dead-letter queue and the overdue time, and no flows", () => {
@@ -413,6 +420,7 @@ describe("the outputs", () => {
       [STACK_OUTPUTS.taskQueueUrl]: ref(squall.tasks.queue),
       [STACK_OUTPUTS.completionQueueUrl]: ref(squall.completions.queue),
       [STACK_OUTPUTS.bucket]: ref(squall.results.bucket),
+      [STACK_OUTPUTS.workerTimeoutSeconds]: "60",
       FlowRunnerFunctionName: ref(squall.flowRunner.function),
       DeadLetterQueueUrl: ref(squall.tasks.deadLetterQueue),
       Region: { Ref: "AWS::Region" },

@@ -9,6 +9,8 @@ import { pathToFileURL } from "node:url";
 import { ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type Emulator, S3ResultStore, startEmulator } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EventSourcePoller, type PolledHandler } from "../../sdk/aws/local/poller.js";
+import { SqsQueue } from "../../sdk/aws/queue.js";
 import { readSegments, readSummary, summaryKey } from "../../sdk/aws/record/run-log.js";
 import {
   type FlowReturned,
@@ -19,6 +21,7 @@ import {
 import { newRunKey } from "../../sdk/aws/wire/run-key.js";
 import { type Channel, openEnvelope, seal, signedWith } from "../../sdk/aws/wire/seal.js";
 import { moduleHash } from "../../sdk/registry.js";
+import { type BundleProcess, startBundleProcess } from "../support/bundle-process.js";
 import { TestSigner } from "../support/signing.js";
 import { ROOT } from "./stack.js";
 
@@ -80,9 +83,12 @@ describe("cdk synth", () => {
     }
     // The worker and the flow-runner carry the flows module; the AWS SDK is bundled, not the runtime's.
     expect(bundles.filter((bundle) => bundle.includes("// examples/parallel-flow.ts"))).toHaveLength(2);
-    for (const bundle of bundles) expect(bundle).toContain("// node_modules/@aws-sdk/client-s3/");
+    // (esbuild names a package by its real path: `../<checkout>/node_modules/` where node_modules is linked.)
+    for (const bundle of bundles)
+      expect(bundle).toMatch(/^\/\/ (?:\.\.\/[^\n]*\/)?node_modules\/@aws-sdk\/client-s3\//m);
     // The embedded emulator stays out of the functions.
-    for (const bundle of bundles) expect(bundle).not.toContain("// node_modules/fauxqs/");
+    for (const bundle of bundles)
+      expect(bundle).not.toMatch(/^\/\/ (?:\.\.\/[^\n]*\/)?node_modules\/fauxqs\//m);
 
     const worker = Object.values(template.Resources as Record<string, FunctionResource>).find(
       (resource) =>
@@ -107,6 +113,15 @@ describe("cdk synth", () => {
     );
     expect(bundledCoordinator).not.toBe(bundledWorker.path);
     expect(readFileSync(bundledCoordinator, "utf8")).not.toContain("// examples/parallel-flow.ts");
+    // The flow-runner is the function the FlowRunnerFunctionName output names.
+    const flowRunnerId = template.Outputs?.FlowRunnerFunctionName?.Value?.Ref as string;
+    const flowRunner = (template.Resources as Record<string, FunctionResource>)[flowRunnerId];
+    expect(flowRunner?.Type, "the flow-runner function").toBe("AWS::Lambda::Function");
+    bundledFlowRunner = {
+      path: join(outdir, `asset.${flowRunner?.Properties.Code.S3Key.replace(/\.zip$/, "")}`, "index.mjs"),
+      variables: flowRunner?.Properties.Environment?.Variables ?? {},
+    };
+    expect([bundledWorker.path, bundledCoordinator]).not.toContain(bundledFlowRunner.path);
   }, 180_000);
 
   it("writes a worker bundle that runs a task of the flows module against the embedded emulator", async () => {
@@ -184,6 +199,92 @@ describe("cdk synth", () => {
       await emulator.stop();
     }
   }, 60_000);
+
+  // The three bundles as Lambda runs them, each in a Node process of its own with its synthesized
+  // environment, the worker and coordinator fed from their queues as event source mappings feed them.
+  it("writes a flow-runner bundle that runs a flow of the flows module to completion on the worker bundle", async () => {
+    const { worker, coordinator, flowRunner } = synthesized();
+    const emulator = await startEmulator();
+    const id = randomUUID().slice(0, 8);
+    const bucket = `flow-runner-${id}`;
+    await emulator.createBucket(bucket);
+    const tasks = await emulator.createQueue(`tasks-${id}`);
+    const completions = await emulator.createQueue(`completions-${id}`);
+    const sqs = emulator.sqsClient();
+    const s3 = emulator.s3Client();
+    const store = new S3ResultStore({ bucket, client: s3 });
+    const address = {
+      SQUALL_ENDPOINT: emulator.endpoint,
+      SQUALL_REGION: emulator.region,
+      SQUALL_TASK_QUEUE_URL: tasks,
+      SQUALL_COMPLETION_QUEUE_URL: completions,
+      SQUALL_BUCKET: bucket,
+      AWS_ACCESS_KEY_ID: emulator.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: emulator.credentials.secretAccessKey,
+    };
+    const processes: BundleProcess[] = [];
+    const pollers: EventSourcePoller[] = [];
+    try {
+      const [workers, coordinators, flowRunners] = await Promise.all([
+        startBundleProcess(worker.path, {
+          ...address,
+          SQUALL_BUNDLED_MODULES: worker.bundled,
+          AWS_LAMBDA_FUNCTION_NAME: "squall-worker",
+        }),
+        startBundleProcess(coordinator, { ...address, AWS_LAMBDA_FUNCTION_NAME: "squall-coordinator" }),
+        startBundleProcess(flowRunner.path, {
+          ...deployedEnvironment(flowRunner.variables, { ...address, SQUALL_STACK_NAME: "Squall" }),
+          ...address,
+          AWS_LAMBDA_FUNCTION_NAME: "squall-flow-runner",
+        }),
+      ]);
+      processes.push(workers, coordinators, flowRunners);
+      const feed = (queueUrl: string, fn: BundleProcess, batchingWindowMs: number) =>
+        new EventSourcePoller({
+          queue: new SqsQueue({ url: queueUrl, client: sqs }),
+          eventSourceArn: `arn:aws:sqs:${emulator.region}:000000000000:${queueUrl.split("/").pop()}`,
+          batchingWindowMs,
+          handler: async (event) => {
+            const invocation = await fn.invoke(event);
+            if (!invocation.ok) throw new Error(invocation.error);
+            return invocation.result as Awaited<ReturnType<PolledHandler>>;
+          },
+        });
+      pollers.push(feed(tasks, workers, 0), feed(completions, coordinators, 20));
+      for (const poller of pollers) poller.start();
+
+      const answer = await flowRunners.invoke({ flow: "greetings", parameters: [["arthur", "trillian"]] });
+
+      expect(answer, flowRunners.output()).toEqual({
+        ok: true,
+        result: {
+          flowRunId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+          flowRunName: expect.any(String),
+          flowName: "greetings",
+          state: "Completed",
+        },
+      });
+      const { flowRunId } = (answer as { result: { flowRunId: string } }).result;
+      const outcomes = (await readSegments(store, flowRunId, 0)).segments.flatMap(
+        (segment) => segment.outcomes,
+      );
+      const ran = outcomes.map(({ status, logs }) => ({ status, logs }));
+      expect(ran.sort((a, b) => JSON.stringify(a.logs).localeCompare(JSON.stringify(b.logs)))).toEqual(
+        ["goodbye arthur", "goodbye trillian", "hello arthur", "hello trillian"].map((text) => ({
+          status: "completed",
+          logs: [{ stream: "stdout", text }],
+        })),
+      );
+      // The flow-runner replayed its tasks' output, as a caller does.
+      expect(flowRunners.output()).toContain("hello trillian\n");
+    } finally {
+      await Promise.all(pollers.map((poller) => poller.stop()));
+      await Promise.all(processes.map((process) => process.stop()));
+      sqs.destroy();
+      s3.destroy();
+      await emulator.stop();
+    }
+  }, 60_000);
 });
 
 interface FunctionResource {
@@ -196,6 +297,25 @@ interface FunctionResource {
 
 let bundledWorker: { path: string; bundled: string } | undefined;
 let bundledCoordinator: string | undefined;
+let bundledFlowRunner: { path: string; variables: Record<string, unknown> } | undefined;
+
+/**
+ * A function's environment as CloudFormation would resolve it: its literal variables as
+ * synthesized, and the references (queues, bucket, region, stack name) as `resolved` gives them.
+ * A reference not given fails the test, so that a variable added to the stack is looked at here.
+ */
+function deployedEnvironment(
+  variables: Record<string, unknown>,
+  resolved: Record<string, string>,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(variables)) {
+    if (typeof value === "string") env[name] = value;
+    else if (resolved[name] !== undefined) env[name] = resolved[name];
+    else throw new Error(`No value given for ${name}, a reference in the template: ${JSON.stringify(value)}`);
+  }
+  return env;
+}
 
 /** Imports the bundle in a Node process of its own, as Lambda's runtime does, and calls its handler once. */
 function runBundle(
@@ -652,11 +772,17 @@ describe("the synthesized bundles, sent forged messages", () => {
 });
 
 /** The bundles the synth above wrote (its test must have passed). */
-function synthesized(): { worker: { path: string; bundled: string }; coordinator: string } {
+function synthesized(): {
+  worker: { path: string; bundled: string };
+  coordinator: string;
+  flowRunner: { path: string; variables: Record<string, unknown> };
+} {
   expect(bundledWorker, "the synth above must have passed").toBeDefined();
   expect(bundledCoordinator, "the synth above must have passed").toBeDefined();
+  expect(bundledFlowRunner, "the synth above must have passed").toBeDefined();
   return {
     worker: bundledWorker as { path: string; bundled: string },
     coordinator: bundledCoordinator as string,
+    flowRunner: bundledFlowRunner as { path: string; variables: Record<string, unknown> },
   };
 }

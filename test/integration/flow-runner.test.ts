@@ -57,6 +57,43 @@ describe("the flow-runner, invoked through Lambda's Invoke API on the local envi
     expect(segments.flatMap((s) => s.outcomes).filter((o) => o.status === "completed")).toHaveLength(2);
   });
 
+  it("answers a result too large for Lambda's 6 MB response by its key in the bucket, where it is whole", async () => {
+    const bytes = 7 * 1024 * 1024;
+
+    const { status, functionError, body } = await invoke({ flow: "sizeable", parameters: [bytes] });
+
+    expect(status).toBe(200);
+    expect(functionError).toBeUndefined();
+    expect(body).toEqual({
+      flowRunId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      flowRunName: expect.any(String),
+      flowName: "sizeable",
+      state: "Completed",
+      resultKey: `runs/${body.flowRunId}/flow-result`,
+      size: bytes + 2,
+    });
+    const store = new S3ResultStore({
+      bucket: local.address.bucket,
+      endpoint: local.address.endpoint,
+      region: local.address.region,
+    });
+    const stored = await store.get(body.resultKey);
+    expect(stored?.byteLength).toBe(bytes + 2);
+    expect(JSON.parse(Buffer.from(stored as Uint8Array).toString("utf8"))).toBe("x".repeat(bytes));
+  });
+
+  it("answers a result that fits inline, as it is", async () => {
+    const { body } = await invoke({ flow: "sizeable", parameters: [5] });
+
+    expect(body).toEqual({
+      flowRunId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      flowRunName: expect.any(String),
+      flowName: "sizeable",
+      state: "Completed",
+      result: "xxxxx",
+    });
+  });
+
   it("answers a failed flow with FunctionError and the flow run's error", async () => {
     const { status, functionError, body } = await invoke({ flow: "refusing", parameters: ["not today"] });
 
@@ -73,7 +110,7 @@ describe("the flow-runner, invoked through Lambda's Invoke API on the local envi
 
     expect(functionError).toBe("Unhandled");
     expect(body.errorMessage).toBe(
-      "No flow named 'nothingLikeIt' is deployed here; there are: shouting, refusing, lingering.",
+      "No flow named 'nothingLikeIt' is deployed here; there are: shouting, refusing, lingering, sizeable.",
     );
   });
 

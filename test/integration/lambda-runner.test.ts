@@ -37,6 +37,7 @@ import {
   sleepThenCube,
 } from "../fixtures/lambda-runner-tasks.js";
 import { sleep, thrownBy } from "../support/async.js";
+import { type FakeStack, startFakeStack } from "../support/fake-stack.js";
 
 // Engine log lines are not under test unless a test says so; keep them off stderr.
 beforeEach(() => configureLogging({ write: () => {} }));
@@ -495,6 +496,150 @@ describe("LambdaTaskRunner with keepLocal", () => {
     } finally {
       await environment?.stop();
     }
+  });
+});
+
+// Lambda ends a worker at its function's timeout, so a task with a longer one is refused at
+// .submit(), wherever the runner learns the worker's timeout from.
+describe("LambdaTaskRunner and the worker function's timeout", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  const refusal = (seconds: number, limit: number) =>
+    `Task 'cube' has a timeout of ${seconds} seconds, longer than the worker function's timeout of ${limit} seconds: Lambda would end the worker before the task's deadline. Raise the worker's timeout in the Squall construct (\`worker: { timeout }\`), or lower the task's \`timeoutSeconds\`.`;
+
+  /** Submits cube(2) with `longer` seconds of timeout, then cube(3) with `fitting`; what each did. */
+  async function submitBoth(taskRunner: LambdaTaskRunner, longer: number, fitting: number) {
+    const caught: unknown[] = [];
+    const both = flow({ taskRunner, name: `timeouts-${longer}-${fitting}` }, async function both() {
+      let first: number | undefined;
+      try {
+        first = await cube.withOptions({ timeoutSeconds: longer }).submit(2).result();
+      } catch (error) {
+        caught.push(error);
+      }
+      return { first, second: await cube.withOptions({ timeoutSeconds: fitting }).submit(3).result() };
+    });
+    return { ...(await both()), caught };
+  }
+
+  it("learns it from the local environment's own worker timeout, 60 s unless set", async () => {
+    expect(local.address.workerTimeoutSeconds).toBe(60);
+
+    const { first, second, caught } = await submitBoth(runner, 61, 60);
+
+    expect(first).toBeUndefined();
+    expect(second).toBe(27);
+    expect(caught).toHaveLength(1);
+    expect(caught[0]).toBeInstanceOf(InvalidArgumentError);
+    expect((caught[0] as Error).message).toBe(refusal(61, 60));
+  });
+
+  it("learns it from SQUALL_WORKER_TIMEOUT_SECONDS, as the flow-runner function has it", async () => {
+    vi.stubEnv("SQUALL_REGION", local.address.region);
+    vi.stubEnv("SQUALL_ENDPOINT", local.address.endpoint);
+    vi.stubEnv("SQUALL_TASK_QUEUE_URL", local.address.taskQueueUrl);
+    vi.stubEnv("SQUALL_COMPLETION_QUEUE_URL", local.address.completionQueueUrl);
+    vi.stubEnv("SQUALL_BUCKET", local.address.bucket);
+    vi.stubEnv("SQUALL_WORKER_TIMEOUT_SECONDS", "5");
+
+    const { first, second, caught } = await submitBoth(new LambdaTaskRunner(), 5.5, 5);
+
+    expect([first, second]).toEqual([undefined, 27]);
+    expect((caught[0] as Error).message).toBe(refusal(5.5, 5));
+  });
+
+  it("learns it from the stack's WorkerTimeoutSeconds output", async () => {
+    const stack = await startFakeStack("Squall", local.address, { outputs: { WorkerTimeoutSeconds: "10" } });
+    try {
+      const onStack = new LambdaTaskRunner({ stack: "Squall", endpoint: stack.endpoint });
+
+      const { first, second, caught } = await submitBoth(onStack, 11, 10);
+
+      expect([first, second]).toEqual([undefined, 27]);
+      expect((caught[0] as Error).message).toBe(refusal(11, 10));
+      expect(stack.describeCalls()).toBe(1);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it("accepts any timeout where it is not known: an address given without it", async () => {
+    const { workerTimeoutSeconds: _unknown, ...address } = local.address;
+
+    const { first, second, caught } = await submitBoth(new LambdaTaskRunner(address), 3600, 1);
+
+    expect([first, second]).toEqual([8, 27]);
+    expect(caught).toEqual([]);
+  });
+});
+
+// The stack's flow-runner: its role may not read CloudFormation, and its own SQUALL_* variables
+// (here pointing at the local environment) say where its stack's queues and bucket are.
+describe("LambdaTaskRunner in the stack's flow-runner function", () => {
+  let cloudFormation: FakeStack;
+  beforeAll(async () => {
+    cloudFormation = await startFakeStack("Squall", local.address, { deny: true });
+  });
+  afterAll(() => cloudFormation?.close());
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  /** The variables Lambda and the stack set on the flow-runner. */
+  function inTheFlowRunner(): void {
+    vi.stubEnv("AWS_LAMBDA_FUNCTION_NAME", "Squall-FlowRunner");
+    vi.stubEnv("SQUALL_STACK_NAME", "Squall");
+    vi.stubEnv("SQUALL_REGION", local.address.region);
+    vi.stubEnv("SQUALL_ENDPOINT", local.address.endpoint);
+    vi.stubEnv("SQUALL_TASK_QUEUE_URL", local.address.taskQueueUrl);
+    vi.stubEnv("SQUALL_COMPLETION_QUEUE_URL", local.address.completionQueueUrl);
+    vi.stubEnv("SQUALL_BUCKET", local.address.bucket);
+  }
+
+  it("runs on its own variables' queues and bucket given { stack } naming its own stack, reading no outputs", async () => {
+    inTheFlowRunner();
+    const runner = new LambdaTaskRunner({ stack: "Squall", endpoint: cloudFormation.endpoint });
+    const onItsOwnStack = flow({ taskRunner: runner }, async function onItsOwnStack() {
+      return cube.map([2, 3]).result();
+    });
+
+    expect(await onItsOwnStack()).toEqual([8, 27]);
+    expect(cloudFormation.describeCalls()).toBe(0);
+  });
+
+  it("takes a stack id naming its own stack as its own", async () => {
+    inTheFlowRunner();
+    const runner = new LambdaTaskRunner({
+      stack:
+        "arn:aws:cloudformation:eu-west-1:123456789012:stack/Squall/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+      endpoint: cloudFormation.endpoint,
+    });
+    const byStackId = flow({ taskRunner: runner }, async function byStackId() {
+      return cube.map([4]).result();
+    });
+
+    expect(await byStackId()).toEqual([64]);
+    expect(cloudFormation.describeCalls()).toBe(0);
+  });
+
+  it("refuses { stack } naming another stack, saying which stack it is in and what to do", async () => {
+    inTheFlowRunner();
+    const runner = new LambdaTaskRunner({ stack: "SquallElsewhere", endpoint: cloudFormation.endpoint });
+    const onAnotherStack = flow({ taskRunner: runner }, async function onAnotherStack() {
+      return cube.map([2]).result();
+    });
+
+    const state = await onAnotherStack.run();
+
+    expect(state.name).toBe("Failed");
+    const error = (state as { error: Error }).error;
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toBe(
+      `LambdaTaskRunner({ stack: "SquallElsewhere" }) runs in Lambda function 'Squall-FlowRunner' of stack 'Squall', which reaches only its own stack's queues and bucket. Name its own stack ("Squall") or leave \`stack\` out to run the tasks there; to run them on 'SquallElsewhere', start the flow with that stack's flow-runner.`,
+    );
+    expect(cloudFormation.describeCalls()).toBe(0);
   });
 });
 

@@ -2,6 +2,7 @@ import { InvalidArgumentError, SquallError } from "squall";
 import { addressFromEnv, addressFromStack } from "squall/aws";
 import { describe, expect, it } from "vitest";
 import { checkAddress, type SquallAddress } from "../../sdk/aws/address.js";
+import { ownFunctionAddress } from "../../sdk/aws/own-address.js";
 import { rejectionOf, thrownBy } from "../support/async.js";
 
 const FULL = {
@@ -80,6 +81,26 @@ describe("addressFromEnv", () => {
     expect(error.message).toMatch(/but not SQUALL_BUCKET: /);
   });
 
+  it("gives the worker's timeout SQUALL_WORKER_TIMEOUT_SECONDS says, and none when it is unset", () => {
+    expect(addressFromEnv({ ...FULL, SQUALL_WORKER_TIMEOUT_SECONDS: "90" })?.workerTimeoutSeconds).toBe(90);
+    expect(
+      addressFromEnv({ ...FULL, SQUALL_WORKER_TIMEOUT_SECONDS: "" })?.workerTimeoutSeconds,
+    ).toBeUndefined();
+    expect(addressFromEnv(FULL)?.workerTimeoutSeconds).toBeUndefined();
+  });
+
+  it.each(["sixty", "0", "-5"])(
+    "refuses SQUALL_WORKER_TIMEOUT_SECONDS=%s, saying what it should be",
+    (value) => {
+      const error = thrownBy(() => addressFromEnv({ ...FULL, SQUALL_WORKER_TIMEOUT_SECONDS: value }));
+
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.message).toBe(
+        `Expected SQUALL_WORKER_TIMEOUT_SECONDS to be the worker function's timeout in seconds, got \`${value}\`.`,
+      );
+    },
+  );
+
   it("refuses an endpoint that is not an http(s) URL", () => {
     const error = thrownBy(() => addressFromEnv({ ...FULL, SQUALL_ENDPOINT: "127.0.0.1:4566" }));
 
@@ -108,6 +129,19 @@ describe("checkAddress", () => {
     expect(named.message).toMatch(/^Expected `bucket` in the outputs of stack 'Squall', got ``\./);
   });
 
+  it("refuses a worker timeout that is not a number of seconds above 0", () => {
+    for (const workerTimeoutSeconds of [0, Number.NaN, "60"]) {
+      const error = thrownBy(() =>
+        checkAddress({ ...ADDRESS, workerTimeoutSeconds } as unknown as SquallAddress, "the options"),
+      );
+
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.message).toBe(
+        `Expected \`workerTimeoutSeconds\` in the options to be the worker function's timeout in seconds, got \`${String(workerTimeoutSeconds)}\``,
+      );
+    }
+  });
+
   it("refuses a queue URL that is not a string", () => {
     const error = thrownBy(() => checkAddress({ ...ADDRESS, taskQueueUrl: 42 as unknown as string }));
 
@@ -126,6 +160,47 @@ describe("checkAddress", () => {
       );
     },
   );
+});
+
+describe("ownFunctionAddress", () => {
+  const IN_LAMBDA = { ...FULL, AWS_LAMBDA_FUNCTION_NAME: "Squall-FlowRunner", SQUALL_STACK_NAME: "Squall" };
+  const OWN = addressFromEnv(FULL);
+
+  it("gives the function's own address in Lambda, with no stack or its own stack named", () => {
+    expect(ownFunctionAddress(undefined, IN_LAMBDA)).toEqual(OWN);
+    expect(ownFunctionAddress("Squall", IN_LAMBDA)).toEqual(OWN);
+    expect(
+      ownFunctionAddress("arn:aws:cloudformation:eu-west-1:123456789012:stack/Squall/0f1e2d3c", IN_LAMBDA),
+    ).toEqual(OWN);
+  });
+
+  it("gives nothing outside Lambda, or where the function's variables give no whole address", () => {
+    const { AWS_LAMBDA_FUNCTION_NAME: _outside, ...notInLambda } = IN_LAMBDA;
+    const { SQUALL_BUCKET: _missing, ...partial } = IN_LAMBDA;
+
+    expect(ownFunctionAddress("Squall", notInLambda)).toBeUndefined();
+    expect(ownFunctionAddress(undefined, notInLambda)).toBeUndefined();
+    expect(ownFunctionAddress("Squall", partial)).toBeUndefined();
+  });
+
+  it("leaves a named stack to be read when the function does not say which stack it is in", () => {
+    const { SQUALL_STACK_NAME: _unknown, ...unnamed } = IN_LAMBDA;
+
+    expect(ownFunctionAddress("Squall", unnamed)).toBeUndefined();
+    expect(ownFunctionAddress(undefined, unnamed)).toEqual(OWN);
+  });
+
+  it("refuses another stack, naming the function, its stack and what to do", () => {
+    const error = thrownBy(() => ownFunctionAddress("SquallStaging", IN_LAMBDA));
+
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toBe(
+      `LambdaTaskRunner({ stack: "SquallStaging" }) runs in Lambda function 'Squall-FlowRunner' of stack 'Squall', which reaches only its own stack's queues and bucket. Name its own stack ("Squall") or leave \`stack\` out to run the tasks there; to run them on 'SquallStaging', start the flow with that stack's flow-runner.`,
+    );
+    expect(() =>
+      ownFunctionAddress("arn:aws:cloudformation:eu-west-1:1:stack/Squalls/0f", IN_LAMBDA),
+    ).toThrow(InvalidArgumentError);
+  });
 });
 
 describe("addressFromStack", () => {
@@ -172,6 +247,7 @@ describe("addressFromStack", () => {
       ["TaskQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/tasks"],
       ["CompletionQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/completions"],
       ["BucketName", "squall-results"],
+      ["WorkerTimeoutSeconds", "120"],
       ["Region", "eu-west-1"],
     ]
       .map(
@@ -207,6 +283,7 @@ describe("addressFromStack", () => {
         taskQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/tasks",
         completionQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/completions",
         bucket: "squall-results",
+        workerTimeoutSeconds: 120,
       });
     } finally {
       server.close();

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { InvalidArgumentError, SquallError } from "../../errors.js";
 import { flowNames, registeredFlow } from "../../registry.js";
+import { type AnswerOptions, type FlowRunnerResult, invokeAnswer } from "./invoke-answer.js";
 
 /** What the flow-runner function is invoked with. */
 export const FlowRunnerEventSchema = v.object({
@@ -11,14 +12,7 @@ export const FlowRunnerEventSchema = v.object({
 });
 export type FlowRunnerEvent = v.InferOutput<typeof FlowRunnerEventSchema>;
 
-/** What a synchronous invocation returns for a flow run that Completed. */
-export interface FlowRunnerResult {
-  readonly flowRunId: string;
-  readonly flowRunName: string;
-  readonly flowName: string;
-  readonly state: "Completed";
-  readonly result: unknown;
-}
+export type { FlowRunnerResult };
 
 /** The Lambda context, as far as the flow-runner reads it. */
 export interface InvocationContext {
@@ -45,12 +39,17 @@ export class FlowRunFailedError extends SquallError {
  * Starts a flow by name with JSON parameters and answers with its result, as the flow-runner
  * function does: a flow run that fails fails the invocation, naming its state and error. A run
  * that would outlast the function's timeout fails the invocation just before it, saying so;
- * nothing cancels it, so the tasks it submitted to the worker fleet still finish.
+ * nothing cancels it, so the tasks it submitted to the worker fleet still finish. A result too
+ * large for Lambda to answer is stored in `options.store` and answered by key.
  *
  * @example
  * await runFlow({ flow: "greetings", parameters: [["arthur", "trillian"]] });
  */
-export async function runFlow(event: unknown, context: InvocationContext = {}): Promise<FlowRunnerResult> {
+export async function runFlow(
+  event: unknown,
+  context: InvocationContext = {},
+  options: AnswerOptions = {},
+): Promise<FlowRunnerResult> {
   const parsed = v.safeParse(FlowRunnerEventSchema, event);
   if (!parsed.success) {
     throw new InvalidArgumentError(
@@ -80,13 +79,13 @@ export async function runFlow(event: unknown, context: InvocationContext = {}): 
   try {
     const final = await Promise.race([run.final, outlasted]);
     if (final.type === "COMPLETED") {
-      return {
+      const completed = {
         flowRunId: run.id,
         flowRunName: run.name,
         flowName: name,
         state: "Completed",
-        result: final.result,
-      };
+      } as const;
+      return await invokeAnswer(completed, final.result, options);
     }
     const error = "error" in final ? final.error : undefined;
     throw new FlowRunFailedError(

@@ -45,6 +45,12 @@ export interface LocalEnvironmentOptions {
   /** How long a flow-runner invocation may run. @default 900 */
   readonly flowRunnerTimeoutSeconds?: number;
   /**
+   * The worker functions' timeout, as the stack's `worker: { timeout }`: a task with a longer
+   * `timeoutSeconds` is refused at `.submit()`, here as it would be when deployed (local
+   * invocations are not cut short at it). @default 60
+   */
+  readonly workerTimeoutSeconds?: number;
+  /**
    * The project whose source files the worker functions may import task modules from (outside
    * node_modules); a task message naming any other module is refused. @default process.cwd()
    */
@@ -53,7 +59,11 @@ export interface LocalEnvironmentOptions {
 
 /** A running local environment: its address, its emulator, and how to stop it. */
 export interface LocalEnvironment {
-  readonly address: SquallAddress & { readonly endpoint: string; readonly region: string };
+  readonly address: SquallAddress & {
+    readonly endpoint: string;
+    readonly region: string;
+    readonly workerTimeoutSeconds: number;
+  };
   readonly deadLetterQueueUrl: string;
   /** The flow-runner's name for Lambda's Invoke API at `address.endpoint`, when `flows` was given. */
   readonly flowRunnerFunctionName: string | undefined;
@@ -91,6 +101,7 @@ export async function startLocalEnvironment(
   const maxReceiveCount = integerOption("maxReceiveCount", options.maxReceiveCount ?? 10, 1);
   const maxDeaths = integerOption("maxDeaths", options.maxDeaths ?? 3, 1);
   const batchSize = integerOption("batchSize", options.batchSize ?? 10, 1);
+  const workerTimeoutSeconds = integerOption("workerTimeoutSeconds", options.workerTimeoutSeconds ?? 60, 1);
   if (options.flows !== undefined) checkFlowsModule(options.flows);
   const projectRoot = checkProjectRoot(options.projectRoot ?? process.cwd());
   if (batchSize > 10) {
@@ -127,6 +138,7 @@ export async function startLocalEnvironment(
       taskQueueUrl,
       completionQueueUrl,
       bucket,
+      workerTimeoutSeconds,
     };
     const env: Record<string, string> = {
       // The emulator takes any credentials; the functions need some to sign with.
@@ -139,6 +151,7 @@ export async function startLocalEnvironment(
       [ADDRESS_VARIABLES.taskQueueUrl]: taskQueueUrl,
       [ADDRESS_VARIABLES.completionQueueUrl]: completionQueueUrl,
       [ADDRESS_VARIABLES.bucket]: bucket,
+      [ADDRESS_VARIABLES.workerTimeoutSeconds]: String(workerTimeoutSeconds),
       [DEAD_LETTER_ARN_VARIABLE]: deadLetterArn as string,
       [MAX_DEATHS_VARIABLE]: String(maxDeaths),
       [PROJECT_ROOT_VARIABLE]: projectRoot,

@@ -1,3 +1,4 @@
+import { bundleIdentity } from "../../bundle-identity.js";
 import { scopeStorage } from "../../context.js";
 import { CrashedError, InvalidArgumentError, toError } from "../../errors.js";
 import { emit, isEnabled } from "../../logging/config.js";
@@ -40,6 +41,8 @@ export interface Connection {
   readonly tasks: SqsQueue;
   readonly completions: SqsQueue;
   readonly store: S3ResultStore;
+  /** The worker function's timeout, where the address says it: no task may have a longer one. */
+  readonly workerTimeoutSeconds?: number;
 }
 
 export interface SessionOptions {
@@ -137,6 +140,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
 
   submit(run: RunnableTaskRun): void {
     this.#checkRetries(run.retryPolicy);
+    this.#checkTimeout(run);
     run.checkArguments(); // throws at .submit() for a value that cannot be sent
     run.execute(this);
   }
@@ -200,7 +204,12 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
 
   async #enqueue(attempt: TaskAttempt): Promise<void> {
     if (!attempt.task.module) {
-      throw new CrashedError(`Task '${attempt.task.name}' has no module a worker could import it from.`);
+      const where = bundleIdentity()
+        ? " A deployed bundle's tasks must be defined in the project files its deployment lists (SQUALL_BUNDLED_MODULES: the flows module and the project files it imports), not in a package."
+        : "";
+      throw new CrashedError(
+        `Task '${attempt.task.name}' has no module a worker could import it from.${where}`,
+      );
     }
     const bytes = attempt.argBytes ?? attempt.serializer.serialize(attempt.args, "args");
     const stored = async (): Promise<Payload> => {
@@ -337,6 +346,18 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     if (!waiting) return;
     this.#waiting.delete(id);
     waiting.resolve(outcome);
+  }
+
+  /**
+   * Lambda ends a worker at its function's timeout: a task given longer would be cut short there
+   * and delivered again until dead-lettered, so refuse it now, while the fix is a setting.
+   */
+  #checkTimeout(run: RunnableTaskRun): void {
+    const limit = this.#connection.workerTimeoutSeconds;
+    if (limit === undefined || run.timeoutMs === undefined || run.timeoutMs <= limit * 1000) return;
+    throw new InvalidArgumentError(
+      `Task '${run.retryPolicy.taskName}' has a timeout of ${run.timeoutMs / 1000} seconds, longer than the worker function's timeout of ${limit} seconds: Lambda would end the worker before the task's deadline. Raise the worker's timeout in the Squall construct (\`worker: { timeout }\`), or lower the task's \`timeoutSeconds\`.`,
+    );
   }
 
   /** A retry waits in SQS, which holds a message back 15 minutes at most: refuse longer delays now. */
