@@ -37,6 +37,11 @@ export class AsyncInvoker {
     this.#running.add(run);
   }
 
+  /** Events queued or being retried. */
+  get pending(): number {
+    return this.#running.size;
+  }
+
   /** Resolves once every queued event has succeeded or run out of attempts. */
   async settled(): Promise<void> {
     while (this.#running.size > 0) await Promise.all([...this.#running]);

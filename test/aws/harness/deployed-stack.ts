@@ -42,6 +42,7 @@ import {
   policyStatements,
   roleStatements,
 } from "./principals.js";
+import { waitForQuiet } from "./quiescence.js";
 import { installSqsLimits, SQS_LIMITS, type SqsLimits } from "./sqs-limits.js";
 import { readStackTemplate, type StackTemplate } from "./template.js";
 import { type ThrottleRule, Throttles } from "./throttles.js";
@@ -97,7 +98,7 @@ export interface DeployedStack {
   readonly queues: ReadonlyMap<string, QueueInfo>;
   readonly buckets: ReadonlyMap<string, string>;
   readonly functions: ReadonlyMap<string, LambdaFunction>;
-  /** The one function whose logical id starts with `prefix` (e.g. "SquallWorkerFunction"). */
+  /** The function of that logical id, or the one whose logical id starts with it (e.g. "SquallWorkerFunction"). */
   fn(prefix: string): LambdaFunction;
   /** Its queue of Event invocations. */
   asyncOf(fn: LambdaFunction): AsyncInvoker;
@@ -120,6 +121,11 @@ export interface DeployedStack {
   readonly lostResponses: LostResponses;
   /** Clients with every right, for a test's own look at the queues and bucket. */
   readonly admin: { readonly s3: S3Client; readonly sqs: SQSClient; readonly credentials: Credentials };
+  /**
+   * Waits until the deployment has nothing left to do (no Event invocation queued, no message on a
+   * polled queue, no invocation under way); false if it is still busy at `timeoutMs`.
+   */
+  quiet(timeoutMs?: number): Promise<boolean>;
   /** Switches limits from now on. */
   setLimits(limits: Limits): void;
   stop(): Promise<void>;
@@ -354,6 +360,8 @@ export async function deployStack(options: DeployOptions): Promise<DeployedStack
       buckets,
       functions,
       fn(prefix) {
+        const exact = functions.get(prefix);
+        if (exact) return exact;
         const found = [...functions].filter(([logicalId]) => logicalId.startsWith(prefix));
         if (found.length !== 1)
           throw new Error(
@@ -382,6 +390,19 @@ export async function deployStack(options: DeployOptions): Promise<DeployedStack
       loseResponses: (rule) => lostResponses.add(rule),
       lostResponses,
       admin,
+      quiet: (timeoutMs = 30_000) =>
+        waitForQuiet(
+          {
+            sqs: admin.sqs,
+            polledQueueUrls: [
+              ...new Set(stack.mappings.map((m) => queues.get(m.queueLogicalId)?.url as string)),
+            ],
+            functions: [...functions.values()],
+            asyncInvokers: [...asyncInvokers.values()],
+            quietMs: 500 + 1000 * Math.max(0, ...stack.mappings.map((m) => m.batchingWindowSeconds)),
+          },
+          timeoutMs,
+        ),
       setLimits(next) {
         limits = effectiveLimits(next);
       },

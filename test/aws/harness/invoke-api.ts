@@ -53,7 +53,7 @@ export function installInvokeApi(app: FastifyInstance, options: InvokeApiOptions
     if (limit !== undefined && payload.length > limit) {
       return sendAwsError(reply, "lambda", {
         status: 413,
-        code: "RequestEntityTooLargeException",
+        code: "RequestTooLargeException",
         message: `Request must be smaller than ${limit} bytes for the InvokeFunction operation`,
       });
     }

@@ -42,6 +42,8 @@ export interface Invocation {
   readonly records?: readonly { readonly messageId: string; readonly receiveCount: number }[];
   /** `ok`, or the error's type (`Sandbox.Timedout`, `FlowRunFailedError`...). */
   result?: string;
+  /** The error's message, when it failed. */
+  errorMessage?: string;
 }
 
 export class LambdaFunction {
@@ -91,6 +93,7 @@ export class LambdaFunction {
     });
     record.endedAt = Date.now();
     record.result = outcome.ok ? "ok" : outcome.error.errorType;
+    if (!outcome.ok) record.errorMessage = outcome.error.errorMessage;
     this.#give(environment);
     return { ...outcome, requestId };
   }
