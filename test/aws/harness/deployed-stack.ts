@@ -44,7 +44,7 @@ import {
 } from "./principals.js";
 import { waitForQuiet } from "./quiescence.js";
 import { installSqsLimits, SQS_LIMITS, type SqsLimits } from "./sqs-limits.js";
-import { readStackTemplate, type StackTemplate } from "./template.js";
+import { type MappingSpec, readStackTemplate, type StackTemplate } from "./template.js";
 import { type ThrottleRule, Throttles } from "./throttles.js";
 
 /** AWS's limits, each on unless switched off. */
@@ -310,6 +310,7 @@ export async function deployStack(options: DeployOptions): Promise<DeployedStack
       const fn = functions.get(mapping.functionLogicalId);
       const queue = queues.get(mapping.queueLogicalId);
       if (!fn || !queue) throw new Error(`${mapping.logicalId}: its function or queue is not in the stack`);
+      if (options.visibilityTimeoutSeconds === undefined) checkVisibility(stack, mapping, fn);
       const sqs = new SQSClient({
         endpoint: emulator.endpoint,
         region: REGION,
@@ -423,6 +424,21 @@ export async function deployStack(options: DeployOptions): Promise<DeployedStack
     for (const client of clients) client.destroy();
     await emulator.stop();
     throw error;
+  }
+}
+
+/**
+ * Lambda refuses to create a mapping from a queue whose visibility timeout is shorter than the
+ * function's timeout (a message would come back while its invocation still runs), and so does
+ * the deployment. A test that shortens visibility timeouts on purpose is not held to it.
+ */
+function checkVisibility(stack: StackTemplate, mapping: MappingSpec, fn: LambdaFunction): void {
+  const queue = stack.queues.find((candidate) => candidate.logicalId === mapping.queueLogicalId);
+  const visibility = Number(queue?.properties.VisibilityTimeout ?? 30);
+  if (visibility < fn.config.timeoutSeconds) {
+    throw new Error(
+      `${mapping.logicalId}: Queue visibility timeout: ${visibility} seconds is less than Function timeout: ${fn.config.timeoutSeconds} seconds (Lambda refuses this mapping)`,
+    );
   }
 }
 

@@ -86,7 +86,13 @@ export class EventSourcePoller {
     ) {
       const more = await this.#receive(Math.min(mapping.batchSize - messages.length, 10), 0, signal);
       if (more.length === 0) await sleep(Math.min(50, until - Date.now()));
-      messages.push(...more);
+      for (const message of more) {
+        // Received again within the window (a visibility timeout shorter than the window): the
+        // newer receipt is the one that deletes it.
+        const earlier = messages.findIndex((m) => m.MessageId === message.MessageId);
+        if (earlier >= 0) messages.splice(earlier, 1);
+        messages.push(message);
+      }
     }
     return messages;
   }
