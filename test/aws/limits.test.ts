@@ -177,6 +177,127 @@ describe("Lambda's limits, on the functions of a synthetic stack", () => {
   });
 });
 
+describe("an event source mapping, on a synthetic stack", () => {
+  // A queue redriving to a dead-letter queue after 2 receives, its messages hidden 3 s per receive
+  // (no less than the function's timeout, or Lambda would refuse the mapping), feeding a function
+  // that reports the records whose body starts with "fail" as failed. The mapping polls with the
+  // function's role, which the policy lets receive and delete; one environment, so one poller.
+  const queueArn = { "Fn::GetAtt": ["Queue", "Arn"] };
+  const synthetic = writeSyntheticStack(
+    "Mapping",
+    { Partial: { handler: "partial" } },
+    {
+      DeadLetters: { Type: "AWS::SQS::Queue", Properties: {} },
+      Queue: {
+        Type: "AWS::SQS::Queue",
+        Properties: {
+          VisibilityTimeout: 3,
+          RedrivePolicy: {
+            deadLetterTargetArn: { "Fn::GetAtt": ["DeadLetters", "Arn"] },
+            maxReceiveCount: 2,
+          },
+        },
+      },
+      Mapping: {
+        Type: "AWS::Lambda::EventSourceMapping",
+        Properties: {
+          FunctionName: { Ref: "Partial" },
+          EventSourceArn: queueArn,
+          BatchSize: 10,
+          MaximumBatchingWindowInSeconds: 1,
+          FunctionResponseTypes: ["ReportBatchItemFailures"],
+        },
+      },
+      Policy: {
+        Type: "AWS::IAM::Policy",
+        Properties: {
+          PolicyName: "poll",
+          Roles: [{ Ref: "Role" }],
+          PolicyDocument: {
+            Statement: [
+              {
+                Effect: "Allow",
+                Action: [
+                  "sqs:ReceiveMessage",
+                  "sqs:DeleteMessage",
+                  "sqs:ChangeMessageVisibility",
+                  "sqs:GetQueueAttributes",
+                ],
+                Resource: queueArn,
+              },
+            ],
+          },
+        },
+      },
+    },
+  );
+  let stack: DeployedStack;
+
+  beforeAll(async () => {
+    stack = await deployStack({
+      cloudAssembly: synthetic.cloudAssembly,
+      stackName: "Mapping",
+      callerPolicy: { Statement: [] },
+      maxEnvironments: 1,
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    synthetic.remove();
+  });
+
+  it("batches within the window, deletes what succeeded, and redelivers what was reported failed until the dead-letter queue", async () => {
+    const queue = stack.queues.get("Queue")?.url as string;
+    const deadLetters = stack.queues.get("DeadLetters")?.url as string;
+    await stack.admin.sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: "ok" }));
+    await stack.admin.sqs.send(new SendMessageCommand({ QueueUrl: queue, MessageBody: "fail" }));
+
+    const moved: (string | undefined)[] = [];
+    for (const until = Date.now() + 15_000; moved.length === 0 && Date.now() < until; ) {
+      const { Messages = [] } = await stack.admin.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: deadLetters, WaitTimeSeconds: 1 }),
+      );
+      moved.push(...Messages.map((message) => message.Body));
+    }
+
+    expect(moved).toEqual(["fail"]);
+    // Both in the first batch (the window gathered them), the failed one alone in the second.
+    const batches = stack.fn("Partial").invocations.map((i) => i.records?.map((r) => r.receiveCount));
+    expect(batches).toEqual([[1, 1], [2]]);
+    expect(await stack.quiet(5_000)).toBe(true);
+  });
+});
+
+describe("a mapping Lambda would refuse", () => {
+  it("is refused at deployment: a queue's visibility timeout shorter than its function's timeout", async () => {
+    const synthetic = writeSyntheticStack(
+      "Refused",
+      { Echo: { handler: "echo", timeoutSeconds: 3 } },
+      {
+        Queue: { Type: "AWS::SQS::Queue", Properties: { VisibilityTimeout: 1 } },
+        Mapping: {
+          Type: "AWS::Lambda::EventSourceMapping",
+          Properties: { FunctionName: { Ref: "Echo" }, EventSourceArn: { "Fn::GetAtt": ["Queue", "Arn"] } },
+        },
+      },
+    );
+    try {
+      const refused = await rejection(
+        deployStack({
+          cloudAssembly: synthetic.cloudAssembly,
+          stackName: "Refused",
+          callerPolicy: { Statement: [] },
+        }),
+      );
+      expect(refused.message).toBe(
+        "Mapping: Queue visibility timeout: 1 seconds is less than Function timeout: 3 seconds (Lambda refuses this mapping)",
+      );
+    } finally {
+      synthetic.remove();
+    }
+  });
+});
+
 describe("SQS's limits and IAM, on the synthesized stack", () => {
   let stack: DeployedStack;
   let admin: SQSClient;

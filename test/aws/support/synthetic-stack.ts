@@ -18,14 +18,19 @@ export interface SyntheticFunction {
   readonly maximumRetryAttempts?: number;
 }
 
-/** Writes `<dir>/<stackName>.template.json` and the functions' asset; `remove()` deletes it all. */
+/**
+ * Writes `<dir>/<stackName>.template.json` and the functions' asset; `remove()` deletes it all.
+ * The functions share one role, `Role`; `resources` adds any others (queues, mappings, policies).
+ */
 export function writeSyntheticStack(
   stackName: string,
   functions: Readonly<Record<string, SyntheticFunction>>,
+  resources: Readonly<Record<string, CfnResource>> = {},
 ): { cloudAssembly: string; remove(): void } {
   const cloudAssembly = mkdtempSync(join(tmpdir(), "squall-aws-synthetic-"));
   cpSync(FUNCTIONS, join(cloudAssembly, "asset.functions"), { recursive: true });
-  const resources: Record<string, CfnResource> = {
+  const all: Record<string, CfnResource> = {
+    ...resources,
     Role: {
       Type: "AWS::IAM::Role",
       Properties: {
@@ -38,7 +43,7 @@ export function writeSyntheticStack(
     },
   };
   for (const [logicalId, fn] of Object.entries(functions)) {
-    resources[logicalId] = {
+    all[logicalId] = {
       Type: "AWS::Lambda::Function",
       Properties: {
         Code: { S3Bucket: "assets", S3Key: "functions.zip" },
@@ -51,7 +56,7 @@ export function writeSyntheticStack(
       Metadata: { "aws:asset:path": "asset.functions", "aws:asset:property": "Code" },
     };
     if (fn.maximumRetryAttempts !== undefined) {
-      resources[`${logicalId}InvokeConfig`] = {
+      all[`${logicalId}InvokeConfig`] = {
         Type: "AWS::Lambda::EventInvokeConfig",
         Properties: {
           FunctionName: { Ref: logicalId },
@@ -61,7 +66,7 @@ export function writeSyntheticStack(
       };
     }
   }
-  const template: CfnTemplate = { Resources: resources };
+  const template: CfnTemplate = { Resources: all };
   writeFileSync(join(cloudAssembly, `${stackName}.template.json`), JSON.stringify(template, null, 1));
   return { cloudAssembly, remove: () => rmSync(cloudAssembly, { recursive: true, force: true }) };
 }
