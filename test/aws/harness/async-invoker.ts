@@ -3,6 +3,7 @@
 // again, twice by default (after about one and then two minutes), or as many times as the
 // function's AWS::Lambda::EventInvokeConfig says in MaximumRetryAttempts, and drops events older
 // than MaximumEventAgeInSeconds.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { LambdaFunction } from "./lambda-function.js";
 
 export interface AsyncSettings {
@@ -24,7 +25,7 @@ export class AsyncInvoker {
   readonly #target: LambdaFunction;
   readonly #settings: () => AsyncSettings;
   readonly #running = new Set<Promise<void>>();
-  #stopped = false;
+  readonly #stopping = new AbortController();
 
   constructor(target: LambdaFunction, settings: () => AsyncSettings) {
     this.#target = target;
@@ -47,20 +48,22 @@ export class AsyncInvoker {
     while (this.#running.size > 0) await Promise.all([...this.#running]);
   }
 
+  /** Drops what is queued or waiting for a retry. */
   stop(): void {
-    this.#stopped = true;
+    this.#stopping.abort();
   }
 
   async #run(event: unknown): Promise<void> {
     const queuedAt = Date.now();
     const settings = this.#settings();
-    for (let attempt = 1; !this.#stopped; attempt++) {
+    const signal = this.#stopping.signal;
+    for (let attempt = 1; !signal.aborted; attempt++) {
       const outcome = await this.#target.invoke(event, "Event", attempt).catch(() => undefined);
       if (outcome?.ok) return;
       if (attempt > settings.maximumRetryAttempts) return;
       const delay = settings.retryDelaysMs[attempt - 1] ?? settings.retryDelaysMs.at(-1) ?? 0;
       if (Date.now() + delay - queuedAt > settings.maximumEventAgeSeconds * 1000) return;
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay, undefined, { signal }).catch(() => {});
     }
   }
 }

@@ -69,7 +69,7 @@ export class EventSourcePoller {
       if (messages.length === 0) continue;
       // Throttled: not invoked, and not released either; they come back when their visibility ends.
       if (throttles.take(queueArn, messages)) continue;
-      await this.#invoke(messages);
+      await this.#invoke(messages).catch(() => {}); // stopping: the messages come back, as on AWS
     }
   }
 

@@ -32,8 +32,10 @@ export function runOnLaptop(
         cwd: ROOT,
         env: {
           PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}`,
-          HOME: process.env.HOME ?? "",
           TMPDIR: process.env.TMPDIR ?? "/tmp",
+          // No shared AWS config or credentials files: the laptop is what the test gives it.
+          AWS_CONFIG_FILE: "/dev/null",
+          AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
           AWS_ACCESS_KEY_ID: options.credentials.accessKeyId,
           AWS_SECRET_ACCESS_KEY: options.credentials.secretAccessKey,
           AWS_REGION: "us-east-1",
