@@ -6,8 +6,8 @@
 // DescribeStacks served on the emulator's endpoint; and AWS's limits enforced in front of it all,
 // each of which a test may switch off.
 import { randomUUID } from "node:crypto";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Emulator } from "../../../sdk/aws/emulator.js";
 import { INTERNAL_HEADER } from "../../../sdk/aws/local/faults.js";
@@ -17,22 +17,12 @@ import { type DescribedStack, installCloudFormationApi } from "./cloudformation-
 import { startEmulatorWith } from "./emulator-app.js";
 import { EventSourcePoller } from "./event-source-poller.js";
 import { type Denial, installIam } from "./iam-layer.js";
-import { type PhysicalResource, type ResolveContext, resolve, resolveString } from "./intrinsics.js";
-import { installInvokeApi, LAMBDA_PAYLOAD_LIMITS, type PayloadLimits } from "./invoke-api.js";
+import { type PhysicalResource, type ResolveContext, resolveString } from "./intrinsics.js";
+import { installInvokeApi } from "./invoke-api.js";
 import { LambdaFunction } from "./lambda-function.js";
+import { effectiveLimits, type Limits } from "./limits.js";
 import { type LostResponseRule, LostResponses } from "./lost-responses.js";
-import {
-  bucketResource,
-  functionResource,
-  generatedName,
-  logGroupResource,
-  managedPolicyResource,
-  otherResource,
-  type Place,
-  queueResource,
-  roleResource,
-  stackArn,
-} from "./physical-names.js";
+import { type Place, stackArn } from "./physical-names.js";
 import {
   type Credentials,
   callerStatements,
@@ -43,21 +33,13 @@ import {
   roleStatements,
 } from "./principals.js";
 import { waitForQuiet } from "./quiescence.js";
-import { installSqsLimits, SQS_LIMITS, type SqsLimits } from "./sqs-limits.js";
+import { installSqsLimits } from "./sqs-limits.js";
+import { createBuckets, createQueues, nameResources, type QueueInfo } from "./stack-resources.js";
 import { type MappingSpec, readStackTemplate, type StackTemplate } from "./template.js";
 import { type ThrottleRule, Throttles } from "./throttles.js";
 
-/** AWS's limits, each on unless switched off. */
-export interface Limits {
-  /** 256 KiB messages and batch calls, 10 entries a batch, allowed characters in bodies. */
-  readonly sqs?: boolean | SqsLimits;
-  /** 6 MB synchronous requests and responses, 256 KiB Event requests. */
-  readonly lambdaPayloads?: boolean | PayloadLimits;
-  /** Event invocations that fail are retried, as the function's EventInvokeConfig says (else twice). */
-  readonly asyncRetries?: boolean;
-  /** Each principal may do only what its policies allow; missing keys read without s3:ListBucket are 403. */
-  readonly iam?: boolean;
-}
+export type { Limits } from "./limits.js";
+export type { QueueInfo } from "./stack-resources.js";
 
 export interface DeployOptions {
   /** The cdk.out folder `cdk synth` wrote. */
@@ -78,12 +60,6 @@ export interface DeployOptions {
   readonly freeze?: boolean;
   /** Print the functions' log lines as they come. @default SQUALL_HARNESS_LOGS=1 */
   readonly echoLogs?: boolean;
-}
-
-export interface QueueInfo {
-  readonly name: string;
-  readonly url: string;
-  readonly arn: string;
 }
 
 export interface DeployedStack {
@@ -440,129 +416,4 @@ function checkVisibility(stack: StackTemplate, mapping: MappingSpec, fn: LambdaF
       `${mapping.logicalId}: Queue visibility timeout: ${visibility} seconds is less than Function timeout: ${fn.config.timeoutSeconds} seconds (Lambda refuses this mapping)`,
     );
   }
-}
-
-interface EffectiveLimits {
-  readonly sqs: SqsLimits;
-  readonly lambdaPayloads: PayloadLimits;
-  readonly asyncRetries: boolean;
-  readonly iam: boolean;
-}
-
-function effectiveLimits(limits: Limits): EffectiveLimits {
-  const pick = <T extends object>(setting: boolean | T | undefined, all: T): T | Record<string, never> =>
-    setting === false ? {} : { ...all, ...(typeof setting === "object" ? setting : {}) };
-  return {
-    sqs: pick(limits.sqs, SQS_LIMITS),
-    lambdaPayloads: pick(limits.lambdaPayloads, LAMBDA_PAYLOAD_LIMITS),
-    asyncRetries: limits.asyncRetries !== false,
-    iam: limits.iam !== false,
-  };
-}
-
-/** A physical name for every resource, as CloudFormation generates them when the template names none. */
-function nameResources(stack: StackTemplate, place: Place, resources: Map<string, PhysicalResource>): void {
-  for (const [logicalId, resource] of Object.entries(stack.template.Resources)) {
-    const p = resource.Properties ?? {};
-    switch (resource.Type) {
-      case "AWS::Lambda::Function":
-        resources.set(
-          logicalId,
-          functionResource(place, String(p.FunctionName ?? generatedName(place, logicalId, 64))),
-        );
-        break;
-      case "AWS::IAM::Role":
-        resources.set(
-          logicalId,
-          roleResource(place, String(p.RoleName ?? generatedName(place, logicalId, 64))),
-        );
-        break;
-      case "AWS::IAM::ManagedPolicy":
-        resources.set(
-          logicalId,
-          managedPolicyResource(place, String(p.ManagedPolicyName ?? generatedName(place, logicalId, 128))),
-        );
-        break;
-      case "AWS::Logs::LogGroup":
-        resources.set(
-          logicalId,
-          logGroupResource(place, String(p.LogGroupName ?? generatedName(place, logicalId, 512))),
-        );
-        break;
-      case "AWS::SQS::Queue":
-      case "AWS::S3::Bucket":
-        break; // named when created
-      default:
-        resources.set(logicalId, otherResource(generatedName(place, logicalId, 128)));
-    }
-  }
-}
-
-async function createBuckets(
-  stack: StackTemplate,
-  place: Place,
-  resources: Map<string, PhysicalResource>,
-  s3: S3Client,
-): Promise<Map<string, string>> {
-  const buckets = new Map<string, string>();
-  for (const logicalId of stack.buckets) {
-    const given = stack.template.Resources[logicalId]?.Properties?.BucketName;
-    const name = typeof given === "string" ? given : generatedName(place, logicalId, 63, true);
-    await s3.send(new CreateBucketCommand({ Bucket: name }));
-    resources.set(logicalId, bucketResource(place, name));
-    buckets.set(logicalId, name);
-  }
-  return buckets;
-}
-
-/** The template's queues, dead-letter queues first so that redrive policies can name them. */
-async function createQueues(
-  stack: StackTemplate,
-  place: Place,
-  resources: Map<string, PhysicalResource>,
-  context: ResolveContext,
-  sqs: SQSClient,
-  visibilityTimeoutSeconds: number | undefined,
-): Promise<Map<string, QueueInfo>> {
-  const queues = new Map<string, QueueInfo>();
-  const pending = [...stack.queues];
-  while (pending.length > 0) {
-    const index = pending.findIndex(
-      (queue) => queue.deadLetterQueueLogicalId === undefined || queues.has(queue.deadLetterQueueLogicalId),
-    );
-    if (index < 0) throw new Error("The queues' redrive policies name queues that are not in the stack");
-    const [spec] = pending.splice(index, 1);
-    if (!spec) break;
-    const p = spec.properties;
-    const name = String(p.QueueName ?? generatedName(place, spec.logicalId, p.FifoQueue ? 75 : 80));
-    const attributes: Record<string, string> = {};
-    for (const key of [
-      "VisibilityTimeout",
-      "MessageRetentionPeriod",
-      "DelaySeconds",
-      "MaximumMessageSize",
-      "ReceiveMessageWaitTimeSeconds",
-      "SqsManagedSseEnabled",
-      "FifoQueue",
-      "ContentBasedDeduplication",
-    ]) {
-      if (p[key] !== undefined) attributes[key] = String(resolve(p[key], context));
-    }
-    if (p.RedrivePolicy !== undefined)
-      attributes.RedrivePolicy = JSON.stringify(resolve(p.RedrivePolicy, context));
-    if (visibilityTimeoutSeconds !== undefined)
-      attributes.VisibilityTimeout = String(visibilityTimeoutSeconds);
-    const created = await sqs.send(
-      new CreateQueueCommand({ QueueName: p.FifoQueue ? `${name}.fifo` : name, Attributes: attributes }),
-    );
-    const url = created.QueueUrl as string;
-    const resource = queueResource(place, url.slice(url.lastIndexOf("/") + 1), url);
-    resources.set(spec.logicalId, resource);
-    queues.set(spec.logicalId, {
-      name: resource.attributes.QueueName as string,
-      url,
-      arn: resource.attributes.Arn as string,
-    });
-  }
-  return queues;
 }
