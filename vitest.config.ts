@@ -27,6 +27,7 @@ export default defineConfig({
             "test/localstack/**",
             "test/e2e/**",
             "test/package/**",
+            "test/aws/**",
           ],
         },
       },
@@ -42,6 +43,18 @@ export default defineConfig({
             AWS_ACCESS_KEY_ID: "squall-local",
             AWS_SECRET_ACCESS_KEY: "squall-local",
           },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "aws",
+          include: ["test/aws/**/*.test.ts"],
+          // The synthesized stack run as AWS runs it: one cdk synth for the run (globalSetup), each
+          // file deploying it on an embedded emulator with AWS's limits, its functions as processes.
+          globalSetup: ["test/aws/synth.setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
       {
