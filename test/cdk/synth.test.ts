@@ -262,6 +262,7 @@ describe("cdk synth", () => {
           flowRunName: expect.any(String),
           flowName: "greetings",
           state: "Completed",
+          result: null, // greetings returns nothing
         },
       });
       const { flowRunId } = (answer as { result: { flowRunId: string } }).result;

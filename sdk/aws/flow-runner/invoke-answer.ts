@@ -46,7 +46,8 @@ export async function invokeAnswer(
   result: unknown,
   options: AnswerOptions = {},
 ): Promise<FlowRunnerResult> {
-  const inline = { ...run, result };
+  // JSON has no undefined: a flow that returns nothing answers `result: null`, not no result.
+  const inline = { ...run, result: result === undefined ? null : result };
   const limit = (options.maxResponseBytes ?? INVOKE_RESPONSE_LIMIT_BYTES) - RESPONSE_SLACK_BYTES;
   if (Buffer.byteLength(JSON.stringify(inline)) <= limit) return inline;
   const bytes = Buffer.from(JSON.stringify(result));

@@ -29,7 +29,7 @@ describe("the template reader", () => {
     expect(tasksQueue.deadLetterQueueLogicalId).toMatch(/^SquallTasksDeadLetters/);
     expect(tasksQueue.properties).toMatchObject({
       VisibilityTimeout: 360,
-      RedrivePolicy: { maxReceiveCount: 3 },
+      RedrivePolicy: { maxReceiveCount: 10 },
     });
 
     const short = (logicalId: string) => logicalId.replace(/[0-9A-F]{8}$/, "");
@@ -44,8 +44,8 @@ describe("the template reader", () => {
       ]),
     ).toEqual([
       ["SquallWorkerFunction", "SquallTasksQueue", 10, 0, 100, true],
-      ["SquallCoordinatorFunction", "SquallCompletionsQueue", 10, 1, undefined, true],
-      ["SquallCoordinatorFunction", "SquallTasksDeadLetters", 10, 0, undefined, true],
+      ["SquallCoordinatorFunction", "SquallCompletionsQueue", 10, 1, 5, true],
+      ["SquallCoordinatorFunction", "SquallTasksDeadLetters", 10, 0, 2, true],
     ]);
 
     const workerRole = worker.roleLogicalId as string;
