@@ -489,10 +489,13 @@ describe("LambdaTaskRunner with keepLocal", () => {
       const banner = printed.join("");
       expect(banner).toContain(`squall: local environment at ${endpoint}, bucket ${bucket}`);
       expect(banner).toContain(`aws --endpoint-url ${endpoint} s3 ls s3://${bucket}/runs/ --recursive`);
-      // Still serving: the run's record is there to look at.
-      const response = await fetch(`${endpoint}/${bucket}?list-type=2&prefix=runs/`);
-      expect(response.status).toBe(200);
-      expect(await response.text()).toContain("/summary");
+      // Still serving: the run's record is there to look at (its summary follows the segment the
+      // flow's result came from, so it may land just after the flow returns).
+      const listed = async () => {
+        const response = await fetch(`${endpoint}/${bucket}?list-type=2&prefix=runs/`);
+        return response.status === 200 && (await response.text()).includes("/summary");
+      };
+      expect(await eventually(listed, 5_000)).toBe(true);
     } finally {
       await environment?.stop();
     }
