@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createCoordinator, openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
-import { readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
+import { readSegments, readSummary, segmentKey } from "../../sdk/aws/record/run-log.js";
 import { TerminalIds } from "../../sdk/aws/record/terminal-ids.js";
 import type { FlowReturned, Outcome } from "../../sdk/aws/wire/messages.js";
 import { emulatorBucket } from "../support/records.js";
@@ -62,6 +62,31 @@ describe("the coordinator's sweep", () => {
     const { segments } = await readSegments(store, flowRunId, 0);
     const crashed = segments.flatMap((s) => s.outcomes).filter((o) => o.status === "crashed");
     expect(crashed.map((o) => o.taskRunId).sort()).toEqual(["c0ffee-2", "c0ffee-3"]);
+    expect(await store.exists(openRunKey(flowRunId))).toBe(false);
+  });
+
+  it("makes final a run whose last outcome is in a segment the summary never caught up with", async () => {
+    const coordinator = createCoordinator({ store });
+    const flowRunId = randomUUID();
+    const returned = notice(flowRunId, ["d00d-1", "d00d-2"], Date.now());
+    await coordinator.handle({
+      Records: [
+        await message({ outcomes: [completed(flowRunId, "d00d-1")] }, 1),
+        await message({ returned }, 2),
+      ],
+    });
+    // A coordinator that wrote the last outcome's segment and died before the summary:
+    const orphan = { v: 2, outcomes: [completed(flowRunId, "d00d-2")] };
+    await store.create(segmentKey(flowRunId, 1), new TextEncoder().encode(JSON.stringify(orphan)));
+
+    expect(await coordinator.sweep()).toEqual({ swept: 0 });
+
+    expect(await readSummary(store, flowRunId)).toMatchObject({
+      nextSegment: 2,
+      state: "Completed",
+      counts: { completed: 2, failed: 0, crashed: 0, cancelled: 0 },
+      returned,
+    });
     expect(await store.exists(openRunKey(flowRunId))).toBe(false);
   });
 

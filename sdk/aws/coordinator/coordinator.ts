@@ -1,5 +1,5 @@
 import { toError } from "../../errors.js";
-import { appendToRecord, type RecordStore, type RunSummary, readSummary } from "../record/run-log.js";
+import { appendToRecord, type RecordStore, type RunSummary, repairSummary } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
 import { authenticate } from "../wire/authenticate.js";
 import {
@@ -138,7 +138,8 @@ export function createCoordinator(options: CoordinatorOptions) {
     let swept = 0;
     for (const key of await sweepable.list(OPEN_PREFIX)) {
       const flowRunId = key.slice(OPEN_PREFIX.length);
-      const summary = await readSummary(sweepable, flowRunId);
+      // The segments are the truth: a summary their writer never finished is repaired first.
+      const { summary } = await repairSummary(sweepable, flowRunId);
       if (summary?.state !== undefined) {
         await sweepable.delete(key).catch(() => {});
         continue;
