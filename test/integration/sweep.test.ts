@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createCoordinator, openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
+import { encodeHeartbeat, heartbeatKey } from "../../sdk/aws/record/heartbeat.js";
 import { readSegments, readSummary, segmentKey } from "../../sdk/aws/record/run-log.js";
 import { TerminalIds } from "../../sdk/aws/record/terminal-ids.js";
 import type { FlowReturned, Outcome } from "../../sdk/aws/wire/messages.js";
@@ -79,7 +80,7 @@ describe("the coordinator's sweep", () => {
     const orphan = { v: 2, outcomes: [completed(flowRunId, "d00d-2")] };
     await store.create(segmentKey(flowRunId, 1), new TextEncoder().encode(JSON.stringify(orphan)));
 
-    expect(await coordinator.sweep()).toEqual({ swept: 0 });
+    expect(await coordinator.sweep()).toEqual({ swept: 0, callersSilent: 0 });
 
     expect(await readSummary(store, flowRunId)).toMatchObject({
       nextSegment: 2,
@@ -123,5 +124,97 @@ describe("the coordinator's sweep", () => {
     await coordinator.handle({ Records: [await message({ outcomes: [completed(late, "abd-1")] }, 2)] });
     expect(await store.exists(openRunKey(late))).toBe(false);
     expect((await readSummary(store, late))?.state).toBe("Completed");
+  });
+
+  describe("of runs whose caller went silent", () => {
+    const beatAt = Date.UTC(2026, 0, 2, 3, 4, 5);
+    const beat = async (flowRunId: string, silentAfterSeconds: number, key?: Uint8Array) =>
+      store.put(
+        heartbeatKey(flowRunId),
+        encodeHeartbeat(key ?? (await signer.keyOf(flowRunId)), {
+          flowRunId,
+          flowName: "fan-out",
+          at: beatAt,
+          silentAfterSeconds,
+        }),
+      );
+
+    it("marks a run open with its first segment, and ends it Crashed once its heartbeat is older than its bound", async () => {
+      const coordinator = createCoordinator({ store });
+      const flowRunId = randomUUID();
+      await beat(flowRunId, 60);
+      await coordinator.handle({
+        Records: [await message({ outcomes: [completed(flowRunId, "f00-1")] }, 1)],
+      });
+      expect(await store.exists(openRunKey(flowRunId))).toBe(true);
+
+      expect(await coordinator.sweep(beatAt + 60_000)).toEqual({ swept: 0, callersSilent: 0 });
+      expect((await readSummary(store, flowRunId))?.state).toBeUndefined();
+
+      expect(await coordinator.sweep(beatAt + 60_001)).toEqual({ swept: 0, callersSilent: 1 });
+      const summary = await readSummary(store, flowRunId);
+      expect(summary).toMatchObject({
+        nextSegment: 2,
+        state: "Crashed",
+        counts: { completed: 1, failed: 0, crashed: 0, cancelled: 0 },
+        returned: {
+          flowRunId,
+          flowName: "fan-out",
+          state: "Crashed",
+          message:
+            "The caller stopped at 2026-01-02T03:04:05.000Z: no heartbeat for 60 seconds. Task runs it had sent finish and are recorded; it sent no others.",
+          tasks: 0,
+          endedAt: beatAt,
+        },
+      });
+      expect(await store.exists(openRunKey(flowRunId))).toBe(false);
+
+      // A task run still out finishes and is recorded; the flow run stays Crashed.
+      await coordinator.handle({
+        Records: [await message({ outcomes: [completed(flowRunId, "f00-2")] }, 2)],
+      });
+      expect(await readSummary(store, flowRunId)).toMatchObject({
+        state: "Crashed",
+        counts: { completed: 2, failed: 0, crashed: 0, cancelled: 0 },
+      });
+      expect(await store.exists(openRunKey(flowRunId))).toBe(false);
+    });
+
+    it("leaves a run alone whose heartbeat is not signed with its key", async () => {
+      const coordinator = createCoordinator({ store });
+      const flowRunId = randomUUID();
+      await coordinator.handle({
+        Records: [await message({ outcomes: [completed(flowRunId, "f01-1")] }, 1)],
+      });
+      await beat(flowRunId, 1, new Uint8Array(32));
+
+      expect(await coordinator.sweep(beatAt + 3_600_000)).toEqual({ swept: 0, callersSilent: 0 });
+
+      expect((await readSummary(store, flowRunId))?.state).toBeUndefined();
+      expect(await store.exists(openRunKey(flowRunId))).toBe(true);
+    });
+
+    it("ends a run with no heartbeat by its open marker's age and the coordinator's bound", async () => {
+      const coordinator = createCoordinator({ store, callerSilenceSeconds: 30 });
+      const flowRunId = randomUUID();
+      const before = Date.now();
+      await coordinator.handle({
+        Records: [await message({ outcomes: [completed(flowRunId, "f02-1")] }, 1)],
+      });
+      const markedAt = Number(
+        new TextDecoder().decode((await store.get(openRunKey(flowRunId))) ?? undefined),
+      );
+      expect(markedAt).toBeGreaterThanOrEqual(before);
+
+      expect(await coordinator.sweep(markedAt + 30_000)).toEqual({ swept: 0, callersSilent: 0 });
+      expect(await coordinator.sweep(markedAt + 30_001)).toEqual({ swept: 0, callersSilent: 1 });
+
+      expect(await readSummary(store, flowRunId)).toMatchObject({
+        state: "Crashed",
+        returned: {
+          message: `The caller stopped at ${new Date(markedAt).toISOString()}: no heartbeat for 30 seconds. Task runs it had sent finish and are recorded; it sent no others.`,
+        },
+      });
+    });
   });
 });

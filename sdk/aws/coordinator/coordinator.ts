@@ -13,6 +13,7 @@ import { Rejections } from "../wire/rejections.js";
 import { RunKeys } from "../wire/run-key.js";
 import { crashedOutcome, overdueOutcome } from "../worker/outcomes.js";
 import type { BatchResponse } from "../worker/task-worker.js";
+import { CallerSilence } from "./caller-silence.js";
 
 /** An SQS event as Lambda delivers it to the coordinator (the fields it reads). */
 export interface CoordinatorEvent {
@@ -49,6 +50,12 @@ export interface CoordinatorOptions {
    * missing ones Crashed (a message lost, a fleet stuck). @default 3600
    */
   readonly overdueSeconds?: number;
+  /**
+   * How long a caller that wrote no heartbeat (one from before heartbeats) may go silent after
+   * its run's first segment before the sweep ends the run Crashed; a heartbeat carries its
+   * caller's own bound. @default 180
+   */
+  readonly callerSilenceSeconds?: number;
   /** Records from this queue are task messages that kept failing: their task runs end Crashed. */
   readonly deadLetterQueueArn?: string;
 }
@@ -75,6 +82,7 @@ export function createCoordinator(options: CoordinatorOptions) {
     return found && found !== "unchanged" ? found.bytes : undefined;
   });
   const rejections = new Rejections("coordinator");
+  const callerSilence = sweepable && new CallerSilence(sweepable, runKeys, options.callerSilenceSeconds);
 
   type Item = CoordinatorEvent["Records"][number];
 
@@ -115,27 +123,29 @@ export function createCoordinator(options: CoordinatorOptions) {
   }
 
   /**
-   * Runs whose flow returned while outcomes were still out get a marker under `open/`, which
-   * the sweep lists; it goes once the run is final. (One PUT and one DELETE per such run.)
+   * A run not final with its first segment gets a marker under `open/` before that segment is
+   * written, so the sweep can find every run that might never end (its caller killed, an
+   * outcome lost); it goes once the run is final. One PUT and one DELETE per flow run.
    */
-  async function trackOpenRun(
-    flowRunId: string,
-    summary: RunSummary,
-    becameFinal: boolean,
-    noticed: boolean,
-  ) {
-    if (!sweepable) return;
-    if (noticed && summary.state === undefined) {
-      await sweepable.create(openRunKey(flowRunId), new TextEncoder().encode(String(Date.now())));
-    } else if (becameFinal && !noticed) {
-      await sweepable.delete(openRunKey(flowRunId)).catch(() => {});
-    }
+  async function markOpen(flowRunId: string, next: RunSummary) {
+    if (!sweepable || next.state !== undefined) return;
+    await sweepable.create(openRunKey(flowRunId), new TextEncoder().encode(String(Date.now())));
   }
 
-  /** Marks Crashed the runs still without an outcome long after their flow returned. */
-  async function sweep(now = Date.now()): Promise<{ swept: number }> {
-    if (!sweepable) return { swept: 0 };
+  async function unmarkOpen(flowRunId: string) {
+    await sweepable?.delete(openRunKey(flowRunId)).catch(() => {});
+  }
+
+  /**
+   * Ends the runs that would otherwise never end: a summary its writer never finished is
+   * repaired from the segments; a run whose caller went silent (no flow-returned notice, no
+   * heartbeat for as long as the caller allowed) ends Crashed; runs still without an outcome
+   * long after their flow returned are marked Crashed.
+   */
+  async function sweep(now = Date.now()): Promise<{ swept: number; callersSilent: number }> {
+    if (!sweepable) return { swept: 0, callersSilent: 0 };
     let swept = 0;
+    let callersSilent = 0;
     for (const key of await sweepable.list(OPEN_PREFIX)) {
       const flowRunId = key.slice(OPEN_PREFIX.length);
       // The segments are the truth: a summary their writer never finished is repaired first.
@@ -145,7 +155,15 @@ export function createCoordinator(options: CoordinatorOptions) {
         continue;
       }
       const notice = summary?.returned;
-      if (!notice || now - notice.endedAt < overdueMs) continue;
+      if (!notice) {
+        const crashed = await callerSilence?.crashedNotice(flowRunId, key, now);
+        if (!crashed) continue;
+        const { summary: after } = await appendToRecord(sweepable, flowRunId, [], crashed);
+        callersSilent += 1;
+        if (after.state !== undefined) await sweepable.delete(key).catch(() => {});
+        continue;
+      }
+      if (now - notice.endedAt < overdueMs) continue;
       const terminal = TerminalIds.fromJSON(summary.terminal);
       const missing = [...TerminalIds.fromJSON(notice.sent).ids()].filter((id) => !terminal.has(id));
       const minutes = Math.round(overdueMs / 60_000);
@@ -160,7 +178,7 @@ export function createCoordinator(options: CoordinatorOptions) {
       swept += crashedRuns.length;
       if (after.state !== undefined) await sweepable.delete(key).catch(() => {});
     }
-    return { swept };
+    return { swept, callersSilent };
   }
 
   return {
@@ -213,13 +231,14 @@ export function createCoordinator(options: CoordinatorOptions) {
       await Promise.all(
         [...byRun].map(async ([flowRunId, run]) => {
           try {
-            const { summary, becameFinal } = await appendToRecord(
+            const { becameFinal } = await appendToRecord(
               options.store,
               flowRunId,
               run.outcomes,
               run.returned,
+              (next) => markOpen(flowRunId, next),
             );
-            await trackOpenRun(flowRunId, summary, becameFinal, run.returned !== undefined);
+            if (becameFinal) await unmarkOpen(flowRunId);
           } catch (error) {
             process.stderr.write(
               `squall coordinator: could not record flow run ${flowRunId}, its messages come back: ${toError(error).message}\n`,
