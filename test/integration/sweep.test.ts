@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createCoordinator, openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
 import { encodeHeartbeat, heartbeatKey } from "../../sdk/aws/record/heartbeat.js";
 import { readSegments, readSummary, segmentKey } from "../../sdk/aws/record/run-log.js";
@@ -178,6 +178,47 @@ describe("the coordinator's sweep", () => {
         counts: { completed: 2, failed: 0, crashed: 0, cancelled: 0 },
       });
       expect(await store.exists(openRunKey(flowRunId))).toBe(false);
+    });
+
+    it("sweeps the other runs when the bucket fails for one, saying which and that the next sweep tries again", async () => {
+      const [broken, silent] = [randomUUID(), randomUUID()];
+      const coordinator = createCoordinator({ store });
+      for (const [n, flowRunId] of [broken, silent].entries()) {
+        await beat(flowRunId, 60);
+        await coordinator.handle({
+          Records: [await message({ outcomes: [completed(flowRunId, "f03-1")] }, n)],
+        });
+      }
+      const failing = {
+        read: (key: string, etag?: string) =>
+          key.startsWith(`runs/${broken}/`)
+            ? Promise.reject(new Error("503 Slow Down"))
+            : store.read(key, etag),
+        create: (key: string, value: Uint8Array) => store.create(key, value),
+        replace: (key: string, value: Uint8Array, etag: string) => store.replace(key, value, etag),
+        // Only these two runs' markers: other tests' runs are not this sweep's.
+        list: async (prefix: string) =>
+          (await store.list(prefix)).filter((key) => key.endsWith(broken) || key.endsWith(silent)),
+        delete: (key: string) => store.delete(key),
+      };
+      const lines: string[] = [];
+      const stderr = vi.spyOn(process.stderr, "write").mockImplementation((line) => {
+        lines.push(String(line));
+        return true;
+      });
+
+      const swept = await createCoordinator({ store: failing }).sweep(beatAt + 60_001);
+      stderr.mockRestore();
+
+      expect(swept).toEqual({ swept: 0, callersSilent: 1 });
+      expect((await readSummary(store, silent))?.state).toBe("Crashed");
+      expect((await readSummary(store, broken))?.state).toBeUndefined();
+      expect(lines).toEqual([
+        `squall coordinator: could not sweep flow run ${broken}, the next sweep tries again: 503 Slow Down\n`,
+      ]);
+      // The next sweep, with the bucket back, ends it too (and leaves no open run to the other tests).
+      expect(await coordinator.sweep(beatAt + 60_001)).toEqual({ swept: 0, callersSilent: 1 });
+      expect((await readSummary(store, broken))?.state).toBe("Crashed");
     });
 
     it("leaves a run alone whose heartbeat is not signed with its key", async () => {

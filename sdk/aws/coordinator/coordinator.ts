@@ -1,4 +1,5 @@
 import { toError } from "../../errors.js";
+import { mapLimit } from "../../map-limit.js";
 import { appendToRecord, type RecordStore, type RunSummary, repairSummary } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
 import { authenticate } from "../wire/authenticate.js";
@@ -37,6 +38,8 @@ export interface SweepEvent {
 }
 
 const OPEN_PREFIX = "open/";
+/** Runs swept at once: each takes a few sequential reads, and a sweep must end within the function's timeout. */
+const SWEEPS_AT_ONCE = 8;
 
 export function openRunKey(flowRunId: string): string {
   return `${OPEN_PREFIX}${flowRunId}`;
@@ -140,45 +143,62 @@ export function createCoordinator(options: CoordinatorOptions) {
    * Ends the runs that would otherwise never end: a summary its writer never finished is
    * repaired from the segments; a run whose caller went silent (no flow-returned notice, no
    * heartbeat for as long as the caller allowed) ends Crashed; runs still without an outcome
-   * long after their flow returned are marked Crashed.
+   * long after their flow returned are marked Crashed. A run the bucket fails for is left to
+   * the next sweep; the others are swept all the same.
    */
   async function sweep(now = Date.now()): Promise<{ swept: number; callersSilent: number }> {
     if (!sweepable) return { swept: 0, callersSilent: 0 };
-    let swept = 0;
-    let callersSilent = 0;
-    for (const key of await sweepable.list(OPEN_PREFIX)) {
+    const results = await mapLimit(await sweepable.list(OPEN_PREFIX), SWEEPS_AT_ONCE, async (key) => {
       const flowRunId = key.slice(OPEN_PREFIX.length);
-      // The segments are the truth: a summary their writer never finished is repaired first.
-      const { summary } = await repairSummary(sweepable, flowRunId);
-      if (summary?.state !== undefined) {
-        await sweepable.delete(key).catch(() => {});
-        continue;
+      try {
+        return await sweepRun(sweepable, flowRunId, key, now);
+      } catch (error) {
+        process.stderr.write(
+          `squall coordinator: could not sweep flow run ${flowRunId}, the next sweep tries again: ${toError(error).message}\n`,
+        );
+        return { swept: 0, callerSilent: false };
       }
-      const notice = summary?.returned;
-      if (!notice) {
-        const crashed = await callerSilence?.crashedNotice(flowRunId, key, now);
-        if (!crashed) continue;
-        const { summary: after } = await appendToRecord(sweepable, flowRunId, [], crashed);
-        callersSilent += 1;
-        if (after.state !== undefined) await sweepable.delete(key).catch(() => {});
-        continue;
-      }
-      if (now - notice.endedAt < overdueMs) continue;
-      const terminal = TerminalIds.fromJSON(summary.terminal);
-      const missing = [...TerminalIds.fromJSON(notice.sent).ids()].filter((id) => !terminal.has(id));
-      const minutes = Math.round(overdueMs / 60_000);
-      const crashedRuns = missing.map((taskRunId) =>
-        overdueOutcome(
-          flowRunId,
-          taskRunId,
-          `no outcome came within ${minutes} minutes after its flow returned (a message was lost, or the worker fleet is stuck)`,
-        ),
-      );
-      const { summary: after } = await appendToRecord(sweepable, flowRunId, crashedRuns);
-      swept += crashedRuns.length;
-      if (after.state !== undefined) await sweepable.delete(key).catch(() => {});
+    });
+    return {
+      swept: results.reduce((sum, run) => sum + run.swept, 0),
+      callersSilent: results.filter((run) => run.callerSilent).length,
+    };
+  }
+
+  async function sweepRun(
+    store: SweepStore,
+    flowRunId: string,
+    key: string,
+    now: number,
+  ): Promise<{ swept: number; callerSilent: boolean }> {
+    // The segments are the truth: a summary their writer never finished is repaired first.
+    const { summary } = await repairSummary(store, flowRunId);
+    if (summary?.state !== undefined) {
+      await store.delete(key).catch(() => {});
+      return { swept: 0, callerSilent: false };
     }
-    return { swept, callersSilent };
+    const notice = summary?.returned;
+    if (!notice) {
+      const crashed = await callerSilence?.crashedNotice(flowRunId, key, now);
+      if (!crashed) return { swept: 0, callerSilent: false };
+      const { summary: after } = await appendToRecord(store, flowRunId, [], crashed);
+      if (after.state !== undefined) await store.delete(key).catch(() => {});
+      return { swept: 0, callerSilent: true };
+    }
+    if (now - notice.endedAt < overdueMs) return { swept: 0, callerSilent: false };
+    const terminal = TerminalIds.fromJSON(summary.terminal);
+    const missing = [...TerminalIds.fromJSON(notice.sent).ids()].filter((id) => !terminal.has(id));
+    const minutes = Math.round(overdueMs / 60_000);
+    const crashedRuns = missing.map((taskRunId) =>
+      overdueOutcome(
+        flowRunId,
+        taskRunId,
+        `no outcome came within ${minutes} minutes after its flow returned (a message was lost, or the worker fleet is stuck)`,
+      ),
+    );
+    const { summary: after } = await appendToRecord(store, flowRunId, crashedRuns);
+    if (after.state !== undefined) await store.delete(key).catch(() => {});
+    return { swept: crashedRuns.length, callerSilent: false };
   }
 
   return {
