@@ -293,15 +293,17 @@ function s3Api(method: string, key: string, params: URLSearchParams, headers: Fa
   return `${method} ${key ? "object" : "bucket"}`;
 }
 
-/** The kind of object a key names in squall's layout (`runs/<flowRunId>/...`, `keys/<flowRunId>`). */
+/** The kind of object a key names in squall's layout (`runs/<flowRunId>/...`, `keys/<flowRunId>`, `open/<flowRunId>`). */
 function objectKind(key: string): string {
   if (/^keys\/[^/]+$/.test(key)) return "run key";
+  if (/^open\/[^/]+$/.test(key)) return "open-run marker";
   const within = key.replace(/^runs\/[^/]+\//, "");
   if (within === key) return "other object";
   if (within === "summary") return "run summary";
   if (within.startsWith("log/")) return "run log segment";
   if (within.startsWith("payloads/")) return "stored arguments";
   if (within.startsWith("results/")) return "stored result";
+  if (within === "heartbeat") return "caller heartbeat";
   return "other run object";
 }
 

@@ -3,6 +3,7 @@
 // runs one benchmark by name; `--json <file>` also writes the figures (bench/nodes.ts reads them).
 import { writeFileSync } from "node:fs";
 import { configureLogging } from "squall";
+import { benchCallerDeath, reportCallerDeath } from "./caller-death.js";
 import { benchCore, reportCore } from "./core.js";
 import { benchLambda, reportLambda } from "./lambda.js";
 import { benchSerialization, reportSerialization } from "./serialization.js";
@@ -16,6 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<{ figures: unknown; table: string
   threads: async () => withTable(await benchThreads(), reportThreads),
   serialization: async () => withTable(await benchSerialization(), reportSerialization),
   lambda: async () => withTable(await benchLambda(), reportLambda),
+  "caller-death": async () => withTable(await benchCallerDeath(), reportCallerDeath),
 };
 
 function withTable<T>(figures: T, report: (figures: T) => string) {

@@ -6,6 +6,7 @@ import { addressFromEnv, addressFromStack, checkAddress, clientsFor, type Squall
 import type { LocalEnvironment, LocalEnvironmentOptions } from "./local/environment.js";
 import { ownFunctionAddress } from "./own-address.js";
 import { SqsQueue } from "./queue.js";
+import { DEFAULT_SILENT_AFTER_SECONDS } from "./record/heartbeat.js";
 import type { FollowerOptions } from "./runner/follower.js";
 import { type Connection, LambdaSession } from "./runner/session.js";
 import { S3ResultStore } from "./s3-store.js";
@@ -31,6 +32,13 @@ export interface LambdaTaskRunnerOptions extends Partial<SquallAddress> {
   readonly tasksPerMessage?: number;
   /** Arguments above this many bytes travel through the bucket, by key. @default 32 KiB */
   readonly inlineArgBytes?: number;
+  /**
+   * How long this caller may go silent before the coordinator's sweep ends its flow run as
+   * Crashed ("the caller stopped at …"): the caller rewrites a small heartbeat object six times
+   * per this bound. Time to that end after a caller dies is at most this plus the sweep's period
+   * (5 minutes). @default 180
+   */
+  readonly callerSilenceSeconds?: number;
   /** How often the run's record is read while runs are out. */
   readonly follow?: FollowerOptions;
 }
@@ -70,6 +78,7 @@ export class LambdaTaskRunner implements TaskRunner {
     }
     positiveInteger("tasksPerMessage", options.tasksPerMessage ?? 50);
     positiveInteger("inlineArgBytes", options.inlineArgBytes ?? 32 * 1024);
+    positiveInteger("callerSilenceSeconds", options.callerSilenceSeconds ?? DEFAULT_SILENT_AFTER_SECONDS);
     if (options.stack !== undefined && (typeof options.stack !== "string" || options.stack === "")) {
       throw new InvalidArgumentError(
         `Expected \`stack\` to be a stack name, got \`${String(options.stack)}\``,
@@ -111,6 +120,7 @@ export class LambdaTaskRunner implements TaskRunner {
       {
         inlineArgBytes: this.#options.inlineArgBytes ?? 32 * 1024,
         tasksPerMessage: this.#options.tasksPerMessage ?? 50,
+        callerSilenceSeconds: this.#options.callerSilenceSeconds,
         follow: this.#options.follow,
       },
       release,

@@ -32,6 +32,12 @@ export async function runsCommand(source: RunSource, options: { readonly limit?:
     ]);
   }
   process.stdout.write(`${table(rows)}\n`);
+  // Why a run crashed is not in its other lines: its process, or its caller, stopped.
+  for (const run of runs.slice(0, limit)) {
+    if (run.state === "Crashed" && run.error) {
+      process.stdout.write(`${shortId(run.id)} ${colorState(colors, run.state)}: ${run.error.message}\n`);
+    }
+  }
   if (runs.length > limit) {
     process.stdout.write(
       colors.dim(`(${runs.length - limit} older runs not shown: --limit ${runs.length})\n`),

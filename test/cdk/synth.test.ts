@@ -651,7 +651,8 @@ describe("the synthesized bundles, sent forged messages", () => {
       counts: { completed: 1, failed: 0, crashed: 0, cancelled: 0 },
       terminal: { ranges: { c0c0c0: [[1, 1]] }, others: [] },
     });
-    expect(await d.store.list("open/")).toEqual([]);
+    // The genuine run, not final, is open for the sweep; no forgery opened one.
+    expect(await d.store.list("open/")).toEqual([`open/${running}`]);
     expect(rejected(stderr)).toEqual([
       { id: "a-unsigned", fn: "coordinator", reason: "unsigned" },
       { id: "b-unknown", fn: "coordinator", reason: "unknown-flow-run" },

@@ -3,7 +3,7 @@ import { CrashedError, defaultSerializer } from "squall";
 import { type Emulator, S3ResultStore, startEmulator } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCoordinator } from "../../sdk/aws/coordinator/coordinator.js";
-import { readSegments } from "../../sdk/aws/record/run-log.js";
+import { readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
 import { type Outcome, type TaskMessage, WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
 import { outcome, taskRunIdOf } from "../support/records.js";
 import { TestSigner } from "../support/signing.js";
@@ -27,6 +27,12 @@ afterAll(async () => {
 /** A worker's outcome message for one flow run, signed with its key (in the coordinator's bucket). */
 const body = (flowRunId: string, outcomes: Outcome[], worker?: string) =>
   signer.outcomesBody(flowRunId, outcomes, worker);
+
+async function summaryOf(flowRunId: string) {
+  const summary = await readSummary(store, flowRunId);
+  if (!summary) throw new Error(`no summary for flow run ${flowRunId}`);
+  return summary;
+}
 
 async function recorded(flowRunId: string): Promise<Outcome[]> {
   const { segments } = await readSegments(store, flowRunId, 0);
@@ -129,5 +135,38 @@ describe("the coordinator's core", () => {
     });
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "x" }]);
+  });
+
+  it("makes the summary final and exact on the redelivery of a batch whose summary write failed after its segment", async () => {
+    const flowRunId = randomUUID();
+    const returned = { flowRunId, flowName: "f", state: "Completed" as const, tasks: 2, endedAt: 5 };
+    await createCoordinator({ store }).handle({
+      Records: [
+        { messageId: "a", body: await body(flowRunId, [outcome(flowRunId, 1)]) },
+        { messageId: "b", body: await signer.returnedBody(returned) },
+      ],
+    });
+    // The segment is written, the summary's PUT fails (the coordinator dies, or S3 answers 503 to the end).
+    const summaryFails = {
+      read: (key: string, etag?: string) => store.read(key, etag),
+      create: (key: string, value: Uint8Array) => store.create(key, value),
+      replace: () => Promise.reject(new Error("503 Slow Down")),
+    };
+    const last = { messageId: "c", body: await body(flowRunId, [outcome(flowRunId, 2)]) };
+    const failed = await createCoordinator({ store: summaryFails }).handle({ Records: [last] });
+    expect(failed.batchItemFailures).toEqual([{ itemIdentifier: "c" }]);
+    expect((await readSegments(store, flowRunId, 0)).next).toBe(2);
+    expect(await summaryOf(flowRunId)).not.toHaveProperty("state");
+
+    const again = await createCoordinator({ store }).handle({ Records: [last] });
+
+    expect(again.batchItemFailures).toEqual([]);
+    expect(await recorded(flowRunId)).toEqual([outcome(flowRunId, 1), outcome(flowRunId, 2)]);
+    expect(await summaryOf(flowRunId)).toMatchObject({
+      nextSegment: 2,
+      state: "Completed",
+      counts: { completed: 2, failed: 0, crashed: 0, cancelled: 0 },
+      returned,
+    });
   });
 });

@@ -126,9 +126,6 @@ describe("the emulator's fault layer", () => {
     expect(statuses.slice(2)).toEqual(statuses.slice(0, 2));
   });
 
-  // BUG (sdk/aws/local/faults.ts, installFaults): the turn is `injected % statuses.length`, counted over the
-  // emulator's whole life and not reset by `set()`, so which status a new setting answers first depends on
-  // how many faults earlier settings injected. Remove `.fails` once fixed.
   it("answers a new setting's statuses from its first", async () => {
     emulator.injectFaults({ rate: 1, statuses: [500] });
     if (emulator.faultsInjected % 2 === 0) await rawS3(); // an odd number of faults so far

@@ -130,11 +130,6 @@ describe("flow completion in the record", () => {
     expect(await summaryOf(run)).toMatchObject({ state: "Completed", returned: first });
   });
 
-  // BUG (sdk/aws/record/run-log.ts, appendOutcomes/saveSummary): when two coordinators append at once, the one
-  // that lost the segment race writes the next segment and then replaces the summary with the ETag it read
-  // before the winner's summary landed; that replace fails and is ignored. If its segment held the last
-  // outcome (or the notice), no later append comes to repair the summary: `state` is never set, although the
-  // segments hold the notice and every outcome. Remove `.fails` once fixed.
   it("marks the run final when the notice and the last outcome are appended by racing coordinators", async () => {
     const run = randomUUID();
     await appendOutcomes(store, run, [outcome(run, 1)]);
@@ -190,7 +185,12 @@ describe("flow completion in the record", () => {
       [[], true],
       [[taskRunIdOf(2)], false],
     ]);
-    expect((await summaryOf(run)).state).toBe("Completed");
+    expect(await summaryOf(run)).toMatchObject({
+      nextSegment: 3,
+      state: "Completed",
+      counts: { completed: 2, failed: 0, crashed: 0, cancelled: 0 },
+      returned: notice(run, 2),
+    });
   });
 });
 

@@ -17,6 +17,8 @@ import {
 } from "squall";
 import { LambdaTaskRunner, type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
+import { decodeHeartbeat, heartbeatKey } from "../../sdk/aws/record/heartbeat.js";
 import { type RunSummary, readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
 import type { Outcome } from "../../sdk/aws/wire/messages.js";
 import { readRunKey } from "../../sdk/aws/wire/run-key.js";
@@ -112,6 +114,33 @@ describe("LambdaTaskRunner on the local environment", () => {
     });
 
     expect(await ordered()).toEqual({ single: 343, mapped: [1, 8, 27, 64, 125] });
+  });
+
+  it("beats for a flow run that sends tasks, and leaves it final with no open marker", async () => {
+    const beating = flow({ taskRunner: runner }, async function beating() {
+      return { flowRunId: getRunContext().flowRun.id, cube: await cube.submit(3).result() };
+    });
+    const quiet = flow({ taskRunner: runner }, async function quiet() {
+      return getRunContext().flowRun.id;
+    });
+
+    const { flowRunId } = await beating();
+    const idle = await quiet();
+
+    const runKey = await readRunKey((key) => bucket.get(key), flowRunId);
+    const beat = await bucket.get(heartbeatKey(flowRunId));
+    expect(runKey && beat && decodeHeartbeat(runKey.key, flowRunId, beat)).toMatchObject({
+      flowRunId,
+      flowName: "beating",
+      silentAfterSeconds: 180,
+    });
+    expect((await finalSummary(flowRunId))?.state).toBe("Completed");
+    // The coordinator deletes the marker just after the final summary.
+    expect(await eventually(async () => !(await bucket.exists(openRunKey(flowRunId))))).toBe(true);
+    // A flow run that sent no task runs has nothing out: no heartbeat.
+    expect((await finalSummary(idle))?.state).toBe("Completed");
+    expect(await bucket.exists(heartbeatKey(idle))).toBe(false);
+    expect(await bucket.exists(openRunKey(idle))).toBe(false);
   });
 
   it("carries objects, Dates and Maps both ways through the default serializer", async () => {

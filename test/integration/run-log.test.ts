@@ -2,12 +2,15 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   appendOutcomes,
+  type RecordStore,
   type RunSummary,
   readSegments,
+  repairSummary,
   segmentKey,
   summaryKey,
 } from "../../sdk/aws/record/run-log.js";
-import type { Outcome } from "../../sdk/aws/wire/messages.js";
+import { TerminalIds } from "../../sdk/aws/record/terminal-ids.js";
+import type { FlowReturned, Outcome } from "../../sdk/aws/wire/messages.js";
 import { emulatorBucket, outcome } from "../support/records.js";
 
 const { store } = emulatorBucket("squall-runlog");
@@ -27,6 +30,13 @@ function attempt(flowRunId: string, n: number, status: Outcome["status"]): Outco
 /** The attempts of the record's outcomes, in the order written, with their statuses. */
 async function attemptsOf(flowRunId: string) {
   return (await recorded(flowRunId)).outcomes.map((o) => [o.attempt, o.status]);
+}
+
+/** The caller's notice that the flow returned having sent task runs 1 to `tasks`. */
+function notice(flowRunId: string, tasks: number): FlowReturned {
+  const sent = new TerminalIds();
+  for (let n = 1; n <= tasks; n++) sent.add(`abc123-${n.toString(36)}`);
+  return { flowRunId, flowName: "f", state: "Completed", tasks, sent: sent.toJSON(), endedAt: 0 };
 }
 
 async function summaryOf(flowRunId: string): Promise<RunSummary> {
@@ -142,10 +152,11 @@ describe("the record of a flow run", () => {
       ),
     );
     expect(new Set(final)).toEqual(expected);
+    // The summary says exactly what the segments say: every segment, each task once.
     const summary = await summaryOf(run);
-    // The summary may trail the segments (a loser of a summary race), never lead them or count twice.
-    expect(summary.nextSegment).toBeLessThanOrEqual(segments);
-    expect(summary.counts.completed).toBeLessThanOrEqual(expected.size);
+    expect(summary.nextSegment).toBe(segments);
+    expect(summary.counts).toEqual({ completed: 60, failed: 0, crashed: 0, cancelled: 0 });
+    expect(new Set(TerminalIds.fromJSON(summary.terminal).ids())).toEqual(expected);
   });
 
   it("repairs after a writer died between its segment and the summary", async () => {
@@ -157,11 +168,75 @@ describe("the record of a flow run", () => {
       true,
     );
 
-    // Its outcome is redelivered together with a new one.
-    expect(await appendOutcomes(store, run, [outcome(run, 2), outcome(run, 3)])).toBe(1);
+    // Its outcome alone is redelivered: nothing new to write, but the summary must catch up.
+    expect(await appendOutcomes(store, run, [outcome(run, 2)])).toBe(0);
 
-    expect((await recorded(run)).final).toEqual(["abc123-1", "abc123-2", "abc123-3"]);
-    expect((await summaryOf(run)).counts.completed).toBe(3);
+    expect((await recorded(run)).final).toEqual(["abc123-1", "abc123-2"]);
+    const summary = await summaryOf(run);
+    expect(summary.nextSegment).toBe(2);
+    expect(summary.counts).toEqual({ completed: 2, failed: 0, crashed: 0, cancelled: 0 });
+  });
+
+  it("makes the summary final when the writer of the last outcome died before it, on that outcome's redelivery", async () => {
+    const run = randomUUID();
+    await appendOutcomes(store, run, [outcome(run, 1)], notice(run, 2));
+    const orphan = { v: 2, outcomes: [outcome(run, 2)] };
+    await store.create(segmentKey(run, 1), new TextEncoder().encode(JSON.stringify(orphan)));
+    expect((await summaryOf(run)).state).toBeUndefined();
+
+    expect(await appendOutcomes(store, run, [outcome(run, 2)])).toBe(0);
+
+    expect(await summaryOf(run)).toMatchObject({
+      nextSegment: 2,
+      state: "Completed",
+      counts: { completed: 2, failed: 0, crashed: 0, cancelled: 0 },
+    });
+  });
+
+  it("makes the summary final when its write failed after the segment was written", async () => {
+    const run = randomUUID();
+    await appendOutcomes(store, run, [outcome(run, 1)], notice(run, 3));
+    // S3 applied the PUT but its answer was lost: the writer sees an error after the write.
+    const lostAnswer: RecordStore = {
+      read: (key, etag) => store.read(key, etag),
+      create: (key, value) => store.create(key, value),
+      replace: async (key, value, etag) => {
+        await store.replace(key, value, etag);
+        throw new Error("socket hang up");
+      },
+    };
+    await expect(appendOutcomes(lostAnswer, run, [outcome(run, 2)])).rejects.toThrow("socket hang up");
+    const failing: RecordStore = { ...lostAnswer, replace: () => Promise.reject(new Error("503")) };
+    await expect(appendOutcomes(failing, run, [outcome(run, 3)])).rejects.toThrow("503");
+    expect((await summaryOf(run)).state).toBeUndefined();
+
+    // Both outcomes come back (their batches failed): the summary ends final and exact.
+    expect(await appendOutcomes(store, run, [outcome(run, 2), outcome(run, 3)])).toBe(0);
+
+    expect(await summaryOf(run)).toMatchObject({
+      nextSegment: 3,
+      state: "Completed",
+      counts: { completed: 3, failed: 0, crashed: 0, cancelled: 0 },
+    });
+  });
+
+  it("repairs a summary from its segments alone", async () => {
+    const run = randomUUID();
+    const segment = (outcomes: Outcome[], returned?: FlowReturned) =>
+      new TextEncoder().encode(JSON.stringify(returned ? { v: 2, outcomes, returned } : { v: 2, outcomes }));
+    await store.create(segmentKey(run, 0), segment([outcome(run, 1)]));
+    await store.create(segmentKey(run, 1), segment([outcome(run, 2, "failed")], notice(run, 2)));
+
+    const { summary, becameFinal } = await repairSummary(store, run);
+
+    expect(becameFinal).toBe(true);
+    expect(summary).toEqual(await summaryOf(run));
+    expect(await summaryOf(run)).toMatchObject({
+      nextSegment: 2,
+      state: "Completed",
+      counts: { completed: 1, failed: 1, crashed: 0, cancelled: 0 },
+    });
+    expect(await repairSummary(store, run)).toEqual({ summary: await summaryOf(run), becameFinal: false });
   });
 
   it("keeps a late earlier attempt after repairing from a writer that died having made the run final", async () => {

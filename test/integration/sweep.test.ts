@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createCoordinator, openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
-import { readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
+import { encodeHeartbeat, heartbeatKey } from "../../sdk/aws/record/heartbeat.js";
+import { readSegments, readSummary, segmentKey } from "../../sdk/aws/record/run-log.js";
 import { TerminalIds } from "../../sdk/aws/record/terminal-ids.js";
 import type { FlowReturned, Outcome } from "../../sdk/aws/wire/messages.js";
 import { emulatorBucket } from "../support/records.js";
@@ -65,6 +66,31 @@ describe("the coordinator's sweep", () => {
     expect(await store.exists(openRunKey(flowRunId))).toBe(false);
   });
 
+  it("makes final a run whose last outcome is in a segment the summary never caught up with", async () => {
+    const coordinator = createCoordinator({ store });
+    const flowRunId = randomUUID();
+    const returned = notice(flowRunId, ["d00d-1", "d00d-2"], Date.now());
+    await coordinator.handle({
+      Records: [
+        await message({ outcomes: [completed(flowRunId, "d00d-1")] }, 1),
+        await message({ returned }, 2),
+      ],
+    });
+    // A coordinator that wrote the last outcome's segment and died before the summary:
+    const orphan = { v: 2, outcomes: [completed(flowRunId, "d00d-2")] };
+    await store.create(segmentKey(flowRunId, 1), new TextEncoder().encode(JSON.stringify(orphan)));
+
+    expect(await coordinator.sweep()).toEqual({ swept: 0, callersSilent: 0 });
+
+    expect(await readSummary(store, flowRunId)).toMatchObject({
+      nextSegment: 2,
+      state: "Completed",
+      counts: { completed: 2, failed: 0, crashed: 0, cancelled: 0 },
+      returned,
+    });
+    expect(await store.exists(openRunKey(flowRunId))).toBe(false);
+  });
+
   it("leaves alone a run whose flow returned recently", async () => {
     const coordinator = createCoordinator({ store, overdueSeconds: 3600 });
     const flowRunId = randomUUID();
@@ -98,5 +124,138 @@ describe("the coordinator's sweep", () => {
     await coordinator.handle({ Records: [await message({ outcomes: [completed(late, "abd-1")] }, 2)] });
     expect(await store.exists(openRunKey(late))).toBe(false);
     expect((await readSummary(store, late))?.state).toBe("Completed");
+  });
+
+  describe("of runs whose caller went silent", () => {
+    const beatAt = Date.UTC(2026, 0, 2, 3, 4, 5);
+    const beat = async (flowRunId: string, silentAfterSeconds: number, key?: Uint8Array) =>
+      store.put(
+        heartbeatKey(flowRunId),
+        encodeHeartbeat(key ?? (await signer.keyOf(flowRunId)), {
+          flowRunId,
+          flowName: "fan-out",
+          at: beatAt,
+          silentAfterSeconds,
+        }),
+      );
+
+    it("marks a run open with its first segment, and ends it Crashed once its heartbeat is older than its bound", async () => {
+      const coordinator = createCoordinator({ store });
+      const flowRunId = randomUUID();
+      await beat(flowRunId, 60);
+      await coordinator.handle({
+        Records: [await message({ outcomes: [completed(flowRunId, "f00-1")] }, 1)],
+      });
+      expect(await store.exists(openRunKey(flowRunId))).toBe(true);
+
+      expect(await coordinator.sweep(beatAt + 60_000)).toEqual({ swept: 0, callersSilent: 0 });
+      expect((await readSummary(store, flowRunId))?.state).toBeUndefined();
+
+      expect(await coordinator.sweep(beatAt + 60_001)).toEqual({ swept: 0, callersSilent: 1 });
+      const summary = await readSummary(store, flowRunId);
+      expect(summary).toMatchObject({
+        nextSegment: 2,
+        state: "Crashed",
+        counts: { completed: 1, failed: 0, crashed: 0, cancelled: 0 },
+        returned: {
+          flowRunId,
+          flowName: "fan-out",
+          state: "Crashed",
+          message:
+            "The caller stopped at 2026-01-02T03:04:05.000Z: no heartbeat for 60 seconds. Task runs it had sent finish and are recorded; it sent no others.",
+          tasks: 0,
+          endedAt: beatAt,
+        },
+      });
+      expect(await store.exists(openRunKey(flowRunId))).toBe(false);
+
+      // A task run still out finishes and is recorded; the flow run stays Crashed.
+      await coordinator.handle({
+        Records: [await message({ outcomes: [completed(flowRunId, "f00-2")] }, 2)],
+      });
+      expect(await readSummary(store, flowRunId)).toMatchObject({
+        state: "Crashed",
+        counts: { completed: 2, failed: 0, crashed: 0, cancelled: 0 },
+      });
+      expect(await store.exists(openRunKey(flowRunId))).toBe(false);
+    });
+
+    it("sweeps the other runs when the bucket fails for one, saying which and that the next sweep tries again", async () => {
+      const [broken, silent] = [randomUUID(), randomUUID()];
+      const coordinator = createCoordinator({ store });
+      for (const [n, flowRunId] of [broken, silent].entries()) {
+        await beat(flowRunId, 60);
+        await coordinator.handle({
+          Records: [await message({ outcomes: [completed(flowRunId, "f03-1")] }, n)],
+        });
+      }
+      const failing = {
+        read: (key: string, etag?: string) =>
+          key.startsWith(`runs/${broken}/`)
+            ? Promise.reject(new Error("503 Slow Down"))
+            : store.read(key, etag),
+        create: (key: string, value: Uint8Array) => store.create(key, value),
+        replace: (key: string, value: Uint8Array, etag: string) => store.replace(key, value, etag),
+        // Only these two runs' markers: other tests' runs are not this sweep's.
+        list: async (prefix: string) =>
+          (await store.list(prefix)).filter((key) => key.endsWith(broken) || key.endsWith(silent)),
+        delete: (key: string) => store.delete(key),
+      };
+      const lines: string[] = [];
+      const stderr = vi.spyOn(process.stderr, "write").mockImplementation((line) => {
+        lines.push(String(line));
+        return true;
+      });
+
+      const swept = await createCoordinator({ store: failing }).sweep(beatAt + 60_001);
+      stderr.mockRestore();
+
+      expect(swept).toEqual({ swept: 0, callersSilent: 1 });
+      expect((await readSummary(store, silent))?.state).toBe("Crashed");
+      expect((await readSummary(store, broken))?.state).toBeUndefined();
+      expect(lines).toEqual([
+        `squall coordinator: could not sweep flow run ${broken}, the next sweep tries again: 503 Slow Down\n`,
+      ]);
+      // The next sweep, with the bucket back, ends it too (and leaves no open run to the other tests).
+      expect(await coordinator.sweep(beatAt + 60_001)).toEqual({ swept: 0, callersSilent: 1 });
+      expect((await readSummary(store, broken))?.state).toBe("Crashed");
+    });
+
+    it("leaves a run alone whose heartbeat is not signed with its key", async () => {
+      const coordinator = createCoordinator({ store });
+      const flowRunId = randomUUID();
+      await coordinator.handle({
+        Records: [await message({ outcomes: [completed(flowRunId, "f01-1")] }, 1)],
+      });
+      await beat(flowRunId, 1, new Uint8Array(32));
+
+      expect(await coordinator.sweep(beatAt + 3_600_000)).toEqual({ swept: 0, callersSilent: 0 });
+
+      expect((await readSummary(store, flowRunId))?.state).toBeUndefined();
+      expect(await store.exists(openRunKey(flowRunId))).toBe(true);
+    });
+
+    it("ends a run with no heartbeat by its open marker's age and the coordinator's bound", async () => {
+      const coordinator = createCoordinator({ store, callerSilenceSeconds: 30 });
+      const flowRunId = randomUUID();
+      const before = Date.now();
+      await coordinator.handle({
+        Records: [await message({ outcomes: [completed(flowRunId, "f02-1")] }, 1)],
+      });
+      const markedAt = Number(
+        new TextDecoder().decode((await store.get(openRunKey(flowRunId))) ?? undefined),
+      );
+      expect(markedAt).toBeGreaterThanOrEqual(before);
+
+      expect(await coordinator.sweep(markedAt + 30_000)).toEqual({ swept: 0, callersSilent: 0 });
+      expect(await coordinator.sweep(markedAt + 30_001)).toEqual({ swept: 0, callersSilent: 1 });
+
+      expect(await readSummary(store, flowRunId)).toMatchObject({
+        state: "Crashed",
+        returned: {
+          message: `The caller stopped at ${new Date(markedAt).toISOString()}: no heartbeat for 30 seconds. Task runs it had sent finish and are recorded; it sent no others.`,
+        },
+      });
+    });
   });
 });

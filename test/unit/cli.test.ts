@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { shortId } from "../../sdk/cli/format.js";
 import { listRuns, readRun } from "../../sdk/cli/run-store.js";
 import { type FakeStack, startFakeStack } from "../support/fake-stack.js";
 
@@ -319,6 +320,11 @@ describe("squall run stopped early", { timeout: 30_000 }, () => {
       error: { name: "CrashedError", message: "The process running the flow run ended before it did." },
     });
     expect((await readRun(HOME, id)).flowRun.state).toBe("Crashed");
+    // `squall runs` says why, under its table.
+    const runs = await squall("runs");
+    expect(runs.stdout.split("\n")).toContain(
+      `${shortId(id)} Crashed: The process running the flow run ended before it did.`,
+    );
   });
 });
 

@@ -63,7 +63,9 @@ export class BucketRecordReader {
     this.#flowName ||= returned.flowName;
     const lines: RecordLine[] = [];
     if (!this.#began) lines.push(this.#flowEvent("Running", returned.endedAt));
-    const error = returned.message ? { name: "Error", message: returned.message } : undefined;
+    // A Crashed run's message is why it crashed (the sweep's "the caller stopped at …").
+    const name = summary.state === "Crashed" ? "CrashedError" : "Error";
+    const error = returned.message ? { name, message: returned.message } : undefined;
     lines.push(this.#flowEvent(summary.state, returned.endedAt, error));
     return lines;
   }

@@ -65,7 +65,8 @@ export async function summarize(store: RecordStore, id: string): Promise<RunSumm
   return {
     ...listed,
     name: reader.flowRunName,
-    flowName: summary?.returned?.flowName ?? listed.flowName,
+    // A run the sweep ended may not know its flow's name (its caller never said).
+    flowName: summary?.returned?.flowName || listed.flowName,
     state: summary?.state ?? "Running",
     counts: { pending: 0, running: Math.max((summary?.returned?.tasks ?? final) - final, 0), ...counts },
   };

@@ -1,5 +1,6 @@
 import { toError } from "../../errors.js";
-import { appendToRecord, type RecordStore, type RunSummary, readSummary } from "../record/run-log.js";
+import { mapLimit } from "../../map-limit.js";
+import { appendToRecord, type RecordStore, type RunSummary, repairSummary } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
 import { authenticate } from "../wire/authenticate.js";
 import {
@@ -13,6 +14,7 @@ import { Rejections } from "../wire/rejections.js";
 import { RunKeys } from "../wire/run-key.js";
 import { crashedOutcome, overdueOutcome } from "../worker/outcomes.js";
 import type { BatchResponse } from "../worker/task-worker.js";
+import { CallerSilence } from "./caller-silence.js";
 
 /** An SQS event as Lambda delivers it to the coordinator (the fields it reads). */
 export interface CoordinatorEvent {
@@ -36,6 +38,8 @@ export interface SweepEvent {
 }
 
 const OPEN_PREFIX = "open/";
+/** Runs swept at once: each takes a few sequential reads, and a sweep must end within the function's timeout. */
+const SWEEPS_AT_ONCE = 8;
 
 export function openRunKey(flowRunId: string): string {
   return `${OPEN_PREFIX}${flowRunId}`;
@@ -49,6 +53,12 @@ export interface CoordinatorOptions {
    * missing ones Crashed (a message lost, a fleet stuck). @default 3600
    */
   readonly overdueSeconds?: number;
+  /**
+   * How long a caller that wrote no heartbeat (one from before heartbeats) may go silent after
+   * its run's first segment before the sweep ends the run Crashed; a heartbeat carries its
+   * caller's own bound. @default 180
+   */
+  readonly callerSilenceSeconds?: number;
   /** Records from this queue are task messages that kept failing: their task runs end Crashed. */
   readonly deadLetterQueueArn?: string;
 }
@@ -75,6 +85,7 @@ export function createCoordinator(options: CoordinatorOptions) {
     return found && found !== "unchanged" ? found.bytes : undefined;
   });
   const rejections = new Rejections("coordinator");
+  const callerSilence = sweepable && new CallerSilence(sweepable, runKeys, options.callerSilenceSeconds);
 
   type Item = CoordinatorEvent["Records"][number];
 
@@ -115,51 +126,79 @@ export function createCoordinator(options: CoordinatorOptions) {
   }
 
   /**
-   * Runs whose flow returned while outcomes were still out get a marker under `open/`, which
-   * the sweep lists; it goes once the run is final. (One PUT and one DELETE per such run.)
+   * A run not final with its first segment gets a marker under `open/` before that segment is
+   * written, so the sweep can find every run that might never end (its caller killed, an
+   * outcome lost); it goes once the run is final. One PUT and one DELETE per flow run.
    */
-  async function trackOpenRun(
-    flowRunId: string,
-    summary: RunSummary,
-    becameFinal: boolean,
-    noticed: boolean,
-  ) {
-    if (!sweepable) return;
-    if (noticed && summary.state === undefined) {
-      await sweepable.create(openRunKey(flowRunId), new TextEncoder().encode(String(Date.now())));
-    } else if (becameFinal && !noticed) {
-      await sweepable.delete(openRunKey(flowRunId)).catch(() => {});
-    }
+  async function markOpen(flowRunId: string, next: RunSummary) {
+    if (!sweepable || next.state !== undefined) return;
+    await sweepable.create(openRunKey(flowRunId), new TextEncoder().encode(String(Date.now())));
   }
 
-  /** Marks Crashed the runs still without an outcome long after their flow returned. */
-  async function sweep(now = Date.now()): Promise<{ swept: number }> {
-    if (!sweepable) return { swept: 0 };
-    let swept = 0;
-    for (const key of await sweepable.list(OPEN_PREFIX)) {
+  async function unmarkOpen(flowRunId: string) {
+    await sweepable?.delete(openRunKey(flowRunId)).catch(() => {});
+  }
+
+  /**
+   * Ends the runs that would otherwise never end: a summary its writer never finished is
+   * repaired from the segments; a run whose caller went silent (no flow-returned notice, no
+   * heartbeat for as long as the caller allowed) ends Crashed; runs still without an outcome
+   * long after their flow returned are marked Crashed. A run the bucket fails for is left to
+   * the next sweep; the others are swept all the same.
+   */
+  async function sweep(now = Date.now()): Promise<{ swept: number; callersSilent: number }> {
+    if (!sweepable) return { swept: 0, callersSilent: 0 };
+    const results = await mapLimit(await sweepable.list(OPEN_PREFIX), SWEEPS_AT_ONCE, async (key) => {
       const flowRunId = key.slice(OPEN_PREFIX.length);
-      const summary = await readSummary(sweepable, flowRunId);
-      if (summary?.state !== undefined) {
-        await sweepable.delete(key).catch(() => {});
-        continue;
+      try {
+        return await sweepRun(sweepable, flowRunId, key, now);
+      } catch (error) {
+        process.stderr.write(
+          `squall coordinator: could not sweep flow run ${flowRunId}, the next sweep tries again: ${toError(error).message}\n`,
+        );
+        return { swept: 0, callerSilent: false };
       }
-      const notice = summary?.returned;
-      if (!notice || now - notice.endedAt < overdueMs) continue;
-      const terminal = TerminalIds.fromJSON(summary.terminal);
-      const missing = [...TerminalIds.fromJSON(notice.sent).ids()].filter((id) => !terminal.has(id));
-      const minutes = Math.round(overdueMs / 60_000);
-      const crashedRuns = missing.map((taskRunId) =>
-        overdueOutcome(
-          flowRunId,
-          taskRunId,
-          `no outcome came within ${minutes} minutes after its flow returned (a message was lost, or the worker fleet is stuck)`,
-        ),
-      );
-      const { summary: after } = await appendToRecord(sweepable, flowRunId, crashedRuns);
-      swept += crashedRuns.length;
-      if (after.state !== undefined) await sweepable.delete(key).catch(() => {});
+    });
+    return {
+      swept: results.reduce((sum, run) => sum + run.swept, 0),
+      callersSilent: results.filter((run) => run.callerSilent).length,
+    };
+  }
+
+  async function sweepRun(
+    store: SweepStore,
+    flowRunId: string,
+    key: string,
+    now: number,
+  ): Promise<{ swept: number; callerSilent: boolean }> {
+    // The segments are the truth: a summary their writer never finished is repaired first.
+    const { summary } = await repairSummary(store, flowRunId);
+    if (summary?.state !== undefined) {
+      await store.delete(key).catch(() => {});
+      return { swept: 0, callerSilent: false };
     }
-    return { swept };
+    const notice = summary?.returned;
+    if (!notice) {
+      const crashed = await callerSilence?.crashedNotice(flowRunId, key, now);
+      if (!crashed) return { swept: 0, callerSilent: false };
+      const { summary: after } = await appendToRecord(store, flowRunId, [], crashed);
+      if (after.state !== undefined) await store.delete(key).catch(() => {});
+      return { swept: 0, callerSilent: true };
+    }
+    if (now - notice.endedAt < overdueMs) return { swept: 0, callerSilent: false };
+    const terminal = TerminalIds.fromJSON(summary.terminal);
+    const missing = [...TerminalIds.fromJSON(notice.sent).ids()].filter((id) => !terminal.has(id));
+    const minutes = Math.round(overdueMs / 60_000);
+    const crashedRuns = missing.map((taskRunId) =>
+      overdueOutcome(
+        flowRunId,
+        taskRunId,
+        `no outcome came within ${minutes} minutes after its flow returned (a message was lost, or the worker fleet is stuck)`,
+      ),
+    );
+    const { summary: after } = await appendToRecord(store, flowRunId, crashedRuns);
+    if (after.state !== undefined) await store.delete(key).catch(() => {});
+    return { swept: crashedRuns.length, callerSilent: false };
   }
 
   return {
@@ -212,13 +251,14 @@ export function createCoordinator(options: CoordinatorOptions) {
       await Promise.all(
         [...byRun].map(async ([flowRunId, run]) => {
           try {
-            const { summary, becameFinal } = await appendToRecord(
+            const { becameFinal } = await appendToRecord(
               options.store,
               flowRunId,
               run.outcomes,
               run.returned,
+              (next) => markOpen(flowRunId, next),
             );
-            await trackOpenRun(flowRunId, summary, becameFinal, run.returned !== undefined);
+            if (becameFinal) await unmarkOpen(flowRunId);
           } catch (error) {
             process.stderr.write(
               `squall coordinator: could not record flow run ${flowRunId}, its messages come back: ${toError(error).message}\n`,

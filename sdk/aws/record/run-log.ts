@@ -65,21 +65,34 @@ export async function appendOutcomes(
   return (await appendToRecord(store, flowRunId, outcomes, returned)).recorded;
 }
 
-/** As `appendOutcomes`, also telling the summary it left and whether the run became final with it. */
+/**
+ * As `appendOutcomes`, also telling the summary it left and whether the run became final with
+ * it. `beforeFirstSegment` is awaited before segment 0 is written, with the summary it would
+ * leave: the run has a record from then on.
+ */
 export async function appendToRecord(
   store: RecordStore,
   flowRunId: string,
   outcomes: readonly Outcome[],
   returned?: FlowReturned,
+  beforeFirstSegment?: (next: RunSummary) => Promise<void>,
 ): Promise<{ recorded: number; summary: RunSummary; becameFinal: boolean }> {
   let { summary, etag } = await loadSummary(store, flowRunId);
+  let stored = summary;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const notice = summary.returned ? undefined : returned;
     const { next, fresh } = fold(summary, outcomes, notice);
-    if (fresh.length === 0 && !notice) return { recorded: 0, summary, becameFinal: false };
+    if (fresh.length === 0 && !notice) {
+      // Nothing new, but the segments may hold what the stored summary lacks (their writer
+      // died before its summary, or its summary write was lost): write what they say.
+      if (summary.nextSegment === stored.nextSegment) return { recorded: 0, summary, becameFinal: false };
+      await updateSummary(store, flowRunId, summary, etag);
+      return { recorded: 0, summary, becameFinal: stored.state === undefined && summary.state !== undefined };
+    }
     const segment: Segment = notice
       ? { v: WIRE_VERSION, outcomes: fresh, returned: notice }
       : { v: WIRE_VERSION, outcomes: fresh };
+    if (summary.nextSegment === 0) await beforeFirstSegment?.(next);
     if (await store.create(segmentKey(flowRunId, summary.nextSegment), encode(segment))) {
       next.nextSegment += 1;
       await updateSummary(store, flowRunId, next, etag);
@@ -88,9 +101,29 @@ export async function appendToRecord(
     }
     // Another writer took that number (or died before updating the summary): fold what it wrote.
     ({ summary, etag } = await loadSummary(store, flowRunId));
+    stored = summary;
     summary = await catchUp(store, flowRunId, summary);
   }
   throw new SquallError(`Could not append to the record of flow run ${flowRunId} after ${MAX_ROUNDS} tries.`);
+}
+
+/**
+ * Makes the run's summary say what its segments say, when it trails them (a writer died
+ * between its segment and its summary, or its summary write was lost); the summary after, and
+ * whether that made the run final. One GET of the summary and one of the next segment when
+ * nothing is missing.
+ */
+export async function repairSummary(
+  store: RecordStore,
+  flowRunId: string,
+): Promise<{ summary: RunSummary | undefined; becameFinal: boolean }> {
+  const found = await store.read(summaryKey(flowRunId));
+  const stored = found && found !== "unchanged" ? found : undefined;
+  const before = stored ? (decode(stored.bytes) as RunSummary) : emptySummary();
+  const summary = await catchUp(store, flowRunId, before);
+  if (summary.nextSegment === before.nextSegment) return { summary: stored && before, becameFinal: false };
+  await updateSummary(store, flowRunId, summary, stored?.etag);
+  return { summary, becameFinal: before.state === undefined && summary.state !== undefined };
 }
 
 /** The run's summary as last written (it may trail the segments), or `undefined` before any. */
@@ -120,17 +153,17 @@ async function loadSummary(
   flowRunId: string,
 ): Promise<{ summary: RunSummary; etag?: string }> {
   const found = await store.read(summaryKey(flowRunId));
-  if (!found || found === "unchanged") {
-    return {
-      summary: {
-        v: WIRE_VERSION,
-        nextSegment: 0,
-        counts: { completed: 0, failed: 0, crashed: 0, cancelled: 0 },
-        terminal: { ranges: {}, others: [] },
-      },
-    };
-  }
+  if (!found || found === "unchanged") return { summary: emptySummary() };
   return { summary: decode(found.bytes) as RunSummary, etag: found.etag };
+}
+
+function emptySummary(): RunSummary {
+  return {
+    v: WIRE_VERSION,
+    nextSegment: 0,
+    counts: { completed: 0, failed: 0, crashed: 0, cancelled: 0 },
+    terminal: { ranges: {}, others: [] },
+  };
 }
 
 /** `summary` with every segment written past what it knows folded in. */

@@ -19,6 +19,7 @@ import { defaultSerializer, type Serializer } from "../../serialization/serializ
 import { StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { SqsQueue } from "../queue.js";
+import { DEFAULT_SILENT_AFTER_SECONDS } from "../record/heartbeat.js";
 import type { Segment } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
 import type { S3ResultStore } from "../s3-store.js";
@@ -35,6 +36,7 @@ import { markRunCancelled, newRunKey, storeRunKey } from "../wire/run-key.js";
 import { SEAL_BYTES, seal } from "../wire/seal.js";
 import { sqsSafeJson } from "../wire/sqs-text.js";
 import { type FollowerOptions, RecordFollower } from "./follower.js";
+import { CallerHeartbeat } from "./heartbeat.js";
 
 /** What a session needs of its runner: where to send, where to read. */
 export interface Connection {
@@ -50,6 +52,8 @@ export interface SessionOptions {
   readonly inlineArgBytes: number;
   /** Task runs packed into one message at most. */
   readonly tasksPerMessage: number;
+  /** How long the caller may go without a heartbeat before the coordinator ends its run Crashed. */
+  readonly callerSilenceSeconds?: number;
   readonly follow?: FollowerOptions;
 }
 
@@ -98,6 +102,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   /** The flow run's signing key, and its writing to the bucket, which comes before any send. */
   readonly #key = newRunKey();
   #keyStored: Promise<void> | undefined;
+  /** Tells the coordinator this caller is alive, so that a caller killed mid-flow ends its run. */
+  readonly #heartbeat: CallerHeartbeat;
 
   constructor(
     flowRun: FlowRunInfo,
@@ -134,6 +140,11 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     // Written while the flow gets going, so the first send rarely waits for it; a failure
     // surfaces at that send (or the flow's end), naming the run.
     this.#storeKey().catch(() => {});
+    this.#heartbeat = new CallerHeartbeat(connection.store, this.#key, {
+      flowRunId: flowRun.id,
+      flowName: flowRun.flowName,
+      silentAfterSeconds: options.callerSilenceSeconds ?? DEFAULT_SILENT_AFTER_SECONDS,
+    });
   }
 
   // ---- TaskRunnerSession ----
@@ -168,6 +179,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
           ),
         );
     } finally {
+      await this.#heartbeat.stop();
       await this.#follower.stop();
       await this.#release();
     }
@@ -176,6 +188,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   // ---- TaskInvoker ----
 
   invoke(attempt: TaskAttempt): Promise<AttemptOutcome> {
+    // From the first task on: a run that sends none has nothing out to end.
+    this.#heartbeat.start(this.#storeKey());
     return new Promise((resolve) => {
       const id = attempt.taskRun.id;
       this.#waiting.set(id, { attempt, resolve, first: attempt.taskRun.attempts });

@@ -6,9 +6,10 @@ import { sqsSafeJson } from "./sqs-text.js";
  * `run-key.ts`): `{"mac":"<HMAC-SHA256, base64url>",` followed by the rest of the message's
  * JSON. The MAC covers the exact bytes of the message without it, so checking needs no
  * re-encoding, and the queue it was meant for, so that a message signed for one queue means
- * nothing on the other.
+ * nothing on the other. A caller's heartbeat (`record/heartbeat.ts`) is signed the same way, for
+ * a channel of its own.
  */
-export type Channel = "tasks" | "completions";
+export type Channel = "tasks" | "completions" | "heartbeats";
 
 const HEAD = '{"mac":"';
 const MAC_CHARS = 43; // 32 bytes, base64url without padding
