@@ -1,25 +1,46 @@
 import { mapLimit } from "../../map-limit.js";
-import type { Outcome } from "../wire/messages.js";
 import type { Rejections } from "../wire/rejections.js";
 import type { BatchKeys } from "./batch-keys.js";
 import type { SqsItem } from "./events.js";
 import { malformedOutcomes, skippedOutcome } from "./outcomes.js";
 import type { Parsed } from "./receive.js";
-import type { Handled } from "./report.js";
+import type { Reporter } from "./reporter.js";
 import type { RunRecord } from "./run-record.js";
 
-/** Runs the messages' task runs, all at once up to the concurrency limit; outcomes in message order. */
+/** Which messages had every run reported, and which come back (with what failed their report). */
+export interface MessagesRun {
+  readonly reported: SqsItem[];
+  readonly unreported: SqsItem[];
+  readonly error?: unknown;
+}
+
+/**
+ * Runs the messages' task runs, all at once up to the concurrency limit, each reported as it
+ * finishes. A message is reported once all of its runs are; a run the bucket failed is
+ * reported by being sent back by itself.
+ */
 export async function runMessages(
   items: readonly { item: SqsItem; parsed: Parsed }[],
   keys: BatchKeys,
   runRecord: RunRecord,
   rejections: Rejections,
   concurrency: number,
-): Promise<Handled> {
-  const retries: Handled["retries"] = [];
-  const stalled: Handled["stalled"] = [];
+  reporter: Reporter,
+): Promise<MessagesRun> {
+  let error: unknown;
+  // Caught as added: a report may fail while other runs still run.
+  const reported = (report: Promise<void>) =>
+    report.then(
+      () => true,
+      (failed: unknown) => {
+        error = failed;
+        return false;
+      },
+    );
   const work: (() => Promise<void>)[] = [];
-  const outcomes = items.map(({ item, parsed }) => {
+  let order = 0;
+  const perItem = items.map(({ item, parsed }) => {
+    const reports: Promise<boolean>[] = [];
     if (!parsed.ok) {
       // Signed, so its runs are the caller's: each it names fails, saying why.
       const { outcomes, untold } = malformedOutcomes(parsed.flowRunId, parsed.json, parsed.reason);
@@ -31,28 +52,40 @@ export async function runMessages(
           outcomes.length > 0 ? `The ${outcomes.length} it names end Failed.` : "It was deleted.",
         );
       }
-      return outcomes;
+      if (outcomes.length > 0) reports.push(reported(reporter.add({ outcomes }, order++)));
+      return { item, reports };
     }
     const message = parsed.value;
-    const mine: Outcome[] = new Array(message.tasks.length);
-    message.tasks.forEach((record, i) => {
+    for (const record of message.tasks) {
+      const place = order++;
+      let settle!: (report: Promise<boolean>) => void;
+      reports.push(new Promise<boolean>((resolve) => (settle = resolve)));
       work.push(async () => {
-        if (keys.get(message.flowRunId)?.cancelled) {
-          mine[i] = skippedOutcome(message, record);
-          return;
+        try {
+          if (keys.get(message.flowRunId)?.cancelled) {
+            settle(reported(reporter.add({ outcomes: [skippedOutcome(message, record)] }, place)));
+            return;
+          }
+          const ran = await runRecord(message, record);
+          if ("unavailable" in ran) {
+            settle(reported(reporter.add({ stalled: [{ record, message, error: ran.unavailable }] }, place)));
+            return;
+          }
+          const retries = ran.retry === undefined ? [] : [{ record, delay: ran.retry, message }];
+          settle(reported(reporter.add({ outcomes: [ran.outcome], retries }, place)));
+        } catch (thrown) {
+          settle(reported(Promise.reject(thrown))); // a bug: its message comes back
         }
-        const ran = await runRecord(message, record);
-        if ("unavailable" in ran) {
-          stalled.push({ record, message, error: ran.unavailable });
-          return;
-        }
-        mine[i] = ran.outcome;
-        if (ran.retry !== undefined) retries.push({ record, delay: ran.retry, message });
       });
-    });
-    return mine;
+    }
+    return { item, reports };
   });
   await mapLimit(work, concurrency, (job) => job());
-  // A run the bucket failed has no outcome: it is sent back by itself.
-  return { outcomes: outcomes.flat().filter((outcome) => outcome !== undefined), retries, stalled };
+  reporter.flush(); // nothing more is coming
+  const run: MessagesRun = { reported: [], unreported: [] };
+  for (const { item, reports } of perItem) {
+    const all = await Promise.all(reports);
+    (all.every(Boolean) ? run.reported : run.unreported).push(item);
+  }
+  return { ...run, error };
 }

@@ -1,7 +1,7 @@
 import { toError } from "../../errors.js";
 import type { ResultStore } from "../../storage/result-store.js";
 import type { SqsQueue } from "../queue.js";
-import type { TaskMessage, TaskRecord } from "../wire/messages.js";
+import type { Outcome, TaskMessage, TaskRecord } from "../wire/messages.js";
 import { Rejections } from "../wire/rejections.js";
 import { RunKeys } from "../wire/run-key.js";
 import type { BatchKeys } from "./batch-keys.js";
@@ -9,9 +9,10 @@ import { recordStart } from "./deaths.js";
 import type { BatchResponse, SqsEvent, SqsItem } from "./events.js";
 import { diedOutcome } from "./outcomes.js";
 import { receive } from "./receive.js";
-import { type Handled, type ReportOptions, report } from "./report.js";
+import type { ReportOptions } from "./report.js";
+import { Reporter } from "./reporter.js";
 import { RunLogs } from "./run-logs.js";
-import { runMessages } from "./run-messages.js";
+import { type MessagesRun, runMessages } from "./run-messages.js";
 import { createRecordRunner } from "./run-record.js";
 import { FailingApart } from "./storage-apart.js";
 
@@ -111,21 +112,19 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       comeBack([item], "record the start of a run that may have killed its worker", error);
       return;
     }
-    const handled: Handled =
+    const reporter = new Reporter(keys, reporting);
+    const run =
       deaths >= maxDeaths
-        ? { outcomes: [diedOutcome(message, record, deaths)], retries: [], stalled: [] }
+        ? await reportAlone(reporter, diedOutcome(message, record, deaths), item)
         : await runMessages(
             [{ item, parsed: { ok: true, value: message } }],
             keys,
             runRecord,
             rejections,
             concurrency,
+            reporter,
           );
-    try {
-      await report(handled, keys, reporting);
-    } catch (error) {
-      comeBack([item], "report outcomes", error);
-    }
+    if (run.unreported.length > 0) comeBack(run.unreported, "report outcomes", run.error);
   }
 
   /** Deletes handled messages now rather than when the batch ends (best effort: repeats are dropped). */
@@ -170,18 +169,11 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       // must not come back.
       await deleteDone(done.splice(0));
       if (fresh.length > 0) {
-        const handled = await runMessages(fresh, keys, runRecord, rejections, concurrency);
-        try {
-          await report(handled, keys, reporting);
-          done.push(...fresh.map(({ item }) => item));
-        } catch (error) {
-          // Delivered again; the coordinator drops the outcomes it already has.
-          comeBack(
-            fresh.map(({ item }) => item),
-            "report outcomes",
-            error,
-          );
-        }
+        const reporter = new Reporter(keys, reporting);
+        const run = await runMessages(fresh, keys, runRecord, rejections, concurrency, reporter);
+        done.push(...run.reported);
+        // Delivered again; the coordinator drops the outcomes it already has.
+        if (run.unreported.length > 0) comeBack(run.unreported, "report outcomes", run.error);
       }
       const suspect = suspects[0];
       if (suspect) {
@@ -194,4 +186,16 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     /** Messages this instance rejected, by reason (each also logged once, as a metric line). */
     rejected: () => rejections.counts(),
   };
+}
+
+/** Reports one outcome that no run produced (a suspect given up on). */
+async function reportAlone(reporter: Reporter, outcome: Outcome, item: SqsItem): Promise<MessagesRun> {
+  const reported = reporter.add({ outcomes: [outcome] });
+  reporter.flush();
+  try {
+    await reported;
+    return { reported: [item], unreported: [] };
+  } catch (error) {
+    return { reported: [], unreported: [item], error };
+  }
 }
