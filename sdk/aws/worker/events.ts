@@ -16,3 +16,9 @@ export type SqsItem = SqsEvent["Records"][number];
 export interface BatchResponse {
   readonly batchItemFailures: { readonly itemIdentifier: string }[];
 }
+
+/** What Lambda tells a handler of its invocation (the part this worker reads). */
+export interface InvocationContext {
+  /** Milliseconds left before Lambda ends the invocation. */
+  getRemainingTimeInMillis?(): number;
+}

@@ -1,6 +1,7 @@
 import { mapLimit } from "../../map-limit.js";
 import type { Rejections } from "../wire/rejections.js";
 import type { BatchKeys } from "./batch-keys.js";
+import type { WorkerDeadline } from "./deadline.js";
 import type { SqsItem } from "./events.js";
 import { malformedOutcomes, skippedOutcome } from "./outcomes.js";
 import type { Parsed } from "./receive.js";
@@ -26,6 +27,7 @@ export async function runMessages(
   rejections: Rejections,
   concurrency: number,
   reporter: Reporter,
+  deadline?: WorkerDeadline,
 ): Promise<MessagesRun> {
   let error: unknown;
   // Caught as added: a report may fail while other runs still run.
@@ -66,7 +68,7 @@ export async function runMessages(
             settle(reported(reporter.add({ outcomes: [skippedOutcome(message, record)] }, place)));
             return;
           }
-          const ran = await runRecord(message, record);
+          const ran = await runRecord(message, record, deadline);
           if ("unavailable" in ran) {
             settle(reported(reporter.add({ stalled: [{ record, message, error: ran.unavailable }] }, place)));
             return;

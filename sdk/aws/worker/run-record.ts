@@ -14,7 +14,7 @@ import type { ResultStore } from "../../storage/result-store.js";
 import type { Outcome, Payload, TaskMessage, TaskRecord } from "../wire/messages.js";
 import { asPayload, inlineBytes } from "../wire/payload.js";
 import { confinedOpener, isUnder } from "./confinement.js";
-import { withDeadline } from "./deadline.js";
+import { type WorkerDeadline, withDeadline } from "./deadline.js";
 import { retryDelaySeconds } from "./retry-delay.js";
 import type { RunLogs } from "./run-logs.js";
 import { StorageUnavailableError } from "./storage-apart.js";
@@ -65,7 +65,11 @@ export function createRecordRunner(options: RecordRunnerOptions) {
     return storedArguments(store, payload.key);
   }
 
-  return async function runRecord(message: TaskMessage, record: TaskRecord): Promise<RecordResult> {
+  return async function runRecord(
+    message: TaskMessage,
+    record: TaskRecord,
+    worker?: WorkerDeadline,
+  ): Promise<RecordResult> {
     const entries = logs.open(record.taskRunId);
     const base = {
       flowRunId: message.flowRunId,
@@ -109,6 +113,7 @@ export function createRecordRunner(options: RecordRunnerOptions) {
         found.fn as (...args: unknown[]) => unknown,
         args,
         record.timeoutMs,
+        worker,
       );
       const payload = await encodeResult(
         value,

@@ -5,8 +5,9 @@ import type { Outcome, TaskMessage, TaskRecord } from "../wire/messages.js";
 import { Rejections } from "../wire/rejections.js";
 import { RunKeys } from "../wire/run-key.js";
 import type { BatchKeys } from "./batch-keys.js";
+import { type WorkerDeadline, workerDeadline } from "./deadline.js";
 import { recordStart } from "./deaths.js";
-import type { BatchResponse, SqsEvent, SqsItem } from "./events.js";
+import type { BatchResponse, InvocationContext, SqsEvent, SqsItem } from "./events.js";
 import { diedOutcome } from "./outcomes.js";
 import { receive } from "./receive.js";
 import type { ReportOptions } from "./report.js";
@@ -16,7 +17,7 @@ import { type MessagesRun, runMessages } from "./run-messages.js";
 import { createRecordRunner } from "./run-record.js";
 import { FailingApart } from "./storage-apart.js";
 
-export type { BatchResponse, SqsEvent } from "./events.js";
+export type { BatchResponse, InvocationContext, SqsEvent } from "./events.js";
 
 export interface TaskWorkerOptions {
   /** Where retries go back to, delayed. */
@@ -103,6 +104,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     { item, message }: { item: SqsItem; message: TaskMessage },
     keys: BatchKeys,
     comeBack: (items: readonly SqsItem[], what: string, error: unknown) => void,
+    deadline: WorkerDeadline | undefined,
   ): Promise<void> {
     const record = message.tasks[0] as TaskRecord;
     let deaths: number;
@@ -123,6 +125,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
             rejections,
             concurrency,
             reporter,
+            deadline,
           );
     if (run.unreported.length > 0) comeBack(run.unreported, "report outcomes", run.error);
   }
@@ -143,7 +146,10 @@ export function createTaskWorker(options: TaskWorkerOptions) {
      * run started alone `maxDeaths` times, dying each time, ends Crashed (deaths are recorded
      * by the worker, `deaths.ts`: a receive count raised by throttling is no death).
      */
-    async handle(event: SqsEvent): Promise<BatchResponse> {
+    async handle(event: SqsEvent, context?: InvocationContext): Promise<BatchResponse> {
+      // Runs still under way near the invocation's end are cut, so that the others are reported.
+      const remaining = context?.getRemainingTimeInMillis?.();
+      const deadline = remaining === undefined ? undefined : workerDeadline(remaining);
       const failed: SqsItem[] = [];
       /** Messages to deliver again, and why, where whoever reads the function's logs sees it. */
       const comeBack = (items: readonly SqsItem[], what: string, error: unknown) => {
@@ -170,7 +176,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       await deleteDone(done.splice(0));
       if (fresh.length > 0) {
         const reporter = new Reporter(keys, reporting);
-        const run = await runMessages(fresh, keys, runRecord, rejections, concurrency, reporter);
+        const run = await runMessages(fresh, keys, runRecord, rejections, concurrency, reporter, deadline);
         done.push(...run.reported);
         // Delivered again; the coordinator drops the outcomes it already has.
         if (run.unreported.length > 0) comeBack(run.unreported, "report outcomes", run.error);
@@ -178,7 +184,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       const suspect = suspects[0];
       if (suspect) {
         await deleteDone(done); // likewise, should the suspect kill it
-        await runSuspect(suspect, keys, comeBack);
+        await runSuspect(suspect, keys, comeBack, deadline);
       }
       return { batchItemFailures: failed.map((item) => ({ itemIdentifier: item.messageId })) };
     },

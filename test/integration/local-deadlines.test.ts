@@ -1,0 +1,65 @@
+import { configureLogging, flow, resetLogging, type TaskFuture, TaskTimeoutError } from "squall";
+import { LambdaTaskRunner, type LocalEnvironment, startLocalEnvironment } from "squall/aws";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { hangsForever, loopsForever, returnsAtOnce } from "../fixtures/worker-limit-tasks.js";
+
+beforeEach(() => configureLogging({ write: () => {} }));
+afterEach(() => resetLogging());
+
+let local: LocalEnvironment;
+let runner: LambdaTaskRunner;
+
+beforeAll(async () => {
+  // One worker, so that a run that never ends would hold up every run after it.
+  local = await startLocalEnvironment({
+    workers: 1,
+    workerTimeoutSeconds: 2,
+    visibilitySeconds: 2,
+    maxDeaths: 1,
+  });
+  runner = new LambdaTaskRunner(local.address);
+}, 30_000);
+afterAll(() => local?.stop());
+
+const states = (futures: readonly TaskFuture<unknown>[]) => futures.map((f) => f.state.name);
+
+describe("the local environment's worker functions end as Lambda's do", () => {
+  it("ends a run that never settles TimedOut at the worker's timeout, and runs the next ones", async () => {
+    let hung: TaskFuture<unknown> | undefined;
+    const siblings: TaskFuture<string>[] = [];
+    const later: TaskFuture<string>[] = [];
+    const wedgeless = flow({ taskRunner: runner }, async function wedgeless() {
+      hung = hangsForever.submit();
+      for (const i of [1, 2, 3]) siblings.push(returnsAtOnce.submit(`sibling ${i}`));
+      const error = await hung.result({ raiseOnFailure: false });
+      for (const i of [1, 2, 3]) later.push(returnsAtOnce.submit(`later ${i}`));
+      await Promise.all([...siblings, ...later].map((f) => f.result()));
+      return error;
+    });
+
+    const error = await wedgeless();
+
+    expect(hung?.state.name).toBe("TimedOut");
+    expect(error).toBeInstanceOf(TaskTimeoutError);
+    expect((error as Error).message).toContain("ran past the worker function's remaining time");
+    expect(states(siblings)).toEqual(["Completed", "Completed", "Completed"]);
+    expect(states(later)).toEqual(["Completed", "Completed", "Completed"]);
+  });
+
+  it("ends an invocation still running at the function's timeout, its run Crashed once it keeps dying", async () => {
+    let looping: TaskFuture<unknown> | undefined;
+    let after: TaskFuture<string> | undefined;
+    const cut = flow({ taskRunner: runner }, async function cutAtTheTimeout() {
+      looping = loopsForever.submit();
+      const error = await looping.result({ raiseOnFailure: false });
+      after = returnsAtOnce.submit("after");
+      return { error, after: await after.result() };
+    });
+
+    const { error, after: value } = await cut();
+
+    expect(looping?.state.name).toBe("Crashed");
+    expect((error as Error).message).toContain("died or timed out without an outcome");
+    expect(value).toBe("after");
+  }, 60_000);
+});
