@@ -2,8 +2,8 @@ import type { SqsQueue } from "../queue.js";
 import { type Outcome, type TaskMessage, type TaskRecord, WIRE_VERSION } from "../wire/messages.js";
 import { packMessages, SQS_MAX_BYTES } from "../wire/pack.js";
 import { SEAL_BYTES } from "../wire/seal.js";
-import { sqsSafeJson } from "../wire/sqs-text.js";
 import { type BatchKeys, signFor } from "./batch-keys.js";
+import { fitting } from "./outcome-size.js";
 import { stalledOutcome } from "./outcomes.js";
 import { WORKER_ID } from "./worker-id.js";
 
@@ -61,7 +61,7 @@ export function packOutcomes(outcomes: readonly Outcome[], keys: BatchKeys): str
   const byRun = new Map<string, string[]>();
   for (const outcome of outcomes) {
     const records = byRun.get(outcome.flowRunId) ?? [];
-    records.push(sqsSafeJson(JSON.stringify(outcome)));
+    records.push(fitting(outcome));
     byRun.set(outcome.flowRunId, records);
   }
   return [...byRun].flatMap(([flowRunId, records]) =>

@@ -1,13 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { TaskDefinition } from "../../engine/definitions.js";
 import { MessageRefusedError, SquallError, toError } from "../../errors.js";
-import {
-  type AttemptSpec,
-  decodeArguments,
-  encodeError,
-  serializerFor,
-  storedArguments,
-} from "../../remote/attempt.js";
+import { type AttemptSpec, decodeArguments, serializerFor, storedArguments } from "../../remote/attempt.js";
 import type { Serializer } from "../../serialization/serializer.js";
 import { resultKey, runPrefix } from "../../storage/keys.js";
 import type { ResultStore } from "../../storage/result-store.js";
@@ -15,6 +9,7 @@ import type { Outcome, Payload, TaskMessage, TaskRecord } from "../wire/messages
 import { asPayload, inlineBytes } from "../wire/payload.js";
 import { confinedOpener, isUnder } from "./confinement.js";
 import { type WorkerDeadline, withDeadline } from "./deadline.js";
+import { errorPayload } from "./error-payload.js";
 import { retryDelaySeconds } from "./retry-delay.js";
 import type { RunLogs } from "./run-logs.js";
 import { StorageUnavailableError } from "./storage-apart.js";
@@ -137,7 +132,7 @@ export function createRecordRunner(options: RecordRunnerOptions) {
           cause: error,
         });
       }
-      const payload = asPayload(encodeError(error));
+      const payload = await errorPayload(error, runOf(message, record), store, options.inlineBytes);
       const status = retry === undefined ? "failed" : "retrying";
       return { outcome: { ...base, status, serializer: "default", payload, endedAt: Date.now() }, retry };
     } finally {
@@ -145,5 +140,12 @@ export function createRecordRunner(options: RecordRunnerOptions) {
     }
   };
 }
+
+/** Which execution of which run: where its stored values go. */
+const runOf = (message: TaskMessage, record: TaskRecord) => ({
+  flowRunId: message.flowRunId,
+  taskRunId: record.taskRunId,
+  attempt: record.attempt,
+});
 
 export type RunRecord = ReturnType<typeof createRecordRunner>;
