@@ -5,7 +5,7 @@ import { type Handled, type ReportOptions, report } from "./report.js";
  * How long a finished run's outcome may wait for others to share its message: short next to
  * a task's own time, long enough for runs ending together to go out in one request.
  */
-export const REPORT_WINDOW_MS = 25;
+export const REPORT_WINDOW_MS = 50;
 /** Outcomes that go out at once, without waiting for the window to close. */
 export const REPORT_BATCH = 100;
 

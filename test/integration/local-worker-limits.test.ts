@@ -1,13 +1,23 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { configureLogging, flow, resetLogging, type TaskFuture, TaskTimeoutError } from "squall";
 import { LambdaTaskRunner, type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { hangsForever, loopsForever, returnsAtOnce } from "../fixtures/worker-limit-tasks.js";
+import {
+  countsRuns,
+  hangsForever,
+  loopsForever,
+  printsALot,
+  returnsAtOnce,
+} from "../fixtures/worker-limit-tasks.js";
 
 beforeEach(() => configureLogging({ write: () => {} }));
 afterEach(() => resetLogging());
 
 let local: LocalEnvironment;
 let runner: LambdaTaskRunner;
+let counters: string;
 
 beforeAll(async () => {
   // One worker, so that a run that never ends would hold up every run after it.
@@ -18,12 +28,16 @@ beforeAll(async () => {
     maxDeaths: 1,
   });
   runner = new LambdaTaskRunner(local.address);
+  counters = mkdtempSync(join(tmpdir(), "squall-counters-"));
 }, 30_000);
-afterAll(() => local?.stop());
+afterAll(async () => {
+  await local?.stop();
+  rmSync(counters, { recursive: true, force: true });
+});
 
 const states = (futures: readonly TaskFuture<unknown>[]) => futures.map((f) => f.state.name);
 
-describe("the local environment's worker functions end as Lambda's do", () => {
+describe("the local environment's worker functions at their limits, as Lambda's", () => {
   it("ends a run that never settles TimedOut at the worker's timeout, and runs the next ones", async () => {
     let hung: TaskFuture<unknown> | undefined;
     const siblings: TaskFuture<string>[] = [];
@@ -62,4 +76,19 @@ describe("the local environment's worker functions end as Lambda's do", () => {
     expect((error as Error).message).toContain("died or timed out without an outcome");
     expect(value).toBe("after");
   }, 60_000);
+
+  it("completes a run that prints 300 KiB, its siblings run once each", async () => {
+    const paths = [1, 2, 3].map((i) => join(counters, `sibling-${i}`));
+    const loud = flow({ taskRunner: runner }, async function printsInTheFleet() {
+      const printing = printsALot.submit(300);
+      const siblings = paths.map((path) => countsRuns.submit(path));
+      return {
+        printed: await printing.result(),
+        counted: await Promise.all(siblings.map((f) => f.result())),
+      };
+    });
+
+    expect(await loud()).toEqual({ printed: "printed", counted: ["counted", "counted", "counted"] });
+    for (const path of paths) expect(readFileSync(path, "utf8")).toBe("ran\n");
+  });
 });
