@@ -50,11 +50,12 @@ describe("an outcome never exceeds what SQS takes", () => {
     const printed = outcomes.get(printing.taskRunId);
     expect(printed?.status).toBe("completed");
     expect(decoded(printed)).toBe("printed");
-    const kept = Math.floor(MAX_RUN_LOG_BYTES / (1023 + 64));
+    const lineBytes = JSON.stringify({ stream: "stdout", text: "x".repeat(1023) }).length + 1;
+    const kept = Math.floor(MAX_RUN_LOG_BYTES / lineBytes);
     expect(printed?.logs).toHaveLength(kept + 1);
     expect(printed?.logs.at(-1)).toEqual({
       stream: "stderr",
-      text: `[squall] ${300 - kept} more line(s) of this run's output (about ${Math.ceil(((300 - kept) * (1023 + 64)) / 1024)} KiB) were dropped: an outcome keeps at most 96 KiB of a run's output and log lines. Write large output to a file or return it as the result.`,
+      text: `[squall] ${300 - kept} more line(s) of this run's output (about ${Math.ceil(((300 - kept) * lineBytes) / 1024)} KiB) were dropped: an outcome keeps at most 96 KiB of a run's output and log lines. Write large output to a file or return it as the result.`,
     });
     for (const sibling of others) expect(outcomes.get(sibling.taskRunId)?.status).toBe("completed");
   });

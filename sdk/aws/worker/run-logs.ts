@@ -20,7 +20,8 @@ class RunLog {
   #droppedBytes = 0;
 
   push(entry: LogEntry): void {
-    const bytes = Buffer.byteLength("text" in entry ? entry.text : entry.message) + 64;
+    // As the outcome's JSON will carry it, escapes and a record's fields included.
+    const bytes = Buffer.byteLength(JSON.stringify(entry)) + 1;
     if (this.#droppedLines === 0 && this.#bytes + bytes <= MAX_RUN_LOG_BYTES) {
       this.entries.push(entry);
       this.#bytes += bytes;
