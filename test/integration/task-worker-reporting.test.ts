@@ -68,4 +68,28 @@ describe("a worker reports each run as it finishes", () => {
     expect(outcomes.map((o) => o.taskRunId).sort()).toEqual(records.map((r) => r.taskRunId).sort());
     expect(received.length).toBeLessThan(records.length / 10);
   });
+
+  it("has a message delivered again when a run of it could not be reported, after its others were", async () => {
+    const { tasks, completions, store } = resources;
+    // The completion queue takes the first send and fails every one after it.
+    let sends = 0;
+    const failingAfterOne = Object.create(completions) as typeof completions;
+    failingAfterOne.send = (bodies, options) =>
+      ++sends === 1 ? completions.send(bodies, options) : Promise.reject(new Error("SQS is down"));
+    const flaky = createTaskWorker({ tasks, completions: failingAfterOne, store });
+    const fast = taskRecord(MODULE, CODE_HASH, "returnsAtOnce", ["reported"]);
+    const slow = taskRecord(MODULE, CODE_HASH, "waitsForGate", ["unreported"]);
+    const other = taskRecord(MODULE, CODE_HASH, "returnsAtOnce", ["other"]);
+
+    const event = await sqsEvent(taskMessage([fast, slow]), taskMessage([other]));
+    const handled = flaky.handle(event);
+    const early = await firstOutcomes();
+    openGate("unreported");
+    const response = await handled;
+
+    // The first send carried both quick runs; the slow run's failed, so its message comes back.
+    expect(early.map((o) => o.taskRunId).sort()).toEqual([fast.taskRunId, other.taskRunId].sort());
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m0" }]);
+    expect(await outcomesOf(completions)).toEqual([]);
+  });
 });
