@@ -64,4 +64,20 @@ describe("a worker holds runs to their deadlines as in process", () => {
       `Task run '${hanging.taskRunName}' ran past the worker function's remaining time (1.5 seconds when its batch began, less 0.3 to report its outcome), so the worker stopped waiting for it. Give the task a \`timeoutSeconds\` it can finish in, or raise the worker function's timeout.`,
     );
   });
+
+  it("leaves a run it had no time to start to its message's next delivery, not failed", async () => {
+    const { tasks, completions, store } = resources;
+    const oneAtATime = createTaskWorker({ tasks, completions, store, concurrency: 1 });
+    const hanging = taskRecord(MODULE, CODE_HASH, "hangsForever", []);
+    const waiting = taskRecord(MODULE, CODE_HASH, "returnsAtOnce", ["never started"]);
+
+    const response = await oneAtATime.handle(
+      await sqsEvent(taskMessage([hanging, waiting])),
+      invocation(1_000),
+    );
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m0" }]);
+    const outcomes = await outcomesOf(completions);
+    expect(outcomes.map((o) => [o.taskRunId, o.status])).toEqual([[hanging.taskRunId, "failed"]]);
+  });
 });

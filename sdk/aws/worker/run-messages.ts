@@ -1,3 +1,4 @@
+import { SquallError } from "../../errors.js";
 import { mapLimit } from "../../map-limit.js";
 import type { Rejections } from "../wire/rejections.js";
 import type { BatchKeys } from "./batch-keys.js";
@@ -64,6 +65,11 @@ export async function runMessages(
       reports.push(new Promise<boolean>((resolve) => (settle = resolve)));
       work.push(async () => {
         try {
+          if (deadline && Date.now() >= deadline.at) {
+            // Not started for lack of time, which is no fault of its own: its message comes back.
+            settle(reported(Promise.reject(new NotStartedError(record.taskRunName))));
+            return;
+          }
           if (keys.get(message.flowRunId)?.cancelled) {
             settle(reported(reporter.add({ outcomes: [skippedOutcome(message, record)] }, place)));
             return;
@@ -90,4 +96,13 @@ export async function runMessages(
     (all.every(Boolean) ? run.reported : run.unreported).push(item);
   }
   return { ...run, error };
+}
+
+/** A run the invocation had no time left to start. */
+export class NotStartedError extends SquallError {
+  constructor(taskRunName: string) {
+    super(
+      `the invocation's time ran out before task run '${taskRunName}' could start, so its message comes back to run again`,
+    );
+  }
 }

@@ -13,7 +13,7 @@ import { receive } from "./receive.js";
 import type { ReportOptions } from "./report.js";
 import { Reporter } from "./reporter.js";
 import { RunLogs } from "./run-logs.js";
-import { type MessagesRun, runMessages } from "./run-messages.js";
+import { type MessagesRun, NotStartedError, runMessages } from "./run-messages.js";
 import { createRecordRunner } from "./run-record.js";
 import { FailingApart } from "./storage-apart.js";
 
@@ -154,7 +154,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       /** Messages to deliver again, and why, where whoever reads the function's logs sees it. */
       const comeBack = (items: readonly SqsItem[], what: string, error: unknown) => {
         process.stderr.write(
-          `squall worker: could not ${what} (${toError(error).message}); ${items.length} message(s) come back. Check the queues and the role's permissions.\n`,
+          `squall worker: could not ${what} (${toError(error).message}); ${items.length} message(s) come back.${error instanceof NotStartedError ? " Give the worker function a longer timeout, or send fewer runs per message." : " Check the queues and the role's permissions."}\n`,
         );
         failed.push(...items);
       };
