@@ -16,6 +16,18 @@ export interface MessagesRun {
   readonly error?: unknown;
 }
 
+/** What running a batch's messages takes: the batch's keys and how runs are run and reported. */
+export interface RunContext {
+  readonly keys: BatchKeys;
+  readonly runRecord: RunRecord;
+  readonly rejections: Rejections;
+  /** Runs under way at once, at most. */
+  readonly concurrency: number;
+  readonly reporter: Reporter;
+  /** When the invocation must stop waiting for its runs, if it has an end. */
+  readonly deadline?: WorkerDeadline;
+}
+
 /**
  * Runs the messages' task runs, all at once up to the concurrency limit, each reported as it
  * finishes. A message is reported once all of its runs are; a run the bucket failed is
@@ -23,12 +35,7 @@ export interface MessagesRun {
  */
 export async function runMessages(
   items: readonly { item: SqsItem; parsed: Parsed }[],
-  keys: BatchKeys,
-  runRecord: RunRecord,
-  rejections: Rejections,
-  concurrency: number,
-  reporter: Reporter,
-  deadline?: WorkerDeadline,
+  { keys, runRecord, rejections, concurrency, reporter, deadline }: RunContext,
 ): Promise<MessagesRun> {
   let error: unknown;
   // Caught as added: a report may fail while other runs still run.

@@ -118,15 +118,14 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     const run =
       deaths >= maxDeaths
         ? await reportAlone(reporter, diedOutcome(message, record, deaths), item)
-        : await runMessages(
-            [{ item, parsed: { ok: true, value: message } }],
+        : await runMessages([{ item, parsed: { ok: true, value: message } }], {
             keys,
             runRecord,
             rejections,
             concurrency,
             reporter,
             deadline,
-          );
+          });
     if (run.unreported.length > 0) comeBack(run.unreported, "report outcomes", run.error);
   }
 
@@ -153,8 +152,12 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       const failed: SqsItem[] = [];
       /** Messages to deliver again, and why, where whoever reads the function's logs sees it. */
       const comeBack = (items: readonly SqsItem[], what: string, error: unknown) => {
+        const fix =
+          error instanceof NotStartedError
+            ? "Give the worker function a longer timeout, or send fewer runs per message."
+            : "Check the queues and the role's permissions.";
         process.stderr.write(
-          `squall worker: could not ${what} (${toError(error).message}); ${items.length} message(s) come back.${error instanceof NotStartedError ? " Give the worker function a longer timeout, or send fewer runs per message." : " Check the queues and the role's permissions."}\n`,
+          `squall worker: could not ${what} (${toError(error).message}); ${items.length} message(s) come back. ${fix}\n`,
         );
         failed.push(...items);
       };
@@ -176,7 +179,14 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       await deleteDone(done.splice(0));
       if (fresh.length > 0) {
         const reporter = new Reporter(keys, reporting);
-        const run = await runMessages(fresh, keys, runRecord, rejections, concurrency, reporter, deadline);
+        const run = await runMessages(fresh, {
+          keys,
+          runRecord,
+          rejections,
+          concurrency,
+          reporter,
+          deadline,
+        });
         done.push(...run.reported);
         // Delivered again; the coordinator drops the outcomes it already has.
         if (run.unreported.length > 0) comeBack(run.unreported, "report outcomes", run.error);
