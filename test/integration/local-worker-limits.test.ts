@@ -5,6 +5,7 @@ import { configureLogging, flow, resetLogging, type TaskFuture, TaskTimeoutError
 import { LambdaTaskRunner, type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  busyLoops,
   countsRuns,
   hangsForever,
   loopsForever,
@@ -38,6 +39,20 @@ afterAll(async () => {
 const states = (futures: readonly TaskFuture<unknown>[]) => futures.map((f) => f.state.name);
 
 describe("the local environment's worker functions at their limits, as Lambda's", () => {
+  it("ends a synchronous run that returns past its timeout TimedOut, as in process", async () => {
+    let looping: TaskFuture<string> | undefined;
+    const overran = flow({ taskRunner: runner }, async function overranInTheFleet() {
+      looping = busyLoops.submit(600);
+      return looping.result({ raiseOnFailure: false });
+    });
+
+    const error = await overran();
+
+    expect(looping?.state.name).toBe("TimedOut");
+    expect(error).toBeInstanceOf(TaskTimeoutError);
+    expect((error as Error).message).toBe("Task run 'busyLoops-0' exceeded its timeout of 0.2 seconds.");
+  });
+
   it("ends a run that never settles TimedOut at the worker's timeout, and runs the next ones", async () => {
     let hung: TaskFuture<unknown> | undefined;
     const siblings: TaskFuture<string>[] = [];
