@@ -44,14 +44,14 @@ export const DEAD_LETTER_ARN_VARIABLE = "SQUALL_DEAD_LETTER_QUEUE_ARN";
  */
 export function workerHandler(
   options: WorkerHandlerOptions = {},
-): (event: SqsEvent) => Promise<BatchResponse> {
+): (event: SqsEvent, context?: InvocationContext) => Promise<BatchResponse> {
   const env = options.env ?? process.env;
   enterWorkerMode();
   options.flows?.().catch((error) => {
     process.stderr.write(`squall worker: the flows module failed to load: ${(error as Error).stack}\n`);
   });
   let worker: ReturnType<typeof createTaskWorker> | undefined;
-  return (event) => {
+  return (event, context) => {
     worker ??= (() => {
       const { address, s3, sqs } = connect(env, "worker");
       return createTaskWorker({
@@ -63,7 +63,7 @@ export function workerHandler(
         maxDeaths: Number(env[MAX_DEATHS_VARIABLE] ?? 3) || 3,
       });
     })();
-    return worker.handle(event);
+    return worker.handle(event, context);
   };
 }
 

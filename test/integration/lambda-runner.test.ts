@@ -263,7 +263,7 @@ describe("LambdaTaskRunner on the local environment", () => {
   });
 
   // Bug: the worker retries with the retries and delay of the task as its module defines it
-  // (task-worker.ts, retryDelaySeconds(def.settings, ...)); a task record carries no retry
+  // (worker/run-record.ts, retryDelaySeconds(def.settings, ...)); a task record carries no retry
   // settings (wire/messages.ts TaskRecordSchema), so `withOptions({ retries })` is ignored on
   // LambdaTaskRunner, while the caller checks that very policy at .submit() (session.ts
   // #checkRetries) and the README documents withOptions({ retries }) for one use. Here the

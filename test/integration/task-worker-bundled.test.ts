@@ -124,7 +124,7 @@ describe("a worker running a bundle", () => {
     expect(error.message).toContain("redeploy (or restart the workers)");
   });
 
-  // BUG (sdk/aws/worker/task-worker.ts, bundledSourceHash): the record's module is compared by
+  // BUG (sdk/aws/worker/task-lookup.ts, bundledSourceHash): the record's module is compared by
   // `new URL(module).pathname`, which stays percent-encoded, so a project path with a space (or any character
   // a file URL escapes) never matches its bundled path, and the record takes the unbundled lookup.
   // `fileURLToPath(module)` would decode it. Remove `.fails` once fixed.

@@ -46,8 +46,10 @@ export interface LocalEnvironmentOptions {
   readonly flowRunnerTimeoutSeconds?: number;
   /**
    * The worker functions' timeout, as the stack's `worker: { timeout }`: a task with a longer
-   * `timeoutSeconds` is refused at `.submit()`, here as it would be when deployed (local
-   * invocations are not cut short at it). @default 60
+   * `timeoutSeconds` is refused at `.submit()`, here as it would be when deployed. A run with no
+   * timeout of its own is cut short of it (the worker stops waiting for it, so the rest of its
+   * batch reports), and an invocation still running at it is ended as Lambda ends it: its
+   * thread is replaced and its messages come back after their visibility timeout. @default 60
    */
   readonly workerTimeoutSeconds?: number;
   /**
@@ -167,8 +169,9 @@ export async function startLocalEnvironment(
       sources: FunctionThreadSetup["sources"],
       threadEnv = env,
       onSpawned?: (thread: FunctionThread) => void,
+      timeoutSeconds?: number,
     ): FunctionThread => {
-      const thread = startThread(handler, sources, threadEnv, (held) => {
+      const thread = startThread(handler, sources, threadEnv, timeoutSeconds, (held) => {
         threads.delete(thread);
         if (stopping) return;
         for (const [url, handle] of held)
@@ -176,7 +179,7 @@ export async function startLocalEnvironment(
             .get(url)
             ?.release(handle)
             .catch(() => {});
-        spawn(handler, sources, threadEnv, onSpawned); // as Lambda starts a new instance
+        spawn(handler, sources, threadEnv, onSpawned, timeoutSeconds); // as Lambda starts a new instance
       });
       threads.add(thread);
       onSpawned?.(thread);
@@ -190,7 +193,8 @@ export async function startLocalEnvironment(
       visibilitySeconds,
     };
     const started: FunctionThread[] = [];
-    for (let i = 0; i < workers; i++) started.push(spawn(WORKER_HANDLER, [taskSource]));
+    for (let i = 0; i < workers; i++)
+      started.push(spawn(WORKER_HANDLER, [taskSource], env, undefined, workerTimeoutSeconds));
     started.push(
       spawn(COORDINATOR_HANDLER, [
         {
@@ -268,6 +272,7 @@ function startThread(
   handler: string,
   sources: FunctionThreadSetup["sources"],
   env: Record<string, string>,
+  timeoutSeconds: number | undefined,
   onDeath: (held: [queueUrl: string, handle: string][]) => void,
 ): FunctionThread {
   const setup: FunctionThreadSetup = {
@@ -275,7 +280,19 @@ function startThread(
     tsx: tsxApiFor(THREAD_ENTRY),
     handler,
     invocable: sources.length === 0,
+    timeoutSeconds,
     sources,
+  };
+  // An invocation still running at the function's timeout is ended with its thread, as Lambda
+  // ends it; what it held is not released, and comes back after its visibility timeout.
+  const cuts = new Map<string, NodeJS.Timeout>(); // first receipt handle of a batch → its cut
+  let cutShort = false;
+  const cut = () => {
+    cutShort = true;
+    process.stderr.write(
+      `squall local: a worker invocation ran past the function's timeout of ${timeoutSeconds} seconds and was ended, as Lambda ends it; its messages come back after their visibility timeout. Give its tasks a \`timeoutSeconds\`, or raise \`workerTimeoutSeconds\`.\n`,
+    );
+    void thread.terminate();
   };
   const invocations = new Map<number, (outcome: InvocationOutcome) => void>();
   let nextInvocation = 0;
@@ -302,6 +319,14 @@ function startThread(
       invocations.delete(message.id);
     } else if (message.type === "stopped") markStopped();
     else if (message.type === "holding") {
+      const batch = message.handles[0];
+      if (timeoutSeconds !== undefined && batch !== undefined) {
+        if (message.holding) cuts.set(batch, setTimeout(cut, timeoutSeconds * 1000).unref());
+        else {
+          clearTimeout(cuts.get(batch));
+          cuts.delete(batch);
+        }
+      }
       for (const handle of message.handles) {
         if (message.holding) held.set(handle, message.queueUrl);
         else held.delete(handle);
@@ -314,6 +339,7 @@ function startThread(
   });
   thread.on("exit", (code) => {
     markStopped();
+    for (const timer of cuts.values()) clearTimeout(timer);
     for (const resolve of invocations.values()) {
       resolve({
         ok: false,
@@ -324,7 +350,7 @@ function startThread(
     }
     invocations.clear();
     failReady(new Error("The function thread exited before it was ready."));
-    if (!stopping) onDeath([...held].map(([handle, url]) => [url, handle]));
+    if (!stopping) onDeath(cutShort ? [] : [...held].map(([handle, url]) => [url, handle]));
   });
   return {
     ready,

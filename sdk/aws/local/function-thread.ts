@@ -16,6 +16,8 @@ export interface FunctionThreadSetup {
   readonly handler: string;
   /** Whether it takes invocations from the environment (the flow-runner) rather than polling. */
   readonly invocable: boolean;
+  /** The function's timeout: each polled invocation's context counts down from it. */
+  readonly timeoutSeconds?: number;
   readonly sources: readonly {
     readonly queueUrl: string;
     readonly eventSourceArn: string;
@@ -54,6 +56,7 @@ const pollers = setup.sources.map(
       batchSize: source.batchSize,
       batchingWindowMs: source.batchingWindowMs,
       visibilitySeconds: source.visibilitySeconds,
+      timeoutSeconds: setup.timeoutSeconds,
       onHolding: (handles, holding) =>
         port.postMessage({
           type: "holding",

@@ -10,9 +10,10 @@ export interface PolledRecord {
   readonly attributes: { readonly ApproximateReceiveCount: string };
 }
 
-export type PolledHandler = (event: {
-  readonly Records: readonly PolledRecord[];
-}) => Promise<{ readonly batchItemFailures: readonly { readonly itemIdentifier: string }[] } | undefined>;
+export type PolledHandler = (
+  event: { readonly Records: readonly PolledRecord[] },
+  context: { getRemainingTimeInMillis(): number },
+) => Promise<{ readonly batchItemFailures: readonly { readonly itemIdentifier: string }[] } | undefined>;
 
 export interface PollerOptions {
   readonly queue: SqsQueue;
@@ -25,6 +26,8 @@ export interface PollerOptions {
   readonly batchingWindowMs?: number;
   /** How long a received message stays hidden; a message not deleted by then is delivered again. @default 30 */
   readonly visibilitySeconds?: number;
+  /** How long an invocation may run, as the function's timeout: its context counts down from it. @default 60 */
+  readonly timeoutSeconds?: number;
   /** Told the receipt handles of each batch before the handler gets it, and again once it is settled. */
   readonly onHolding?: (receiptHandles: readonly string[], holding: boolean) => void;
 }
@@ -114,7 +117,9 @@ export class EventSourcePoller {
     }));
     let failed: Set<string>;
     try {
-      const response = await this.#options.handler({ Records });
+      const deadline = Date.now() + (this.#options.timeoutSeconds ?? 60) * 1000;
+      const context = { getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };
+      const response = await this.#options.handler({ Records }, context);
       failed = new Set((response?.batchItemFailures ?? []).map((item) => item.itemIdentifier));
     } catch {
       return; // the invocation failed: every message comes back after its visibility timeout

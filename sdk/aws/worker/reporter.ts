@@ -1,0 +1,77 @@
+import type { BatchKeys } from "./batch-keys.js";
+import { type Handled, type ReportOptions, report } from "./report.js";
+
+/**
+ * How long a finished run's outcome may wait for others to share its message: short next to
+ * a task's own time, long enough for runs ending together to go out in one request.
+ */
+export const REPORT_WINDOW_MS = 50;
+/**
+ * Outcomes that go out at once, without waiting for the window to close: about 57 KB of small
+ * outcomes, under the 64 KB that SQS bills as one request.
+ */
+export const REPORT_BATCH = 250;
+
+interface Pending {
+  readonly part: Partial<Handled>;
+  readonly order: number;
+  readonly settle: (error?: unknown) => void;
+}
+
+/**
+ * Reports each run as it finishes rather than when its whole batch has: what finished within
+ * a short window (or once enough have) goes out together, one outcome message carrying many,
+ * so a fast run packed with a slow one is not held back by it. Each `add` settles once its
+ * outcome is on the completion queue (and its retry or stalled run back on the task queue), or
+ * rejects with what failed: a message counts as handled only when all of its runs are reported.
+ */
+export class Reporter {
+  readonly #keys: BatchKeys;
+  readonly #options: ReportOptions;
+  #pending: Pending[] = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(keys: BatchKeys, options: ReportOptions) {
+    this.#keys = keys;
+    this.#options = options;
+  }
+
+  /**
+   * Reports one run's part (its outcome, retry or stall). Parts going out together keep their
+   * `order` (the run's place in the batch), as a whole batch reported at once did.
+   */
+  add(part: Partial<Handled>, order = 0): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({
+        part,
+        order,
+        settle: (error) => (error === undefined ? resolve() : reject(error)),
+      });
+      if (this.#pending.length >= REPORT_BATCH) this.flush();
+      else this.#timer ??= setTimeout(() => this.flush(), REPORT_WINDOW_MS);
+    });
+  }
+
+  /** Sends what is pending now: when nothing more is coming, waiting would only delay it. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    const handled: Handled = { outcomes: [], retries: [], stalled: [] };
+    for (const { part } of pending.toSorted((a, b) => a.order - b.order)) {
+      handled.outcomes.push(...(part.outcomes ?? []));
+      handled.retries.push(...(part.retries ?? []));
+      handled.stalled.push(...(part.stalled ?? []));
+    }
+    report(handled, this.#keys, this.#options).then(
+      () => {
+        for (const { settle } of pending) settle();
+      },
+      (error: unknown) => {
+        for (const { settle } of pending) settle(error ?? new Error("The report failed."));
+      },
+    );
+  }
+}
