@@ -18,7 +18,7 @@ import { learnErrorClassesOf } from "../../serialization/errors.js";
 import { defaultSerializer, type Serializer } from "../../serialization/serializer.js";
 import { StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
-import type { SqsQueue } from "../queue.js";
+import type { SendReport, SqsQueue } from "../queue.js";
 import type { Segment } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
 import type { S3ResultStore } from "../s3-store.js";
@@ -29,12 +29,13 @@ import {
   type TaskRecord,
   WIRE_VERSION,
 } from "../wire/messages.js";
-import { packMessages, SQS_MAX_BYTES, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
+import { packCounts, SQS_MAX_BYTES, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
 import { asPayload, inlineBytes } from "../wire/payload.js";
 import { markRunCancelled, newRunKey, storeRunKey } from "../wire/run-key.js";
 import { SEAL_BYTES, seal } from "../wire/seal.js";
 import { sqsSafeJson } from "../wire/sqs-text.js";
 import { type FollowerOptions, RecordFollower } from "./follower.js";
+import { reportUnsent, type Unsent, unsentOutcomeMessage } from "./unsent.js";
 
 /** What a session needs of its runner: where to send, where to read. */
 export interface Connection {
@@ -263,27 +264,78 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     const head = sqsSafeJson(
       `{"v":${WIRE_VERSION},"flowRunId":${JSON.stringify(flowRun.id)},"flowRunName":${JSON.stringify(flowRun.name)},"flowName":${JSON.stringify(flowRun.flowName)},"tasks":[`,
     );
-    for (const id of outbox.keys()) {
-      this.#sent.add(id);
-      this.#sentCount += 1;
+    const ids = [...outbox.keys()];
+    // Taken now: a run cancelled while its send is out is no longer awaited, but is reported all the same.
+    const named = new Map<string, Omit<Unsent, "reason">>();
+    for (const id of ids) {
+      const run = this.#waiting.get(id)?.attempt.taskRun;
+      if (run) named.set(id, { taskRunId: id, taskRunName: run.name, attempt: run.attempts });
     }
+    const records = [...outbox.values()];
+    let counts: number[];
     try {
-      const bodies = packMessages(head, [...outbox.values()], "]}", {
+      counts = packCounts(head, records, "]}", {
         maxRecords: this.#options.tasksPerMessage,
         maxMessageBytes: MAX_UNSIGNED_BYTES,
       });
       await this.#storeKey();
-      // which tries again what SQS failed
-      await this.#connection.tasks.send(bodies.map((body) => seal(this.#key, "tasks", body)));
-      this.#follower.poke();
     } catch (error) {
-      // Possibly sent in part: what did arrive still runs, and its outcome is ignored.
-      for (const id of outbox.keys()) {
+      // Nothing was sent (and without a stored key nothing can be recorded): these runs end here.
+      for (const id of ids) {
         this.#settle(id, {
           status: "crashed",
           error: new CrashedError(`Could not send task run to the task queue: ${toError(error).message}`),
         });
       }
+      return;
+    }
+    // Sent from here on: the flow-returned notice counts each, whether it ran or was reported unsent.
+    for (const id of ids) {
+      this.#sent.add(id);
+      this.#sentCount += 1;
+    }
+    const runsOf: string[][] = [];
+    const bodies: string[] = [];
+    let start = 0;
+    for (const count of counts) {
+      runsOf.push(ids.slice(start, start + count));
+      bodies.push(seal(this.#key, "tasks", `${head}${records.slice(start, start + count).join(",")}]}`));
+      start += count;
+    }
+    let refused: SendReport["refused"];
+    try {
+      ({ refused } = await this.#connection.tasks.sendEach(bodies));
+    } catch (error) {
+      const reason = toError(error).message;
+      refused = bodies.map((_, index) => ({ index, reason }));
+    }
+    this.#follower.poke();
+    await this.#reportUnsent(
+      refused.flatMap(({ index, reason }) =>
+        (runsOf[index] ?? []).map((id) => ({ ...(named.get(id) as Omit<Unsent, "reason">), reason })),
+      ),
+    );
+  }
+
+  /**
+   * Runs whose message SQS finally refused are reported Crashed through the record, so that
+   * the record and this session agree; those whose report is refused too end here at once.
+   */
+  async #reportUnsent(runs: readonly Unsent[]): Promise<void> {
+    if (runs.length === 0) return;
+    let unreported: { run: Unsent; reason: string }[];
+    try {
+      unreported = await reportUnsent(this.#connection.completions, this.#key, this.#flowRun.id, runs);
+    } catch (error) {
+      unreported = runs.map((run) => ({ run, reason: toError(error).message }));
+    }
+    for (const { run, reason } of unreported) {
+      this.#settle(run.taskRunId, {
+        status: "crashed",
+        error: new CrashedError(
+          `${unsentOutcomeMessage(run)} Its Crashed outcome could not be recorded either (${reason}); the coordinator's sweep records it later.`,
+        ),
+      });
     }
   }
 
