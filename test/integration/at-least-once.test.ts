@@ -242,6 +242,55 @@ describe("LambdaTaskRunner on the local environment (visibility 30 s, 3 deliveri
     ]);
   });
 
+  it("replays each attempt's output and retry line here in attempt order, and records the retry lines", async () => {
+    // Hold attempt 1's report back so that attempt 2's, and the final one, reach the record first.
+    const reportsAttempt1 = (body: string) =>
+      (JSON.parse(body) as { outcomes?: Outcome[] }).outcomes?.some(
+        (outcome) => outcome.attempt === 1 && outcome.status === "retrying",
+      ) ?? false;
+    local.injectFaults({ delaySends: { when: reportsAttempt1, ms: 2_000 } });
+    const seen: string[] = [];
+    configureLogging({ write: (line) => seen.push(line) });
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      seen.push(String(chunk));
+      return true;
+    });
+    let future: TaskFuture<string> | undefined;
+    const retried = flow(
+      { taskRunner: new LambdaTaskRunner(local.address) },
+      async function retriedWithAnEarlyReport() {
+        future = failsTwice.submit();
+        return future;
+      },
+    );
+
+    let state: Awaited<ReturnType<typeof retried.run>>;
+    try {
+      state = await retried.run();
+    } finally {
+      stdout.mockRestore();
+    }
+
+    expect(state.type === "COMPLETED" && state.result).toBe("attempt 3 succeeds");
+    const retryLine = (attempt: number) =>
+      `Attempt ${attempt} failed with Error: attempt ${attempt} fails. Retry ${attempt}/2 starts in 0 s.`;
+    // The terminal's lines in the order written (a log line leads with its time and run).
+    const lines = seen.flatMap(
+      (text) => text.match(/attempt \d ran|Attempt \d failed.*starts in \d+ s\./) ?? [],
+    );
+    expect(lines).toEqual(["attempt 1 ran", retryLine(1), "attempt 2 ran", retryLine(2), "attempt 3 ran"]);
+    const { all } = await readRecord(local, state.flowRun.id);
+    const recorded = all
+      .filter((outcome) => outcome.taskRunId === future?.taskRunId)
+      .sort((a, b) => a.attempt - b.attempt)
+      .map((outcome) => outcome.logs.map((entry) => ("stream" in entry ? entry.text : entry.message)));
+    expect(recorded).toEqual([
+      ["attempt 1 ran", retryLine(1)],
+      ["attempt 2 ran", retryLine(2)],
+      ["attempt 3 ran"],
+    ]);
+  });
+
   it("fails a task run that ignores its AbortSignal at its deadline, long before it would return", async () => {
     let future: TaskFuture<string> | undefined;
     const waitsTooLong = flow(

@@ -66,6 +66,10 @@ interface Waiting {
   readonly first: number;
   /** The attempts before the final one whose outcomes the record holds. */
   earlier?: Set<number>;
+  /** Earlier attempts' outcomes come ahead of an attempt before them, held until it is replayed. */
+  held?: Map<number, Outcome>;
+  /** The next attempt whose output to replay: each attempt's, in attempt order, whatever order they come in. */
+  replayNext: number;
   /** The run's final outcome, held until the record has each attempt before it. */
   final?: Outcome;
 }
@@ -179,7 +183,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   invoke(attempt: TaskAttempt): Promise<AttemptOutcome> {
     return new Promise((resolve) => {
       const id = attempt.taskRun.id;
-      this.#waiting.set(id, { attempt, resolve, first: attempt.taskRun.attempts });
+      const first = attempt.taskRun.attempts;
+      this.#waiting.set(id, { attempt, resolve, first, replayNext: first });
       this.#enqueue(attempt).catch((error) => this.#settle(id, { status: "crashed", error: toError(error) }));
     });
   }
@@ -352,13 +357,16 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       // The record's first final outcome of a run is the one that counts; any after it is an
       // earlier attempt's, come late (a worker queues a retry before it reports the attempt).
       if (outcome.status === "retrying" || waiting.final) {
-        replay(waiting, outcome);
         waiting.earlier ??= new Set();
         waiting.earlier.add(outcome.attempt);
+        waiting.held ??= new Map();
+        waiting.held.set(outcome.attempt, outcome);
+        replayInOrder(waiting);
       } else waiting.final = outcome;
       const final = waiting.final;
       if (!final || !hasEarlier(waiting, final.attempt)) continue;
       this.#waiting.delete(outcome.taskRunId);
+      replayInOrder(waiting);
       replay(waiting, final);
       void this.#decode(final, waiting.attempt).then(waiting.resolve);
     }
@@ -440,6 +448,15 @@ function hasEarlier(waiting: Waiting, attempt: number): boolean {
     if (!waiting.earlier?.has(earlier)) return false;
   }
   return true;
+}
+
+/** Replays the held attempts that come next, in attempt order, up to the first still missing. */
+function replayInOrder(waiting: Waiting): void {
+  for (let next = waiting.held?.get(waiting.replayNext); next; next = waiting.held?.get(waiting.replayNext)) {
+    waiting.held?.delete(waiting.replayNext);
+    waiting.replayNext += 1;
+    replay(waiting, next);
+  }
 }
 
 /** An outcome's logs, in the run's scope, so that whoever follows this process's output knows whose they are. */

@@ -50,6 +50,7 @@ import { sqsSafeJson } from "../wire/sqs-text.js";
 import { confinedOpener, isUnder, localModuleRefusal, refuseModule } from "./confinement.js";
 import { recordStart } from "./deaths.js";
 import { diedOutcome, malformedOutcomes, skippedOutcome, stalledOutcome } from "./outcomes.js";
+import { retryLine } from "./retry-line.js";
 import { WORKER_ID } from "./worker-id.js";
 
 /** An SQS event as Lambda delivers it (the fields this worker reads). */
@@ -255,6 +256,10 @@ export function createTaskWorker(options: TaskWorkerOptions) {
       }
       const payload = asPayload(encodeError(error));
       const status = retry === undefined ? "failed" : "retrying";
+      if (retry !== undefined) {
+        const retries = record.retry?.retries ?? def?.settings.retries ?? 0;
+        entries.push(retryLine(message, record, error, retries, retry));
+      }
       return { outcome: { ...base, status, serializer: "default", payload, endedAt: Date.now() }, retry };
     } finally {
       logs.delete(record.taskRunId);
