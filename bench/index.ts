@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import { configureLogging } from "squall";
 import { benchCore, reportCore } from "./core.js";
 import { benchLambda, reportLambda } from "./lambda.js";
+import { benchLambdaFaults, reportLambdaFaults } from "./lambda-faults.js";
 import { benchSerialization, reportSerialization } from "./serialization.js";
 import { benchThreads, reportThreads } from "./threads.js";
 
@@ -16,6 +17,7 @@ const BENCHMARKS: Record<string, () => Promise<{ figures: unknown; table: string
   threads: async () => withTable(await benchThreads(), reportThreads),
   serialization: async () => withTable(await benchSerialization(), reportSerialization),
   lambda: async () => withTable(await benchLambda(), reportLambda),
+  "lambda-faults": async () => withTable(await benchLambdaFaults(), reportLambdaFaults),
 };
 
 function withTable<T>(figures: T, report: (figures: T) => string) {
