@@ -6,6 +6,7 @@ import { configureLogging } from "squall";
 import { benchCallerDeath, reportCallerDeath } from "./caller-death.js";
 import { benchCore, reportCore } from "./core.js";
 import { benchLambda, reportLambda } from "./lambda.js";
+import { benchLambdaFaults, reportLambdaFaults } from "./lambda-faults.js";
 import { benchSerialization, reportSerialization } from "./serialization.js";
 import { benchThreads, reportThreads } from "./threads.js";
 
@@ -18,6 +19,7 @@ const BENCHMARKS: Record<string, () => Promise<{ figures: unknown; table: string
   serialization: async () => withTable(await benchSerialization(), reportSerialization),
   lambda: async () => withTable(await benchLambda(), reportLambda),
   "caller-death": async () => withTable(await benchCallerDeath(), reportCallerDeath),
+  "lambda-faults": async () => withTable(await benchLambdaFaults(), reportLambdaFaults),
 };
 
 function withTable<T>(figures: T, report: (figures: T) => string) {

@@ -26,7 +26,16 @@ export interface SendOptions {
 /** Sends SQS refused as the sender's fault, or kept failing (after the SDK's own retries). */
 export class QueueSendError extends SquallError {}
 
-const MAX_RESENDS = 5;
+/** Which bodies of a send SQS took, and why it finally refused the others, by index into the bodies. */
+export interface SendReport {
+  readonly accepted: readonly number[];
+  readonly refused: readonly { readonly index: number; readonly reason: string }[];
+}
+
+/** Rounds a failed entry (or call) is sent again before it counts as refused. */
+const MAX_RESENDS = 8;
+/** The longest wait between rounds: enough for SQS to recover from throttling, short for a caller. */
+const MAX_RESEND_WAIT_MS = 5_000;
 
 /**
  * One SQS queue, with the few calls the runner needs, batched. The client is given an explicit
@@ -50,25 +59,63 @@ export class SqsQueue {
   }
 
   /**
-   * Sends every body, ten to a SendMessageBatch call (fewer when they are large). Entries SQS
-   * reports as failed for its own reasons (throttling, internal errors), and calls that fail
-   * for them after the SDK's retries, are sent again, so none is dropped; a call that went
-   * through is never repeated, so a failure of one call does not send the others twice.
+   * Sends every body, or throws a {@link QueueSendError} naming why the first refused one was
+   * (the others may have gone through). A sender that must know which went through uses
+   * {@link sendEach}.
    */
   async send(bodies: readonly string[], options: SendOptions = {}): Promise<void> {
+    const { refused } = await this.sendEach(bodies, options);
+    const first = refused[0];
+    if (first) {
+      throw new QueueSendError(
+        `Could not send ${refused.length} of ${bodies.length} messages to ${this.url}: ${first.reason}`,
+      );
+    }
+  }
+
+  /**
+   * Sends every body, ten to a SendMessageBatch call (fewer when they are large), and reports
+   * which SQS took and which it finally refused. Entries SQS reports as failed for its own reasons
+   * (throttling, internal errors), and calls that fail for them after the SDK's retries, are sent
+   * again, entry by entry, so that one failure never costs the others; a body is refused only when
+   * SQS blames the sender, or still fails after several rounds. A call whose answer was lost may
+   * have gone through: sending it again may enqueue a body twice, which at-least-once delivery allows.
+   */
+  async sendEach(bodies: readonly string[], options: SendOptions = {}): Promise<SendReport> {
     const delay = options.delaySeconds ?? 0;
     if (!Number.isInteger(delay) || delay < 0 || delay > SQS_MAX_DELAY_SECONDS) {
       throw new InvalidArgumentError(
         `Expected \`delaySeconds\` to be an integer from 0 to ${SQS_MAX_DELAY_SECONDS}, got \`${String(delay)}\``,
       );
     }
+    const accepted: number[] = [];
+    const refused: { index: number; reason: string }[] = [];
     // Ten to a call, and no more bytes per call than SQS takes.
-    await Promise.all(batchMessages(bodies).map((batch) => this.#sendBatch(batch, delay)));
+    let start = 0;
+    const batches = batchMessages(bodies).map((batch) => {
+      const first = start;
+      start += batch.length;
+      return this.#sendBatch(batch, first, delay, accepted, refused);
+    });
+    await Promise.all(batches);
+    return { accepted: accepted.sort((a, b) => a - b), refused: refused.sort((a, b) => a.index - b.index) };
   }
 
-  async #sendBatch(bodies: readonly string[], delay: number): Promise<void> {
-    let entries = bodies.map((body, i) => ({ Id: String(i), MessageBody: body, DelaySeconds: delay }));
+  async #sendBatch(
+    bodies: readonly string[],
+    first: number,
+    delay: number,
+    accepted: number[],
+    refused: { index: number; reason: string }[],
+  ): Promise<void> {
+    let entries = bodies.map((body, i) => ({
+      Id: String(first + i),
+      MessageBody: body,
+      DelaySeconds: delay,
+    }));
+    const index = (entry: { Id?: string }) => Number(entry.Id);
     for (let round = 0; entries.length > 0; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, resendWaitMs(round)));
       let answer: SendMessageBatchCommandOutput;
       try {
         answer = await this.#client.send(
@@ -76,25 +123,24 @@ export class SqsQueue {
         );
       } catch (error) {
         // The caller's mistake (no such queue, no permission) will not mend by trying again.
-        if ((error as { $fault?: string }).$fault === "client" || round >= MAX_RESENDS) {
-          throw new QueueSendError(`Could not send to ${this.url}: ${toError(error).message}`, {
-            cause: error,
-          });
+        if (isCallersMistake(error) || round >= MAX_RESENDS) {
+          const reason = toError(error).message;
+          for (const entry of entries) refused.push({ index: index(entry), reason });
+          return;
         }
-        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** round));
         continue;
       }
-      const failed = answer.Failed ?? [];
-      const senderFault = failed.find((entry) => entry.SenderFault);
-      if (senderFault) {
-        throw new QueueSendError(`SQS refused a message: ${senderFault.Code}: ${senderFault.Message ?? ""}`);
+      const retry = new Set<string>();
+      for (const failure of answer.Failed ?? []) {
+        if (failure.SenderFault || round >= MAX_RESENDS) {
+          const why = failure.SenderFault ? "SQS refused it" : `SQS kept failing it ${round + 1} times`;
+          refused.push({
+            index: Number(failure.Id),
+            reason: `${why}: ${failure.Code}: ${failure.Message ?? ""}`,
+          });
+        } else if (failure.Id !== undefined) retry.add(failure.Id);
       }
-      if (failed.length > 0 && round >= MAX_RESENDS) {
-        throw new QueueSendError(
-          `SQS kept failing ${failed.length} messages: ${failed[0]?.Code ?? "unknown"}`,
-        );
-      }
-      const retry = new Set(failed.map((entry) => entry.Id));
+      for (const success of answer.Successful ?? []) accepted.push(Number(success.Id));
       entries = entries.filter((entry) => retry.has(entry.Id));
     }
   }
@@ -150,4 +196,20 @@ export class SqsQueue {
       }),
     );
   }
+}
+
+/** The wait before resend round `round` (from 1): exponential, capped, with full jitter so that calls failed together spread out. */
+function resendWaitMs(round: number): number {
+  return Math.random() * Math.min(MAX_RESEND_WAIT_MS, 100 * 2 ** round);
+}
+
+/** Whether SQS blamed the caller for a call, and not its own load: throttling is a client error that mends. */
+function isCallersMistake(error: unknown): boolean {
+  const { $fault, $retryable, name } = error as {
+    $fault?: string;
+    $retryable?: { throttling?: boolean };
+    name?: string;
+  };
+  if ($fault !== "client" || $retryable?.throttling) return false;
+  return !/Throttl|TooManyRequests|RequestLimitExceeded/.test(name ?? "");
 }

@@ -9,6 +9,7 @@ import {
 import { BucketAccessDeniedError, InvalidArgumentError } from "../errors.js";
 import { assertValidKey } from "../storage/keys.js";
 import type { ResultStore, StoreLocator } from "../storage/result-store.js";
+import { MULTIPART_THRESHOLD, putInParts } from "./multipart.js";
 
 /**
  * Where an S3ResultStore keeps its results.
@@ -122,10 +123,13 @@ export class S3ResultStore implements ResultStore {
     };
   }
 
+  /** Writes `value` at `key`; values above {@link MULTIPART_THRESHOLD} go up in parts. */
   async put(key: string, value: Uint8Array): Promise<void> {
-    await this.#client
-      .send(new PutObjectCommand({ Bucket: this.bucket, Key: this.#key(key), Body: value }))
-      .catch((error) => this.#denied(error, "s3:PutObject", key));
+    const written =
+      value.byteLength > MULTIPART_THRESHOLD
+        ? putInParts(this.#client, this.bucket, this.#key(key), value)
+        : this.#client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.#key(key), Body: value }));
+    await written.catch((error) => this.#denied(error, "s3:PutObject", key));
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {

@@ -1,7 +1,8 @@
 // At-least-once delivery, end to end: real flows on LambdaTaskRunner against the local environment
 // (the embedded emulator, worker threads running functions/worker.ts, a coordinator thread).
-// Duplicated messages, workers that die, dead letters, 500/503 answers and a task that ignores
-// its deadline must each leave every task run with exactly one outcome, and no flow hanging.
+// Duplicated messages, workers that die, dead letters and a task that ignores its deadline must
+// each leave every task run with exactly one outcome, and no flow hanging (server errors, throttling
+// and lost answers: sends-under-faults.test.ts).
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -241,6 +242,55 @@ describe("LambdaTaskRunner on the local environment (visibility 30 s, 3 deliveri
     ]);
   });
 
+  it("replays each attempt's output and retry line here in attempt order, and records the retry lines", async () => {
+    // Hold attempt 1's report back so that attempt 2's, and the final one, reach the record first.
+    const reportsAttempt1 = (body: string) =>
+      (JSON.parse(body) as { outcomes?: Outcome[] }).outcomes?.some(
+        (outcome) => outcome.attempt === 1 && outcome.status === "retrying",
+      ) ?? false;
+    local.injectFaults({ delaySends: { when: reportsAttempt1, ms: 2_000 } });
+    const seen: string[] = [];
+    configureLogging({ write: (line) => seen.push(line) });
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      seen.push(String(chunk));
+      return true;
+    });
+    let future: TaskFuture<string> | undefined;
+    const retried = flow(
+      { taskRunner: new LambdaTaskRunner(local.address) },
+      async function retriedWithAnEarlyReport() {
+        future = failsTwice.submit();
+        return future;
+      },
+    );
+
+    let state: Awaited<ReturnType<typeof retried.run>>;
+    try {
+      state = await retried.run();
+    } finally {
+      stdout.mockRestore();
+    }
+
+    expect(state.type === "COMPLETED" && state.result).toBe("attempt 3 succeeds");
+    const retryLine = (attempt: number) =>
+      `Attempt ${attempt} failed with Error: attempt ${attempt} fails. Retry ${attempt}/2 starts in 0 s.`;
+    // The terminal's lines in the order written (a log line leads with its time and run).
+    const lines = seen.flatMap(
+      (text) => text.match(/attempt \d ran|Attempt \d failed.*starts in \d+ s\./) ?? [],
+    );
+    expect(lines).toEqual(["attempt 1 ran", retryLine(1), "attempt 2 ran", retryLine(2), "attempt 3 ran"]);
+    const { all } = await readRecord(local, state.flowRun.id);
+    const recorded = all
+      .filter((outcome) => outcome.taskRunId === future?.taskRunId)
+      .sort((a, b) => a.attempt - b.attempt)
+      .map((outcome) => outcome.logs.map((entry) => ("stream" in entry ? entry.text : entry.message)));
+    expect(recorded).toEqual([
+      ["attempt 1 ran", retryLine(1)],
+      ["attempt 2 ran", retryLine(2)],
+      ["attempt 3 ran"],
+    ]);
+  });
+
   it("fails a task run that ignores its AbortSignal at its deadline, long before it would return", async () => {
     let future: TaskFuture<string> | undefined;
     const waitsTooLong = flow(
@@ -296,44 +346,6 @@ describe("LambdaTaskRunner on the local environment (visibility 2 s, 2 deliverie
     expect(error).toBeInstanceOf(CrashedError);
     expect(error?.message).toMatch(/delivered (\d+ times|repeatedly) without an outcome/);
     expect(linesOf(join(traces, "deliveries"))).toHaveLength(2); // maxReceiveCount, then dead-lettered
-  });
-
-  // A coordinator batch whose S3 calls still fail after the AWS SDK's 3 attempts is reported as failed and
-  // comes back after the completion queue's visibility timeout (30 s in the local environment, whatever
-  // `visibilitySeconds` says): slow, but nothing lost. The bound allows one such redelivery; a flow still
-  // running after it has lost an outcome (or hit two such redeliveries in a row, which should be very rare).
-  it("retries S3 and SQS calls answered with 500 and 503, losing no task run", {
-    timeout: 50_000,
-  }, async () => {
-    const traces = await tracesDir("faults");
-    const xs = Array.from({ length: 100 }, (_, i) => i);
-    let futures: TaskFuture<number>[] = [];
-    const tripleUnderFaults = flow(
-      { taskRunner: new LambdaTaskRunner(local.address) },
-      async function tripleUnderFaults(values: number[]) {
-        futures = tripleCounted.map(unmapped(traces), values);
-        return futures;
-      },
-    );
-    const faultsBefore = local.emulator.faultsInjected;
-    local.injectFaults({ rate: 0.25, statuses: [500, 503] });
-
-    const state = await within(45_000, tripleUnderFaults.run(xs));
-
-    const faults = local.emulator.faultsInjected - faultsBefore;
-    local.injectFaults(undefined);
-    expect(faults).toBeGreaterThan(0);
-    expect(state).not.toBe("still running");
-    if (state === "still running") return;
-    expect(state.type).toBe("COMPLETED");
-    expect(state.type === "COMPLETED" && state.result).toEqual(xs.map((x) => 3 * x));
-    expect(futures.map((future) => future.state.name)).toEqual(Array(100).fill("Completed"));
-    const ids = futures.map((future) => future.taskRunId);
-    const { outcomes } = await readRecord(local, state.flowRun.id);
-    expect([...outcomes.keys()].sort()).toEqual([...ids].sort());
-    for (const id of ids) {
-      expect(outcomes.get(id)?.map((outcome) => outcome.status)).toEqual(["completed"]);
-    }
   });
 });
 

@@ -172,6 +172,77 @@ describe("the emulator's fault layer", () => {
     expect(emulator.faultsInjected - before).toBeGreaterThanOrEqual(6);
   });
 
+  it("throttles raw requests as SQS and S3 do: RequestThrottled (400) and SlowDown (503), before any state changes", async () => {
+    emulator.injectFaults({ throttle: 1 });
+    const send = await rawSqs("SendMessage", { QueueUrl: queueUrl, MessageBody: "throttled" });
+    const put = await fetch(`${emulator.endpoint}/${bucket}/throttled`, { method: "PUT", body: "throttled" });
+    emulator.injectFaults(undefined);
+
+    expect(send.status).toBe(400);
+    expect(JSON.parse(await send.text())).toEqual({
+      __type: "RequestThrottled",
+      message: "Rate exceeded (injected)",
+    });
+    expect(put.status).toBe(503);
+    expect(await put.text()).toContain("<Code>SlowDown</Code>");
+    expect(await drain()).toEqual([]);
+    await expect(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: "throttled" }))).rejects.toMatchObject({
+      name: "NotFound",
+    });
+  });
+
+  it("lets SDK clients through throttling by their retries", async () => {
+    const before = emulator.faultsInjected;
+    emulator.injectFaults({ throttle: 0.5 });
+
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: "slowed", Body: "slowed" }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "slowed" }));
+    emulator.injectFaults(undefined);
+
+    expect(emulator.faultsInjected - before).toBeGreaterThanOrEqual(1);
+    expect((await drain()).map((m) => m.body)).toEqual(["slowed"]);
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "slowed" }));
+    expect(await object.Body?.transformToString()).toBe("slowed");
+  });
+
+  it("loses answers after serving the request: a 500, then a dropped connection, and the request took effect", async () => {
+    const before = emulator.faultsInjected;
+    emulator.injectFaults({ loseResponses: 1 });
+    const first = await rawSqs("SendMessage", { QueueUrl: queueUrl, MessageBody: "served, answer lost" });
+    const second = await fetch(`${emulator.endpoint}/${bucket}/lost-answer`, {
+      method: "PUT",
+      body: "kept",
+    }).then(
+      (response) => response.status,
+      (error: Error) => error.name,
+    );
+    emulator.injectFaults(undefined);
+
+    expect(first.status).toBe(500);
+    expect(JSON.parse(await first.text())).toMatchObject({ __type: "InternalError" });
+    expect(second).toBe("TypeError"); // fetch failed: the connection closed without an answer
+    expect(emulator.faultsInjected - before).toBe(2);
+    expect((await drain()).map((m) => m.body)).toEqual(["served, answer lost"]);
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "lost-answer" }));
+    expect(await object.Body?.transformToString()).toBe("kept");
+  });
+
+  it("applies faults only to the actions named", async () => {
+    emulator.injectFaults({ rate: 1, actions: ["SendMessage"] });
+
+    const list = await rawSqs("ListQueues", {});
+    const get = await rawS3();
+    const send = await rawSqs("SendMessage", { QueueUrl: queueUrl, MessageBody: "refused" });
+    emulator.injectFaults({ rate: 1, actions: ["S3:PUT"] });
+    const put = await fetch(`${emulator.endpoint}/${bucket}/only-puts`, { method: "PUT", body: "x" });
+    const listed = await rawS3();
+
+    expect([list.status, get.status]).toEqual([200, 200]);
+    expect([500, 503]).toContain(send.status);
+    expect([500, 503]).toContain(put.status);
+    expect(listed.status).toBe(200);
+  });
+
   it("enqueues each SQS send twice with duplicateMessages, as at-least-once delivery allows", async () => {
     const before = emulator.faultsInjected;
     emulator.injectFaults({ duplicateMessages: true });
@@ -231,6 +302,12 @@ describe("the emulator's fault layer", () => {
     );
     expect(() => emulator.injectFaults({ rate: Number.NaN })).toThrow(RangeError);
     expect(() => emulator.injectFaults({ rate: -0.1 })).toThrow(RangeError);
+    expect(() => emulator.injectFaults({ throttle: 2 })).toThrow(
+      "Expected `throttle` to be a number from 0 to 1, got `2`",
+    );
+    expect(() => emulator.injectFaults({ loseResponses: -1 })).toThrow(
+      "Expected `loseResponses` to be a number from 0 to 1, got `-1`",
+    );
 
     expect([500, 503]).toContain((await rawS3()).status);
   });

@@ -348,6 +348,25 @@ describe("LambdaTaskRunner on the local environment", () => {
     expect(keys.filter((key) => key.startsWith(resultPrefix))).toHaveLength(1);
   });
 
+  // The emulator takes at most 11 MiB a request, as S3 takes 5 GiB a PutObject: values above 8 MiB
+  // go up in parts. 20 MiB each way keeps the test's memory modest.
+  it("carries a 20 MiB argument and a 20 MiB result through the bucket, in parts", {
+    timeout: 60_000,
+  }, async () => {
+    const text = "don't panic ".repeat(1_800_000); // 21.6 MB, above 20 MiB
+    const big = flow({ taskRunner: runner }, async function twentyMebibytes() {
+      const described = describeText.submit(text);
+      const blob = makeBlob.submit(10 * 1024 * 1024); // 20 MiB
+      return { described: await described.result(), blob: await blob.result() };
+    });
+
+    const { described, blob } = await big();
+
+    expect(described).toEqual({ length: 21_600_000, words: 3_600_000 });
+    expect(blob.length).toBe(20 * 1024 * 1024);
+    expect(blob === "ab".repeat(10 * 1024 * 1024)).toBe(true); // not toBe: a failure would print 20 MiB
+  });
+
   it("sends through the bucket arguments too large for a message, whatever inlineArgBytes says", async () => {
     const text = "don't panic ".repeat(25_000); // 300 KB
     const generous = new LambdaTaskRunner({ ...local.address, inlineArgBytes: 1_000_000 });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError } from "squall";
 import { type Emulator, startEmulator } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -67,8 +67,106 @@ describe("SqsQueue against the emulator", () => {
     const error = await queue.send(["{}"]).catch((thrown: Error) => thrown);
     expect(error).toBeInstanceOf(QueueSendError);
     expect((error as Error).message).toMatch(
-      new RegExp(`^Could not send to ${url.replace(/[.?]/g, "\\$&")}: `),
+      new RegExp(`^Could not send 1 of 1 messages to ${url.replace(/[.?]/g, "\\$&")}: `),
     );
+  });
+
+  it("reports which bodies SQS took and which it refused, sending again only the entries that failed", async () => {
+    const sent: string[][] = [];
+    // SQS refuses "refused" entries as the sender's fault, and fails "flaky" ones once for its own reasons.
+    let flakyFailed = false;
+    const picky = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== "send") return Reflect.get(target, property, receiver);
+        return async (command: SendMessageBatchCommand) => {
+          const entries = command.input.Entries ?? [];
+          sent.push(entries.map((entry) => entry.MessageBody ?? ""));
+          const failed = entries.filter(
+            (entry) => entry.MessageBody === "refused" || (entry.MessageBody === "flaky" && !flakyFailed),
+          );
+          const passed = entries.filter((entry) => !failed.includes(entry));
+          flakyFailed ||= failed.some((entry) => entry.MessageBody === "flaky");
+          const answer = passed.length
+            ? await target.send(new SendMessageBatchCommand({ ...command.input, Entries: passed }))
+            : { Successful: [] };
+          return {
+            Successful: answer.Successful,
+            Failed: failed.map((entry) => ({
+              Id: entry.Id,
+              SenderFault: entry.MessageBody === "refused",
+              Code: entry.MessageBody === "refused" ? "InvalidParameterValue" : "InternalError",
+              Message: "injected",
+            })),
+          };
+        };
+      },
+    });
+    const url = await emulator.createQueue(name("picky"));
+    const queue = new SqsQueue({ url, client: picky });
+
+    const report = await queue.sendEach(["a", "refused", "flaky", "b"]);
+
+    expect(report).toEqual({
+      accepted: [0, 2, 3],
+      refused: [{ index: 1, reason: "SQS refused it: InvalidParameterValue: injected" }],
+    });
+    expect(sent).toEqual([["a", "refused", "flaky", "b"], ["flaky"]]);
+    expect((await drain(new SqsQueue({ url, client }))).sort()).toEqual(["a", "b", "flaky"]);
+  });
+
+  it("refuses every body of a call that is the sender's fault, and takes the other calls' bodies", async () => {
+    const url = await emulator.createQueue(name("half"));
+    let calls = 0;
+    const halfDenied = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== "send") return Reflect.get(target, property, receiver);
+        return (command: unknown) => {
+          calls += 1;
+          if (calls === 1) {
+            return Promise.reject(
+              Object.assign(new Error("Access to the resource is denied."), { $fault: "client" }),
+            );
+          }
+          return target.send(command as never);
+        };
+      },
+    });
+    const queue = new SqsQueue({ url, client: halfDenied });
+    const bodies = Array.from({ length: 15 }, (_, i) => `body ${i}`);
+
+    const report = await queue.sendEach(bodies);
+
+    expect(report.accepted).toEqual([10, 11, 12, 13, 14]);
+    expect(report.refused).toEqual(
+      Array.from({ length: 10 }, (_, index) => ({ index, reason: "Access to the resource is denied." })),
+    );
+    expect(calls).toBe(2);
+    expect((await drain(queue)).sort()).toEqual(bodies.slice(10).sort());
+  });
+
+  it("keeps sending a call that SQS throttles, a client error that mends", async () => {
+    let calls = 0;
+    const throttled = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property !== "send") return Reflect.get(target, property, receiver);
+        return (command: unknown) => {
+          calls += 1;
+          if (calls === 1) {
+            const error = Object.assign(new Error("Rate exceeded"), {
+              name: "RequestThrottled",
+              $fault: "client",
+            });
+            return Promise.reject(error);
+          }
+          return target.send(command as never);
+        };
+      },
+    });
+    const queue = new SqsQueue({ url: await emulator.createQueue(name("throttled")), client: throttled });
+
+    expect(await queue.sendEach(["only"])).toEqual({ accepted: [0], refused: [] });
+    expect(calls).toBe(2);
+    expect(await drain(queue)).toEqual(["only"]);
   });
 
   it("holds delayed messages back", async () => {

@@ -6,7 +6,7 @@ import {
   TaskMessageSchema,
   WIRE_VERSION,
 } from "../../sdk/aws/wire/messages.js";
-import { batchMessages, packMessages, SQS_MAX_BATCH } from "../../sdk/aws/wire/pack.js";
+import { batchMessages, packCounts, packMessages, SQS_MAX_BATCH } from "../../sdk/aws/wire/pack.js";
 
 function taskMessage(): TaskMessage {
   return {
@@ -96,6 +96,16 @@ describe("packing", () => {
   it("caps the records per message", () => {
     const bodies = packMessages("[", ["1", "2", "3", "4", "5"], "]", { maxRecords: 2 });
     expect(bodies).toEqual(["[1,2]", "[3,4]", "[5]"]);
+  });
+
+  it("tells how many records each message takes, as packMessages packs them", () => {
+    const records = Array.from({ length: 1_000 }, (_, i) => record(i));
+    const counts = packCounts('{"tasks":[', records, "]}", { maxMessageBytes: 10_000 });
+    const bodies = packMessages('{"tasks":[', records, "]}", { maxMessageBytes: 10_000 });
+
+    expect(counts.length).toBe(bodies.length);
+    expect(bodies.map((body) => (JSON.parse(body) as { tasks: unknown[] }).tasks.length)).toEqual(counts);
+    expect(packCounts("[", ["1", "2", "3", "4", "5"], "]", { maxRecords: 2 })).toEqual([2, 2, 1]);
   });
 
   it("refuses a record that cannot fit even alone", () => {

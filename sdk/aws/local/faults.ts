@@ -1,12 +1,29 @@
 import { setTimeout as wait } from "node:timers/promises";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
-/** Which requests an emulator answers with a server error instead of serving them. */
+/** Which requests an emulator fails, and how. */
 export interface FaultOptions {
   /** The share of requests to fail, from 0 to 1: 0.2 fails every fifth. @default 0 */
   readonly rate?: number;
   /** The statuses to answer, in turn. @default [500, 503] */
   readonly statuses?: readonly number[];
+  /**
+   * The share of requests, from 0 to 1, refused as throttled before they touch any state: SQS
+   * answers 400 `RequestThrottled`, S3 503 `SlowDown`, which the SDK retries with a longer backoff.
+   * @default 0
+   */
+  readonly throttle?: number;
+  /**
+   * The share of requests, from 0 to 1, served (the send enqueued, the object written) whose answer
+   * is then lost: the client gets a 500 or a dropped connection, in turn, and cannot tell whether
+   * the request took effect. @default 0
+   */
+  readonly loseResponses?: number;
+  /**
+   * Which requests `rate`, `throttle` and `loseResponses` apply to: SQS actions by name
+   * (`SendMessageBatch`), S3 requests as `S3:` and the method (`S3:PUT`). @default every request
+   */
+  readonly actions?: readonly string[];
   /**
    * Enqueue every message sent to SQS twice, as at-least-once delivery allows.
    * @default false
@@ -32,42 +49,62 @@ export interface FaultSwitch {
 }
 
 /**
- * A layer in front of the emulator's handlers that answers a steady share of requests with
- * 500 or 503, shaped as S3 (XML) or SQS (JSON) send them, before the request touches any
- * state: what AWS does when it is overloaded. Failures are spread evenly (every n-th request),
- * so a test sees the same pattern each run.
+ * A layer in front of the emulator's handlers that fails a steady share of requests as AWS does
+ * when it is overloaded: 500 or 503 (`rate`), or throttling (`throttle`), shaped as S3 (XML) or
+ * SQS (JSON) send them, before the request touches any state; or, after serving a request, loses
+ * its answer (`loseResponses`). Failures are spread evenly (every n-th request of each kind), so
+ * a test sees the same pattern each run.
  *
  * @internal Fastify is fauxqs's, an optional peer: the build leaves this out of the published
  * declarations (stripInternal), so that squall/aws type-checks where fauxqs is not installed.
  */
 export function installFaults(app: FastifyInstance): FaultSwitch {
   let options: FaultOptions | undefined;
-  let seen = 0;
+  let failures = everyNth(0);
+  let throttles = everyNth(0);
+  let losses = everyNth(0);
   let injected = 0;
   let turn = 0; // which of the statuses answers next, from the first with each setting
+  let lossTurn = 0; // a 500 or a dropped connection, in turn
+  const outside = (request: FastifyRequest) =>
+    !options ||
+    request.headers[REPLAYED] !== undefined ||
+    request.headers[INTERNAL_HEADER] !== undefined ||
+    (options.actions !== undefined && !options.actions.includes(actionOf(request)));
   app.addHook("onRequest", async (request, reply) => {
-    const rate = options?.rate ?? 0;
-    if (!options || rate <= 0 || request.headers[REPLAYED] !== undefined) return;
-    if (request.headers[INTERNAL_HEADER] !== undefined) return;
-    seen += 1;
-    if (Math.floor(seen * rate) === Math.floor((seen - 1) * rate)) return;
-    const statuses = options.statuses ?? [500, 503];
+    if (outside(request)) return;
+    const sqs = request.headers["x-amz-target"] !== undefined;
+    if (throttles()) {
+      injected += 1;
+      const message = "Rate exceeded (injected)";
+      if (sqs) return sqsError(reply, 400, "RequestThrottled", message);
+      return s3Error(reply, 503, "SlowDown", "Please reduce your request rate. (injected)");
+    }
+    if (!failures()) return;
+    const statuses = options?.statuses ?? [500, 503];
     const status = statuses[turn++ % statuses.length] ?? 500;
     injected += 1;
     const code = status === 503 ? "ServiceUnavailable" : "InternalError";
     const message = "We encountered an internal error. Please try again. (injected)";
-    if (request.headers["x-amz-target"] !== undefined) {
-      return reply
-        .code(status)
-        .header("content-type", "application/x-amz-json-1.0")
-        .send(JSON.stringify({ __type: code, message }));
+    return sqs ? sqsError(reply, status, code, message) : s3Error(reply, status, code, message);
+  });
+  // After the handler has served the request: its answer is lost on the way back.
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (!options?.loseResponses || outside(request)) return payload;
+    if (reply.statusCode >= 300 || !losses()) return payload;
+    injected += 1;
+    if (lossTurn++ % 2 === 1) {
+      request.raw.socket?.destroy();
+      return payload;
     }
-    return reply
-      .code(status)
-      .header("content-type", "application/xml")
-      .send(
-        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
-      );
+    const message = "We encountered an internal error. Please try again. (injected after serving)";
+    reply.code(500);
+    if (request.headers["x-amz-target"] !== undefined) {
+      reply.header("content-type", "application/x-amz-json-1.0");
+      return JSON.stringify({ __type: "InternalError", message });
+    }
+    reply.header("content-type", "application/xml");
+    return s3ErrorXml("InternalError", message);
   });
   app.addHook("preHandler", async (request) => {
     const delay = options?.delaySends;
@@ -89,18 +126,58 @@ export function installFaults(app: FastifyInstance): FaultSwitch {
   });
   return {
     set(next) {
-      const rate = next?.rate ?? 0;
-      if (next !== undefined && (typeof rate !== "number" || !(rate >= 0 && rate <= 1))) {
-        throw new RangeError(`Expected \`rate\` to be a number from 0 to 1, got \`${String(rate)}\``);
+      for (const [name, rate] of [
+        ["rate", next?.rate],
+        ["throttle", next?.throttle],
+        ["loseResponses", next?.loseResponses],
+      ] as const) {
+        if (rate !== undefined && (typeof rate !== "number" || !(rate >= 0 && rate <= 1))) {
+          throw new RangeError(`Expected \`${name}\` to be a number from 0 to 1, got \`${String(rate)}\``);
+        }
       }
       options = next;
-      seen = 0;
+      failures = everyNth(next?.rate ?? 0);
+      throttles = everyNth(next?.throttle ?? 0);
+      losses = everyNth(next?.loseResponses ?? 0);
       turn = 0;
+      lossTurn = 0;
     },
     get injected() {
       return injected;
     },
   };
+}
+
+/** Counts calls and says yes to a steady `rate` of them, evenly spread: 0.25 says yes to every fourth. */
+function everyNth(rate: number): () => boolean {
+  let seen = 0;
+  return () => {
+    if (rate <= 0) return false;
+    seen += 1;
+    return Math.floor(seen * rate) !== Math.floor((seen - 1) * rate);
+  };
+}
+
+/** A request's action, as `actions` names it. */
+function actionOf(request: FastifyRequest): string {
+  const target = request.headers["x-amz-target"];
+  if (typeof target === "string") return target.replace(/^AmazonSQS\./, "");
+  return `S3:${request.method}`;
+}
+
+function sqsError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply
+    .code(status)
+    .header("content-type", "application/x-amz-json-1.0")
+    .send(JSON.stringify({ __type: code, message }));
+}
+
+function s3Error(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).header("content-type", "application/xml").send(s3ErrorXml(code, message));
+}
+
+function s3ErrorXml(code: string, message: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
 }
 
 function isSend(headers: Record<string, unknown>): boolean {

@@ -18,7 +18,7 @@ import { learnErrorClassesOf } from "../../serialization/errors.js";
 import { defaultSerializer, type Serializer } from "../../serialization/serializer.js";
 import { StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
-import type { SqsQueue } from "../queue.js";
+import type { SendReport, SqsQueue } from "../queue.js";
 import { DEFAULT_SILENT_AFTER_SECONDS } from "../record/heartbeat.js";
 import type { Segment } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
@@ -30,13 +30,14 @@ import {
   type TaskRecord,
   WIRE_VERSION,
 } from "../wire/messages.js";
-import { packMessages, SQS_MAX_BYTES, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
+import { packCounts, SQS_MAX_BYTES, SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
 import { asPayload, inlineBytes } from "../wire/payload.js";
 import { markRunCancelled, newRunKey, storeRunKey } from "../wire/run-key.js";
 import { SEAL_BYTES, seal } from "../wire/seal.js";
 import { sqsSafeJson } from "../wire/sqs-text.js";
 import { type FollowerOptions, RecordFollower } from "./follower.js";
 import { CallerHeartbeat } from "./heartbeat.js";
+import { reportUnsent, type Unsent, unsentOutcomeMessage } from "./unsent.js";
 
 /** What a session needs of its runner: where to send, where to read. */
 export interface Connection {
@@ -69,6 +70,10 @@ interface Waiting {
   readonly first: number;
   /** The attempts before the final one whose outcomes the record holds. */
   earlier?: Set<number>;
+  /** Earlier attempts' outcomes come ahead of an attempt before them, held until it is replayed. */
+  held?: Map<number, Outcome>;
+  /** The next attempt whose output to replay: each attempt's, in attempt order, whatever order they come in. */
+  replayNext: number;
   /** The run's final outcome, held until the record has each attempt before it. */
   final?: Outcome;
 }
@@ -192,7 +197,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     this.#heartbeat.start(this.#storeKey());
     return new Promise((resolve) => {
       const id = attempt.taskRun.id;
-      this.#waiting.set(id, { attempt, resolve, first: attempt.taskRun.attempts });
+      const first = attempt.taskRun.attempts;
+      this.#waiting.set(id, { attempt, resolve, first, replayNext: first });
       this.#enqueue(attempt).catch((error) => this.#settle(id, { status: "crashed", error: toError(error) }));
     });
   }
@@ -277,27 +283,78 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     const head = sqsSafeJson(
       `{"v":${WIRE_VERSION},"flowRunId":${JSON.stringify(flowRun.id)},"flowRunName":${JSON.stringify(flowRun.name)},"flowName":${JSON.stringify(flowRun.flowName)},"tasks":[`,
     );
-    for (const id of outbox.keys()) {
-      this.#sent.add(id);
-      this.#sentCount += 1;
+    const ids = [...outbox.keys()];
+    // Taken now: a run cancelled while its send is out is no longer awaited, but is reported all the same.
+    const named = new Map<string, Omit<Unsent, "reason">>();
+    for (const id of ids) {
+      const run = this.#waiting.get(id)?.attempt.taskRun;
+      if (run) named.set(id, { taskRunId: id, taskRunName: run.name, attempt: run.attempts });
     }
+    const records = [...outbox.values()];
+    let counts: number[];
     try {
-      const bodies = packMessages(head, [...outbox.values()], "]}", {
+      counts = packCounts(head, records, "]}", {
         maxRecords: this.#options.tasksPerMessage,
         maxMessageBytes: MAX_UNSIGNED_BYTES,
       });
       await this.#storeKey();
-      // which tries again what SQS failed
-      await this.#connection.tasks.send(bodies.map((body) => seal(this.#key, "tasks", body)));
-      this.#follower.poke();
     } catch (error) {
-      // Possibly sent in part: what did arrive still runs, and its outcome is ignored.
-      for (const id of outbox.keys()) {
+      // Nothing was sent (and without a stored key nothing can be recorded): these runs end here.
+      for (const id of ids) {
         this.#settle(id, {
           status: "crashed",
           error: new CrashedError(`Could not send task run to the task queue: ${toError(error).message}`),
         });
       }
+      return;
+    }
+    // Sent from here on: the flow-returned notice counts each, whether it ran or was reported unsent.
+    for (const id of ids) {
+      this.#sent.add(id);
+      this.#sentCount += 1;
+    }
+    const runsOf: string[][] = [];
+    const bodies: string[] = [];
+    let start = 0;
+    for (const count of counts) {
+      runsOf.push(ids.slice(start, start + count));
+      bodies.push(seal(this.#key, "tasks", `${head}${records.slice(start, start + count).join(",")}]}`));
+      start += count;
+    }
+    let refused: SendReport["refused"];
+    try {
+      ({ refused } = await this.#connection.tasks.sendEach(bodies));
+    } catch (error) {
+      const reason = toError(error).message;
+      refused = bodies.map((_, index) => ({ index, reason }));
+    }
+    this.#follower.poke();
+    await this.#reportUnsent(
+      refused.flatMap(({ index, reason }) =>
+        (runsOf[index] ?? []).map((id) => ({ ...(named.get(id) as Omit<Unsent, "reason">), reason })),
+      ),
+    );
+  }
+
+  /**
+   * Runs whose message SQS finally refused are reported Crashed through the record, so that
+   * the record and this session agree; those whose report is refused too end here at once.
+   */
+  async #reportUnsent(runs: readonly Unsent[]): Promise<void> {
+    if (runs.length === 0) return;
+    let unreported: { run: Unsent; reason: string }[];
+    try {
+      unreported = await reportUnsent(this.#connection.completions, this.#key, this.#flowRun.id, runs);
+    } catch (error) {
+      unreported = runs.map((run) => ({ run, reason: toError(error).message }));
+    }
+    for (const { run, reason } of unreported) {
+      this.#settle(run.taskRunId, {
+        status: "crashed",
+        error: new CrashedError(
+          `${unsentOutcomeMessage(run)} Its Crashed outcome could not be recorded either (${reason}); the coordinator's sweep records it later.`,
+        ),
+      });
     }
   }
 
@@ -314,13 +371,16 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       // The record's first final outcome of a run is the one that counts; any after it is an
       // earlier attempt's, come late (a worker queues a retry before it reports the attempt).
       if (outcome.status === "retrying" || waiting.final) {
-        replay(waiting, outcome);
         waiting.earlier ??= new Set();
         waiting.earlier.add(outcome.attempt);
+        waiting.held ??= new Map();
+        waiting.held.set(outcome.attempt, outcome);
+        replayInOrder(waiting);
       } else waiting.final = outcome;
       const final = waiting.final;
       if (!final || !hasEarlier(waiting, final.attempt)) continue;
       this.#waiting.delete(outcome.taskRunId);
+      replayInOrder(waiting);
       replay(waiting, final);
       void this.#decode(final, waiting.attempt).then(waiting.resolve);
     }
@@ -402,6 +462,15 @@ function hasEarlier(waiting: Waiting, attempt: number): boolean {
     if (!waiting.earlier?.has(earlier)) return false;
   }
   return true;
+}
+
+/** Replays the held attempts that come next, in attempt order, up to the first still missing. */
+function replayInOrder(waiting: Waiting): void {
+  for (let next = waiting.held?.get(waiting.replayNext); next; next = waiting.held?.get(waiting.replayNext)) {
+    waiting.held?.delete(waiting.replayNext);
+    waiting.replayNext += 1;
+    replay(waiting, next);
+  }
 }
 
 /** An outcome's logs, in the run's scope, so that whoever follows this process's output knows whose they are. */

@@ -28,29 +28,49 @@ export function packMessages(
   tail: string,
   limits: PackLimits = {},
 ): string[] {
+  const bodies: string[] = [];
+  let start = 0;
+  for (const count of packCounts(head, records, tail, limits)) {
+    bodies.push(head + records.slice(start, start + count).join(",") + tail);
+    start += count;
+  }
+  return bodies;
+}
+
+/**
+ * How many records each message {@link packMessages} makes of them takes, in order: what a
+ * sender needs to tell which records a refused message carried.
+ */
+export function packCounts(
+  head: string,
+  records: readonly string[],
+  tail: string,
+  limits: PackLimits = {},
+): number[] {
   const maxBytes = limits.maxMessageBytes ?? SQS_MAX_BYTES;
   const maxRecords = limits.maxRecords ?? 500;
   const frame = Buffer.byteLength(head) + Buffer.byteLength(tail);
-  const bodies: string[] = [];
-  let current: string[] = [];
+  const counts: number[] = [];
+  let current = 0;
   let size = frame;
   for (const record of records) {
-    const bytes = Buffer.byteLength(record) + (current.length > 0 ? 1 : 0);
-    if (frame + Buffer.byteLength(record) > maxBytes) {
+    const recordBytes = Buffer.byteLength(record);
+    if (frame + recordBytes > maxBytes) {
       throw new RangeError(
-        `A task record of ${Buffer.byteLength(record)} bytes cannot fit in a message of ${maxBytes} bytes.`,
+        `A task record of ${recordBytes} bytes cannot fit in a message of ${maxBytes} bytes.`,
       );
     }
-    if (current.length > 0 && (size + bytes > maxBytes || current.length >= maxRecords)) {
-      bodies.push(head + current.join(",") + tail);
-      current = [];
+    const bytes = recordBytes + (current > 0 ? 1 : 0);
+    if (current > 0 && (size + bytes > maxBytes || current >= maxRecords)) {
+      counts.push(current);
+      current = 0;
       size = frame;
     }
-    size += Buffer.byteLength(record) + (current.length > 0 ? 1 : 0);
-    current.push(record);
+    size += recordBytes + (current > 0 ? 1 : 0);
+    current += 1;
   }
-  if (current.length > 0) bodies.push(head + current.join(",") + tail);
-  return bodies;
+  if (current > 0) counts.push(current);
+  return counts;
 }
 
 /** Groups message bodies into SendMessageBatch calls: at most ten, and at most `maxBytes` in all. */

@@ -11,6 +11,7 @@ import { confinedOpener, isUnder } from "./confinement.js";
 import { type WorkerDeadline, withDeadline } from "./deadline.js";
 import { errorPayload } from "./error-payload.js";
 import { retryDelaySeconds } from "./retry-delay.js";
+import { retryLine } from "./retry-line.js";
 import type { RunLogs } from "./run-logs.js";
 import { StorageUnavailableError } from "./storage-apart.js";
 import { findRecordTask, type TaskLookupOptions } from "./task-lookup.js";
@@ -134,6 +135,11 @@ export function createRecordRunner(options: RecordRunnerOptions) {
       }
       const payload = await errorPayload(error, runOf(message, record), store, options.inlineBytes);
       const status = retry === undefined ? "failed" : "retrying";
+      if (retry !== undefined) {
+        // The line the local runners print, carried in the attempt's outcome for the caller to replay.
+        const retries = record.retry?.retries ?? def?.settings.retries ?? 0;
+        entries.push(retryLine(message, record, error, retries, retry));
+      }
       return { outcome: { ...base, status, serializer: "default", payload, endedAt: Date.now() }, retry };
     } finally {
       logs.close(record.taskRunId);
