@@ -7,6 +7,7 @@ import { benchCallerDeath, reportCallerDeath } from "./caller-death.js";
 import { benchCore, reportCore } from "./core.js";
 import { benchLambda, reportLambda } from "./lambda.js";
 import { benchLambdaFaults, reportLambdaFaults } from "./lambda-faults.js";
+import { benchMixedLatency, reportMixedLatency } from "./mixed-latency.js";
 import { benchSerialization, reportSerialization } from "./serialization.js";
 import { benchThreads, reportThreads } from "./threads.js";
 
@@ -20,6 +21,7 @@ const BENCHMARKS: Record<string, () => Promise<{ figures: unknown; table: string
   lambda: async () => withTable(await benchLambda(), reportLambda),
   "caller-death": async () => withTable(await benchCallerDeath(), reportCallerDeath),
   "lambda-faults": async () => withTable(await benchLambdaFaults(), reportLambdaFaults),
+  "mixed-latency": async () => withTable(await benchMixedLatency(), reportMixedLatency),
 };
 
 function withTable<T>(figures: T, report: (figures: T) => string) {

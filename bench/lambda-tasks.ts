@@ -5,3 +5,9 @@ import { task } from "squall";
 export const noopInLambda = task(function noopInLambda(i: number) {
   return i;
 });
+
+/** Waits `ms` and returns it: short and long runs mixed, for completion latency. */
+export const sleepInLambda = task(async function sleepInLambda(ms: number) {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return ms;
+});
