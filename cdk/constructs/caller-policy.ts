@@ -15,17 +15,14 @@ export interface CallerPolicyProps {
   readonly flowRunner: IFunction;
 }
 
-/** Why a caller needs each permission: the README lists the same. */
-export const CALLER_PERMISSIONS = {
-  SendTaskRuns: "send task runs to the task queue, and the flow-returned notice to the completion queue",
-  ReadAndWriteRecords:
-    "follow the run's record, read stored results, and store arguments too large for a message, under runs/",
-  WriteRunKeys: "write each flow run's signing key (and mark it cancelled) under keys/",
-  ListBucket:
-    "S3 answers 403 instead of 404 for a record segment not written yet without it; `squall runs` lists runs",
-  FindStack: "resolve `LambdaTaskRunner({ stack })` and `squall ... --stack` from the stack's outputs",
-  StartFlows: "start flows by name through the flow-runner function",
-} as const;
+/** The policy's statements, each one reason a caller has (the README lists them with why). */
+type CallerStatement =
+  | "SendTaskRuns"
+  | "ReadAndWriteRecords"
+  | "WriteRunKeys"
+  | "ListBucket"
+  | "FindStack"
+  | "StartFlows";
 
 export class CallerPolicy extends Construct {
   readonly policy: ManagedPolicy;
@@ -33,7 +30,7 @@ export class CallerPolicy extends Construct {
   constructor(scope: Construct, id: string, props: CallerPolicyProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const statement = (sid: keyof typeof CALLER_PERMISSIONS, actions: string[], resources: string[]) =>
+    const statement = (sid: CallerStatement, actions: string[], resources: string[]) =>
       new PolicyStatement({ sid, actions, resources });
     this.policy = new ManagedPolicy(this, "Policy", {
       description: `squall caller of stack ${stack.stackName}: send flows' task runs, follow their records, start flows`,

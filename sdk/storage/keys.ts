@@ -10,11 +10,6 @@ export function resultKey(flowRunId: string, taskRunId: string): string {
   return `${runPrefix(flowRunId)}results/${taskRunId}`;
 }
 
-/** Present once the flow run is cancelled: workers skip its task runs. */
-export function cancelledKey(flowRunId: string): string {
-  return `${runPrefix(flowRunId)}cancelled`;
-}
-
 export function cacheKey(key: string): string {
   return `cache/${key}`;
 }
