@@ -5,7 +5,6 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { defaultSerializer } from "squall";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { createCoordinator } from "../../sdk/aws/coordinator/coordinator.js";
@@ -14,12 +13,17 @@ import { type FlowReturned, type Outcome, WIRE_VERSION } from "../../sdk/aws/wir
 import { newRunKey } from "../../sdk/aws/wire/run-key.js";
 import { seal } from "../../sdk/aws/wire/seal.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
-import { moduleHash } from "../../sdk/registry.js";
 import "../fixtures/ledger-tasks.js";
-import { decoded, outcomesOf, taskMessage, taskRecord, workerResources } from "../support/worker-harness.js";
+import {
+  decoded,
+  fixtureModule,
+  outcomesOf,
+  taskMessage,
+  taskRecord,
+  workerResources,
+} from "../support/worker-harness.js";
 
-const MODULE = pathToFileURL(new URL("../fixtures/ledger-tasks.ts", import.meta.url).pathname).href;
-const CODE_HASH = moduleHash(MODULE) as string;
+const { module: MODULE, codeHash: CODE_HASH } = fixtureModule("ledger-tasks");
 const SENDER = "AIDAEXAMPLEATTACKER";
 
 let resources: Awaited<ReturnType<typeof workerResources>>;

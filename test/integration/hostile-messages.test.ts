@@ -10,12 +10,12 @@ import { pathToFileURL } from "node:url";
 import { defaultSerializer, MessageRefusedError } from "squall";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
-import { moduleHash } from "../../sdk/registry.js";
 import { StoredValue } from "../../sdk/serialization/stored.js";
 import type { StoreLocator } from "../../sdk/storage/result-store.js";
 import "../fixtures/pipe-tasks.js";
 import {
   decoded,
+  fixtureModule,
   outcomesOf,
   sqsEvent,
   taskMessage,
@@ -23,8 +23,7 @@ import {
   workerResources,
 } from "../support/worker-harness.js";
 
-const MODULE = pathToFileURL(new URL("../fixtures/pipe-tasks.ts", import.meta.url).pathname).href;
-const CODE_HASH = moduleHash(MODULE) as string;
+const { module: MODULE, codeHash: CODE_HASH } = fixtureModule("pipe-tasks");
 const marks = globalThis as { __squallImported?: string[] };
 
 let resources: Awaited<ReturnType<typeof workerResources>>;

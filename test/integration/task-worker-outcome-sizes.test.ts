@@ -1,13 +1,12 @@
-import { pathToFileURL } from "node:url";
 import { defaultSerializer } from "squall";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Outcome } from "../../sdk/aws/wire/messages.js";
 import { MAX_RUN_LOG_BYTES } from "../../sdk/aws/worker/run-logs.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
-import { moduleHash } from "../../sdk/registry.js";
 import "../fixtures/worker-limit-tasks.js";
 import {
   decoded,
+  fixtureModule,
   outcomesOf,
   sqsEvent,
   taskMessage,
@@ -15,8 +14,7 @@ import {
   workerResources,
 } from "../support/worker-harness.js";
 
-const MODULE = pathToFileURL(new URL("../fixtures/worker-limit-tasks.ts", import.meta.url).pathname).href;
-const CODE_HASH = moduleHash(MODULE) as string;
+const { module: MODULE, codeHash: CODE_HASH } = fixtureModule("worker-limit-tasks");
 
 let resources: Awaited<ReturnType<typeof workerResources>>;
 let worker: ReturnType<typeof createTaskWorker>;

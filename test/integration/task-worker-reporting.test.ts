@@ -1,11 +1,10 @@
-import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Outcome } from "../../sdk/aws/wire/messages.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
-import { moduleHash } from "../../sdk/registry.js";
 import { openGate } from "../fixtures/worker-limit-tasks.js";
 import {
   decoded,
+  fixtureModule,
   outcomesOf,
   sqsEvent,
   taskMessage,
@@ -13,8 +12,7 @@ import {
   workerResources,
 } from "../support/worker-harness.js";
 
-const MODULE = pathToFileURL(new URL("../fixtures/worker-limit-tasks.ts", import.meta.url).pathname).href;
-const CODE_HASH = moduleHash(MODULE) as string;
+const { module: MODULE, codeHash: CODE_HASH } = fixtureModule("worker-limit-tasks");
 
 let resources: Awaited<ReturnType<typeof workerResources>>;
 let worker: ReturnType<typeof createTaskWorker>;

@@ -2,15 +2,14 @@ import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { CancelledError, SquallError } from "squall";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { markRunCancelled, readRunKey } from "../../sdk/aws/wire/run-key.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
-import { moduleHash } from "../../sdk/registry.js";
 import "../fixtures/worker-tasks.js";
 import {
   decoded,
+  fixtureModule,
   outcomesOf,
   sqsEvent,
   taskMessage,
@@ -18,8 +17,7 @@ import {
   workerResources,
 } from "../support/worker-harness.js";
 
-const MODULE = pathToFileURL(new URL("../fixtures/worker-tasks.ts", import.meta.url).pathname).href;
-const CODE_HASH = moduleHash(MODULE) as string;
+const { module: MODULE, codeHash: CODE_HASH } = fixtureModule("worker-tasks");
 
 let resources: Awaited<ReturnType<typeof workerResources>>;
 let worker: ReturnType<typeof createTaskWorker>;

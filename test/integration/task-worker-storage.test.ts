@@ -1,4 +1,3 @@
-import { pathToFileURL } from "node:url";
 import { defaultSerializer } from "squall";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { SqsQueue } from "../../sdk/aws/queue.js";
@@ -7,11 +6,11 @@ import type { TaskMessage } from "../../sdk/aws/wire/messages.js";
 import { KEYS_PREFIX } from "../../sdk/aws/wire/run-key.js";
 import { openEnvelope, signedWith } from "../../sdk/aws/wire/seal.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
-import { moduleHash } from "../../sdk/registry.js";
 import { StoredValue } from "../../sdk/serialization/stored.js";
 import "../fixtures/pipe-tasks.js";
 import {
   decoded,
+  fixtureModule,
   outcomesOf,
   sqsEvent,
   taskMessage,
@@ -21,8 +20,7 @@ import {
 
 // A bucket that fails (after the SDK's retries) is not the task's fault: the run is sent back
 // to be tried again rather than failed, up to the worker's maxDeliveries.
-const MODULE = pathToFileURL(new URL("../fixtures/pipe-tasks.ts", import.meta.url).pathname).href;
-const CODE_HASH = moduleHash(MODULE) as string;
+const { module: MODULE, codeHash: CODE_HASH } = fixtureModule("pipe-tasks");
 
 let resources: Awaited<ReturnType<typeof workerResources>>;
 

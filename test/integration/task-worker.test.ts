@@ -1,18 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { pathToFileURL } from "node:url";
 import { defaultSerializer, TaskTimeoutError } from "squall";
 import { type Emulator, S3ResultStore, startEmulator } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SqsQueue } from "../../sdk/aws/queue.js";
 import type { TaskMessage, TaskRecord } from "../../sdk/aws/wire/messages.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
-import { moduleHash } from "../../sdk/registry.js";
 import "../fixtures/lambda-tasks.js";
 import { TestSigner } from "../support/signing.js";
-import { decoded, outcomesOf, taskMessage, taskRecord } from "../support/worker-harness.js";
+import { decoded, fixtureModule, outcomesOf, taskMessage, taskRecord } from "../support/worker-harness.js";
 
-const MODULE = pathToFileURL(new URL("../fixtures/lambda-tasks.ts", import.meta.url).pathname).href;
-const CODE_HASH = moduleHash(MODULE) as string;
+const { module: MODULE, codeHash: CODE_HASH } = fixtureModule("lambda-tasks");
 
 let emulator: Emulator;
 let tasks: SqsQueue;

@@ -6,18 +6,22 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { CrashedError } from "squall";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { TaskMessage } from "../../sdk/aws/wire/messages.js";
 import { startsKey } from "../../sdk/aws/worker/deaths.js";
 import { createTaskWorker } from "../../sdk/aws/worker/task-worker.js";
-import { moduleHash } from "../../sdk/registry.js";
 import "../fixtures/ledger-tasks.js";
-import { decoded, outcomesOf, taskMessage, taskRecord, workerResources } from "../support/worker-harness.js";
+import {
+  decoded,
+  fixtureModule,
+  outcomesOf,
+  taskMessage,
+  taskRecord,
+  workerResources,
+} from "../support/worker-harness.js";
 
-const MODULE = pathToFileURL(new URL("../fixtures/ledger-tasks.ts", import.meta.url).pathname).href;
-const CODE_HASH = moduleHash(MODULE) as string;
+const { module: MODULE, codeHash: CODE_HASH } = fixtureModule("ledger-tasks");
 
 let resources: Awaited<ReturnType<typeof workerResources>>;
 let dir: string;

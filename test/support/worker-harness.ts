@@ -1,6 +1,7 @@
 // Driving the worker function's core by hand: task records and messages as a caller packs them,
 // queues and a bucket on the shared emulator, and the outcomes the worker sent.
 import { randomUUID } from "node:crypto";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { defaultSerializer } from "squall";
@@ -12,6 +13,7 @@ import {
   type TaskRecord,
   WIRE_VERSION,
 } from "../../sdk/aws/wire/messages.js";
+import { moduleHash } from "../../sdk/registry.js";
 import { TestSigner } from "./signing.js";
 
 const CREDENTIALS = { accessKeyId: "squall-local", secretAccessKey: "squall-local" };
@@ -44,6 +46,12 @@ export async function workerResources(endpoint: string, name: string) {
       sqs.destroy();
     },
   };
+}
+
+/** A fixture module as a caller names it to a worker: its file URL and its code hash. */
+export function fixtureModule(name: string): { module: string; codeHash: string } {
+  const module = pathToFileURL(fileURLToPath(new URL(`../fixtures/${name}.ts`, import.meta.url))).href;
+  return { module, codeHash: moduleHash(module) as string };
 }
 
 let serial = 0;
