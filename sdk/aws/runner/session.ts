@@ -284,12 +284,6 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       `{"v":${WIRE_VERSION},"flowRunId":${JSON.stringify(flowRun.id)},"flowRunName":${JSON.stringify(flowRun.name)},"flowName":${JSON.stringify(flowRun.flowName)},"tasks":[`,
     );
     const ids = [...outbox.keys()];
-    // Taken now: a run cancelled while its send is out is no longer awaited, but is reported all the same.
-    const named = new Map<string, Omit<Unsent, "reason">>();
-    for (const id of ids) {
-      const run = this.#waiting.get(id)?.attempt.taskRun;
-      if (run) named.set(id, { taskRunId: id, taskRunName: run.name, attempt: run.attempts });
-    }
     const records = [...outbox.values()];
     let counts: number[];
     try {
@@ -313,11 +307,12 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       this.#sent.add(id);
       this.#sentCount += 1;
     }
-    const runsOf: string[][] = [];
+    /** The records each body carries, by their place in `records`. */
+    const spans: [number, number][] = [];
     const bodies: string[] = [];
     let start = 0;
     for (const count of counts) {
-      runsOf.push(ids.slice(start, start + count));
+      spans.push([start, start + count]);
       bodies.push(seal(this.#key, "tasks", `${head}${records.slice(start, start + count).join(",")}]}`));
       start += count;
     }
@@ -329,9 +324,19 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       refused = bodies.map((_, index) => ({ index, reason }));
     }
     this.#follower.poke();
+    // Read back from the records only when a send was refused: nothing per run on the way out.
+    // (A run cancelled while its send was out is reported all the same.)
     await this.#reportUnsent(
       refused.flatMap(({ index, reason }) =>
-        (runsOf[index] ?? []).map((id) => ({ ...(named.get(id) as Omit<Unsent, "reason">), reason })),
+        records.slice(...(spans[index] ?? [0, 0])).map((json): Unsent => {
+          const record = JSON.parse(json) as TaskRecord;
+          return {
+            taskRunId: record.taskRunId,
+            taskRunName: record.taskRunName,
+            attempt: record.attempt,
+            reason,
+          };
+        }),
       ),
     );
   }
