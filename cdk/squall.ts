@@ -188,7 +188,7 @@ export class Squall extends Construct {
     // The event source lets it receive and delete; it also re-queues retries and split messages.
     this.tasks.queue.grantSendMessages(this.worker);
     this.completions.queue.grantSendMessages(this.worker);
-    this.results.grantRecords(this.worker);
+    this.results.grantRecords(this.worker, { largeValues: true });
     this.results.grantRunKeys(this.worker, "read");
 
     this.coordinator = new SquallFunction(this, "Coordinator", {
@@ -245,7 +245,7 @@ export class Squall extends Construct {
     // the run's record.
     this.tasks.queue.grantSendMessages(this.flowRunner);
     this.completions.queue.grantSendMessages(this.flowRunner);
-    this.results.grantRecords(this.flowRunner);
+    this.results.grantRecords(this.flowRunner, { largeValues: true });
     this.results.grantRunKeys(this.flowRunner, "write");
     // Lambda retries a failed Event invocation twice by default: each retry would start the flow
     // again, a second run. A run that fails says so in its record instead.
@@ -261,11 +261,8 @@ export class Squall extends Construct {
     });
     for (const fn of [this.worker, this.coordinator, this.flowRunner]) {
       const keyAccess = fn === this.flowRunner ? "s3:PutObject" : "s3:GetObject";
-      suppressNag(
-        fn,
-        [underPrefix(RUNS_PREFIX, "s3:GetObject, s3:PutObject"), underPrefix(KEYS_PREFIX, keyAccess)],
-        true,
-      );
+      const runAccess = `s3:GetObject, s3:PutObject${fn === this.coordinator ? "" : ", s3:AbortMultipartUpload"}`;
+      suppressNag(fn, [underPrefix(RUNS_PREFIX, runAccess), underPrefix(KEYS_PREFIX, keyAccess)], true);
     }
     suppressNag(
       this.coordinator,
@@ -282,7 +279,7 @@ export class Squall extends Construct {
     suppressNag(
       this.callerPolicy,
       [
-        underPrefix(RUNS_PREFIX, "s3:GetObject, s3:PutObject"),
+        underPrefix(RUNS_PREFIX, "s3:GetObject, s3:PutObject, s3:AbortMultipartUpload"),
         underPrefix(KEYS_PREFIX, "s3:PutObject"),
         {
           id: "AwsSolutions-IAM5",

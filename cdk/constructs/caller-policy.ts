@@ -38,7 +38,7 @@ export class CallerPolicy extends Construct {
         statement("SendTaskRuns", ["sqs:SendMessage"], [props.tasks.queueArn, props.completions.queueArn]),
         statement(
           "ReadAndWriteRecords",
-          ["s3:GetObject", "s3:PutObject"],
+          ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
           [props.bucket.arnForObjects(`${RUNS_PREFIX}*`)],
         ),
         statement("WriteRunKeys", ["s3:PutObject"], [props.bucket.arnForObjects(`${KEYS_PREFIX}*`)]),

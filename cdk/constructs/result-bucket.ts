@@ -67,10 +67,19 @@ export class ResultBucket extends Construct {
   /**
    * What a function of the stack (or a caller) does with run records: GET and HEAD objects,
    * PUT them (conditional writes included), and list the bucket, without which S3 answers a
-   * missing key with 403 instead of the 404 squall waits on.
+   * missing key with 403 instead of the 404 squall waits on. `largeValues`: it also writes values
+   * large enough to go up in parts, and may abort an upload that failed (else the lifecycle
+   * rule removes its parts after a day).
    */
-  grantRecords(grantee: IGrantable): void {
-    this.bucket.grants.actionsOnObjectKeys(grantee, `${RUNS_PREFIX}*`, "s3:GetObject", "s3:PutObject");
+  grantRecords(grantee: IGrantable, options: { readonly largeValues?: boolean } = {}): void {
+    const abort = options.largeValues ? ["s3:AbortMultipartUpload"] : [];
+    this.bucket.grants.actionsOnObjectKeys(
+      grantee,
+      `${RUNS_PREFIX}*`,
+      "s3:GetObject",
+      "s3:PutObject",
+      ...abort,
+    );
     Grant.addToPrincipal({ grantee, actions: ["s3:ListBucket"], resourceArns: [this.bucket.bucketArn] });
   }
 

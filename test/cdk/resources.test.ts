@@ -358,12 +358,15 @@ describe("the grants", () => {
     expect(worker).toMatchObject({
       ...rest,
       "s3:GetObject": [...runs, runKeys],
+      // Values above 8 MiB go up in parts; a failed upload is aborted.
+      "s3:AbortMultipartUpload": runs,
       ...consume(squall.tasks.queue),
       "sqs:SendMessage": [arn(squall.tasks.queue), arn(squall.completions.queue)],
     });
     expect(Object.keys(worker).sort()).toEqual([
       "logs:CreateLogStream",
       "logs:PutLogEvents",
+      "s3:AbortMultipartUpload",
       "s3:GetObject",
       "s3:ListBucket",
       "s3:PutObject",
@@ -397,8 +400,10 @@ describe("the grants", () => {
     expect(flowRunner).toMatchObject({
       ...rest,
       "s3:PutObject": [...runs, runKeys],
+      "s3:AbortMultipartUpload": runs,
       "sqs:SendMessage": [arn(squall.tasks.queue), arn(squall.completions.queue)],
     });
+    expect(grants(squall.coordinator)["s3:AbortMultipartUpload"]).toBeUndefined();
     expect(flowRunner["sqs:ReceiveMessage"]).toBeUndefined();
     expect(flowRunner["sqs:DeleteMessage"]).toBeUndefined();
     expect(flowRunner["s3:DeleteObject"]).toBeUndefined();
@@ -444,7 +449,7 @@ describe("the caller's managed policy", () => {
       {
         Sid: "ReadAndWriteRecords",
         Effect: "Allow",
-        Action: ["s3:GetObject", "s3:PutObject"],
+        Action: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
         Resource: objects("runs/"),
       },
       { Sid: "WriteRunKeys", Effect: "Allow", Action: "s3:PutObject", Resource: objects("keys/") },

@@ -37,7 +37,11 @@ export function documentedCallerPolicy(template: CfnTemplate): PolicyDocument {
         Action: ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
         Resource: [arn(tasks), arn(completions)],
       },
-      { Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject"], Resource: under(bucket, "runs/") },
+      {
+        Effect: "Allow",
+        Action: ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+        Resource: under(bucket, "runs/"),
+      },
       { Effect: "Allow", Action: "s3:PutObject", Resource: under(bucket, "keys/") },
       { Effect: "Allow", Action: "cloudformation:DescribeStacks", Resource: { Ref: "AWS::StackId" } },
       { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: arn(flowRunner) },
