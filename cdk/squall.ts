@@ -215,7 +215,7 @@ export class Squall extends Construct {
     });
     this.results.grantRecords(this.coordinator);
     this.results.grantRunKeys(this.coordinator, "read");
-    this.results.grantOpenMarkers(this.coordinator);
+    this.results.grantOpenMarkers(this.coordinator, "close");
     // The sweep ends runs whose outcomes are overdue (their messages lost to the completion
     // dead-letter queue, or the fleet stuck). A sweep not delivered is superseded by the next.
     new Rule(this, "Sweep", {
@@ -247,6 +247,7 @@ export class Squall extends Construct {
     this.completions.queue.grantSendMessages(this.flowRunner);
     this.results.grantRecords(this.flowRunner, { largeValues: true });
     this.results.grantRunKeys(this.flowRunner, "write");
+    this.results.grantOpenMarkers(this.flowRunner, "open");
     // Lambda retries a failed Event invocation twice by default: each retry would start the flow
     // again, a second run. A run that fails says so in its record instead.
     this.flowRunner.function.configureAsyncInvoke({ retryAttempts: 0 });
@@ -264,11 +265,8 @@ export class Squall extends Construct {
       const runAccess = `s3:GetObject, s3:PutObject${fn === this.coordinator ? "" : ", s3:AbortMultipartUpload"}`;
       suppressNag(fn, [underPrefix(RUNS_PREFIX, runAccess), underPrefix(KEYS_PREFIX, keyAccess)], true);
     }
-    suppressNag(
-      this.coordinator,
-      [underPrefix(OPEN_PREFIX, "s3:GetObject, s3:PutObject, s3:DeleteObject")],
-      true,
-    );
+    suppressNag(this.coordinator, [underPrefix(OPEN_PREFIX, "s3:GetObject, s3:DeleteObject")], true);
+    suppressNag(this.flowRunner, [underPrefix(OPEN_PREFIX, "s3:PutObject")], true);
 
     this.callerPolicy = new CallerPolicy(this, "SquallCaller", {
       tasks: this.tasks.queue,
@@ -281,6 +279,7 @@ export class Squall extends Construct {
       [
         underPrefix(RUNS_PREFIX, "s3:GetObject, s3:PutObject, s3:AbortMultipartUpload"),
         underPrefix(KEYS_PREFIX, "s3:PutObject"),
+        underPrefix(OPEN_PREFIX, "s3:PutObject"),
         {
           id: "AwsSolutions-IAM5",
           reason:

@@ -6,7 +6,7 @@ import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { KEYS_PREFIX, RUNS_PREFIX } from "./result-bucket.js";
+import { KEYS_PREFIX, OPEN_PREFIX, RUNS_PREFIX } from "./result-bucket.js";
 
 export interface CallerPolicyProps {
   readonly tasks: IQueue;
@@ -20,6 +20,7 @@ type CallerStatement =
   | "SendTaskRuns"
   | "ReadAndWriteRecords"
   | "WriteRunKeys"
+  | "OpenRuns"
   | "ListBucket"
   | "FindStack"
   | "StartFlows";
@@ -42,6 +43,7 @@ export class CallerPolicy extends Construct {
           [props.bucket.arnForObjects(`${RUNS_PREFIX}*`)],
         ),
         statement("WriteRunKeys", ["s3:PutObject"], [props.bucket.arnForObjects(`${KEYS_PREFIX}*`)]),
+        statement("OpenRuns", ["s3:PutObject"], [props.bucket.arnForObjects(`${OPEN_PREFIX}*`)]),
         statement("ListBucket", ["s3:ListBucket"], [props.bucket.bucketArn]),
         statement(
           "FindStack",

@@ -1,20 +1,21 @@
 // The bucket holding flow runs' records (runs/<flowRunId>/...), their signing keys
-// (keys/<flowRunId>) and the coordinator's open-run markers (open/<flowRunId>): private, TLS only,
+// (keys/<flowRunId>) and the sweep's open-run markers (open/<flowRunId>): private, TLS only,
 // expired after the retention. Grants name the exact S3 actions squall uses, on those prefixes only.
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
 import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
+import { OPEN_PREFIX } from "../../sdk/aws/record/open-runs.js";
 import { KEYS_PREFIX } from "../../sdk/aws/wire/run-key.js";
 import { suppressNag } from "./nag.js";
 
 /** Where squall keeps everything of a flow run. */
 export const RUNS_PREFIX = "runs/";
-/** Where each flow run's caller writes the key its messages are signed with. */
-export { KEYS_PREFIX };
-/** Where the coordinator marks runs whose flow returned with outcomes still out, for its sweep. */
-export const OPEN_PREFIX = openRunKey("");
+/**
+ * Where each flow run's caller writes the key its messages are signed with, and marks the run
+ * open until the coordinator sees it final: the sweep lists these markers.
+ */
+export { KEYS_PREFIX, OPEN_PREFIX };
 
 export interface ResultBucketProps {
   /** Days a flow run's record is kept. @default 30 */
@@ -95,14 +96,15 @@ export class ResultBucket extends Construct {
     );
   }
 
-  /** What the coordinator also does: create, check and delete open-run markers, which its sweep lists. */
-  grantOpenMarkers(grantee: IGrantable): void {
-    this.bucket.grants.actionsOnObjectKeys(
-      grantee,
-      `${OPEN_PREFIX}*`,
-      "s3:GetObject",
-      "s3:PutObject",
-      "s3:DeleteObject",
-    );
+  /**
+   * Open-run markers: a caller opens its run ("open", a conditional create); the coordinator
+   * reads and removes them ("close"), and lists them to sweep.
+   */
+  grantOpenMarkers(grantee: IGrantable, access: "open" | "close"): void {
+    if (access === "open") {
+      this.bucket.grants.actionsOnObjectKeys(grantee, `${OPEN_PREFIX}*`, "s3:PutObject");
+      return;
+    }
+    this.bucket.grants.actionsOnObjectKeys(grantee, `${OPEN_PREFIX}*`, "s3:GetObject", "s3:DeleteObject");
   }
 }

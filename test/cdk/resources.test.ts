@@ -379,14 +379,14 @@ describe("the grants", () => {
     ]);
   });
 
-  it("let the coordinator consume outcomes and dead letters, keep run records and open-run markers, read run keys, sending nothing", () => {
+  it("let the coordinator consume outcomes and dead letters, keep run records, read and remove open-run markers, read run keys, sending nothing", () => {
     const coordinator = grants(squall.coordinator);
     const { "s3:GetObject": runs, "s3:PutObject": _, ...rest } = records(squall.coordinator);
     const markers = { "Fn::Join": ["", [arn(squall.results.bucket), "/open/*"]] };
     expect(coordinator).toMatchObject({
       ...rest,
       "s3:GetObject": [...runs, runKeys, markers],
-      "s3:PutObject": [...runs, markers],
+      "s3:PutObject": [...runs],
       "s3:DeleteObject": [markers],
       "sqs:ReceiveMessage": [arn(squall.completions.queue), arn(squall.tasks.deadLetterQueue)],
       "sqs:DeleteMessage": [arn(squall.completions.queue), arn(squall.tasks.deadLetterQueue)],
@@ -394,12 +394,13 @@ describe("the grants", () => {
     expect(coordinator["sqs:SendMessage"]).toBeUndefined();
   });
 
-  it("let the flow-runner send to both queues, read and write run records and write run keys, receiving nothing", () => {
+  it("let the flow-runner send to both queues, read and write run records, write run keys and open-run markers, receiving nothing", () => {
     const flowRunner = grants(squall.flowRunner);
     const { "s3:PutObject": runs, ...rest } = records(squall.flowRunner);
+    const markers = { "Fn::Join": ["", [arn(squall.results.bucket), "/open/*"]] };
     expect(flowRunner).toMatchObject({
       ...rest,
-      "s3:PutObject": [...runs, runKeys],
+      "s3:PutObject": [...runs, runKeys, markers],
       "s3:AbortMultipartUpload": runs,
       "sqs:SendMessage": [arn(squall.tasks.queue), arn(squall.completions.queue)],
     });
@@ -453,6 +454,7 @@ describe("the caller's managed policy", () => {
         Resource: objects("runs/"),
       },
       { Sid: "WriteRunKeys", Effect: "Allow", Action: "s3:PutObject", Resource: objects("keys/") },
+      { Sid: "OpenRuns", Effect: "Allow", Action: "s3:PutObject", Resource: objects("open/") },
       { Sid: "ListBucket", Effect: "Allow", Action: "s3:ListBucket", Resource: arn(squall.results.bucket) },
       {
         Sid: "FindStack",

@@ -7,7 +7,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import {
   CrashedError,
   configureLogging,
@@ -35,7 +34,8 @@ import {
   ignoresItsSignal,
   tripleCounted,
 } from "../fixtures/delivery-tasks.js";
-import { rejectionOf, sleep, within } from "../support/async.js";
+import { rejectionOf, within } from "../support/async.js";
+import { queuesDrained } from "../support/local-environment.js";
 
 // Engine log lines (a crashed run logs its stack) are not under test; keep them off stderr.
 beforeEach(() => configureLogging({ write: () => {} }));
@@ -85,39 +85,6 @@ async function readRecord(local: LocalEnvironment, flowRunId: string) {
     return { all, outcomes, summary: await readSummary(store, flowRunId) };
   } finally {
     s3.destroy();
-  }
-}
-
-/**
- * Waits until the task and completion queues hold nothing (visible, in flight or delayed): every
- * copy of every message has been handled, so a duplicate can no longer reach the record.
- */
-async function queuesDrained(local: LocalEnvironment, timeoutMs = 15_000): Promise<void> {
-  const sqs = local.emulator.sqsClient();
-  try {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      let held = 0;
-      for (const url of [local.address.taskQueueUrl, local.address.completionQueueUrl]) {
-        const { Attributes = {} } = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: url,
-            AttributeNames: [
-              "ApproximateNumberOfMessages",
-              "ApproximateNumberOfMessagesNotVisible",
-              "ApproximateNumberOfMessagesDelayed",
-            ],
-          }),
-        );
-        held += Object.values(Attributes).reduce((sum, n) => sum + Number(n), 0);
-      }
-      if (held === 0) return;
-      if (Date.now() > deadline)
-        throw new Error(`The queues still hold ${held} messages after ${timeoutMs} ms.`);
-      await sleep(100);
-    }
-  } finally {
-    sqs.destroy();
   }
 }
 

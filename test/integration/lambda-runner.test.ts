@@ -17,8 +17,8 @@ import {
 } from "squall";
 import { LambdaTaskRunner, type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
 import { decodeHeartbeat, heartbeatKey } from "../../sdk/aws/record/heartbeat.js";
+import { openRunKey } from "../../sdk/aws/record/open-runs.js";
 import { type RunSummary, readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
 import type { Outcome } from "../../sdk/aws/wire/messages.js";
 import { readRunKey } from "../../sdk/aws/wire/run-key.js";

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import { createCoordinator, openRunKey } from "../../sdk/aws/coordinator/coordinator.js";
+import { createCoordinator } from "../../sdk/aws/coordinator/coordinator.js";
 import { encodeHeartbeat, heartbeatKey } from "../../sdk/aws/record/heartbeat.js";
+import { openRunKey } from "../../sdk/aws/record/open-runs.js";
 import { readSegments, readSummary, segmentKey } from "../../sdk/aws/record/run-log.js";
 import { TerminalIds } from "../../sdk/aws/record/terminal-ids.js";
 import type { FlowReturned, Outcome } from "../../sdk/aws/wire/messages.js";

@@ -1,5 +1,7 @@
-// Messages as squall's own senders sign them: each flow run's key written once to the bucket
-// (as its caller does), then every body sealed with it for the queue it goes to.
+// Messages as squall's own senders sign them: each flow run's key written once to the bucket and
+// the run marked open (as its caller does), then every body sealed with it for the queue it goes to.
+
+import { markRunOpen } from "../../sdk/aws/record/open-runs.js";
 import {
   type FlowReturned,
   type Outcome,
@@ -17,12 +19,15 @@ export class TestSigner {
     this.#store = store;
   }
 
-  /** The run's key, written to the bucket the first time it is asked for. */
+  /** The run's key, written to the bucket the first time it is asked for (the run marked open with it). */
   keyOf(flowRunId: string): Promise<Uint8Array> {
     let key = this.#keys.get(flowRunId);
     if (!key) {
       const fresh = newRunKey();
-      key = storeRunKey(this.#store, flowRunId, fresh).then(() => fresh);
+      key = Promise.all([
+        storeRunKey(this.#store, flowRunId, fresh),
+        markRunOpen(this.#store, flowRunId),
+      ]).then(() => fresh);
       this.#keys.set(flowRunId, key);
     }
     return key;

@@ -1,4 +1,5 @@
 import { DEFAULT_SILENT_AFTER_SECONDS, decodeHeartbeat, heartbeatKey } from "../record/heartbeat.js";
+import { openedAt } from "../record/open-runs.js";
 import type { RecordStore } from "../record/run-log.js";
 import type { FlowReturned } from "../wire/messages.js";
 import type { RunKeys } from "../wire/run-key.js";
@@ -8,8 +9,8 @@ import type { RunKeys } from "../wire/run-key.js";
  * A caller killed mid-flow never sends its flow-returned notice, so without this its run would
  * stay Running forever. Only a heartbeat signed with the run's key counts: an object that is
  * not one leaves the run alone (and is reported), so nothing unsigned can end a run. A run
- * with no heartbeat at all (a caller from before heartbeats, or whose every write failed) is
- * judged by its open marker, written with its first segment, and `defaultSeconds`.
+ * with no heartbeat at all (its caller died before its first task, or every write failed) is
+ * judged by its open marker, which the caller wrote before sending anything, and `defaultSeconds`.
  */
 export class CallerSilence {
   readonly #store: RecordStore;
@@ -55,7 +56,7 @@ export class CallerSilence {
     }
     const marker = await this.#store.read(markerKey);
     if (!marker || marker === "unchanged") return undefined;
-    const at = Number(new TextDecoder().decode(marker.bytes));
-    return Number.isFinite(at) ? { at, boundMs: this.#defaultMs, flowName: "" } : undefined;
+    const at = openedAt(marker.bytes);
+    return at === undefined ? undefined : { at, boundMs: this.#defaultMs, flowName: "" };
   }
 }

@@ -1,6 +1,7 @@
 import { toError } from "../../errors.js";
 import { mapLimit } from "../../map-limit.js";
-import { appendToRecord, type RecordStore, type RunSummary, repairSummary } from "../record/run-log.js";
+import { OPEN_PREFIX, openRunKey } from "../record/open-runs.js";
+import { appendToRecord, type RecordStore, repairSummary } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
 import { authenticate } from "../wire/authenticate.js";
 import {
@@ -37,13 +38,8 @@ export interface SweepEvent {
   readonly squall: "sweep";
 }
 
-const OPEN_PREFIX = "open/";
 /** Runs swept at once: each takes a few sequential reads, and a sweep must end within the function's timeout. */
 const SWEEPS_AT_ONCE = 8;
-
-export function openRunKey(flowRunId: string): string {
-  return `${OPEN_PREFIX}${flowRunId}`;
-}
 
 export interface CoordinatorOptions {
   /** The record's bucket, where the coordinator also reads each flow run's key. */
@@ -125,16 +121,7 @@ export function createCoordinator(options: CoordinatorOptions) {
     return { outcomes };
   }
 
-  /**
-   * A run not final with its first segment gets a marker under `open/` before that segment is
-   * written, so the sweep can find every run that might never end (its caller killed, an
-   * outcome lost); it goes once the run is final. One PUT and one DELETE per flow run.
-   */
-  async function markOpen(flowRunId: string, next: RunSummary) {
-    if (!sweepable || next.state !== undefined) return;
-    await sweepable.create(openRunKey(flowRunId), new TextEncoder().encode(String(Date.now())));
-  }
-
+  /** A run's caller marks it open before it sends anything (`record/open-runs.ts`); it closes here. */
   async function unmarkOpen(flowRunId: string) {
     await sweepable?.delete(openRunKey(flowRunId)).catch(() => {});
   }
@@ -256,7 +243,6 @@ export function createCoordinator(options: CoordinatorOptions) {
               flowRunId,
               run.outcomes,
               run.returned,
-              (next) => markOpen(flowRunId, next),
             );
             if (becameFinal) await unmarkOpen(flowRunId);
           } catch (error) {

@@ -42,6 +42,12 @@ export interface LocalEnvironmentOptions {
    * emulator's Lambda Invoke API as `flowRunnerFunctionName`. @default no flow-runner
    */
   readonly flows?: string;
+  /**
+   * How often the coordinator's sweep runs (the stack runs it every 5 minutes): it ends the runs
+   * whose caller went silent and those whose last outcomes are overdue, and repairs summaries
+   * left behind their segments. @default 60
+   */
+  readonly sweepSeconds?: number;
   /** How long a flow-runner invocation may run. @default 900 */
   readonly flowRunnerTimeoutSeconds?: number;
   /**
@@ -72,6 +78,15 @@ export interface LocalEnvironment {
   readonly emulator: Emulator;
   /** Answers a share of the emulator's requests with 500/503 (see `Emulator.injectFaults`). */
   injectFaults(options: FaultOptions | undefined): void;
+  /** Runs the coordinator's sweep now, as its schedule does; resolves when it has ended. */
+  sweep(): Promise<void>;
+  /**
+   * Ends one execution environment of a function at once, wherever it is, as Lambda ends one
+   * that crashes or runs out of memory: what it was doing is lost, the messages it held come
+   * back after their visibility timeout, and a new one takes its place. For fault tests.
+   * Returns false when the function has none running.
+   */
+  kill(fn: "worker" | "coordinator"): boolean;
   /** Stops the function threads and the emulator; everything the environment held is gone. */
   stop(): Promise<void>;
 }
@@ -104,6 +119,7 @@ export async function startLocalEnvironment(
   const maxDeaths = integerOption("maxDeaths", options.maxDeaths ?? 3, 1);
   const batchSize = integerOption("batchSize", options.batchSize ?? 10, 1);
   const workerTimeoutSeconds = integerOption("workerTimeoutSeconds", options.workerTimeoutSeconds ?? 60, 1);
+  const sweepSeconds = integerOption("sweepSeconds", options.sweepSeconds ?? 60, 1);
   if (options.flows !== undefined) checkFlowsModule(options.flows);
   const projectRoot = checkProjectRoot(options.projectRoot ?? process.cwd());
   if (batchSize > 10) {
@@ -193,25 +209,40 @@ export async function startLocalEnvironment(
       visibilitySeconds,
     };
     const started: FunctionThread[] = [];
+    const running = {
+      worker: new Set<FunctionThread>(),
+      coordinator: undefined as FunctionThread | undefined,
+    };
+    const asWorker = (thread: FunctionThread) => {
+      running.worker.add(thread);
+      void thread.exited.then(() => running.worker.delete(thread));
+    };
     for (let i = 0; i < workers; i++)
-      started.push(spawn(WORKER_HANDLER, [taskSource], env, undefined, workerTimeoutSeconds));
+      started.push(spawn(WORKER_HANDLER, [taskSource], env, asWorker, workerTimeoutSeconds));
     started.push(
-      spawn(COORDINATOR_HANDLER, [
-        {
-          queueUrl: completionQueueUrl,
-          eventSourceArn: completionArn as string,
-          batchSize: 10,
-          batchingWindowMs: 20,
-          visibilitySeconds,
+      spawn(
+        COORDINATOR_HANDLER,
+        [
+          {
+            queueUrl: completionQueueUrl,
+            eventSourceArn: completionArn as string,
+            batchSize: 10,
+            batchingWindowMs: 20,
+            visibilitySeconds,
+          },
+          {
+            queueUrl: deadLetterQueueUrl,
+            eventSourceArn: deadLetterArn as string,
+            batchSize: 10,
+            batchingWindowMs: 0,
+            visibilitySeconds,
+          },
+        ],
+        env,
+        (thread) => {
+          running.coordinator = thread;
         },
-        {
-          queueUrl: deadLetterQueueUrl,
-          eventSourceArn: deadLetterArn as string,
-          batchSize: 10,
-          batchingWindowMs: 0,
-          visibilitySeconds,
-        },
-      ]),
+      ),
     );
     let flowRunnerFunctionName: string | undefined;
     if (options.flows !== undefined) {
@@ -233,6 +264,27 @@ export async function startLocalEnvironment(
     }
     await Promise.all(started.map((thread) => thread.ready));
 
+    // The sweep, on a schedule as the stack's rule starts it; one at a time.
+    let sweeping: Promise<void> | undefined;
+    const sweep = () => {
+      sweeping ??= (async () => {
+        const thread = running.coordinator as FunctionThread;
+        const outcome = await thread.ready.then(
+          () => thread.invoke({ squall: "sweep" }, SWEEP_TIMEOUT_MS),
+          (error: Error) => ({ ok: false as const, errorMessage: error.message }),
+        );
+        if (!outcome.ok && !stopping) {
+          process.stderr.write(
+            `squall local: the sweep failed (${outcome.errorMessage}); the next one tries again.\n`,
+          );
+        }
+      })().finally(() => {
+        sweeping = undefined;
+      });
+      return sweeping;
+    };
+    const sweeps = setInterval(() => void sweep(), sweepSeconds * 1000).unref();
+
     let stopped: Promise<void> | undefined;
     return {
       address,
@@ -240,9 +292,19 @@ export async function startLocalEnvironment(
       flowRunnerFunctionName,
       emulator,
       injectFaults: (faults) => emulator.injectFaults(faults),
+      sweep,
+      kill(fn) {
+        const thread = fn === "worker" ? [...running.worker][0] : running.coordinator;
+        if (!thread || stopping) return false;
+        running.worker.delete(thread);
+        thread.kill();
+        return true;
+      },
       stop() {
         stopped ??= (async () => {
           stopping = true;
+          clearInterval(sweeps);
+          await sweeping?.catch(() => {});
           await Promise.all([...threads].map((thread) => thread.stop()));
           sqs.destroy();
           await emulator.stop();
@@ -260,6 +322,10 @@ export async function startLocalEnvironment(
 
 interface FunctionThread {
   readonly ready: Promise<void>;
+  /** Settles when the thread has exited, for whatever reason. */
+  readonly exited: Promise<void>;
+  /** Ends it at once, as Lambda ends a crashed execution environment: what it held is not released. */
+  kill(): void;
   /** Runs one invocation of an invocable thread's handler. */
   invoke(payload: unknown, timeoutMs: number): Promise<InvocationOutcome>;
   stop(): Promise<void>;
@@ -267,6 +333,8 @@ interface FunctionThread {
 
 /** How long a stopping thread may finish its invocation before it is terminated. */
 const STOP_GRACE_MS = 2_000;
+/** A sweep's time limit: the stack's coordinator timeout. */
+const SWEEP_TIMEOUT_MS = 60_000;
 
 function startThread(
   handler: string,
@@ -284,7 +352,8 @@ function startThread(
     sources,
   };
   // An invocation still running at the function's timeout is ended with its thread, as Lambda
-  // ends it; what it held is not released, and comes back after its visibility timeout.
+  // ends it; what it held is not released, and comes back after its visibility timeout. So is
+  // a thread killed on purpose.
   const cuts = new Map<string, NodeJS.Timeout>(); // first receipt handle of a batch → its cut
   let cutShort = false;
   const cut = () => {
@@ -308,6 +377,7 @@ function startThread(
     markReady = resolve;
     failReady = reject;
   });
+  ready.catch(() => {}); // a thread replaced before it was ready is awaited by no one
   let markStopped!: () => void;
   const stopped = new Promise<void>((resolve) => {
     markStopped = resolve;
@@ -352,8 +422,14 @@ function startThread(
     failReady(new Error("The function thread exited before it was ready."));
     if (!stopping) onDeath(cutShort ? [] : [...held].map(([handle, url]) => [url, handle]));
   });
+  const exited = new Promise<void>((resolve) => thread.once("exit", () => resolve()));
   return {
     ready,
+    exited,
+    kill() {
+      cutShort = true;
+      void thread.terminate();
+    },
     invoke(payload, timeoutMs) {
       const id = ++nextInvocation;
       return new Promise((resolve) => {

@@ -20,6 +20,7 @@ import { StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { SendReport, SqsQueue } from "../queue.js";
 import { DEFAULT_SILENT_AFTER_SECONDS } from "../record/heartbeat.js";
+import { markRunOpen } from "../record/open-runs.js";
 import type { Segment } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
 import type { S3ResultStore } from "../s3-store.js";
@@ -249,9 +250,17 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
   }
 
-  /** Writes the run's key, once; every send waits for it. */
+  /**
+   * Writes the run's key and marks the run open, once; every send waits for both, so that the
+   * coordinator's sweep can find the run (and end it, should this caller die) from its first
+   * message on.
+   */
   #storeKey(): Promise<void> {
-    this.#keyStored ??= storeRunKey(this.#connection.store, this.#flowRun.id, this.#key);
+    const { store } = this.#connection;
+    this.#keyStored ??= Promise.all([
+      storeRunKey(store, this.#flowRun.id, this.#key),
+      markRunOpen(store, this.#flowRun.id),
+    ]).then(() => {});
     return this.#keyStored;
   }
 

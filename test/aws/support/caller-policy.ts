@@ -1,6 +1,6 @@
 // The laptop caller's rights when the template does not carry them (a SquallCaller managed
 // policy): what sdk/aws/ARCHITECTURE.md's table gives a caller (send to the task and completion
-// queues; get and put under runs/; put under keys/), plus reading the stack's outputs and invoking
+// queues; get and put under runs/; put under keys/ and open/), plus reading the stack's outputs and invoking
 // the flow-runner. No s3:ListBucket: the table does not give it.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -43,6 +43,7 @@ export function documentedCallerPolicy(template: CfnTemplate): PolicyDocument {
         Resource: under(bucket, "runs/"),
       },
       { Effect: "Allow", Action: "s3:PutObject", Resource: under(bucket, "keys/") },
+      { Effect: "Allow", Action: "s3:PutObject", Resource: under(bucket, "open/") },
       { Effect: "Allow", Action: "cloudformation:DescribeStacks", Resource: { Ref: "AWS::StackId" } },
       { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: arn(flowRunner) },
     ],
