@@ -232,7 +232,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
         `Task '${attempt.task.name}' has no module a worker could import it from.${where}`,
       );
     }
-    const bytes = attempt.argBytes ?? attempt.serializer.serialize(attempt.args, "args");
+    const bytes = attempt.takeArgBytes() ?? attempt.serializer.serialize(attempt.args, "args");
     const stored = async (): Promise<Payload> => {
       const key = `${runPrefix(attempt.flowRun.id)}payloads/${attempt.taskRun.id}-${attempt.taskRun.attempts}`;
       await this.#connection.store.put(key, bytes);
