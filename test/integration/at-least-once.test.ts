@@ -121,7 +121,7 @@ async function queuesDrained(local: LocalEnvironment, timeoutMs = 15_000): Promi
   }
 }
 
-describe("LambdaTaskRunner on the local environment (visibility 30 s, 3 deliveries)", () => {
+describe("LambdaTaskRunner on the local environment (its default visibility timeout and deliveries)", () => {
   let local: LocalEnvironment;
   beforeAll(async () => {
     local = await startLocalEnvironment({ workers: 2 });
@@ -187,7 +187,7 @@ describe("LambdaTaskRunner on the local environment (visibility 30 s, 3 deliveri
       },
     );
 
-    // The dead thread's message is released at once: no waiting out the 30 s visibility timeout.
+    // The dead thread's message is released at once: no waiting out its visibility timeout (six minutes by default).
     const value = await within(15_000, survivesADeadWorker(41));
 
     expect(value).toBe(42);
@@ -316,7 +316,12 @@ describe("LambdaTaskRunner on the local environment (visibility 30 s, 3 deliveri
 describe("LambdaTaskRunner on the local environment (visibility 2 s, 2 deliveries)", () => {
   let local: LocalEnvironment;
   beforeAll(async () => {
-    local = await startLocalEnvironment({ workers: 2, maxReceiveCount: 2, visibilitySeconds: 2 });
+    local = await startLocalEnvironment({
+      workers: 2,
+      maxReceiveCount: 2,
+      visibilitySeconds: 2,
+      workerTimeoutSeconds: 2,
+    });
   });
   afterAll(async () => {
     await local?.stop();
