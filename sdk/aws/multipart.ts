@@ -14,6 +14,27 @@ import {
 export const MULTIPART_THRESHOLD = 8 * 1024 * 1024;
 /** Bytes per part: at least S3's 5 MiB minimum, and under the emulator's 11 MiB request cap. */
 export const PART_BYTES = 8 * 1024 * 1024;
+/** S3 takes at most this many parts in one upload, each of 5 MiB to 5 GiB (the last may be less). */
+export const MAX_PARTS = 10_000;
+/** The most one part may hold on S3. */
+const MAX_PART_BYTES = 5 * 1024 ** 3;
+
+/**
+ * The part size for a value of `size` bytes: {@link PART_BYTES}, so that values up to 78 GiB go
+ * in at most 10,000 parts; a larger value takes parts just large enough to fit in 10,000 (whole
+ * MiB), which S3 takes up to 5 GiB a part (48.8 TiB a value, past S3's 5 TiB per object). Such
+ * parts exceed the local emulator's 11 MiB cap, which holds nothing of that size anyway.
+ */
+export function partBytesFor(size: number): number {
+  const mib = 1024 * 1024;
+  const bytes = Math.max(PART_BYTES, Math.ceil(size / MAX_PARTS / mib) * mib);
+  if (bytes > MAX_PART_BYTES) {
+    throw new RangeError(
+      `A value of ${size} bytes cannot be uploaded to S3: it would take parts of more than 5 GiB.`,
+    );
+  }
+  return bytes;
+}
 /** Parts in flight at once: fast enough, and modest in sockets. */
 const PARALLEL_PARTS = 4;
 
@@ -29,16 +50,17 @@ export async function putInParts(
   key: string,
   value: Uint8Array,
 ): Promise<void> {
+  const partBytes = partBytesFor(value.byteLength);
   const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
   if (!UploadId) throw new Error(`S3 started no multipart upload for s3://${bucket}/${key} (no UploadId).`);
   try {
-    const count = Math.ceil(value.byteLength / PART_BYTES);
+    const count = Math.ceil(value.byteLength / partBytes);
     const etags: string[] = new Array(count);
     let next = 0;
     const uploader = async () => {
       while (next < count) {
         const index = next++;
-        const body = value.subarray(index * PART_BYTES, (index + 1) * PART_BYTES);
+        const body = value.subarray(index * partBytes, (index + 1) * partBytes);
         const { ETag } = await client.send(
           new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: index + 1, Body: body }),
         );

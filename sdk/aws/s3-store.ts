@@ -137,7 +137,7 @@ export class S3ResultStore implements ResultStore {
       const object = await this.#client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.#key(key) }),
       );
-      return (await object.Body?.transformToByteArray()) ?? new Uint8Array();
+      return await bodyBytes(object.Body, object.ContentLength);
     } catch (error) {
       if (isMissingKey(error)) return undefined;
       return this.#denied(error, "s3:GetObject", key);
@@ -244,6 +244,34 @@ export class S3ResultStore implements ResultStore {
     assertValidKey(key);
     return this.prefix + key;
   }
+}
+
+/** Objects from this size on are read into one array of their length as they arrive. */
+const PREALLOCATE_FROM = 1024 * 1024;
+
+/**
+ * An object's body as bytes. The SDK's `transformToByteArray` keeps every chunk and then
+ * concatenates them, holding a large value twice at its peak; a body of known length is copied
+ * into one array of that length as it comes, so a value of hundreds of MB is held once. (The
+ * SDK still checks the body's checksum as it streams, and a body of another length fails.)
+ */
+async function bodyBytes(
+  body: { transformToByteArray(): Promise<Uint8Array> } | undefined,
+  length: number | undefined,
+): Promise<Uint8Array> {
+  if (body === undefined) return new Uint8Array();
+  const chunks = body as unknown as Partial<AsyncIterable<Uint8Array>>;
+  if (length === undefined || length < PREALLOCATE_FROM || typeof chunks[Symbol.asyncIterator] !== "function")
+    return body.transformToByteArray();
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for await (const chunk of chunks as AsyncIterable<Uint8Array>) {
+    if (at + chunk.byteLength > length) throw new Error(`S3 sent more than the object's ${length} bytes.`);
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  if (at !== length) throw new Error(`S3 sent ${at} of the object's ${length} bytes.`);
+  return bytes;
 }
 
 function normalizePrefix(prefix: unknown): string {

@@ -389,14 +389,18 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   }
 
   #invokeRemotely(invoker: TaskInvoker, token: number): Promise<void> {
-    const argBytes = this.#argBytes;
+    let argBytes = this.#argBytes;
     this.#argBytes = undefined;
     const attempt: TaskAttempt = {
       taskRun: this,
       flowRun: this.flowRun,
       task: { module: this.#def.module, name: this.#def.name, codeHash: this.#def.codeHash },
       args: this.#args,
-      argBytes,
+      takeArgBytes: () => {
+        const bytes = argBytes;
+        argBytes = undefined;
+        return bytes;
+      },
       serializer: this.#serializer(),
       verifySource: this.#def.settings.verifySource,
       retryPolicy: this.retryPolicy,

@@ -46,8 +46,12 @@ export interface TaskAttempt {
   readonly task: TaskReference;
   /** The arguments with upstream results in place. */
   readonly args: readonly unknown[];
-  /** The same arguments already serialized, when the run was checked at submission. */
-  readonly argBytes: Uint8Array | undefined;
+  /**
+   * The same arguments already serialized, when the run was checked at submission; handed over
+   * once (later calls give `undefined`), so that an attempt awaiting its outcome does not keep a
+   * serialized copy of large arguments alive after they were sent.
+   */
+  takeArgBytes(): Uint8Array | undefined;
   readonly serializer: Serializer;
   /** Whether a worker whose code for the task differs must refuse to run it. */
   readonly verifySource: boolean;

@@ -54,9 +54,9 @@ export const defaultSerializer: Serializer = {
   name: "default",
   serialize(value, root = "value") {
     // Plain JSON data (the common case) takes the native path, several times faster.
-    if (isPlainJson(value, new Set())) return encoder.encode(`J${JSON.stringify(value)}`);
+    if (isPlainJson(value, new Set())) return tagged(J, JSON.stringify(value));
     try {
-      return encoder.encode(`D${stringify(value, reducers)}`);
+      return tagged(D, stringify(value, reducers));
     } catch (error) {
       if (error instanceof DevalueError)
         throw new SerializationError(`${root}${error.path}`, describe(error.value));
@@ -64,10 +64,25 @@ export const defaultSerializer: Serializer = {
     }
   },
   deserialize(bytes) {
-    const text = decoder.decode(bytes);
-    return text.startsWith("J") ? JSON.parse(text.slice(1)) : parse(text.slice(1), revivers);
+    const text = decoder.decode(bytes.subarray(1));
+    return bytes[0] === J ? JSON.parse(text) : parse(text, revivers);
   },
 };
+
+const J = "J".charCodeAt(0);
+const D = "D".charCodeAt(0);
+
+/**
+ * `text` as UTF-8 after a one-byte tag, written straight into one array: prefixing the tag to
+ * the string first would make V8 flatten a copy of it, as large as the value (hundreds of MB
+ * for a large argument), only to encode it.
+ */
+function tagged(tag: number, text: string): Uint8Array {
+  const bytes = new Uint8Array(1 + Buffer.byteLength(text, "utf8"));
+  bytes[0] = tag;
+  encoder.encodeInto(text, bytes.subarray(1));
+  return bytes;
+}
 
 /**
  * True when JSON.stringify would carry `value` exactly: no undefined, non-finite numbers or

@@ -88,7 +88,7 @@ async function readRecord(local: LocalEnvironment, flowRunId: string) {
   }
 }
 
-describe("LambdaTaskRunner on the local environment (visibility 30 s, 3 deliveries)", () => {
+describe("LambdaTaskRunner on the local environment (its default visibility timeout and deliveries)", () => {
   let local: LocalEnvironment;
   beforeAll(async () => {
     local = await startLocalEnvironment({ workers: 2 });
@@ -154,7 +154,7 @@ describe("LambdaTaskRunner on the local environment (visibility 30 s, 3 deliveri
       },
     );
 
-    // The dead thread's message is released at once: no waiting out the 30 s visibility timeout.
+    // The dead thread's message is released at once: no waiting out its visibility timeout (six minutes by default).
     const value = await within(15_000, survivesADeadWorker(41));
 
     expect(value).toBe(42);
@@ -283,7 +283,12 @@ describe("LambdaTaskRunner on the local environment (visibility 30 s, 3 deliveri
 describe("LambdaTaskRunner on the local environment (visibility 2 s, 2 deliveries)", () => {
   let local: LocalEnvironment;
   beforeAll(async () => {
-    local = await startLocalEnvironment({ workers: 2, maxReceiveCount: 2, visibilitySeconds: 2 });
+    local = await startLocalEnvironment({
+      workers: 2,
+      maxReceiveCount: 2,
+      visibilitySeconds: 2,
+      workerTimeoutSeconds: 2,
+    });
   });
   afterAll(async () => {
     await local?.stop();

@@ -29,9 +29,12 @@ import {
   flakyWithoutRetries,
   flakyWithRetries,
   InventoryShortError,
+  LedgerOverflowError,
+  ledgerText,
   makeBlob,
   measure,
   nap,
+  overflowLedger,
   oversleep,
   reserveStock,
   retryInAnHour,
@@ -232,6 +235,74 @@ describe("LambdaTaskRunner on the local environment", () => {
     const state = future?.state;
     expect(state?.name).toBe("Failed");
     expect(state?.type === "FAILED" && state.error).toBe(error);
+  });
+
+  describe("an error too large for its outcome", () => {
+    afterEach(() => local.injectFaults(undefined));
+
+    /** Runs overflowLedger in a flow; its error, and the key of the whole error in the run's record. */
+    async function overflowed(
+      messageKiB: number,
+      detailKiB: number,
+      beforeResult?: (flowRunId: string) => Promise<void>,
+    ) {
+      const overflowing = flow({ taskRunner: runner }, async function overflowing() {
+        const future = overflowLedger.submit(messageKiB, detailKiB);
+        const flowRunId = getRunContext().flowRun.id;
+        await beforeResult?.(flowRunId);
+        return { error: await future.result({ raiseOnFailure: false }), flowRunId };
+      });
+      const { error, flowRunId } = await overflowing();
+      const [outcome] = await recordedOutcomes(flowRunId);
+      const payload = outcome?.payload as { text: string; stored?: { key: string; size: number } };
+      return { error: error as LedgerOverflowError, flowRunId, stored: payload.stored, inline: payload.text };
+    }
+
+    it("comes back whole, as the class the task's module exports, with its fields", async () => {
+      const { error, flowRunId, stored, inline } = await overflowed(200, 0);
+
+      expect(error).toBeInstanceOf(LedgerOverflowError);
+      expect(error.name).toBe("LedgerOverflowError");
+      expect(error.message).toBe(ledgerText(200));
+      expect(error.account).toBe("acct-7");
+      expect(error.entries).toEqual([3, 1, 4, 1, 5, 9, 2, 6]);
+      expect(error.detail).toBe(ledgerText(0, "detail"));
+      expect(error.stack).toContain("lambda-runner-tasks.ts");
+      // The record carries a copy cut short, and where the whole error is.
+      expect(stored?.key).toMatch(new RegExp(`^runs/${flowRunId}/results/[A-Za-z0-9_-]+-1-[0-9a-f]{8}$`));
+      expect(stored?.size).toBe((await bucket.get(stored?.key as string))?.byteLength);
+      expect(inline.length).toBeLessThan(64 * 1024);
+      expect(inline).toContain(`the whole error is stored at ${stored?.key})`);
+    });
+
+    it("comes back whole when its fields are too large to sit in the outcome too", async () => {
+      const { error, stored } = await overflowed(100, 120);
+
+      expect(error).toBeInstanceOf(LedgerOverflowError);
+      expect(error.message).toBe(ledgerText(100));
+      expect(error.detail).toBe(ledgerText(120, "detail"));
+      expect(error.entries).toEqual([3, 1, 4, 1, 5, 9, 2, 6]);
+      expect(stored?.key).toBeDefined();
+    });
+
+    it("comes back as the outcome's shortened copy, saying so, when the whole error cannot be read", async () => {
+      // The outcome is held back long enough to remove the whole error before the caller reads it.
+      local.injectFaults({ delaySends: { when: (body) => body.includes("cut short"), ms: 2_000 } });
+      let removed = "";
+      const { error, stored } = await overflowed(200, 0, async (flowRunId) => {
+        await eventually(async () => (await bucket.list(`runs/${flowRunId}/results/`)).length > 0);
+        removed = (await bucket.list(`runs/${flowRunId}/results/`))[0] as string;
+        await bucket.delete(removed);
+      });
+
+      expect(stored?.key).toBe(removed);
+      expect(error).toBeInstanceOf(LedgerOverflowError);
+      expect(error.account).toBeUndefined(); // the copy carries its class, message and stack only
+      const kib = Math.ceil((stored?.size as number) / 1024);
+      const message = `${ledgerText(200).slice(0, 4_000)}... (cut short: its error was ${kib} KiB, more than an outcome carries; the whole error is stored at ${removed}) [The whole error could not be read from "${removed}" (there is no such object): this is the outcome's copy, cut short.]`;
+      expect(error.message).toBe(message);
+      expect(error.stack?.startsWith(`LedgerOverflowError: ${message}\n`)).toBe(true);
+    });
   });
 
   it("retries in the fleet: a run that fails twice completes on its third attempt", async () => {

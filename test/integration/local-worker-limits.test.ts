@@ -1,7 +1,15 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { configureLogging, flow, resetLogging, type TaskFuture, TaskTimeoutError } from "squall";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import {
+  configureLogging,
+  flow,
+  InvalidArgumentError,
+  resetLogging,
+  type TaskFuture,
+  TaskTimeoutError,
+} from "squall";
 import { LambdaTaskRunner, type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -105,5 +113,33 @@ describe("the local environment's worker functions at their limits, as Lambda's"
 
     expect(await loud()).toEqual({ printed: "printed", counted: ["counted", "counted", "counted"] });
     for (const path of paths) expect(readFileSync(path, "utf8")).toBe("ran\n");
+  });
+});
+
+describe("the local environment's task queue visibility timeout, as the stack's", () => {
+  it("is six times the worker's timeout unless given, as the stack sets it", async () => {
+    const sized = await startLocalEnvironment({ workers: 1, workerTimeoutSeconds: 3 });
+    const sqs = sized.emulator.sqsClient();
+    try {
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: sized.address.taskQueueUrl,
+          AttributeNames: ["VisibilityTimeout"],
+        }),
+      );
+      expect(Attributes?.VisibilityTimeout).toBe("18");
+    } finally {
+      sqs.destroy();
+      await sized.stop();
+    }
+  });
+
+  it("refuses one shorter than the worker's timeout, saying what to change", async () => {
+    const started = startLocalEnvironment({ workers: 1, workerTimeoutSeconds: 60, visibilitySeconds: 30 });
+
+    await expect(started).rejects.toThrow(InvalidArgumentError);
+    await expect(started).rejects.toThrow(
+      "Expected `visibilitySeconds` to be at least `workerTimeoutSeconds` (60), got `30`: a task message would be delivered again while the invocation running it may still run, and Lambda refuses an event source mapping whose queue hides messages for less than its function's timeout. Raise `visibilitySeconds` (the deployed stack uses six times the worker's timeout: 360), lower `workerTimeoutSeconds`, or leave `visibilitySeconds` out.",
+    );
   });
 });

@@ -6,7 +6,12 @@ import { double, killsTheThread } from "../fixtures/poison-tasks.js";
 let local: LocalEnvironment;
 
 beforeAll(async () => {
-  local = await startLocalEnvironment({ workers: 2, maxReceiveCount: 2, visibilitySeconds: 2 });
+  local = await startLocalEnvironment({
+    workers: 2,
+    maxReceiveCount: 2,
+    visibilitySeconds: 2,
+    workerTimeoutSeconds: 2,
+  });
 });
 afterAll(async () => {
   await local?.stop();

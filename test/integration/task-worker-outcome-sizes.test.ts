@@ -72,6 +72,8 @@ describe("an outcome never exceeds what SQS takes", () => {
     expect(key.startsWith(`runs/${failed?.flowRunId}/results/${throwing.taskRunId}-1-`)).toBe(true);
     const stored = (await resources.store.get(key)) as Uint8Array;
     expect((defaultSerializer.deserialize(stored) as Error).message).toBe("y".repeat(300 * 1024));
+    // The outcome names the whole error's key as a field too, for the caller to read it from.
+    expect(failed?.payload).toEqual({ text: expect.any(String), stored: { key, size: stored.byteLength } });
     expect(error.message).toBe(
       `${"y".repeat(4_000)}... (cut short: its error was ${Math.ceil(stored.byteLength / 1024)} KiB, more than an outcome carries; the whole error is stored at ${key})`,
     );

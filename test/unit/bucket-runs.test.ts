@@ -5,6 +5,7 @@ import { type RecordStore, segmentKey, summaryKey } from "../../sdk/aws/record/r
 import { type Outcome, WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
 import type { PrintLine } from "../../sdk/cli/record.js";
 import type { RunEvent } from "../../sdk/observe.js";
+import { encodeError } from "../../sdk/remote/attempt.js";
 import { outcome, taskRunIdOf } from "../support/records.js";
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -66,5 +67,28 @@ describe("reading a deployed run's record", () => {
     ]);
     const prints = lines.filter((line) => line.kind === "print").map((line) => (line as PrintLine).text);
     expect(prints).toEqual(["attempt 1 ran", "attempt 3 ran", "attempt 2 ran"]);
+  });
+
+  it("says where the whole of an error cut short is stored", () => {
+    const key = "runs/run/results/t-1-0a1b2c3d";
+    const failed = (message: string): Outcome => ({
+      ...ran(1),
+      status: "failed",
+      payload: {
+        text: new TextDecoder().decode(encodeError(new RangeError(message))),
+        stored: { key, size: 9 },
+      },
+    });
+    const errorIn = (outcome: Outcome) => {
+      const lines = new BucketRecordReader("run").segment({ v: WIRE_VERSION, outcomes: [outcome] });
+      return (lines.find((line) => line.kind === "task" && line.state === "Failed") as RunEvent).error;
+    };
+
+    expect(errorIn(failed("too big..."))).toMatchObject({
+      name: "RangeError",
+      message: `too big... (cut short; the whole error is stored at ${key})`,
+    });
+    const named = `too big... (the whole error is stored at ${key})`;
+    expect(errorIn(failed(named))).toMatchObject({ name: "RangeError", message: named });
   });
 });

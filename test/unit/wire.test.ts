@@ -1,6 +1,8 @@
+import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import {
   OutcomeMessageSchema,
+  PayloadSchema,
   parseMessage,
   type TaskMessage,
   TaskMessageSchema,
@@ -76,6 +78,25 @@ describe("message schemas", () => {
     expect(parseMessage(OutcomeMessageSchema, JSON.stringify(outcome)).ok).toBe(true);
     (outcome.outcomes[0] as { status: string }).status = "exploded";
     expect(parseMessage(OutcomeMessageSchema, JSON.stringify(outcome)).ok).toBe(false);
+  });
+});
+
+describe("a payload cut short", () => {
+  const stored = { key: "runs/f-1/results/t-1-1-0a1b2c3d", size: 307_212 };
+
+  it("keeps where the whole value is stored, beside the inline copy", () => {
+    expect(v.parse(PayloadSchema, { text: "Dshort", stored })).toEqual({ text: "Dshort", stored });
+    expect(v.parse(PayloadSchema, { base64: "AAE=", stored })).toEqual({ base64: "AAE=", stored });
+    expect(v.safeParse(PayloadSchema, { text: "Dshort", stored: { key: "", size: 1 } }).success).toBe(false);
+  });
+
+  it("reads as the inline copy alone where a reader predates `stored`", () => {
+    const before = v.union([
+      v.object({ text: v.string() }),
+      v.object({ base64: v.string() }),
+      v.object({ key: v.string(), size: v.number() }),
+    ]);
+    expect(v.parse(before, { text: "Dshort", stored })).toEqual({ text: "Dshort" });
   });
 });
 

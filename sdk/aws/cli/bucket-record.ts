@@ -144,15 +144,24 @@ export class BucketRecordReader {
   }
 }
 
-/** The error an outcome carries inline; a stored one (large) is only named. */
+/**
+ * The error an outcome carries inline; a stored one (large) is only named. Of an error too large
+ * for its outcome that is the shortened copy, which names the key the whole error is stored at
+ * (`stored`): its message says so already, else the key is added.
+ */
 function errorOf(outcome: Outcome): RunEvent["error"] {
   const payload = outcome.payload;
   if (!payload) return { name: "Error", message: "(no error recorded)" };
   if ("key" in payload) return { name: "Error", message: `(the error is stored at ${payload.key})` };
+  const whole = payload.stored?.key;
+  const where = (message: string) =>
+    whole === undefined || message.includes(whole)
+      ? message
+      : `${message} (cut short; the whole error is stored at ${whole})`;
   try {
     const error = defaultSerializer.deserialize(inlineBytes(payload) as Uint8Array) as Error;
-    return { name: error.name, message: error.message, stack: error.stack };
+    return { name: error.name, message: where(error.message), stack: error.stack };
   } catch (thrown) {
-    return { name: "Error", message: `(the error could not be read: ${(thrown as Error).message})` };
+    return { name: "Error", message: where(`(the error could not be read: ${(thrown as Error).message})`) };
   }
 }

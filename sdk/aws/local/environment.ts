@@ -29,7 +29,14 @@ export interface LocalEnvironmentOptions {
   readonly workers?: number;
   /** The emulator's port on 127.0.0.1. @default a free one */
   readonly port?: number;
-  /** Messages not deleted this long after a function took them are delivered again. @default 30 */
+  /**
+   * Task messages not deleted this long after a worker took them are delivered again. As on the
+   * stack (`WorkQueue`), six times the worker's timeout by default, as AWS advises; at least the
+   * worker's timeout, which Lambda requires of an event source mapping (one shorter would deliver a
+   * message again while its invocation still runs): a shorter one is refused. The coordinator's
+   * queues use it too, up to 30 s: the local coordinator has no timeout, and outcomes it failed to
+   * record need not wait long to come back. @default 6 × `workerTimeoutSeconds` (360)
+   */
   readonly visibilitySeconds?: number;
   /** Deliveries of a task message before it goes to the dead-letter queue (a backstop, as on the stack). @default 10 */
   readonly maxReceiveCount?: number;
@@ -114,12 +121,13 @@ export async function startLocalEnvironment(
   options: LocalEnvironmentOptions = {},
 ): Promise<LocalEnvironment> {
   const workers = integerOption("workers", options.workers ?? availableParallelism(), 1);
-  const visibilitySeconds = integerOption("visibilitySeconds", options.visibilitySeconds ?? 30, 1);
   const maxReceiveCount = integerOption("maxReceiveCount", options.maxReceiveCount ?? 10, 1);
   const maxDeaths = integerOption("maxDeaths", options.maxDeaths ?? 3, 1);
   const batchSize = integerOption("batchSize", options.batchSize ?? 10, 1);
   const workerTimeoutSeconds = integerOption("workerTimeoutSeconds", options.workerTimeoutSeconds ?? 60, 1);
   const sweepSeconds = integerOption("sweepSeconds", options.sweepSeconds ?? 60, 1);
+  const visibilitySeconds = taskVisibility(options.visibilitySeconds, workerTimeoutSeconds);
+  const coordinatorVisibilitySeconds = Math.min(visibilitySeconds, COORDINATOR_VISIBILITY_SECONDS);
   if (options.flows !== undefined) checkFlowsModule(options.flows);
   const projectRoot = checkProjectRoot(options.projectRoot ?? process.cwd());
   if (batchSize > 10) {
@@ -228,14 +236,14 @@ export async function startLocalEnvironment(
             eventSourceArn: completionArn as string,
             batchSize: 10,
             batchingWindowMs: 20,
-            visibilitySeconds,
+            visibilitySeconds: coordinatorVisibilitySeconds,
           },
           {
             queueUrl: deadLetterQueueUrl,
             eventSourceArn: deadLetterArn as string,
             batchSize: 10,
             batchingWindowMs: 0,
-            visibilitySeconds,
+            visibilitySeconds: coordinatorVisibilitySeconds,
           },
         ],
         env,
@@ -471,6 +479,28 @@ function checkFlowsModule(flows: unknown): void {
       `Expected \`flows\` to name a flows module, but ${path} does not exist: give the path of the module that defines your flows.`,
     );
   }
+}
+
+/** The most the coordinator's queues keep a message hidden here (see `visibilitySeconds`). */
+const COORDINATOR_VISIBILITY_SECONDS = 30;
+/** The longest visibility timeout SQS allows: 12 hours. */
+const SQS_MAX_VISIBILITY_SECONDS = 43_200;
+
+/**
+ * The task queue's visibility timeout: by default six times the worker's timeout, as the stack
+ * sets it (`cdk/constructs/work-queue.ts`), so a message is not delivered again while its
+ * invocation may still run; one shorter than the worker's timeout is refused, as Lambda refuses
+ * such an event source mapping.
+ */
+function taskVisibility(given: number | undefined, workerTimeoutSeconds: number): number {
+  if (given === undefined) return Math.min(6 * workerTimeoutSeconds, SQS_MAX_VISIBILITY_SECONDS);
+  const seconds = integerOption("visibilitySeconds", given, 1);
+  if (seconds < workerTimeoutSeconds) {
+    throw new InvalidArgumentError(
+      `Expected \`visibilitySeconds\` to be at least \`workerTimeoutSeconds\` (${workerTimeoutSeconds}), got \`${seconds}\`: a task message would be delivered again while the invocation running it may still run, and Lambda refuses an event source mapping whose queue hides messages for less than its function's timeout. Raise \`visibilitySeconds\` (the deployed stack uses six times the worker's timeout: ${6 * workerTimeoutSeconds}), lower \`workerTimeoutSeconds\`, or leave \`visibilitySeconds\` out.`,
+    );
+  }
+  return seconds;
 }
 
 function integerOption(name: string, value: number, min: number): number {

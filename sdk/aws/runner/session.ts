@@ -36,6 +36,7 @@ import { asPayload, inlineBytes } from "../wire/payload.js";
 import { markRunCancelled, newRunKey, storeRunKey } from "../wire/run-key.js";
 import { SEAL_BYTES, seal } from "../wire/seal.js";
 import { sqsSafeJson } from "../wire/sqs-text.js";
+import { isUnder } from "../worker/confinement.js";
 import { type FollowerOptions, RecordFollower } from "./follower.js";
 import { CallerHeartbeat } from "./heartbeat.js";
 import { reportUnsent, type Unsent, unsentOutcomeMessage } from "./unsent.js";
@@ -232,7 +233,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
         `Task '${attempt.task.name}' has no module a worker could import it from.${where}`,
       );
     }
-    const bytes = attempt.argBytes ?? attempt.serializer.serialize(attempt.args, "args");
+    const bytes = attempt.takeArgBytes() ?? attempt.serializer.serialize(attempt.args, "args");
     const stored = async (): Promise<Payload> => {
       const key = `${runPrefix(attempt.flowRun.id)}payloads/${attempt.taskRun.id}-${attempt.taskRun.attempts}`;
       await this.#connection.store.put(key, bytes);
@@ -421,12 +422,40 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       }
       // Error classes the task's module exports come back as themselves.
       await learnErrorClassesOf(attempt.task.module as string);
-      const error = toError(deserialize(payload, defaultSerializer));
+      const error = await this.#decodeError(payload);
       const status = outcome.status === "failed" ? "failed" : "crashed";
       return { status, error, attempts };
     } catch (error) {
       return { status: "failed", error: toError(error), attempts };
     }
+  }
+
+  /**
+   * The error a run raised. One too large for its outcome is read whole from where the worker
+   * stored it (`stored`), from this session's bucket and only under the flow run's own prefix, as
+   * a worker reads stored arguments; if that fails, the outcome's shortened copy, saying why.
+   */
+  async #decodeError(payload: Payload | undefined): Promise<Error> {
+    const stored = payload && "stored" in payload ? payload.stored : undefined;
+    if (!stored) return toError(deserialize(payload, defaultSerializer));
+    const prefix = runPrefix(this.#flowRun.id);
+    let reason: string;
+    if (!isUnder(stored.key, prefix)) {
+      reason = `it is not under the flow run's prefix ${prefix}, the only place the caller reads it from`;
+    } else {
+      try {
+        const bytes = await this.#connection.store.get(stored.key);
+        if (bytes !== undefined) return toError(defaultSerializer.deserialize(bytes));
+        reason = "there is no such object";
+      } catch (error) {
+        reason = toError(error).message;
+      }
+    }
+    const short = toError(deserialize(payload, defaultSerializer));
+    const message = `${short.message} [The whole error could not be read from ${JSON.stringify(stored.key.slice(0, 200))} (${reason}): this is the outcome's copy, cut short.]`;
+    short.stack = short.stack?.replace(short.message, message);
+    short.message = message;
+    return short;
   }
 
   #settle(id: string, outcome: AttemptOutcome): void {

@@ -17,11 +17,28 @@ const id = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
 export const RUN_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 const runId = v.pipe(v.string(), v.regex(RUN_ID_PATTERN, "Expected 1 to 128 letters, digits, `_` or `-`"));
 
-/** A serialized value: UTF-8 text when the serializer wrote text, else base64; or a key in the bucket. */
+const size = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+/**
+ * Where the whole of a value sits that an inline payload carries only a shortened copy of: an
+ * error too large for its outcome (`worker/error-payload.ts`). The caller reads it from its own
+ * bucket, under the flow run's prefix only, and falls back to the inline copy.
+ *
+ * An optional field of the inline kinds rather than a kind of its own, so that it needs no new
+ * schema version: a reader that predates it (valibot's `object` drops fields it does not know)
+ * takes the inline copy, as before, whereas a `{ key, size }` error would leave it nothing to
+ * decode.
+ */
+const StoredWholeSchema = v.optional(v.object({ key: id, size }));
+
+/**
+ * A serialized value: UTF-8 text when the serializer wrote text, else base64 (either possibly a
+ * shortened copy of a value `stored` whole); or a key in the bucket.
+ */
 export const PayloadSchema = v.union([
-  v.object({ text: v.string() }),
-  v.object({ base64: v.string() }),
-  v.object({ key: id, size: v.pipe(v.number(), v.integer(), v.minValue(0)) }),
+  v.object({ text: v.string(), stored: StoredWholeSchema }),
+  v.object({ base64: v.string(), stored: StoredWholeSchema }),
+  v.object({ key: id, size }),
 ]);
 export type Payload = v.InferOutput<typeof PayloadSchema>;
 

@@ -88,7 +88,7 @@ export class WorkerPool implements TaskInvoker {
       });
       return;
     }
-    let args = attempt.argBytes ?? attempt.serializer.serialize(attempt.args, "args");
+    let args = attempt.takeArgBytes() ?? attempt.serializer.serialize(attempt.args, "args");
     const id = ++this.#nextId;
     const offload = this.#options.offload;
     let argsKey: string | undefined;
