@@ -215,7 +215,7 @@ export class Squall extends Construct {
     });
     this.results.grantRecords(this.coordinator);
     this.results.grantRunKeys(this.coordinator, "read");
-    this.results.grantOpenMarkers(this.coordinator, "close");
+    this.results.grantOpenMarkers(this.coordinator, "keep");
     // The sweep ends runs whose outcomes are overdue (their messages lost to the completion
     // dead-letter queue, or the fleet stuck). A sweep not delivered is superseded by the next.
     new Rule(this, "Sweep", {
@@ -265,7 +265,11 @@ export class Squall extends Construct {
       const runAccess = `s3:GetObject, s3:PutObject${fn === this.coordinator ? "" : ", s3:AbortMultipartUpload"}`;
       suppressNag(fn, [underPrefix(RUNS_PREFIX, runAccess), underPrefix(KEYS_PREFIX, keyAccess)], true);
     }
-    suppressNag(this.coordinator, [underPrefix(OPEN_PREFIX, "s3:GetObject, s3:DeleteObject")], true);
+    suppressNag(
+      this.coordinator,
+      [underPrefix(OPEN_PREFIX, "s3:GetObject, s3:PutObject, s3:DeleteObject")],
+      true,
+    );
     suppressNag(this.flowRunner, [underPrefix(OPEN_PREFIX, "s3:PutObject")], true);
 
     this.callerPolicy = new CallerPolicy(this, "SquallCaller", {

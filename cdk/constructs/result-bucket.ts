@@ -98,13 +98,12 @@ export class ResultBucket extends Construct {
 
   /**
    * Open-run markers: a caller opens its run ("open", a conditional create); the coordinator
-   * reads and removes them ("close"), and lists them to sweep.
+   * ("keep") reads and removes them, lists them to sweep, and puts one back while it writes to
+   * a run already final.
    */
-  grantOpenMarkers(grantee: IGrantable, access: "open" | "close"): void {
-    if (access === "open") {
-      this.bucket.grants.actionsOnObjectKeys(grantee, `${OPEN_PREFIX}*`, "s3:PutObject");
-      return;
-    }
-    this.bucket.grants.actionsOnObjectKeys(grantee, `${OPEN_PREFIX}*`, "s3:GetObject", "s3:DeleteObject");
+  grantOpenMarkers(grantee: IGrantable, access: "open" | "keep"): void {
+    const actions =
+      access === "open" ? ["s3:PutObject"] : ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
+    this.bucket.grants.actionsOnObjectKeys(grantee, `${OPEN_PREFIX}*`, ...actions);
   }
 }

@@ -379,14 +379,14 @@ describe("the grants", () => {
     ]);
   });
 
-  it("let the coordinator consume outcomes and dead letters, keep run records, read and remove open-run markers, read run keys, sending nothing", () => {
+  it("let the coordinator consume outcomes and dead letters, keep run records and open-run markers, read run keys, sending nothing", () => {
     const coordinator = grants(squall.coordinator);
     const { "s3:GetObject": runs, "s3:PutObject": _, ...rest } = records(squall.coordinator);
     const markers = { "Fn::Join": ["", [arn(squall.results.bucket), "/open/*"]] };
     expect(coordinator).toMatchObject({
       ...rest,
       "s3:GetObject": [...runs, runKeys, markers],
-      "s3:PutObject": [...runs],
+      "s3:PutObject": [...runs, markers],
       "s3:DeleteObject": [markers],
       "sqs:ReceiveMessage": [arn(squall.completions.queue), arn(squall.tasks.deadLetterQueue)],
       "sqs:DeleteMessage": [arn(squall.completions.queue), arn(squall.tasks.deadLetterQueue)],

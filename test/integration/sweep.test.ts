@@ -181,6 +181,49 @@ describe("the coordinator's sweep", () => {
       expect(await store.exists(openRunKey(flowRunId))).toBe(false);
     });
 
+    it("repairs the summary of a run already final when a late outcome's writer died between its segment and the summary", async () => {
+      const coordinator = createCoordinator({ store });
+      const flowRunId = randomUUID();
+      await beat(flowRunId, 60);
+      await coordinator.handle({
+        Records: [await message({ outcomes: [completed(flowRunId, "f04-1")] }, 1)],
+      });
+      expect(await coordinator.sweep(beatAt + 60_001)).toEqual({ swept: 0, callersSilent: 1 });
+      expect(await store.exists(openRunKey(flowRunId))).toBe(false);
+
+      // A task run still out reports; the coordinator writes its segment and dies before the summary.
+      const dying = createCoordinator({
+        store: {
+          read: (key: string, etag?: string) => store.read(key, etag),
+          create: (key: string, value: Uint8Array) => store.create(key, value),
+          replace: (key: string, value: Uint8Array, etag: string) =>
+            key.endsWith("/summary")
+              ? Promise.reject(new Error("the instance died"))
+              : store.replace(key, value, etag),
+          list: (prefix: string) => store.list(prefix),
+          delete: (key: string) => store.delete(key),
+        },
+      });
+      const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+      const late = await dying.handle({
+        Records: [await message({ outcomes: [completed(flowRunId, "f04-2")] }, 2)],
+      });
+      stderr.mockRestore();
+      expect(late.batchItemFailures).toEqual([{ itemIdentifier: "m2" }]);
+      expect((await readSegments(store, flowRunId, 0)).next).toBe(3);
+      expect((await readSummary(store, flowRunId))?.nextSegment).toBe(2);
+      expect(await store.exists(openRunKey(flowRunId))).toBe(true);
+
+      // Its message is never delivered again (dead-lettered, say): the sweep repairs the summary.
+      expect(await coordinator.sweep(beatAt + 60_001)).toEqual({ swept: 0, callersSilent: 0 });
+      expect(await readSummary(store, flowRunId)).toMatchObject({
+        nextSegment: 3,
+        state: "Crashed",
+        counts: { completed: 2, failed: 0, crashed: 0, cancelled: 0 },
+      });
+      expect(await store.exists(openRunKey(flowRunId))).toBe(false);
+    });
+
     it("sweeps the other runs when the bucket fails for one, saying which and that the next sweep tries again", async () => {
       const [broken, silent] = [randomUUID(), randomUUID()];
       const coordinator = createCoordinator({ store });

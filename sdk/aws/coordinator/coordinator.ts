@@ -1,6 +1,6 @@
 import { toError } from "../../errors.js";
 import { mapLimit } from "../../map-limit.js";
-import { OPEN_PREFIX, openRunKey } from "../record/open-runs.js";
+import { markRunOpen, OPEN_PREFIX, openRunKey } from "../record/open-runs.js";
 import { appendToRecord, type RecordStore, repairSummary } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
 import { authenticate } from "../wire/authenticate.js";
@@ -238,13 +238,21 @@ export function createCoordinator(options: CoordinatorOptions) {
       await Promise.all(
         [...byRun].map(async ([flowRunId, run]) => {
           try {
+            // A run already final has no marker: one goes back while its segment is written, so
+            // that a summary left behind it (this instance dying in between) is still repaired.
+            let reopened = false;
             const { becameFinal } = await appendToRecord(
               options.store,
               flowRunId,
               run.outcomes,
               run.returned,
+              async (before) => {
+                if (before.state === undefined || reopened || !sweepable) return;
+                reopened = true;
+                await markRunOpen(sweepable, flowRunId);
+              },
             );
-            if (becameFinal) await unmarkOpen(flowRunId);
+            if (becameFinal || reopened) await unmarkOpen(flowRunId);
           } catch (error) {
             process.stderr.write(
               `squall coordinator: could not record flow run ${flowRunId}, its messages come back: ${toError(error).message}\n`,

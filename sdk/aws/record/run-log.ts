@@ -67,15 +67,15 @@ export async function appendOutcomes(
 
 /**
  * As `appendOutcomes`, also telling the summary it left and whether the run became final with
- * it. `beforeFirstSegment` is awaited before segment 0 is written, with the summary it would
- * leave: the run has a record from then on.
+ * it. `beforeSegment` is awaited before each segment is written, with the summary as it stands
+ * (the writer may need a way back should it die before the summary catches up).
  */
 export async function appendToRecord(
   store: RecordStore,
   flowRunId: string,
   outcomes: readonly Outcome[],
   returned?: FlowReturned,
-  beforeFirstSegment?: (next: RunSummary) => Promise<void>,
+  beforeSegment?: (summary: RunSummary) => Promise<void>,
 ): Promise<{ recorded: number; summary: RunSummary; becameFinal: boolean }> {
   let { summary, etag } = await loadSummary(store, flowRunId);
   let stored = summary;
@@ -92,7 +92,7 @@ export async function appendToRecord(
     const segment: Segment = notice
       ? { v: WIRE_VERSION, outcomes: fresh, returned: notice }
       : { v: WIRE_VERSION, outcomes: fresh };
-    if (summary.nextSegment === 0) await beforeFirstSegment?.(next);
+    await beforeSegment?.(summary);
     if (await store.create(segmentKey(flowRunId, summary.nextSegment), encode(segment))) {
       next.nextSegment += 1;
       await updateSummary(store, flowRunId, next, etag);
