@@ -2,6 +2,7 @@ import { toError } from "../../errors.js";
 import { mapLimit } from "../../map-limit.js";
 import { appendToRecord, type RecordStore, type RunSummary, repairSummary } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
+import { retryWithin } from "../retry.js";
 import { authenticate } from "../wire/authenticate.js";
 import {
   type FlowReturned,
@@ -12,6 +13,7 @@ import {
 } from "../wire/messages.js";
 import { Rejections } from "../wire/rejections.js";
 import { RunKeys } from "../wire/run-key.js";
+import type { InvocationContext } from "../worker/events.js";
 import { crashedOutcome, overdueOutcome } from "../worker/outcomes.js";
 import type { BatchResponse } from "../worker/task-worker.js";
 import { CallerSilence } from "./caller-silence.js";
@@ -205,7 +207,11 @@ export function createCoordinator(options: CoordinatorOptions) {
     sweep,
     /** Messages this instance rejected, by reason (each also logged once, as a metric line). */
     rejected: () => rejections.counts(),
-    async handle(event: CoordinatorEvent | SweepEvent): Promise<BatchResponse> {
+    async handle(event: CoordinatorEvent | SweepEvent, context?: InvocationContext): Promise<BatchResponse> {
+      const remaining = context?.getRemainingTimeInMillis?.();
+      // A record write or a key read that fails is tried again while the invocation has time:
+      // a failed item would wait out its visibility timeout.
+      const ends = remaining === undefined ? undefined : Date.now() + remaining;
       if (!("Records" in event)) {
         await sweep();
         return { batchItemFailures: [] };
@@ -225,7 +231,7 @@ export function createCoordinator(options: CoordinatorOptions) {
       const failed = new Set<string>();
       const reads = await Promise.all(
         event.Records.map((record) =>
-          read(record).catch((error) => {
+          retryWithin(ends, () => read(record)).catch((error) => {
             // The bucket did not give the run's key: delivered again, later.
             process.stderr.write(
               `squall coordinator: could not read a flow run's key, its message comes back: ${toError(error).message}\n`,
@@ -251,12 +257,12 @@ export function createCoordinator(options: CoordinatorOptions) {
       await Promise.all(
         [...byRun].map(async ([flowRunId, run]) => {
           try {
-            const { becameFinal } = await appendToRecord(
-              options.store,
-              flowRunId,
-              run.outcomes,
-              run.returned,
-              (next) => markOpen(flowRunId, next),
+            // A repeat after a failure (even one whose writes S3 applied) finds what it wrote
+            // in the segments and adds nothing twice.
+            const { becameFinal } = await retryWithin(ends, () =>
+              appendToRecord(options.store, flowRunId, run.outcomes, run.returned, (next) =>
+                markOpen(flowRunId, next),
+              ),
             );
             if (becameFinal) await unmarkOpen(flowRunId);
           } catch (error) {
