@@ -43,10 +43,10 @@ const MAX_DELAY_MS = 5_000;
  * the SDK's standard mode does, but bounded by the invocation's remaining time rather than by a
  * retry quota. The SDK's quota (500 tokens per client, 14 taken by a retry and given back if it
  * succeeds, one added by each call that succeeds at once) runs dry within a few hundred calls once
- * about a fifth of requests fail, and from then on the client retries nothing. That sheds no load from a function: its call that gives up fails
- * the batch, whose messages come back after their visibility timeout and are handled again, every
- * request of it repeated. So a function retries while its invocation has time, and a batch fails
- * only when AWS keeps failing for that long.
+ * about a fifth of requests fail, and from then on the client retries nothing. That sheds no load
+ * from a function: a call that gives up fails its message, which comes back after its visibility
+ * timeout and is handled again, every request of it repeated. So a function retries while its
+ * invocation has time, and a message fails only when AWS keeps failing for that long.
  *
  * Lambda runs one invocation at a time in an execution environment: the handler tells this
  * strategy when each ends (`invocationEnds`), before it makes any call.
