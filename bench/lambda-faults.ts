@@ -18,8 +18,8 @@ const SERIES = [
 const RATES = [0, 0.1, 0.3] as const;
 /**
  * Flow runs at each rate; the table gives the median (by time) and each round's time. One keeps
- * the benchmark to about 3 minutes: a run at 30% takes 30 s and more, mostly the visibility
- * timeout its failed worker and coordinator batches wait out. `LAMBDA_FAULT_ROUNDS=3` for steadier figures.
+ * the benchmark to about a minute, most of it the runs of one task a message at 30%.
+ * `LAMBDA_FAULT_ROUNDS=3` for steadier figures (about 2 minutes).
  */
 const ROUNDS = Number(process.env.LAMBDA_FAULT_ROUNDS ?? 1);
 /** How long a run's summary may take to become final after its flow returned. */

@@ -1,6 +1,7 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError, SquallError } from "../errors.js";
+import type { InvocationRetries } from "./retry.js";
 
 /**
  * Where a squall deployment lives: its queues and bucket, on AWS or on an emulator
@@ -156,16 +157,34 @@ export function checkAddress(address: SquallAddress, from = "the address"): Squa
   return address;
 }
 
-/** S3 and SQS clients for an address; the caller owns them. */
-export function clientsFor(address: SquallAddress): { s3: S3Client; sqs: SQSClient } {
+/**
+ * S3 and SQS clients for an address; the caller owns them. Functions give them their
+ * `retryStrategy` (`InvocationRetries`): otherwise the SDK's standard mode.
+ */
+export function clientsFor(
+  address: SquallAddress,
+  options: { readonly retryStrategy?: InvocationRetries } = {},
+): { s3: S3Client; sqs: SQSClient } {
   const { endpoint } = address;
   const region = regionFor(address);
   const credentials = localCredentials(endpoint);
-  return {
-    s3: new S3Client({ region, endpoint, credentials, forcePathStyle: endpoint !== undefined }),
-    // Emulators' queue URLs may name hosts that do not resolve: always call the endpoint.
-    sqs: new SQSClient({ region, endpoint, credentials, useQueueUrlAsEndpoint: endpoint === undefined }),
-  };
+  const { retryStrategy } = options;
+  const s3 = new S3Client({
+    region,
+    endpoint,
+    credentials,
+    forcePathStyle: endpoint !== undefined,
+    retryStrategy,
+  });
+  // Emulators' queue URLs may name hosts that do not resolve: always call the endpoint.
+  const sqs = new SQSClient({
+    region,
+    endpoint,
+    credentials,
+    useQueueUrlAsEndpoint: endpoint === undefined,
+    retryStrategy,
+  });
+  return { s3, sqs };
 }
 
 /** An emulator answers in any region; the SDK still wants one. */

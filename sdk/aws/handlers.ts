@@ -8,6 +8,7 @@ import { addressFromEnv, clientsFor } from "./address.js";
 import { type CoordinatorEvent, createCoordinator, type SweepEvent } from "./coordinator/coordinator.js";
 import { type FlowRunnerResult, type InvocationContext, runFlow } from "./flow-runner/flow-runner.js";
 import { SqsQueue } from "./queue.js";
+import { InvocationRetries } from "./retry.js";
 import { S3ResultStore } from "./s3-store.js";
 import { type BatchResponse, createTaskWorker, type SqsEvent } from "./worker/task-worker.js";
 
@@ -51,9 +52,11 @@ export function workerHandler(
     process.stderr.write(`squall worker: the flows module failed to load: ${(error as Error).stack}\n`);
   });
   let worker: ReturnType<typeof createTaskWorker> | undefined;
+  const retries = new InvocationRetries();
   return (event, context) => {
+    retries.invocationEnds(invocationEnd(context));
     worker ??= (() => {
-      const { address, s3, sqs } = connect(env, "worker");
+      const { address, s3, sqs } = connect(env, "worker", retries);
       return createTaskWorker({
         tasks: new SqsQueue({ url: address.taskQueueUrl, client: sqs }),
         completions: new SqsQueue({ url: address.completionQueueUrl, client: sqs }),
@@ -132,18 +135,20 @@ function moduleUrl(path: string): string {
  */
 export function coordinatorHandler(
   env: NodeJS.ProcessEnv = process.env,
-): (event: CoordinatorEvent | SweepEvent) => Promise<BatchResponse> {
+): (event: CoordinatorEvent | SweepEvent, context?: InvocationContext) => Promise<BatchResponse> {
   let coordinator: ReturnType<typeof createCoordinator> | undefined;
-  return (event) => {
+  const retries = new InvocationRetries();
+  return (event, context) => {
+    retries.invocationEnds(invocationEnd(context));
     coordinator ??= (() => {
-      const { address, s3 } = connect(env, "coordinator");
+      const { address, s3 } = connect(env, "coordinator", retries);
       return createCoordinator({
         store: new S3ResultStore({ bucket: address.bucket, client: s3 }),
         deadLetterQueueArn: env[DEAD_LETTER_ARN_VARIABLE] || undefined,
         overdueSeconds: Number(env[OVERDUE_VARIABLE]) || undefined,
       });
     })();
-    return coordinator.handle(event);
+    return coordinator.handle(event, context);
   };
 }
 
@@ -152,12 +157,18 @@ function bundledModules(env: NodeJS.ProcessEnv): Record<string, string> | undefi
   return text ? parseBundledModules(text) : undefined;
 }
 
-function connect(env: NodeJS.ProcessEnv, role: string) {
+/** When the invocation ends, by Lambda's context; `undefined` when called without one. */
+function invocationEnd(context: InvocationContext | undefined): number | undefined {
+  const remaining = context?.getRemainingTimeInMillis?.();
+  return remaining === undefined ? undefined : Date.now() + remaining;
+}
+
+function connect(env: NodeJS.ProcessEnv, role: string, retryStrategy?: InvocationRetries) {
   const address = addressFromEnv(env);
   if (!address) {
     throw new InvalidArgumentError(
       `The ${role} function needs SQUALL_TASK_QUEUE_URL, SQUALL_COMPLETION_QUEUE_URL and SQUALL_BUCKET in its environment (the stack sets them).`,
     );
   }
-  return { address, ...clientsFor(address) };
+  return { address, ...clientsFor(address, { retryStrategy }) };
 }

@@ -137,6 +137,55 @@ describe("the coordinator's core", () => {
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "x" }]);
   });
 
+  it("appends within its invocation when record writes fail after the SDK's retries, one of them after S3 applied it", async () => {
+    const flowRunId = randomUUID();
+    const returned = { flowRunId, flowName: "f", state: "Completed" as const, tasks: 2, endedAt: 5 };
+    // The first segment write is stored but its answer lost; the first summary write fails outright.
+    let segmentWrites = 0;
+    let summaryWrites = 0;
+    const failing = {
+      read: (key: string, etag?: string) => store.read(key, etag),
+      async create(key: string, value: Uint8Array) {
+        const created = await store.create(key, value);
+        if (key.includes("/log/") && ++segmentWrites === 1)
+          throw new Error("We encountered an internal error.");
+        return created;
+      },
+      async replace(key: string, value: Uint8Array, etag: string) {
+        if (++summaryWrites === 1) throw new Error("We encountered an internal error.");
+        return store.replace(key, value, etag);
+      },
+    };
+    const coordinator = createCoordinator({ store: failing });
+    const invocation = { getRemainingTimeInMillis: () => 60_000 };
+
+    const first = await coordinator.handle(
+      { Records: [{ messageId: "a", body: await body(flowRunId, [outcome(flowRunId, 1)]) }] },
+      invocation,
+    );
+    const second = await coordinator.handle(
+      {
+        Records: [
+          { messageId: "b", body: await body(flowRunId, [outcome(flowRunId, 2)]) },
+          { messageId: "c", body: await signer.returnedBody(returned) },
+        ],
+      },
+      invocation,
+    );
+
+    expect([first.batchItemFailures, second.batchItemFailures]).toEqual([[], []]);
+    // Each append tried again once: its repeated segment write refused by its condition, the segment found.
+    expect([segmentWrites, summaryWrites]).toEqual([4, 2]);
+    expect((await readSegments(store, flowRunId, 0)).next).toBe(2);
+    expect(await recorded(flowRunId)).toEqual([outcome(flowRunId, 1), outcome(flowRunId, 2)]);
+    expect(await summaryOf(flowRunId)).toMatchObject({
+      nextSegment: 2,
+      state: "Completed",
+      counts: { completed: 2, failed: 0, crashed: 0, cancelled: 0 },
+      returned,
+    });
+  });
+
   it("makes the summary final and exact on the redelivery of a batch whose summary write failed after its segment", async () => {
     const flowRunId = randomUUID();
     const returned = { flowRunId, flowName: "f", state: "Completed" as const, tasks: 2, endedAt: 5 };

@@ -89,9 +89,9 @@ async function cubeEach(n: number, options: { tasksPerMessage?: number } = {}) {
 
 // One task run a message gives the most sends: 5,000 tasks are 500 SendMessageBatch calls from the
 // caller (the size at which one failed call used to crash every run) and as many from the workers.
-// Faults on every request (receives, deletes, record writes) make the workers' and coordinator's
-// failed batches come back only after the queues' 30 s visibility timeout, so those runs use fewer
-// tasks: 30% faults everywhere at 5,000 tasks takes about 45 s, which bench/lambda-faults.ts measures.
+// Faults on every request (receives, deletes, record writes) slow every call by its retries, so those
+// runs use fewer tasks; 30% faults everywhere is functions-under-faults.test.ts's, and
+// bench/lambda-faults.ts measures it.
 const SENDS = ["SendMessageBatch", "SendMessage"];
 
 describe("LambdaTaskRunner sends under faults", () => {

@@ -24,3 +24,48 @@ describe("the local event source mapping", () => {
     expect(polls).toBe(1); // and no poll after the stop
   });
 });
+
+describe("the local event source mapping gathering a batch", () => {
+  it("invokes with the messages it received when a receive fails while the batch gathers", async () => {
+    const received = [1, 2].map((n) => ({
+      messageId: `m${n}`,
+      receiptHandle: `h${n}`,
+      body: `body ${n}`,
+      receiveCount: 1,
+    }));
+    let receives = 0;
+    const deleted: string[] = [];
+    const queue = {
+      receive: async ({ signal }: { signal?: AbortSignal }) => {
+        receives += 1;
+        if (receives === 1) return received;
+        if (receives === 2) throw new Error("We encountered an internal error. Please try again.");
+        // Nothing more: the next long poll lasts until the poller stops.
+        return new Promise((_, reject) => {
+          signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+        });
+      },
+      delete: async (handles: readonly string[]) => {
+        deleted.push(...handles);
+      },
+    } as unknown as SqsQueue;
+    const invoked: string[][] = [];
+    const poller = new EventSourcePoller({
+      queue,
+      handler: async (event) => {
+        invoked.push(event.Records.map((record) => record.body));
+        return { batchItemFailures: [] };
+      },
+      eventSourceArn: "arn:test",
+      batchingWindowMs: 1_000,
+    });
+
+    poller.start();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await poller.stop();
+
+    // Not dropped to come back after their visibility timeout: handled, then deleted.
+    expect(invoked).toEqual([["body 1", "body 2"]]);
+    expect(deleted).toEqual(["h1", "h2"]);
+  });
+});

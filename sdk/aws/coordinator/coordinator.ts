@@ -3,6 +3,7 @@ import { mapLimit } from "../../map-limit.js";
 import { markRunOpen, OPEN_PREFIX, openRunKey } from "../record/open-runs.js";
 import { appendToRecord, type RecordStore, repairSummary } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
+import { retryWithin } from "../retry.js";
 import { authenticate } from "../wire/authenticate.js";
 import {
   type FlowReturned,
@@ -13,6 +14,7 @@ import {
 } from "../wire/messages.js";
 import { Rejections } from "../wire/rejections.js";
 import { RunKeys } from "../wire/run-key.js";
+import type { InvocationContext } from "../worker/events.js";
 import { crashedOutcome, overdueOutcome } from "../worker/outcomes.js";
 import type { BatchResponse } from "../worker/task-worker.js";
 import { CallerSilence } from "./caller-silence.js";
@@ -192,7 +194,11 @@ export function createCoordinator(options: CoordinatorOptions) {
     sweep,
     /** Messages this instance rejected, by reason (each also logged once, as a metric line). */
     rejected: () => rejections.counts(),
-    async handle(event: CoordinatorEvent | SweepEvent): Promise<BatchResponse> {
+    async handle(event: CoordinatorEvent | SweepEvent, context?: InvocationContext): Promise<BatchResponse> {
+      const remaining = context?.getRemainingTimeInMillis?.();
+      // A record write or a key read that fails is tried again while the invocation has time:
+      // a failed item would wait out its visibility timeout.
+      const ends = remaining === undefined ? undefined : Date.now() + remaining;
       if (!("Records" in event)) {
         await sweep();
         return { batchItemFailures: [] };
@@ -212,7 +218,7 @@ export function createCoordinator(options: CoordinatorOptions) {
       const failed = new Set<string>();
       const reads = await Promise.all(
         event.Records.map((record) =>
-          read(record).catch((error) => {
+          retryWithin(ends, () => read(record)).catch((error) => {
             // The bucket did not give the run's key: delivered again, later.
             process.stderr.write(
               `squall coordinator: could not read a flow run's key, its message comes back: ${toError(error).message}\n`,
@@ -238,19 +244,17 @@ export function createCoordinator(options: CoordinatorOptions) {
       await Promise.all(
         [...byRun].map(async ([flowRunId, run]) => {
           try {
-            // A run already final has no marker: one goes back while its segment is written, so
-            // that a summary left behind it (this instance dying in between) is still repaired.
+            // A repeat after a failure (even one whose writes S3 applied) finds what it wrote
+            // in the segments and adds nothing twice. A run already final has no marker: one
+            // goes back while its segment is written, so that a summary left behind it (this
+            // instance dying in between) is still repaired.
             let reopened = false;
-            const { becameFinal } = await appendToRecord(
-              options.store,
-              flowRunId,
-              run.outcomes,
-              run.returned,
-              async (before) => {
+            const { becameFinal } = await retryWithin(ends, () =>
+              appendToRecord(options.store, flowRunId, run.outcomes, run.returned, async (before) => {
                 if (before.state === undefined || reopened || !sweepable) return;
                 reopened = true;
                 await markRunOpen(sweepable, flowRunId);
-              },
+              }),
             );
             if (becameFinal || reopened) await unmarkOpen(flowRunId);
           } catch (error) {

@@ -84,7 +84,11 @@ export class EventSourcePoller {
         messages = await queue.receive({ max: batchSize, waitSeconds: 1, visibilitySeconds, signal });
         const until = Date.now() + batchingWindowMs;
         while (this.#running && messages.length > 0 && messages.length < batchSize && Date.now() < until) {
-          const more = await queue.receive({ max: batchSize - messages.length, visibilitySeconds });
+          // A receive that fails while a batch gathers ends the gathering: the messages already
+          // received are invoked with, not left to come back after their visibility timeout.
+          const more = await queue
+            .receive({ max: batchSize - messages.length, visibilitySeconds })
+            .catch(() => []);
           if (more.length === 0) break;
           messages.push(...more);
         }
