@@ -7,6 +7,11 @@ import { type Handled, type ReportOptions, report } from "./report.js";
  */
 export const REPORT_WINDOW_MS = 50;
 /**
+ * Outcomes go out sooner once none has come for this long: runs that end together end within
+ * it, and one that ends alone waits no longer.
+ */
+export const REPORT_QUIET_MS = 5;
+/**
  * Outcomes that go out at once, without waiting for the window to close: about 57 KB of small
  * outcomes, under the 64 KB that SQS bills as one request.
  */
@@ -20,7 +25,8 @@ interface Pending {
 
 /**
  * Reports each run as it finishes rather than when its whole batch has: what finished within
- * a short window (or once enough have) goes out together, one outcome message carrying many,
+ * a short window (or once enough have, or once none has finished for a few milliseconds) goes
+ * out together, one outcome message carrying many,
  * so a fast run packed with a slow one is not held back by it. Each `add` settles once its
  * outcome is on the completion queue (and its retry or stalled run back on the task queue), or
  * rejects with what failed: a message counts as handled only when all of its runs are reported.
@@ -30,6 +36,9 @@ export class Reporter {
   readonly #options: ReportOptions;
   #pending: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #quiet: NodeJS.Timeout | undefined;
+  /** When the latest outcome came (`performance.now()`). */
+  #latest = 0;
 
   constructor(keys: BatchKeys, options: ReportOptions) {
     this.#keys = keys;
@@ -47,15 +56,30 @@ export class Reporter {
         order,
         settle: (error) => (error === undefined ? resolve() : reject(error)),
       });
+      this.#latest = performance.now();
       if (this.#pending.length >= REPORT_BATCH) this.flush();
-      else this.#timer ??= setTimeout(() => this.flush(), REPORT_WINDOW_MS);
+      else {
+        this.#timer ??= setTimeout(() => this.flush(), REPORT_WINDOW_MS);
+        this.#quiet ??= setTimeout(() => this.#flushIfQuiet(), REPORT_QUIET_MS);
+      }
     });
+  }
+
+  /** Flushes once no outcome has come for `REPORT_QUIET_MS`; one timer at a time, not one per outcome. */
+  #flushIfQuiet(): void {
+    this.#quiet = undefined;
+    if (this.#pending.length === 0) return;
+    const since = performance.now() - this.#latest;
+    if (since >= REPORT_QUIET_MS) this.flush();
+    else this.#quiet = setTimeout(() => this.#flushIfQuiet(), REPORT_QUIET_MS - since);
   }
 
   /** Sends what is pending now: when nothing more is coming, waiting would only delay it. */
   flush(): void {
     clearTimeout(this.#timer);
+    clearTimeout(this.#quiet);
     this.#timer = undefined;
+    this.#quiet = undefined;
     const pending = this.#pending;
     if (pending.length === 0) return;
     this.#pending = [];
