@@ -76,6 +76,14 @@ export interface SquallProps {
    * Crashed, as the worker records (not as receive counts say). @default 3
    */
   readonly maxDeaths?: number;
+  /**
+   * How long a caller may go silent (no heartbeat) before the sweep ends its flow run Crashed:
+   * the default for the stack's callers (they read it from the `CallerSilenceSeconds` output, or
+   * the flow-runner from its environment; a caller's own `callerSilenceSeconds` wins), and the
+   * bound for a run whose caller died before writing any heartbeat. Whole seconds, at least
+   * 1. @default Duration.minutes(3)
+   */
+  readonly callerSilence?: Duration;
   /** @default Architecture.ARM_64 */
   readonly architecture?: Architecture;
   /** @default RetentionDays.ONE_MONTH */
@@ -141,6 +149,12 @@ export class Squall extends Construct {
         `Expected \`coordinator.maxConcurrency\` to be an integer from 2 to 1000 (Lambda's limits for an SQS event source), got \`${coordinatorConcurrency}\``,
       );
     }
+    const callerSilenceSeconds = (props.callerSilence ?? Duration.minutes(3)).toSeconds({ integral: false });
+    if (!Number.isInteger(callerSilenceSeconds) || callerSilenceSeconds < 1) {
+      throw new Error(
+        `Expected \`callerSilence\` to be a whole number of seconds, at least 1, got ${callerSilenceSeconds} seconds`,
+      );
+    }
     const workerTimeout = props.worker?.timeout ?? Duration.seconds(60);
     const coordinatorTimeout = props.coordinator?.timeout ?? Duration.seconds(60);
 
@@ -160,6 +174,7 @@ export class Squall extends Construct {
       [ADDRESS_VARIABLES.completionQueueUrl]: this.completions.queue.queueUrl,
       [ADDRESS_VARIABLES.bucket]: this.results.bucket.bucketName,
       [ADDRESS_VARIABLES.region]: Stack.of(this).region,
+      [ADDRESS_VARIABLES.callerSilenceSeconds]: String(callerSilenceSeconds),
     };
     const carriesFlows = {
       ...address,
@@ -301,6 +316,11 @@ export class Squall extends Construct {
       STACK_OUTPUTS.workerTimeoutSeconds,
       String(workerTimeout.toSeconds()),
       "The worker's timeout: callers refuse tasks with a longer one",
+    );
+    this.output(
+      STACK_OUTPUTS.callerSilenceSeconds,
+      String(callerSilenceSeconds),
+      "How long a caller may go silent before the sweep ends its flow run Crashed",
     );
     this.output("FlowRunnerFunctionName", this.flowRunner.function.functionName, "Runs a flow by name");
     this.output("DeadLetterQueueUrl", this.tasks.deadLetterQueue.queueUrl, "Task messages given up on");

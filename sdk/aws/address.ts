@@ -29,6 +29,12 @@ export interface SquallAddress {
    * `.submit()`, since Lambda would end the worker first. @default unknown: no task is refused
    */
   readonly workerTimeoutSeconds?: number;
+  /**
+   * The deployment's bound on a caller's silence: a caller that sets no `callerSilenceSeconds`
+   * of its own uses it, and the sweep ends a run whose caller wrote no heartbeat by it.
+   * @default 180
+   */
+  readonly callerSilenceSeconds?: number;
 }
 
 /** The environment variables an address can be given by (the functions read the same ones). */
@@ -39,6 +45,7 @@ export const ADDRESS_VARIABLES = {
   completionQueueUrl: "SQUALL_COMPLETION_QUEUE_URL",
   bucket: "SQUALL_BUCKET",
   workerTimeoutSeconds: "SQUALL_WORKER_TIMEOUT_SECONDS",
+  callerSilenceSeconds: "SQUALL_CALLER_SILENCE_SECONDS",
 } as const satisfies Record<keyof SquallAddress, string>;
 
 /** The stack outputs `LambdaTaskRunner({ stack })` reads. */
@@ -47,6 +54,7 @@ export const STACK_OUTPUTS = {
   completionQueueUrl: "CompletionQueueUrl",
   bucket: "BucketName",
   workerTimeoutSeconds: "WorkerTimeoutSeconds",
+  callerSilenceSeconds: "CallerSilenceSeconds",
 } as const;
 
 /** The address `SQUALL_*` variables give, or `undefined` when none is set. */
@@ -62,8 +70,15 @@ export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddr
       `The environment sets ${set} but not ${missing.join(", ")}: set all of SQUALL_TASK_QUEUE_URL, SQUALL_COMPLETION_QUEUE_URL and SQUALL_BUCKET (a deployed stack's outputs), or none for the local environment.`,
     );
   }
-  const { taskQueueUrl, completionQueueUrl, bucket, region, endpoint, workerTimeoutSeconds } =
-    ADDRESS_VARIABLES;
+  const {
+    taskQueueUrl,
+    completionQueueUrl,
+    bucket,
+    region,
+    endpoint,
+    workerTimeoutSeconds,
+    callerSilenceSeconds,
+  } = ADDRESS_VARIABLES;
   return checkAddress(
     {
       region: env[region] || undefined,
@@ -73,6 +88,7 @@ export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddr
       completionQueueUrl: env[completionQueueUrl] as string,
       bucket: env[bucket] as string,
       workerTimeoutSeconds: seconds(env[workerTimeoutSeconds], workerTimeoutSeconds),
+      callerSilenceSeconds: seconds(env[callerSilenceSeconds], callerSilenceSeconds, SILENCE),
     },
     "the environment (SQUALL_*)",
   );
@@ -116,19 +132,25 @@ export async function addressFromStack(
         outputs[STACK_OUTPUTS.workerTimeoutSeconds],
         `output ${STACK_OUTPUTS.workerTimeoutSeconds} of stack '${stack}'`,
       ),
+      callerSilenceSeconds: seconds(
+        outputs[STACK_OUTPUTS.callerSilenceSeconds],
+        `output ${STACK_OUTPUTS.callerSilenceSeconds} of stack '${stack}'`,
+        SILENCE,
+      ),
     },
     `the outputs of stack '${stack}'`,
   );
 }
 
+const TIMEOUT = "the worker function's timeout in seconds";
+const SILENCE = "how long a caller may go silent, in seconds";
+
 /** A number of seconds given as text (a variable, a stack output), or `undefined` when not given. */
-function seconds(text: string | undefined, from: string): number | undefined {
+function seconds(text: string | undefined, from: string, what = TIMEOUT): number | undefined {
   if (text === undefined || text === "") return undefined;
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(
-      `Expected ${from} to be the worker function's timeout in seconds, got \`${text}\`.`,
-    );
+    throw new InvalidArgumentError(`Expected ${from} to be ${what}, got \`${text}\`.`);
   }
   return value;
 }
@@ -147,6 +169,12 @@ export function checkAddress(address: SquallAddress, from = "the address"): Squa
   if (timeout !== undefined && !(typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0)) {
     throw new InvalidArgumentError(
       `Expected \`workerTimeoutSeconds\` in ${from} to be the worker function's timeout in seconds, got \`${String(timeout)}\``,
+    );
+  }
+  const silence = address.callerSilenceSeconds;
+  if (silence !== undefined && !(Number.isInteger(silence) && silence >= 1)) {
+    throw new InvalidArgumentError(
+      `Expected \`callerSilenceSeconds\` in ${from} to be ${SILENCE} (an integer >= 1), got \`${String(silence)}\``,
     );
   }
   if (address.endpoint !== undefined && !/^https?:\/\//.test(address.endpoint)) {

@@ -127,7 +127,8 @@ function moduleUrl(path: string): string {
  * The coordinator function's handler, configured like the worker's, plus
  * `SQUALL_DEAD_LETTER_QUEUE_ARN` for the task dead-letter queue it also consumes and
  * `SQUALL_OVERDUE_SECONDS` for its sweep: the scheduled event `{ "squall": "sweep" }` marks
- * Crashed the runs with no outcome that long after their flow returned.
+ * Crashed the runs with no outcome that long after their flow returned, and ends those whose
+ * caller went silent (`SQUALL_CALLER_SILENCE_SECONDS` for a caller that wrote no heartbeat).
  *
  * @example
  * // functions/coordinator.ts
@@ -146,6 +147,7 @@ export function coordinatorHandler(
         store: new S3ResultStore({ bucket: address.bucket, client: s3 }),
         deadLetterQueueArn: env[DEAD_LETTER_ARN_VARIABLE] || undefined,
         overdueSeconds: Number(env[OVERDUE_VARIABLE]) || undefined,
+        callerSilenceSeconds: address.callerSilenceSeconds,
       });
     })();
     return coordinator.handle(event, context);

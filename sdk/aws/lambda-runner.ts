@@ -36,7 +36,8 @@ export interface LambdaTaskRunnerOptions extends Partial<SquallAddress> {
    * How long this caller may go silent before the coordinator's sweep ends its flow run as
    * Crashed ("the caller stopped at …"): the caller rewrites a small heartbeat object six times
    * per this bound. Time to that end after a caller dies is at most this plus the sweep's period
-   * (5 minutes). @default 180
+   * (5 minutes). @default the deployment's (`callerSilence` of the Squall construct, or
+   * `SQUALL_CALLER_SILENCE_SECONDS`), else 180
    */
   readonly callerSilenceSeconds?: number;
   /** How often the run's record is read while runs are out. */
@@ -120,7 +121,7 @@ export class LambdaTaskRunner implements TaskRunner {
       {
         inlineArgBytes: this.#options.inlineArgBytes ?? 32 * 1024,
         tasksPerMessage: this.#options.tasksPerMessage ?? 50,
-        callerSilenceSeconds: this.#options.callerSilenceSeconds,
+        callerSilenceSeconds: this.#options.callerSilenceSeconds ?? connected.address.callerSilenceSeconds,
         follow: this.#options.follow,
       },
       release,

@@ -185,6 +185,7 @@ describe("the functions", () => {
       SQUALL_COMPLETION_QUEUE_URL: ref(squall.completions.queue),
       SQUALL_BUCKET: ref(squall.results.bucket),
       SQUALL_REGION: { Ref: "AWS::Region" },
+      SQUALL_CALLER_SILENCE_SECONDS: "180",
       SQUALL_BUNDLED_MODULES: JSON.stringify({
         "examples/flows.ts": hash("examples/flows.ts"),
         "examples/parallel-flow.ts": hash("examples/parallel-flow.ts"),
@@ -201,12 +202,26 @@ describe("the functions", () => {
     });
   });
 
+  it("give callers and the coordinator the bound on a caller's silence, 3 minutes unless set, in whole seconds", () => {
+    expect(template.toJSON().Outputs.CallerSilenceSeconds.Value).toBe("180");
+    const custom = templateOf({ callerSilence: Duration.minutes(10) });
+    const variables = (fn: SquallFunction) =>
+      custom.template.toJSON().Resources[logicalId(fn.function)].Properties.Environment.Variables;
+    expect(variables(custom.squall.coordinator).SQUALL_CALLER_SILENCE_SECONDS).toBe("600");
+    expect(variables(custom.squall.flowRunner).SQUALL_CALLER_SILENCE_SECONDS).toBe("600");
+    expect(custom.template.toJSON().Outputs.CallerSilenceSeconds.Value).toBe("600");
+    expect(() => templateOf({ callerSilence: Duration.millis(1500) })).toThrow(
+      "Expected `callerSilence` to be a whole number of seconds, at least 1, got 1.5 seconds",
+    );
+  });
+
   it("give the coordinator the address, the task dead-letter queue and the overdue time, and no flows", () => {
     expect(functionProps(squall.coordinator).Environment.Variables).toEqual({
       SQUALL_TASK_QUEUE_URL: ref(squall.tasks.queue),
       SQUALL_COMPLETION_QUEUE_URL: ref(squall.completions.queue),
       SQUALL_BUCKET: ref(squall.results.bucket),
       SQUALL_REGION: { Ref: "AWS::Region" },
+      SQUALL_CALLER_SILENCE_SECONDS: "180",
       SQUALL_DEAD_LETTER_QUEUE_ARN: arn(squall.tasks.deadLetterQueue),
       SQUALL_OVERDUE_SECONDS: "3600",
     });
@@ -427,6 +442,7 @@ describe("the outputs", () => {
       [STACK_OUTPUTS.completionQueueUrl]: ref(squall.completions.queue),
       [STACK_OUTPUTS.bucket]: ref(squall.results.bucket),
       [STACK_OUTPUTS.workerTimeoutSeconds]: "60",
+      [STACK_OUTPUTS.callerSilenceSeconds]: "180",
       FlowRunnerFunctionName: ref(squall.flowRunner.function),
       DeadLetterQueueUrl: ref(squall.tasks.deadLetterQueue),
       Region: { Ref: "AWS::Region" },

@@ -146,6 +146,34 @@ describe("LambdaTaskRunner on the local environment", () => {
     expect(await bucket.exists(openRunKey(idle))).toBe(false);
   });
 
+  it("beats with the deployment's bound when the caller sets none, and with its own when it does", async () => {
+    const stack = await startFakeStack("Squall", local.address, { outputs: { CallerSilenceSeconds: "90" } });
+    try {
+      const beatOf = async (silence?: number) => {
+        const runs = new LambdaTaskRunner({
+          stack: "Squall",
+          endpoint: stack.endpoint,
+          callerSilenceSeconds: silence,
+        });
+        const beating = flow({ taskRunner: runs }, async function beating() {
+          await cube.submit(2).result();
+          return getRunContext().flowRun.id;
+        });
+        const flowRunId = await beating();
+        const runKey = await readRunKey((key) => bucket.get(key), flowRunId);
+        const beat = await bucket.get(heartbeatKey(flowRunId));
+        return runKey && beat && decodeHeartbeat(runKey.key, flowRunId, beat)?.silentAfterSeconds;
+      };
+
+      expect(await beatOf()).toBe(90);
+      expect(await beatOf(30)).toBe(30);
+      // The local environment's own bound, 180 s unless set.
+      expect(local.address.callerSilenceSeconds).toBe(180);
+    } finally {
+      await stack.close();
+    }
+  });
+
   it("carries objects, Dates and Maps both ways through the default serializer", async () => {
     const rich = flow({ taskRunner: runner }, async function rich() {
       return scheduleOrder

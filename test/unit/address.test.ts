@@ -101,6 +101,31 @@ describe("addressFromEnv", () => {
     },
   );
 
+  it("gives the deployment's bound on a caller's silence SQUALL_CALLER_SILENCE_SECONDS says, and none when it is unset", () => {
+    expect(addressFromEnv({ ...FULL, SQUALL_CALLER_SILENCE_SECONDS: "90" })?.callerSilenceSeconds).toBe(90);
+    expect(addressFromEnv(FULL)?.callerSilenceSeconds).toBeUndefined();
+  });
+
+  it.each([
+    [
+      "ninety",
+      "Expected SQUALL_CALLER_SILENCE_SECONDS to be how long a caller may go silent, in seconds, got `ninety`.",
+    ],
+    [
+      "0",
+      "Expected SQUALL_CALLER_SILENCE_SECONDS to be how long a caller may go silent, in seconds, got `0`.",
+    ],
+    [
+      "1.5",
+      "Expected `callerSilenceSeconds` in the environment (SQUALL_*) to be how long a caller may go silent, in seconds (an integer >= 1), got `1.5`",
+    ],
+  ])("refuses SQUALL_CALLER_SILENCE_SECONDS=%s, saying what it should be", (value, message) => {
+    const error = thrownBy(() => addressFromEnv({ ...FULL, SQUALL_CALLER_SILENCE_SECONDS: value }));
+
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toBe(message);
+  });
+
   it("refuses an endpoint that is not an http(s) URL", () => {
     const error = thrownBy(() => addressFromEnv({ ...FULL, SQUALL_ENDPOINT: "127.0.0.1:4566" }));
 

@@ -16,6 +16,7 @@ import {
   PROJECT_ROOT_VARIABLE,
 } from "../handlers.js";
 import { SqsQueue } from "../queue.js";
+import { DEFAULT_SILENT_AFTER_SECONDS } from "../record/heartbeat.js";
 import type { FaultOptions } from "./faults.js";
 import type { FromFunctionThread, FunctionThreadSetup } from "./function-thread.js";
 import type { InvocationOutcome } from "./invoke-api.js";
@@ -55,6 +56,11 @@ export interface LocalEnvironmentOptions {
    * left behind their segments. @default 60
    */
   readonly sweepSeconds?: number;
+  /**
+   * How long a caller may go silent before the sweep ends its flow run Crashed: the default of
+   * the environment's callers, as the stack's `callerSilence`. @default 180
+   */
+  readonly callerSilenceSeconds?: number;
   /** How long a flow-runner invocation may run. @default 900 */
   readonly flowRunnerTimeoutSeconds?: number;
   /**
@@ -78,6 +84,7 @@ export interface LocalEnvironment {
     readonly endpoint: string;
     readonly region: string;
     readonly workerTimeoutSeconds: number;
+    readonly callerSilenceSeconds: number;
   };
   readonly deadLetterQueueUrl: string;
   /** The flow-runner's name for Lambda's Invoke API at `address.endpoint`, when `flows` was given. */
@@ -126,6 +133,11 @@ export async function startLocalEnvironment(
   const batchSize = integerOption("batchSize", options.batchSize ?? 10, 1);
   const workerTimeoutSeconds = integerOption("workerTimeoutSeconds", options.workerTimeoutSeconds ?? 60, 1);
   const sweepSeconds = integerOption("sweepSeconds", options.sweepSeconds ?? 60, 1);
+  const callerSilenceSeconds = integerOption(
+    "callerSilenceSeconds",
+    options.callerSilenceSeconds ?? DEFAULT_SILENT_AFTER_SECONDS,
+    1,
+  );
   const visibilitySeconds = taskVisibility(options.visibilitySeconds, workerTimeoutSeconds);
   const coordinatorVisibilitySeconds = Math.min(visibilitySeconds, COORDINATOR_VISIBILITY_SECONDS);
   if (options.flows !== undefined) checkFlowsModule(options.flows);
@@ -165,6 +177,7 @@ export async function startLocalEnvironment(
       completionQueueUrl,
       bucket,
       workerTimeoutSeconds,
+      callerSilenceSeconds,
     };
     const env: Record<string, string> = {
       // The emulator takes any credentials; the functions need some to sign with.
@@ -178,6 +191,7 @@ export async function startLocalEnvironment(
       [ADDRESS_VARIABLES.completionQueueUrl]: completionQueueUrl,
       [ADDRESS_VARIABLES.bucket]: bucket,
       [ADDRESS_VARIABLES.workerTimeoutSeconds]: String(workerTimeoutSeconds),
+      [ADDRESS_VARIABLES.callerSilenceSeconds]: String(callerSilenceSeconds),
       [DEAD_LETTER_ARN_VARIABLE]: deadLetterArn as string,
       [MAX_DEATHS_VARIABLE]: String(maxDeaths),
       [PROJECT_ROOT_VARIABLE]: projectRoot,
