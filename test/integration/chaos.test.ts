@@ -14,9 +14,9 @@ import { type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squ
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRunKey } from "../../sdk/aws/record/open-runs.js";
 import { type RunSummary, readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
-import type { Outcome } from "../../sdk/aws/wire/messages.js";
 import { sleep } from "../support/async.js";
 import { type CallerProcess, queuesDrained, startCaller } from "../support/local-environment.js";
+import { finalSummary, recordedByRun } from "../support/records.js";
 
 const CALLER = new URL("../fixtures/chaos-flow.ts", import.meta.url);
 const TASKS = 200;
@@ -73,20 +73,14 @@ async function killAtRandom(over: () => boolean): Promise<string[]> {
   return killed;
 }
 
-/** The run's summary once it is final, sweeps running every second meanwhile. */
-async function finalSummary(flowRunId: string, timeoutMs = 60_000): Promise<RunSummary> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const summary = await readSummary(store, flowRunId);
-    if (summary?.state !== undefined) return summary;
-    if (Date.now() > until) {
-      const { segments } = await readSegments(store, flowRunId, 0);
-      throw new Error(
-        `Flow run ${flowRunId} is not final after ${timeoutMs} ms: its summary ${JSON.stringify(summary)}; ${segments.length} segments, with ${segments.flatMap((s) => s.outcomes).length} outcomes and ${segments.filter((s) => s.returned).length} notices; open marker: ${await store.exists(openRunKey(flowRunId))}.`,
-      );
-    }
-    await sleep(100);
-  }
+/** The run's summary once it is final (sweeps run every second meanwhile); says what it holds if never. */
+async function finalSummaryOf(flowRunId: string, timeoutMs = 60_000): Promise<RunSummary> {
+  const summary = await finalSummary(store, flowRunId, timeoutMs);
+  if (summary?.state !== undefined) return summary;
+  const { segments } = await readSegments(store, flowRunId, 0);
+  throw new Error(
+    `Flow run ${flowRunId} is not final after ${timeoutMs} ms: its summary ${JSON.stringify(summary)}; ${segments.length} segments, with ${segments.flatMap((s) => s.outcomes).length} outcomes and ${segments.filter((s) => s.returned).length} notices; open marker: ${await store.exists(openRunKey(flowRunId))}.`,
+  );
 }
 
 /** Task run ids in the order their executions began, one line per execution. */
@@ -127,16 +121,13 @@ async function chaosRound(round: number, killCaller: boolean) {
     expect(await readSegments(store, flowRunId, 0), context).toEqual({ segments: [], next: 0 });
     return { killed, callerLived: false };
   }
-  const summary = await finalSummary(flowRunId);
+  const summary = await finalSummaryOf(flowRunId);
   // Every copy of every message handled, then a sweep: nothing can change the record after.
   await queuesDrained(local, 60_000);
   await local.sweep();
   const final = (await readSummary(store, flowRunId)) as RunSummary;
   const { segments, next } = await readSegments(store, flowRunId, 0);
-  const outcomes = segments.flatMap((segment) => segment.outcomes);
-  const byRun = new Map<string, Outcome[]>();
-  for (const outcome of outcomes)
-    byRun.set(outcome.taskRunId, [...(byRun.get(outcome.taskRunId) ?? []), outcome]);
+  const byRun = await recordedByRun(store, flowRunId);
   const executed = new Set(executions(ledger));
   const said = `${context}: killed ${killed.join(", ") || "nothing"}${killCaller ? " and the caller" : ""}`;
 

@@ -6,10 +6,8 @@
 import { configureLogging, flow, resetLogging, type TaskFuture } from "squall";
 import { LambdaTaskRunner, type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { type RunSummary, readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
-import type { Outcome } from "../../sdk/aws/wire/messages.js";
 import { cube } from "../fixtures/lambda-runner-tasks.js";
-import { sleep } from "../support/async.js";
+import { finalSummary, recordedByRun } from "../support/records.js";
 
 const HOUR = 3_600;
 
@@ -28,24 +26,6 @@ afterEach(() => local.injectFaults(undefined));
 afterAll(async () => {
   await local?.stop();
 });
-
-/** The run's summary once it is final, waiting up to `ms` (read with the faults off). */
-async function finalSummary(flowRunId: string, ms = 20_000): Promise<RunSummary | undefined> {
-  for (const end = Date.now() + ms; ; await sleep(100)) {
-    const summary = await readSummary(bucket, flowRunId);
-    if (summary?.state !== undefined || Date.now() > end) return summary;
-  }
-}
-
-/** Every outcome the record holds, by task run id, in the order written. */
-async function outcomesOf(flowRunId: string): Promise<Map<string, Outcome[]>> {
-  const { segments } = await readSegments(bucket, flowRunId, 0);
-  const outcomes = new Map<string, Outcome[]>();
-  for (const outcome of segments.flatMap((segment) => segment.outcomes)) {
-    outcomes.set(outcome.taskRunId, [...(outcomes.get(outcome.taskRunId) ?? []), outcome]);
-  }
-  return outcomes;
-}
 
 /** Lines the functions wrote to stderr (their threads' output reaches this process's stderr). */
 function functionLines(): { lines: string[]; stop(): void } {
@@ -87,10 +67,10 @@ async function cubeUnderFaults(n: number, tasksPerMessage: number) {
 
   expect(state.type === "COMPLETED" ? state.result : state.error).toEqual(xs.map((x) => x ** 3));
   expect(futures.map((future) => future.state.name)).toEqual(Array(n).fill("Completed"));
-  const summary = await finalSummary(state.flowRun.id);
+  const summary = await finalSummary(bucket, state.flowRun.id);
   expect(summary?.state).toBe("Completed");
   expect(summary?.counts).toEqual({ completed: n, failed: 0, crashed: 0, cancelled: 0 });
-  const outcomes = await outcomesOf(state.flowRun.id);
+  const outcomes = await recordedByRun(bucket, state.flowRun.id);
   expect(outcomes.size).toBe(n);
   for (const future of futures) {
     expect(outcomes.get(future.taskRunId)?.map((outcome) => outcome.status)).toEqual(["completed"]);

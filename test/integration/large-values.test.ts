@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADDRESS_VARIABLES } from "../../sdk/aws/address.js";
+import { callerEnv, PROJECT_ROOT } from "../support/local-environment.js";
 
 const CALLER = fileURLToPath(new URL("../fixtures/large-value-flow.ts", import.meta.url));
 /**
@@ -45,19 +45,9 @@ interface Report {
 
 /** Runs the caller in a process of its own (its memory is then the caller's alone); its report. */
 function runCaller(bytes: number): Promise<Report> {
-  const address = local.address;
   const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", CALLER, String(bytes), gate], {
-    cwd: fileURLToPath(new URL("../..", import.meta.url)),
-    env: {
-      ...process.env,
-      [ADDRESS_VARIABLES.taskQueueUrl]: address.taskQueueUrl,
-      [ADDRESS_VARIABLES.completionQueueUrl]: address.completionQueueUrl,
-      [ADDRESS_VARIABLES.bucket]: address.bucket,
-      [ADDRESS_VARIABLES.endpoint]: address.endpoint,
-      [ADDRESS_VARIABLES.region]: address.region,
-      AWS_ACCESS_KEY_ID: "test",
-      AWS_SECRET_ACCESS_KEY: "test",
-    },
+    cwd: PROJECT_ROOT,
+    env: callerEnv(local),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";

@@ -6,10 +6,9 @@
 import { configureLogging, flow, resetLogging, type TaskFuture } from "squall";
 import { LambdaTaskRunner, type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type RunSummary, readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
-import type { Outcome } from "../../sdk/aws/wire/messages.js";
+import type { RunSummary } from "../../sdk/aws/record/run-log.js";
 import { cube } from "../fixtures/lambda-runner-tasks.js";
-import { sleep } from "../support/async.js";
+import { finalSummary, recordedByRun } from "../support/records.js";
 
 // Engine log lines (each crashed run logs its error) are not under test; keep them off stderr.
 beforeEach(() => configureLogging({ write: () => {} }));
@@ -26,25 +25,6 @@ afterEach(() => local.injectFaults(undefined));
 afterAll(async () => {
   await local?.stop();
 });
-
-/** The run's summary once it is final, waiting up to `ms` (it is written after the flow returns). */
-async function finalSummary(flowRunId: string, ms = 20_000): Promise<RunSummary | undefined> {
-  for (const end = Date.now() + ms; ; await sleep(100)) {
-    const summary = await readSummary(bucket, flowRunId);
-    if (summary?.state !== undefined || Date.now() > end) return summary;
-  }
-}
-
-/** The final outcomes (not `retrying`) the record holds, by task run id, in the order written. */
-async function finalOutcomes(flowRunId: string): Promise<Map<string, Outcome[]>> {
-  const { segments } = await readSegments(bucket, flowRunId, 0);
-  const outcomes = new Map<string, Outcome[]>();
-  for (const outcome of segments.flatMap((segment) => segment.outcomes)) {
-    if (outcome.status === "retrying") continue;
-    outcomes.set(outcome.taskRunId, [...(outcomes.get(outcome.taskRunId) ?? []), outcome]);
-  }
-  return outcomes;
-}
 
 /** Futures' states counted as the summary counts outcomes. */
 function countsOf(futures: readonly TaskFuture<unknown>[]): RunSummary["counts"] {
@@ -76,12 +56,12 @@ async function cubeEach(n: number, options: { tasksPerMessage?: number } = {}) {
 
   expect(state.type === "COMPLETED" ? state.result : state.error).toEqual(xs.map((x) => x ** 3));
   expect(futures.map((future) => future.state.name)).toEqual(Array(n).fill("Completed"));
-  const outcomes = await finalOutcomes(state.flowRun.id);
+  const outcomes = await recordedByRun(bucket, state.flowRun.id, { finalOnly: true });
   expect(outcomes.size).toBe(n);
   for (const future of futures) {
     expect(outcomes.get(future.taskRunId)?.map((outcome) => outcome.status)).toEqual(["completed"]);
   }
-  const summary = await finalSummary(state.flowRun.id);
+  const summary = await finalSummary(bucket, state.flowRun.id);
   expect(summary?.state).toBe("Completed");
   expect(summary?.counts).toEqual(countsOf(futures));
   expect(summary?.counts).toEqual({ completed: n, failed: 0, crashed: 0, cancelled: 0 });
@@ -162,11 +142,11 @@ describe("LambdaTaskRunner sends under faults", () => {
         /^Task run 'cube-\d+' crashed: its message could not be sent to the task queue \(.+\)\. Check that the caller may send to the task queue/,
       );
     }
-    const outcomes = await finalOutcomes(state.flowRun.id);
+    const outcomes = await recordedByRun(bucket, state.flowRun.id, { finalOnly: true });
     for (const future of futures) {
       expect(outcomes.get(future.taskRunId)?.map((outcome) => outcome.status)).toEqual(["crashed"]);
     }
-    const summary = await finalSummary(state.flowRun.id);
+    const summary = await finalSummary(bucket, state.flowRun.id);
     expect(summary?.state).toBe("Failed");
     expect(summary?.counts).toEqual({ completed: 0, failed: 0, crashed: 5, cancelled: 0 });
     expect(summary?.counts).toEqual(countsOf(futures));

@@ -6,6 +6,23 @@ import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { LocalEnvironment } from "squall/aws";
 import { ADDRESS_VARIABLES } from "../../sdk/aws/address.js";
 
+export const PROJECT_ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** This process's environment with SQUALL_* variables naming `local`: a `LambdaTaskRunner()` there runs on it. */
+export function callerEnv(local: LocalEnvironment): Record<string, string> {
+  const { address } = local;
+  return {
+    ...(process.env as Record<string, string>),
+    [ADDRESS_VARIABLES.taskQueueUrl]: address.taskQueueUrl,
+    [ADDRESS_VARIABLES.completionQueueUrl]: address.completionQueueUrl,
+    [ADDRESS_VARIABLES.bucket]: address.bucket,
+    [ADDRESS_VARIABLES.endpoint]: address.endpoint,
+    [ADDRESS_VARIABLES.region]: address.region,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+  };
+}
+
 /** A caller process: its child, and its output lines once one of them matches `until`. */
 export interface CallerProcess {
   readonly child: ChildProcess;
@@ -19,20 +36,9 @@ export interface CallerProcess {
  * SQUALL_* variables name `local`, so that its `LambdaTaskRunner()` runs there.
  */
 export function startCaller(local: LocalEnvironment, script: URL, args: readonly string[]): CallerProcess {
-  const { address } = local;
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    [ADDRESS_VARIABLES.taskQueueUrl]: address.taskQueueUrl,
-    [ADDRESS_VARIABLES.completionQueueUrl]: address.completionQueueUrl,
-    [ADDRESS_VARIABLES.bucket]: address.bucket,
-    [ADDRESS_VARIABLES.endpoint]: address.endpoint,
-    [ADDRESS_VARIABLES.region]: address.region,
-    AWS_ACCESS_KEY_ID: "test",
-    AWS_SECRET_ACCESS_KEY: "test",
-  };
   const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(script), ...args], {
-    cwd: fileURLToPath(new URL("../..", import.meta.url)),
-    env,
+    cwd: PROJECT_ROOT,
+    env: callerEnv(local),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
