@@ -10,7 +10,7 @@ import {
   toError,
   UpstreamFailedError,
 } from "../errors.js";
-import type { ResultOptions, TaskFuture } from "../futures.js";
+import { checkTimeoutMs, type ResultOptions, type TaskFuture } from "../futures.js";
 import { nextSerial, taskRunId } from "../ids.js";
 import { isEnabled } from "../logging/config.js";
 import { RunLogger } from "../logging/logger.js";
@@ -196,10 +196,15 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   result(options?: ResultOptions & { raiseOnFailure?: true }): Promise<T>;
   result(options: ResultOptions & { raiseOnFailure: false }): Promise<T | Error>;
   result(options: ResultOptions = {}): Promise<T | Error> {
+    const { timeoutMs } = options;
+    try {
+      checkTimeoutMs(timeoutMs, "result");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#consumed = true;
     const raise = options.raiseOnFailure ?? true;
     if (this.#final) return this.#settledResult(raise);
-    const { timeoutMs } = options;
     return new Promise<T | Error>((resolve, reject) => {
       if (timeoutMs === undefined) {
         this.#addWaiter(() => this.#deliver(resolve, reject, raise));
@@ -228,6 +233,11 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   }
 
   wait(timeoutMs?: number): Promise<State<T>> {
+    try {
+      checkTimeoutMs(timeoutMs, "wait");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#final || timeoutMs === undefined) return this.#whenFinal().then(() => this.state);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(this.state), timeoutMs);
