@@ -216,6 +216,60 @@ describe("retries", () => {
     expect(error.message).toBe("Expected `retryDelaySeconds[1]` to be a number >= 0, got `-1`");
   });
 
+  it("rejects a retryDelaySeconds that is not a number, an array of numbers or a function, at definition", () => {
+    const defineWith = (retryDelaySeconds: unknown) =>
+      thrownBy(() =>
+        task({ retries: 1, retryDelaySeconds: retryDelaySeconds as never }, function oddDelay() {
+          return 1;
+        }),
+      );
+    const forms =
+      "a number of seconds >= 0, an array of them (one per retry, the last repeating), or a function of the retry number such as `exponentialBackoff(1)`";
+    const cases: [unknown, string][] = [
+      [{ seconds: 5 }, `Expected \`retryDelaySeconds\` to be ${forms}, got \`Object\``],
+      ["5", `Expected \`retryDelaySeconds\` to be ${forms}, got \`5\``],
+      [true, `Expected \`retryDelaySeconds\` to be ${forms}, got \`true\``],
+      [-1, "Expected `retryDelaySeconds` to be a number >= 0, got `-1`"],
+      [Number.NaN, "Expected `retryDelaySeconds` to be a number >= 0, got `NaN`"],
+      [["1"], "Expected `retryDelaySeconds[0]` to be a number >= 0, got `1`"],
+      [
+        30 * 24 * 3600,
+        "Expected `retryDelaySeconds` to be at most 2147483 seconds (about 24.8 days, the longest timer Node keeps), got `2592000`",
+      ],
+    ];
+    for (const [delay, message] of cases) {
+      const error = defineWith(delay);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.message).toBe(message);
+    }
+    const valid = task(function validDelay() {
+      return 1;
+    });
+    const viaOptions = thrownBy(() => valid.withOptions({ retryDelaySeconds: {} as never }));
+    expect(viaOptions.message).toBe(`Expected \`retryDelaySeconds\` to be ${forms}, got \`Object\``);
+  });
+
+  it("a retryDelaySeconds function giving a bad delay fails the run, saying which retry", async () => {
+    let calls = 0;
+    const badFunctionDelay = task(
+      { retries: 2, retryDelaySeconds: (retry) => (retry === 1 ? 0 : Number.POSITIVE_INFINITY) },
+      function badFunctionDelay(): number {
+        calls += 1;
+        throw new Error(`failure ${calls}`);
+      },
+    );
+    const badDelayFlow = flow(async function badDelayFlow() {
+      return rejectionOf(badFunctionDelay.submit().result());
+    });
+
+    const error = await badDelayFlow();
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toBe(
+      "Expected `retryDelaySeconds` to give a number of seconds from 0 to 2147483 for retry 2, got `Infinity`",
+    );
+    expect(calls).toBe(2);
+  });
+
   it("rejects negative and non-integer retries, also through withOptions()", () => {
     const negative = thrownBy(() =>
       task({ retries: -1 }, function negativeRetries() {
@@ -533,6 +587,42 @@ describe("timeouts", () => {
     );
     expect(flowZero).toBeInstanceOf(InvalidArgumentError);
     expect(flowZero.message).toBe("Expected `timeoutSeconds` to be a number > 0, got `0`");
+  });
+
+  it("rejects a timeoutSeconds longer than Node's longest timer, which would fire at once", () => {
+    const month = 30 * 24 * 3600;
+    const message =
+      "Expected `timeoutSeconds` to be at most 2147483 seconds (about 24.8 days, the longest timer Node keeps), got `2592000`";
+    const taskError = thrownBy(() =>
+      task({ timeoutSeconds: month }, function monthLongTask() {
+        return 1;
+      }),
+    );
+    expect(taskError).toBeInstanceOf(InvalidArgumentError);
+    expect(taskError.message).toBe(message);
+    const flowError = thrownBy(() =>
+      flow({ timeoutSeconds: month }, function monthLongFlow() {
+        return 1;
+      }),
+    );
+    expect(flowError).toBeInstanceOf(InvalidArgumentError);
+    expect(flowError.message).toBe(message);
+  });
+
+  it("rejects a description that is not a string, for tasks and flows", () => {
+    const taskError = thrownBy(() =>
+      task({ description: 42 as never }, function numberDescribed() {
+        return 1;
+      }),
+    );
+    expect(taskError).toBeInstanceOf(InvalidArgumentError);
+    expect(taskError.message).toBe("Expected `description` to be a string, got `42`");
+    const flowError = thrownBy(() =>
+      flow({ description: ["a"] as never }, function arrayDescribed() {
+        return 1;
+      }),
+    );
+    expect(flowError.message).toBe("Expected `description` to be a string, got `[a]`");
   });
 });
 
