@@ -321,6 +321,40 @@ describe("task.map()", () => {
     );
   });
 
+  it("over allowFailure(list) runs once per item, each getting its item's result or error, and the flow completes", async () => {
+    const fetchItem = task(function fetchItem(i: number) {
+      if (i === 1) throw new RangeError(`item ${i} is missing`);
+      return i * 10;
+    });
+    const received: unknown[] = [];
+    const check = task(function check(value: number | Error, label: string) {
+      received.push(value);
+      return value instanceof Error ? `${label}: ${value.name} ${value.message}` : `${label}: ${value}`;
+    });
+    const tolerantMapFlow = flow(async function tolerantMapFlow() {
+      const fetched = fetchItem.map([0, 1, 2]);
+      return check.map(allowFailure(fetched), unmapped("checked")).result();
+    });
+
+    const state = await tolerantMapFlow.run();
+    expect(state.name).toBe("Completed");
+    expect(state.type === "COMPLETED" && state.result).toEqual([
+      "checked: 0",
+      "checked: RangeError item 1 is missing",
+      "checked: 20",
+    ]);
+    expect(received).toHaveLength(3);
+    expect(received[1]).toBeInstanceOf(RangeError);
+  });
+
+  it("allowFailure(list) refuses an item that is not a future, naming it", () => {
+    const error = thrownBy(() => allowFailure([42] as never));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toBe(
+      "Expected allowFailure() to get a task future or a list of them, but item 0 is `42`",
+    );
+  });
+
   it("throws InvalidArgumentError when no argument is iterable", async () => {
     const noIterable = task(function noIterable(x: number, ys: number[]) {
       return x + ys.length;
