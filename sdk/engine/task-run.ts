@@ -569,12 +569,18 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     } catch (delayError) {
       return this.#fail(toError(delayError));
     }
-    const at = now();
-    this.#scheduledTime = at + delayMs;
-    this.#setState("AwaitingRetry", at);
     this.logger.info(
       `Attempt ${this.#attempts} failed with ${error.name}: ${error.message}. Retry ${this.#attempts}/${settings.retries} starts in ${delayMs / 1000} s.`,
     );
+    if (delayMs === 0) {
+      // As in Prefect, a retry with no delay goes from Running straight to Retrying. It starts on
+      // the next turn, not in this call: a task that keeps failing at once would deepen the stack.
+      setImmediate(TaskRun.#retryNow, this);
+      return this.#whenFinal();
+    }
+    const at = now();
+    this.#scheduledTime = at + delayMs;
+    this.#setState("AwaitingRetry", at);
     this.#timer = setTimeout(TaskRun.#retryNow, delayMs, this);
     return this.#whenFinal();
   }

@@ -9,6 +9,7 @@ import {
   getRunContext,
   InvalidArgumentError,
   isFinal,
+  observeRuns,
   resetLogging,
   SequentialTaskRunner,
   type State,
@@ -113,6 +114,33 @@ describe("retries", () => {
     expect(error).toMatchObject({ message: "failure 2", taskRunName: "alwaysFlaky-0" });
     expect(attempts).toBe(2);
     expect(state).toBe("Failed");
+  });
+
+  it("a retry with no delay goes from Running straight to Retrying, as in Prefect", async () => {
+    let calls = 0;
+    const quickRetry = task({ retries: 2 }, function quickRetry() {
+      calls += 1;
+      if (calls <= 2) throw new Error(`failure ${calls}`);
+      return calls;
+    });
+    const quickRetryFlow = flow(function quickRetryFlow() {
+      return quickRetry.submit().result();
+    });
+    const states: [StateName, number | undefined][] = [];
+    const stop = observeRuns((event) => {
+      if (event.kind === "task") states.push([event.state as StateName, event.attempts]);
+    });
+    try {
+      expect(await quickRetryFlow()).toBe(3);
+    } finally {
+      stop();
+    }
+    expect(states).toEqual([
+      ["Running", 1],
+      ["Retrying", 2],
+      ["Retrying", 3],
+      ["Completed", 3],
+    ]);
   });
 
   it("retryDelaySeconds as a number: the run waits in AwaitingRetry with a scheduledTime that far ahead", async () => {
