@@ -2,6 +2,7 @@ import type { CacheKeyContext } from "../cache.js";
 import { now, toEpochMs } from "../clock.js";
 import { scopeStorage } from "../context.js";
 import {
+  CacheKeyError,
   CancelledError,
   ResultTimeoutError,
   type RunRef,
@@ -341,7 +342,16 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
         args: this.#args,
         flowRunId: this.flowRun.id,
       };
-      const key = settings.cachePolicy?.computeKey(context);
+      let key: string | undefined;
+      try {
+        key = settings.cachePolicy?.computeKey(context);
+      } catch (keyError) {
+        // As in Prefect, a key that cannot be computed (an input that cannot be hashed, a
+        // cacheKeyFn that throws) costs the cache, not the run: it runs uncached and stores nothing.
+        // squall's own error says all there is to say; a cacheKeyFn's keeps its stack.
+        const reason = keyError instanceof CacheKeyError ? keyError.message : keyError;
+        this.logger.warn("Could not compute the cache key, so this run is not cached:", reason);
+      }
       if (key !== undefined && !settings.refreshCache) {
         const bytes = await this.#store().get(cacheStoreKey(key));
         if (this.#final) return;
@@ -356,7 +366,8 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       }
       this.#cacheKey = key;
     } catch (error) {
-      // A cache key that cannot be computed will not be computable on a retry either.
+      // A cache the run cannot read (or a record it cannot decode) fails the run rather than
+      // hide a broken store; a retry would meet it again.
       return this.#settle("Failed", undefined, toError(error));
     }
     return this.#invoke();
