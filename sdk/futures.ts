@@ -102,7 +102,8 @@ export interface DoneAndNotDone<T> {
 }
 
 /**
- * Waits until every future is done, or until `timeoutMs` passes.
+ * Waits until every future is done, or until `timeoutMs` passes. A future given twice is in
+ * `done` or `notDone` once.
  *
  * @example
  * const { done, notDone } = await wait(futures, { timeoutMs: 5_000 });
@@ -210,5 +211,5 @@ function checkFutures<T>(futures: Iterable<TaskFuture<T>>, caller: string): Task
       );
     }
   });
-  return list;
+  return [...new Set(list)]; // a future given twice is waited for and given back once, as in Prefect
 }

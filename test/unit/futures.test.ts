@@ -572,6 +572,26 @@ describe("wait() and asCompleted()", () => {
     expect(alone).toEqual(["quick-0"]);
   });
 
+  it("wait() and asCompleted() give a future passed twice back once, as Prefect's do", async () => {
+    const twice = task(function twice(n: number) {
+      return n;
+    });
+    const duplicateFlow = flow(async function duplicateFlow() {
+      const one = twice.submit(1);
+      const two = twice.submit(2);
+      const { done, notDone } = await wait([one, two, one]);
+      const yielded: string[] = [];
+      for await (const future of asCompleted([one, one, two])) yielded.push(future.taskRunName);
+      return { done: done.map((f) => f.taskRunName), notDone: notDone.length, yielded: yielded.sort() };
+    });
+
+    expect(await duplicateFlow()).toEqual({
+      done: ["twice-0", "twice-1"],
+      notDone: 0,
+      yielded: ["twice-0", "twice-1"],
+    });
+  });
+
   it("refuses a negative, NaN, infinite or non-number timeout at once with InvalidArgumentError", async () => {
     const release = gate();
     const waitsForGate = task(async function waitsForGate(n: number) {
