@@ -3,8 +3,9 @@ import type { State } from "./states.js";
 
 export interface ResultOptions {
   /**
-   * Gives up waiting after this many milliseconds (0 or more) with `ResultTimeoutError`; the run
-   * goes on. A negative, non-finite or non-number value is refused with `InvalidArgumentError`.
+   * Gives up waiting after this many milliseconds (0 to 2147483647) with `ResultTimeoutError`; the
+   * run goes on. A negative, non-finite, too long or non-number value is refused with
+   * `InvalidArgumentError`.
    */
   readonly timeoutMs?: number;
   /** When false, a failed run's error is returned instead of thrown. @default true */
