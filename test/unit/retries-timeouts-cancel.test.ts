@@ -636,22 +636,6 @@ describe("timeouts", () => {
     expect(flowError).toBeInstanceOf(InvalidArgumentError);
     expect(flowError.message).toBe(message);
   });
-
-  it("rejects a description that is not a string, for tasks and flows", () => {
-    const taskError = thrownBy(() =>
-      task({ description: 42 as never }, function numberDescribed() {
-        return 1;
-      }),
-    );
-    expect(taskError).toBeInstanceOf(InvalidArgumentError);
-    expect(taskError.message).toBe("Expected `description` to be a string, got `42`");
-    const flowError = thrownBy(() =>
-      flow({ description: ["a"] as never }, function arrayDescribed() {
-        return 1;
-      }),
-    );
-    expect(flowError.message).toBe("Expected `description` to be a string, got `[a]`");
-  });
 });
 
 describe("cancellation", () => {
