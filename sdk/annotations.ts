@@ -11,16 +11,41 @@ export class AllowFailure<T> {
 
 /**
  * Passes an upstream future to a task even if its run failed: the task gets the
- * result, or the upstream's error in its place.
+ * result, or the upstream's error in its place. Given a list of futures (such as a
+ * `.map()`'s), it gives a list of `allowFailure(future)`, one per future: `.map()` over it
+ * runs once per item, each run getting its item's result or error (as in Prefect).
  *
  * @example
  * const report = summarize.submit(allowFailure(flakyFuture));
+ * const checked = check.map(allowFailure(fetchPage.map(urls))); // a failed fetch fails no check
  */
-export function allowFailure<T>(future: TaskFuture<T>): AllowFailure<T> {
-  if (typeof (future as Partial<TaskFuture<T>>)?.result !== "function") {
-    throw new InvalidArgumentError(`Expected allowFailure() to get a task future, got \`${String(future)}\``);
+export function allowFailure<T>(future: TaskFuture<T>): AllowFailure<T>;
+export function allowFailure<T>(futures: Iterable<TaskFuture<T>>): AllowFailure<T>[];
+export function allowFailure<T>(
+  future: TaskFuture<T> | Iterable<TaskFuture<T>>,
+): AllowFailure<T> | AllowFailure<T>[] {
+  if (isFuture(future)) return new AllowFailure(future);
+  if (
+    typeof future !== "string" &&
+    typeof (future as Partial<Iterable<unknown>>)?.[Symbol.iterator] === "function"
+  ) {
+    return Array.from(future as Iterable<TaskFuture<T>>, (item, i) => {
+      if (!isFuture(item)) {
+        throw new InvalidArgumentError(
+          `Expected allowFailure() to get a task future or a list of them, but item ${i} is \`${String(item)}\``,
+        );
+      }
+      return new AllowFailure(item);
+    });
   }
-  return new AllowFailure(future);
+  throw new InvalidArgumentError(
+    `Expected allowFailure() to get a task future or a list of them, got \`${String(future)}\``,
+  );
+}
+
+function isFuture<T>(value: unknown): value is TaskFuture<T> {
+  const future = value as Partial<TaskFuture<T>> | null | undefined;
+  return typeof future?.result === "function" && typeof future.wait === "function" && "taskRunId" in future;
 }
 
 /** Marks a `.map()` argument that every run gets whole. */

@@ -54,7 +54,10 @@ export class MessageRefusedError extends SquallError {}
  */
 export class BucketAccessDeniedError extends SquallError {}
 
-/** A run could not compute its cache key (an input that cannot be hashed). */
+/**
+ * A run's cache key could not be computed (an input that cannot be hashed). The run logs it as a
+ * warning and runs uncached.
+ */
 export class CacheKeyError extends SquallError {}
 
 /** An upstream run a task depended on did not complete, so the task never ran. */

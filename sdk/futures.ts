@@ -2,7 +2,11 @@ import { InvalidArgumentError, ResultTimeoutError } from "./errors.js";
 import type { State } from "./states.js";
 
 export interface ResultOptions {
-  /** Gives up waiting after this many milliseconds with `ResultTimeoutError`; the run goes on. */
+  /**
+   * Gives up waiting after this many milliseconds (0 to 2147483647) with `ResultTimeoutError`; the
+   * run goes on. A negative, non-finite, too long or non-number value is refused with
+   * `InvalidArgumentError`.
+   */
   readonly timeoutMs?: number;
   /** When false, a failed run's error is returned instead of thrown. @default true */
   readonly raiseOnFailure?: boolean;
@@ -43,19 +47,52 @@ export class TaskFutureList<T> extends Array<TaskFuture<T>> {
     return Array;
   }
 
-  /** Every result, in input order; throws the first failure in input order. */
+  /**
+   * Every result, in input order. Throws the first failure as it happens, without waiting for
+   * runs still going (as Prefect's `PrefectFutureList.result()`); `timeoutMs` bounds the wait
+   * for the whole list.
+   */
   result(options?: ResultOptions & { raiseOnFailure?: true }): Promise<T[]>;
   result(options: ResultOptions & { raiseOnFailure: false }): Promise<(T | Error)[]>;
-  async result(options: ResultOptions = {}): Promise<(T | Error)[]> {
-    const pending = this.map((future) => future.result(options as { raiseOnFailure: false }));
-    for (const promise of pending) promise.catch(() => {}); // each is awaited below, in order
-    const results: (T | Error)[] = [];
-    for (const promise of pending) results.push(await promise);
-    return results;
+  result(options: ResultOptions = {}): Promise<(T | Error)[]> {
+    const { timeoutMs, raiseOnFailure } = options ?? {};
+    const each = { raiseOnFailure } as { raiseOnFailure: false };
+    const list = [...this];
+    return new Promise((resolve, reject) => {
+      checkTimeoutMs(timeoutMs, "result");
+      const results = new Array<T | Error>(list.length);
+      let left = list.length;
+      let timer: NodeJS.Timeout | undefined;
+      const fail = (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      if (left === 0) return resolve(results);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          reject(
+            new ResultTimeoutError(
+              `${left} of ${list.length} task runs did not finish within ${timeoutMs} ms; they go on.`,
+            ),
+          );
+        }, timeoutMs);
+      }
+      list.forEach((future, i) => {
+        future.result(each).then((value) => {
+          results[i] = value;
+          left -= 1;
+          if (left === 0) {
+            clearTimeout(timer);
+            resolve(results);
+          }
+        }, fail);
+      });
+    });
   }
 
-  /** Every final state, in input order. */
-  wait(timeoutMs?: number): Promise<State<T>[]> {
+  /** Every final state, in input order; or, after `timeoutMs`, the state each run is in then. */
+  async wait(timeoutMs?: number): Promise<State<T>[]> {
+    checkTimeoutMs(timeoutMs, "wait");
     return Promise.all(this.map((future) => future.wait(timeoutMs)));
   }
 }
@@ -66,7 +103,8 @@ export interface DoneAndNotDone<T> {
 }
 
 /**
- * Waits until every future is done, or until `timeoutMs` passes.
+ * Waits until every future is done, or until `timeoutMs` passes. A future given twice is in
+ * `done` or `notDone` once.
  *
  * @example
  * const { done, notDone } = await wait(futures, { timeoutMs: 5_000 });
@@ -76,6 +114,7 @@ export async function wait<T>(
   options: { readonly timeoutMs?: number } = {},
 ): Promise<DoneAndNotDone<T>> {
   const list = checkFutures(futures, "wait");
+  checkTimeoutMs(options?.timeoutMs, "wait");
   const states = await Promise.all(list.map((future) => future.wait(options.timeoutMs)));
   const done: TaskFuture<T>[] = [];
   const notDone: TaskFuture<T>[] = [];
@@ -86,7 +125,8 @@ export async function wait<T>(
 }
 
 /**
- * Yields each future as its run finishes, first finished first.
+ * Yields each future as its run finishes: those already finished first, then the others as they
+ * finish. After `timeoutMs`, throws `ResultTimeoutError` for the runs not yet finished.
  *
  * @example
  * for await (const future of asCompleted(futures)) console.log(await future.result());
@@ -96,21 +136,26 @@ export async function* asCompleted<T>(
   options: { readonly timeoutMs?: number } = {},
 ): AsyncGenerator<TaskFuture<T>, void, undefined> {
   const list = checkFutures(futures, "asCompleted");
+  checkTimeoutMs(options?.timeoutMs, "asCompleted");
+  // Runs already finished are yielded first, even with a timeout of 0 (as in Prefect).
   const finished: TaskFuture<T>[] = [];
+  const unfinished: TaskFuture<T>[] = [];
+  for (const future of list) (isDone(future.state) ? finished : unfinished).push(future);
   let wake: (() => void) | undefined;
-  for (const future of list) {
+  for (const future of unfinished) {
     future.wait().then(() => {
       finished.push(future);
       wake?.();
     });
   }
-  const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+  const { timeoutMs } = options;
+  const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
   for (let yielded = 0; yielded < list.length; ) {
     if (finished.length === 0) {
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) {
         throw new ResultTimeoutError(
-          `${list.length - yielded} of ${list.length} task runs did not finish within ${options.timeoutMs} ms.`,
+          `${list.length - yielded} of ${list.length} task runs did not finish within ${timeoutMs} ms.`,
         );
       }
       let timer: NodeJS.Timeout | undefined;
@@ -124,6 +169,28 @@ export async function* asCompleted<T>(
     }
     yielded += 1;
     yield finished.shift() as TaskFuture<T>;
+  }
+}
+
+/** The longest delay `setTimeout` keeps; a longer one fires at once. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Refuses a timeout that is not a number of milliseconds from 0 to `MAX_TIMEOUT_MS`: a negative one
+ * would otherwise end a wait at once, and a non-number or an overlong one would be read as 1 ms.
+ */
+export function checkTimeoutMs(timeoutMs: unknown, caller: string): void {
+  if (timeoutMs === undefined) return;
+  if (
+    typeof timeoutMs !== "number" ||
+    Number.isNaN(timeoutMs) ||
+    timeoutMs < 0 ||
+    timeoutMs > MAX_TIMEOUT_MS
+  ) {
+    const got = typeof timeoutMs === "string" ? JSON.stringify(timeoutMs) : String(timeoutMs);
+    throw new InvalidArgumentError(
+      `Expected \`timeoutMs\` of ${caller}() to be a number of milliseconds from 0 to ${MAX_TIMEOUT_MS}, got \`${got}\`: pass 0 to take only what has finished, or leave it out to wait without a limit.`,
+    );
   }
 }
 
@@ -145,5 +212,5 @@ function checkFutures<T>(futures: Iterable<TaskFuture<T>>, caller: string): Task
       );
     }
   });
-  return list;
+  return [...new Set(list)]; // a future given twice is waited for and given back once, as in Prefect
 }

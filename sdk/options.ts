@@ -1,6 +1,6 @@
 import { type CacheKeyContext, CachePolicy } from "./cache.js";
 import { InvalidArgumentError } from "./errors.js";
-import { type RetryDelay, retryDelayMs } from "./retry.js";
+import type { RetryDelay } from "./retry.js";
 import type { TaskRunner } from "./runners/task-runner.js";
 import type { FlowRunInfo, TaskRunInfo } from "./runs.js";
 import type { Serializer } from "./serialization/serializer.js";
@@ -139,6 +139,7 @@ export function taskSettings(options: TaskOptions<unknown>): TaskSettings {
   }
   const retryDelay = options.retryDelaySeconds ?? 0;
   checkRetryDelay(retryDelay);
+  checkOptionalString(options.description, "description");
   const jitter = options.retryJitterFactor ?? 0;
   if (typeof jitter !== "number" || !Number.isFinite(jitter) || jitter < 0) {
     throw invalid("retryJitterFactor", "a number >= 0", jitter);
@@ -199,6 +200,7 @@ export interface FlowSettings {
 
 export function flowSettings(options: FlowOptions<unknown>): FlowSettings {
   assertKnownKeys(options, FLOW_KEYS, "flow");
+  checkOptionalString(options.description, "description");
   const runner = options.taskRunner;
   if (runner !== undefined && typeof (runner as Partial<TaskRunner>)?.start !== "function") {
     throw invalid("taskRunner", "a TaskRunner, such as `new ConcurrentTaskRunner()`", runner);
@@ -264,17 +266,37 @@ function assertKnownKeys(options: object, known: Set<string>, kind: string): voi
   }
 }
 
-function checkRetryDelay(delay: RetryDelay): void {
+/** The longest timer Node keeps, in whole seconds (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_SECONDS = 2_147_483;
+
+function checkRetryDelay(delay: unknown): void {
   if (typeof delay === "function") return;
   if (Array.isArray(delay)) {
     delay.forEach((seconds, i) => {
-      if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
-        throw invalid(`retryDelaySeconds[${i}]`, "a number >= 0", seconds);
-      }
+      checkDelaySeconds(seconds, `retryDelaySeconds[${i}]`);
     });
-    return;
+  } else if (typeof delay === "number") {
+    checkDelaySeconds(delay, "retryDelaySeconds");
+  } else {
+    throw invalid(
+      "retryDelaySeconds",
+      "a number of seconds >= 0, an array of them (one per retry, the last repeating), or a function of the retry number such as `exponentialBackoff(1)`",
+      delay,
+    );
   }
-  retryDelayMs(delay, 1, 0); // a single number: checks it
+}
+
+function checkDelaySeconds(seconds: unknown, name: string): void {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
+    throw invalid(name, "a number >= 0", seconds);
+  }
+  if (seconds > MAX_TIMER_SECONDS) throw tooLong(name, seconds);
+}
+
+function tooLong(name: string, seconds: number): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `Expected \`${name}\` to be at most ${MAX_TIMER_SECONDS} seconds (about 24.8 days, the longest timer Node keeps), got \`${seconds}\``,
+  );
 }
 
 function optionalSeconds(value: unknown, name: string, positive = false): number | undefined {
@@ -282,12 +304,18 @@ function optionalSeconds(value: unknown, name: string, positive = false): number
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
     throw invalid(name, positive ? "a number > 0" : "a number >= 0", value);
   }
+  // A deadline is a timer; an expiry is only compared with the clock.
+  if (positive && value > MAX_TIMER_SECONDS) throw tooLong(name, value);
   return value * 1000;
 }
 
 function optionalBoolean(value: unknown, name: string): boolean | undefined {
   if (value === undefined || typeof value === "boolean") return value;
   throw invalid(name, "a boolean", value);
+}
+
+function checkOptionalString(value: unknown, name: string): void {
+  if (value !== undefined && typeof value !== "string") throw invalid(name, "a string", value);
 }
 
 function checkOptionalFunction(value: unknown, name: string): void {

@@ -25,12 +25,13 @@ export function retryDelayMs(delay: RetryDelay, retry: number, jitterFactor: num
   if (typeof delay === "number") seconds = delay;
   else if (typeof delay === "function") seconds = delay(retry);
   else seconds = delay[Math.min(retry, delay.length) - 1] ?? 0;
-  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) {
+  // 2^31 - 1 ms is the longest timer Node keeps; a longer one would fire at once.
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0 || seconds > 2_147_483) {
     throw new InvalidArgumentError(
-      `Expected \`retryDelaySeconds\` to give a number >= 0 for retry ${retry}, got \`${String(seconds)}\``,
+      `Expected \`retryDelaySeconds\` to give a number of seconds from 0 to 2147483 for retry ${retry}, got \`${String(seconds)}\``,
     );
   }
   // Spreads retries of many runs that failed together ("thundering herd").
   const jitter = jitterFactor > 0 ? seconds * jitterFactor * (2 * Math.random() - 1) : 0;
-  return Math.max(0, (seconds + jitter) * 1000);
+  return Math.min(2_147_483_647, Math.max(0, (seconds + jitter) * 1000));
 }

@@ -2,6 +2,7 @@ import type { CacheKeyContext } from "../cache.js";
 import { now, toEpochMs } from "../clock.js";
 import { scopeStorage } from "../context.js";
 import {
+  CacheKeyError,
   CancelledError,
   ResultTimeoutError,
   type RunRef,
@@ -10,7 +11,7 @@ import {
   toError,
   UpstreamFailedError,
 } from "../errors.js";
-import type { ResultOptions, TaskFuture } from "../futures.js";
+import { checkTimeoutMs, type ResultOptions, type TaskFuture } from "../futures.js";
 import { nextSerial, taskRunId } from "../ids.js";
 import { isEnabled } from "../logging/config.js";
 import { RunLogger } from "../logging/logger.js";
@@ -196,10 +197,15 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   result(options?: ResultOptions & { raiseOnFailure?: true }): Promise<T>;
   result(options: ResultOptions & { raiseOnFailure: false }): Promise<T | Error>;
   result(options: ResultOptions = {}): Promise<T | Error> {
+    const { timeoutMs } = options;
+    try {
+      checkTimeoutMs(timeoutMs, "result");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#consumed = true;
     const raise = options.raiseOnFailure ?? true;
     if (this.#final) return this.#settledResult(raise);
-    const { timeoutMs } = options;
     return new Promise<T | Error>((resolve, reject) => {
       if (timeoutMs === undefined) {
         this.#addWaiter(() => this.#deliver(resolve, reject, raise));
@@ -228,6 +234,11 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   }
 
   wait(timeoutMs?: number): Promise<State<T>> {
+    try {
+      checkTimeoutMs(timeoutMs, "wait");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.#final || timeoutMs === undefined) return this.#whenFinal().then(() => this.state);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(this.state), timeoutMs);
@@ -331,7 +342,16 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
         args: this.#args,
         flowRunId: this.flowRun.id,
       };
-      const key = settings.cachePolicy?.computeKey(context);
+      let key: string | undefined;
+      try {
+        key = settings.cachePolicy?.computeKey(context);
+      } catch (keyError) {
+        // As in Prefect, a key that cannot be computed (an input that cannot be hashed, a
+        // cacheKeyFn that throws) costs the cache, not the run: it runs uncached and stores nothing.
+        // squall's own error says all there is to say; a cacheKeyFn's keeps its stack.
+        const reason = keyError instanceof CacheKeyError ? keyError.message : keyError;
+        this.logger.warn("Could not compute the cache key, so this run is not cached:", reason);
+      }
       if (key !== undefined && !settings.refreshCache) {
         const bytes = await this.#store().get(cacheStoreKey(key));
         if (this.#final) return;
@@ -346,7 +366,8 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       }
       this.#cacheKey = key;
     } catch (error) {
-      // A cache key that cannot be computed will not be computable on a retry either.
+      // A cache the run cannot read (or a record it cannot decode) fails the run rather than
+      // hide a broken store; a retry would meet it again.
       return this.#settle("Failed", undefined, toError(error));
     }
     return this.#invoke();
@@ -559,12 +580,18 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     } catch (delayError) {
       return this.#fail(toError(delayError));
     }
-    const at = now();
-    this.#scheduledTime = at + delayMs;
-    this.#setState("AwaitingRetry", at);
     this.logger.info(
       `Attempt ${this.#attempts} failed with ${error.name}: ${error.message}. Retry ${this.#attempts}/${settings.retries} starts in ${delayMs / 1000} s.`,
     );
+    if (delayMs === 0) {
+      // As in Prefect, a retry with no delay goes from Running straight to Retrying. It starts on
+      // the next turn, not in this call: a task that keeps failing at once would deepen the stack.
+      setImmediate(TaskRun.#retryNow, this);
+      return this.#whenFinal();
+    }
+    const at = now();
+    this.#scheduledTime = at + delayMs;
+    this.#setState("AwaitingRetry", at);
     this.#timer = setTimeout(TaskRun.#retryNow, delayMs, this);
     return this.#whenFinal();
   }

@@ -17,7 +17,7 @@ import {
   wait,
 } from "squall";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { gate, rejectionOf, sleep, thrownBy } from "../support/async.js";
+import { gate, rejectionOf, sleep, thrownBy, within } from "../support/async.js";
 
 // Failed runs log their stack traces; keep the test output to the test results.
 beforeEach(() => configureLogging({ write: () => {} }));
@@ -321,6 +321,40 @@ describe("task.map()", () => {
     );
   });
 
+  it("over allowFailure(list) runs once per item, each getting its item's result or error, and the flow completes", async () => {
+    const fetchItem = task(function fetchItem(i: number) {
+      if (i === 1) throw new RangeError(`item ${i} is missing`);
+      return i * 10;
+    });
+    const received: unknown[] = [];
+    const check = task(function check(value: number | Error, label: string) {
+      received.push(value);
+      return value instanceof Error ? `${label}: ${value.name} ${value.message}` : `${label}: ${value}`;
+    });
+    const tolerantMapFlow = flow(async function tolerantMapFlow() {
+      const fetched = fetchItem.map([0, 1, 2]);
+      return check.map(allowFailure(fetched), unmapped("checked")).result();
+    });
+
+    const state = await tolerantMapFlow.run();
+    expect(state.name).toBe("Completed");
+    expect(state.type === "COMPLETED" && state.result).toEqual([
+      "checked: 0",
+      "checked: RangeError item 1 is missing",
+      "checked: 20",
+    ]);
+    expect(received).toHaveLength(3);
+    expect(received[1]).toBeInstanceOf(RangeError);
+  });
+
+  it("allowFailure(list) refuses an item that is not a future, naming it", () => {
+    const error = thrownBy(() => allowFailure([42] as never));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toBe(
+      "Expected allowFailure() to get a task future or a list of them, but item 0 is `42`",
+    );
+  });
+
   it("throws InvalidArgumentError when no argument is iterable", async () => {
     const noIterable = task(function noIterable(x: number, ys: number[]) {
       return x + ys.length;
@@ -370,21 +404,58 @@ describe("TaskFutureList", () => {
     ]);
   });
 
-  it("result() throws the first failure in input order", async () => {
+  it("result() throws the first failure as it happens, without waiting for a slower run before it", async () => {
+    const release = gate();
     const failsSome = task(async function failsSome(i: number) {
-      // Item 0 fails last, item 2 first.
-      await sleep(i === 0 ? 40 : 5);
+      // Item 0 is held until the list's result() has settled.
+      if (i === 0) await release.promise;
+      else await sleep(5);
       if (i !== 1) throw new Error(`item ${i} failed`);
       return i;
     });
     const firstFailureFlow = flow(async function firstFailureFlow() {
       const futures = failsSome.map([0, 1, 2]);
-      const error = await rejectionOf(futures.result());
+      const error = await within(2_000, rejectionOf(futures.result()));
+      const heldState = futures[0]?.state.name;
+      release.open();
       await futures.wait();
-      return error.message;
+      return { error: error === "still running" ? error : error.message, heldState };
     });
 
-    expect(await firstFailureFlow()).toBe("item 0 failed");
+    expect(await firstFailureFlow()).toEqual({ error: "item 2 failed", heldState: "Running" });
+  });
+
+  it("result({ raiseOnFailure: false }) gives every result or error in input order", async () => {
+    const failsOdd = task(async function failsOdd(i: number) {
+      await sleep(i === 0 ? 30 : 5);
+      if (i % 2 === 1) throw new Error(`item ${i} failed`);
+      return i;
+    });
+    const allOutcomesFlow = flow(async function allOutcomesFlow() {
+      const outcomes = await failsOdd.map([0, 1, 2]).result({ raiseOnFailure: false });
+      return outcomes.map((outcome) => (outcome instanceof Error ? outcome.message : outcome));
+    });
+
+    expect(await allOutcomesFlow()).toEqual([0, "item 1 failed", 2]);
+  });
+
+  it("result({ timeoutMs }) rejects once for the whole list, counting the runs not finished", async () => {
+    const release = gate();
+    const held = task(async function held(i: number) {
+      if (i > 0) await release.promise;
+      return i;
+    });
+    const listTimeoutFlow = flow(async function listTimeoutFlow() {
+      const futures = held.map([0, 1, 2]);
+      const error = await rejectionOf(futures.result({ timeoutMs: 30 }));
+      release.open();
+      return { error, results: await futures.result() };
+    });
+
+    const { error, results } = await listTimeoutFlow();
+    expect(error).toBeInstanceOf(ResultTimeoutError);
+    expect(error.message).toBe("2 of 3 task runs did not finish within 30 ms; they go on.");
+    expect(results).toEqual([0, 1, 2]);
   });
 });
 
@@ -465,6 +536,102 @@ describe("wait() and asCompleted()", () => {
     expect(seen).toEqual(["fastOne-0"]);
     expect(error).toBeInstanceOf(ResultTimeoutError);
     expect((error as Error).message).toBe("1 of 2 task runs did not finish within 30 ms.");
+  });
+
+  it("asCompleted() with timeoutMs 0 yields the runs already finished, then times out for the others", async () => {
+    const release = gate();
+    const quick = task(function quick() {
+      return 1;
+    });
+    const stuckToo = task(async function stuckToo() {
+      await release.promise;
+      return 2;
+    });
+    const zeroFlow = flow(async function zeroFlow() {
+      const done = quick.submit();
+      await done.wait();
+      const seen: string[] = [];
+      let error: unknown;
+      try {
+        for await (const future of asCompleted<number>([stuckToo.submit(), done], { timeoutMs: 0 })) {
+          seen.push(future.taskRunName);
+        }
+      } catch (thrown) {
+        error = thrown;
+      }
+      const alone: string[] = [];
+      for await (const future of asCompleted([done], { timeoutMs: 0 })) alone.push(future.taskRunName);
+      release.open();
+      return { seen, error, alone };
+    });
+
+    const { seen, error, alone } = await zeroFlow();
+    expect(seen).toEqual(["quick-0"]);
+    expect(error).toBeInstanceOf(ResultTimeoutError);
+    expect((error as Error).message).toBe("1 of 2 task runs did not finish within 0 ms.");
+    expect(alone).toEqual(["quick-0"]);
+  });
+
+  it("wait() and asCompleted() give a future passed twice back once, as Prefect's do", async () => {
+    const twice = task(function twice(n: number) {
+      return n;
+    });
+    const duplicateFlow = flow(async function duplicateFlow() {
+      const one = twice.submit(1);
+      const two = twice.submit(2);
+      const { done, notDone } = await wait([one, two, one]);
+      const yielded: string[] = [];
+      for await (const future of asCompleted([one, one, two])) yielded.push(future.taskRunName);
+      return { done: done.map((f) => f.taskRunName), notDone: notDone.length, yielded: yielded.sort() };
+    });
+
+    expect(await duplicateFlow()).toEqual({
+      done: ["twice-0", "twice-1"],
+      notDone: 0,
+      yielded: ["twice-0", "twice-1"],
+    });
+  });
+
+  it("refuses a negative, NaN, infinite or non-number timeout at once with InvalidArgumentError", async () => {
+    const release = gate();
+    const waitsForGate = task(async function waitsForGate(n: number) {
+      await release.promise;
+      return n;
+    });
+    const message = (caller: string, got: string) =>
+      `Expected \`timeoutMs\` of ${caller}() to be a number of milliseconds from 0 to 2147483647, got \`${got}\`: pass 0 to take only what has finished, or leave it out to wait without a limit.`;
+    const badTimeoutFlow = flow(async function badTimeoutFlow() {
+      const future = waitsForGate.submit(1);
+      const futures = waitsForGate.map([1, 2]);
+      const errors = [
+        await rejectionOf(future.result({ timeoutMs: -1 })),
+        await rejectionOf(future.wait(-1)),
+        await rejectionOf(future.wait(Number.NaN)),
+        await rejectionOf(futures.result({ timeoutMs: Number.POSITIVE_INFINITY })),
+        await rejectionOf(futures.wait(-5)),
+        await rejectionOf(wait(futures, { timeoutMs: "5" as never })),
+        await rejectionOf(asCompleted(futures, { timeoutMs: -1 }).next()),
+        await rejectionOf(future.result({ timeoutMs: 2 ** 31 })),
+      ];
+      const stateAfter = future.state.name;
+      release.open();
+      return { errors, stateAfter, value: await future.result() };
+    });
+
+    const { errors, stateAfter, value } = await badTimeoutFlow();
+    for (const error of errors) expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(errors.map((error) => error.message)).toEqual([
+      message("result", "-1"),
+      message("wait", "-1"),
+      message("wait", "NaN"),
+      message("result", "Infinity"),
+      message("wait", "-5"),
+      message("wait", '"5"'),
+      message("asCompleted", "-1"),
+      message("result", "2147483648"),
+    ]);
+    expect(stateAfter).toBe("Running");
+    expect(value).toBe(1);
   });
 
   it("wait() and asCompleted() reject a non-iterable with InvalidArgumentError", async () => {

@@ -9,6 +9,7 @@ import {
   getRunContext,
   InvalidArgumentError,
   isFinal,
+  observeRuns,
   resetLogging,
   SequentialTaskRunner,
   type State,
@@ -115,6 +116,33 @@ describe("retries", () => {
     expect(state).toBe("Failed");
   });
 
+  it("a retry with no delay goes from Running straight to Retrying, as in Prefect", async () => {
+    let calls = 0;
+    const quickRetry = task({ retries: 2 }, function quickRetry() {
+      calls += 1;
+      if (calls <= 2) throw new Error(`failure ${calls}`);
+      return calls;
+    });
+    const quickRetryFlow = flow(function quickRetryFlow() {
+      return quickRetry.submit().result();
+    });
+    const states: [StateName, number | undefined][] = [];
+    const stop = observeRuns((event) => {
+      if (event.kind === "task") states.push([event.state as StateName, event.attempts]);
+    });
+    try {
+      expect(await quickRetryFlow()).toBe(3);
+    } finally {
+      stop();
+    }
+    expect(states).toEqual([
+      ["Running", 1],
+      ["Retrying", 2],
+      ["Retrying", 3],
+      ["Completed", 3],
+    ]);
+  });
+
   it("retryDelaySeconds as a number: the run waits in AwaitingRetry with a scheduledTime that far ahead", async () => {
     let calls = 0;
     const fixedDelay = task({ retries: 2, retryDelaySeconds: 0.05 }, async function fixedDelay() {
@@ -214,6 +242,60 @@ describe("retries", () => {
     );
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error.message).toBe("Expected `retryDelaySeconds[1]` to be a number >= 0, got `-1`");
+  });
+
+  it("rejects a retryDelaySeconds that is not a number, an array of numbers or a function, at definition", () => {
+    const defineWith = (retryDelaySeconds: unknown) =>
+      thrownBy(() =>
+        task({ retries: 1, retryDelaySeconds: retryDelaySeconds as never }, function oddDelay() {
+          return 1;
+        }),
+      );
+    const forms =
+      "a number of seconds >= 0, an array of them (one per retry, the last repeating), or a function of the retry number such as `exponentialBackoff(1)`";
+    const cases: [unknown, string][] = [
+      [{ seconds: 5 }, `Expected \`retryDelaySeconds\` to be ${forms}, got \`Object\``],
+      ["5", `Expected \`retryDelaySeconds\` to be ${forms}, got \`5\``],
+      [true, `Expected \`retryDelaySeconds\` to be ${forms}, got \`true\``],
+      [-1, "Expected `retryDelaySeconds` to be a number >= 0, got `-1`"],
+      [Number.NaN, "Expected `retryDelaySeconds` to be a number >= 0, got `NaN`"],
+      [["1"], "Expected `retryDelaySeconds[0]` to be a number >= 0, got `1`"],
+      [
+        30 * 24 * 3600,
+        "Expected `retryDelaySeconds` to be at most 2147483 seconds (about 24.8 days, the longest timer Node keeps), got `2592000`",
+      ],
+    ];
+    for (const [delay, message] of cases) {
+      const error = defineWith(delay);
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.message).toBe(message);
+    }
+    const valid = task(function validDelay() {
+      return 1;
+    });
+    const viaOptions = thrownBy(() => valid.withOptions({ retryDelaySeconds: {} as never }));
+    expect(viaOptions.message).toBe(`Expected \`retryDelaySeconds\` to be ${forms}, got \`Object\``);
+  });
+
+  it("a retryDelaySeconds function giving a bad delay fails the run, saying which retry", async () => {
+    let calls = 0;
+    const badFunctionDelay = task(
+      { retries: 2, retryDelaySeconds: (retry) => (retry === 1 ? 0 : Number.POSITIVE_INFINITY) },
+      function badFunctionDelay(): number {
+        calls += 1;
+        throw new Error(`failure ${calls}`);
+      },
+    );
+    const badDelayFlow = flow(async function badDelayFlow() {
+      return rejectionOf(badFunctionDelay.submit().result());
+    });
+
+    const error = await badDelayFlow();
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error.message).toBe(
+      "Expected `retryDelaySeconds` to give a number of seconds from 0 to 2147483 for retry 2, got `Infinity`",
+    );
+    expect(calls).toBe(2);
   });
 
   it("rejects negative and non-integer retries, also through withOptions()", () => {
@@ -533,6 +615,26 @@ describe("timeouts", () => {
     );
     expect(flowZero).toBeInstanceOf(InvalidArgumentError);
     expect(flowZero.message).toBe("Expected `timeoutSeconds` to be a number > 0, got `0`");
+  });
+
+  it("rejects a timeoutSeconds longer than Node's longest timer, which would fire at once", () => {
+    const month = 30 * 24 * 3600;
+    const message =
+      "Expected `timeoutSeconds` to be at most 2147483 seconds (about 24.8 days, the longest timer Node keeps), got `2592000`";
+    const taskError = thrownBy(() =>
+      task({ timeoutSeconds: month }, function monthLongTask() {
+        return 1;
+      }),
+    );
+    expect(taskError).toBeInstanceOf(InvalidArgumentError);
+    expect(taskError.message).toBe(message);
+    const flowError = thrownBy(() =>
+      flow({ timeoutSeconds: month }, function monthLongFlow() {
+        return 1;
+      }),
+    );
+    expect(flowError).toBeInstanceOf(InvalidArgumentError);
+    expect(flowError.message).toBe(message);
   });
 });
 

@@ -127,6 +127,21 @@ describe("task()", () => {
     );
   });
 
+  it("rejects a description that is not a string, for tasks and flows", () => {
+    const numberDescribed = () =>
+      task({ description: 42 as never }, function numberDescribed() {
+        return 1;
+      });
+    expect(numberDescribed).toThrow(InvalidArgumentError);
+    expect(numberDescribed).toThrow("Expected `description` to be a string, got `42`");
+    const arrayDescribed = () =>
+      flow({ description: ["a"] as never }, function arrayDescribed() {
+        return 1;
+      });
+    expect(arrayDescribed).toThrow(InvalidArgumentError);
+    expect(arrayDescribed).toThrow("Expected `description` to be a string, got `[a]`");
+  });
+
   it("names the non-function it got when that is the only argument", () => {
     expect(() => task(42 as never)).toThrow("Expected task() to get a function, got `42`");
     expect(() => flow("nope" as never)).toThrow("Expected flow() to get a function, got `nope`");
