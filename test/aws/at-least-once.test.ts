@@ -29,7 +29,9 @@ async function greetingsOn(
       {
         credentials: stack.caller("laptop", callerPolicyWithList(template)),
         env: { SQUALL_TEST_ENDPOINT: stack.endpoint },
-        timeoutMs: 40_000,
+        // Throttled twice with a 2 s visibility timeout, each of the ten task runs (one after
+        // another) takes about 4 s to reach a worker: the run takes about 40 s.
+        timeoutMs: 100_000,
       },
     );
     // The fault was met, not passed by.
@@ -50,10 +52,14 @@ const isTaskMessage = (body: string) => body.includes('"tasks":[');
 describe.concurrent("greetings under AWS's delivery, on the synthesized stack with AWS's limits", () => {
   // Lambda without free concurrency leaves received messages to come back after their visibility
   // timeout (2 s here, 6 minutes in the template): SQS counts a receive, though nothing ran.
-  it("completes when each task message is throttled twice before a worker gets it", () =>
-    greetingsOn({ visibilityTimeoutSeconds: 2 }, (stack) => {
-      stack.throttle({ when: isTaskMessage, times: 2 });
-    }));
+  it(
+    "completes when each task message is throttled twice before a worker gets it",
+    { timeout: 120_000 },
+    () =>
+      greetingsOn({ visibilityTimeoutSeconds: 2 }, (stack) => {
+        stack.throttle({ when: isTaskMessage, times: 2 });
+      }),
+  );
 
   it("completes when the answer to the laptop's SendMessageBatch is lost after the messages were queued", () =>
     greetingsOn({}, (stack) => {
