@@ -134,13 +134,14 @@ export function reportScale(results: ScaleResults): string {
         `| ${runner(m.kind)} | ${m.how === "kept" ? "kept" : "let go"} | ${Math.round(m.bytesPerRun ?? 0)} B |`,
     ),
     "",
-    "| runner | flow | runs | runs/s | caller peak RSS | peak RSS per run |",
-    "|---|---|---|---|---|---|",
+    "| runner | flow | runs | runs/s | caller peak RSS | above its start | per run |",
+    "|---|---|---|---|---|---|---|",
     ...results.flows.map((f) => {
       const flow = f.how === "stream" ? `mapStream(), ${f.maxInFlight} in flight` : "map() over an array";
       const rate = Math.round(f.count / f.seconds).toLocaleString("en-US");
       const perRun = Math.round((f.peakRss - f.startRss) / f.count);
-      return `| ${runner(f.kind)} | ${flow} | ${f.count.toLocaleString("en-US")} | ${rate}/s | ${Math.round(f.peakRss / MB)} MB | ${perRun.toLocaleString("en-US")} B |`;
+      const above = Math.round((f.peakRss - f.startRss) / MB);
+      return `| ${runner(f.kind)} | ${flow} | ${f.count.toLocaleString("en-US")} | ${rate}/s | ${Math.round(f.peakRss / MB)} MB | ${above} MB | ${perRun.toLocaleString("en-US")} B |`;
     }),
   ];
   for (const kind of ["concurrent", "lambda"]) {
