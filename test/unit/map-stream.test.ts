@@ -167,9 +167,10 @@ describe("task.mapStream()", () => {
           return error as Error;
         }
       })();
-      return { before, first, again };
+      return { before, first, again, taken: stream.taken };
     });
-    const { before, first, again } = await early();
+    const { before, first, again, taken } = await early();
+    expect(taken).toBe(6);
     expect(before).toBe(0);
     expect(first).toEqual([0, 2, 4]);
     expect(closed).toBe(true);
@@ -178,6 +179,36 @@ describe("task.mapStream()", () => {
     expect(again?.message).toBe(
       "streamDouble.mapStream() can be read once (its items are pulled as it is read), but futures() was asked for after it had been read. Keep what you need from the first reading.",
     );
+  });
+
+  it("stops pulling items once its flow run is cancelled", async () => {
+    let pulled = 0;
+    async function* endless() {
+      for (let i = 0; ; i++) {
+        pulled += 1;
+        yield i;
+      }
+    }
+    const controller = new AbortController();
+    const reading = flow({ name: "stream-cancelled", signal: controller.signal }, async () => {
+      for await (const future of napThenPlace
+        .mapStream(
+          (async function* () {
+            for await (const i of endless()) yield { place: i, ms: 20 };
+          })(),
+          { maxInFlight: 5 },
+        )
+        .asCompleted()) {
+        if (future.state.name === "Completed" && pulled >= 10) controller.abort(new Error("enough"));
+      }
+    });
+    const state = await reading.run();
+    await sleep(20);
+    const after = pulled;
+    await sleep(20);
+    expect(state.name).toBe("Cancelled");
+    expect(pulled).toBe(after); // nothing pulled once the flow run ended
+    expect(pulled).toBeLessThan(30);
   });
 
   it("refuses bad arguments with exact messages", async () => {
