@@ -2,7 +2,12 @@ import type { TaskRun } from "./engine/task-run.js";
 import { InvalidArgumentError, SquallError, toError } from "./errors.js";
 import type { TaskFuture } from "./futures.js";
 
-/** Options of `task.mapStream()`. */
+/**
+ * Options of `task.mapStream()`.
+ *
+ * @example
+ * const resized = resize.mapStream(listKeys(bucket), { maxInFlight: 200, args: [{ width: 640 }] });
+ */
 export interface MapStreamOptions<Rest extends unknown[] = unknown[]> {
   /**
    * The most runs taken from the items and not yet handed to the reader: the stream pulls the

@@ -31,7 +31,12 @@ export type FuturableArgs<Args extends unknown[]> = { [K in keyof Args]: Futurab
 /** An argument of `.map()`: an iterable of values (one per run), or one value for every run. */
 export type MapArg<T> = Iterable<Futurable<T>> | Unmapped<T> | T;
 export type MapArgs<Args extends unknown[]> = { [K in keyof Args]: MapArg<Args[K]> };
-/** The arguments of a task after its first. */
+/**
+ * The arguments of a task after its first: what `mapStream()`'s `args` gives every run.
+ *
+ * @example
+ * type Rest = RestArgs<[key: string, width: number]>; // [width: number]
+ */
 export type RestArgs<Args extends unknown[]> = Args extends [unknown?, ...infer Rest] ? Rest : unknown[];
 
 /** Options for one use of a task through `withOptions()`. */
