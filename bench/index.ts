@@ -8,6 +8,7 @@ import { benchCore, reportCore } from "./core.js";
 import { benchLambda, reportLambda } from "./lambda.js";
 import { benchLambdaFaults, reportLambdaFaults } from "./lambda-faults.js";
 import { benchMixedLatency, reportMixedLatency } from "./mixed-latency.js";
+import { benchScale, reportScale } from "./scale.js";
 import { benchSerialization, reportSerialization } from "./serialization.js";
 import { benchThreads, reportThreads } from "./threads.js";
 
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, () => Promise<{ figures: unknown; table: string
   "caller-death": async () => withTable(await benchCallerDeath(), reportCallerDeath),
   "lambda-faults": async () => withTable(await benchLambdaFaults(), reportLambdaFaults),
   "mixed-latency": async () => withTable(await benchMixedLatency(), reportMixedLatency),
+  scale: async () => withTable(await benchScale(), reportScale),
 };
 
 function withTable<T>(figures: T, report: (figures: T) => string) {

@@ -52,6 +52,7 @@ export {
   resetLogging,
 } from "./logging/config.js";
 export { RunLogger } from "./logging/logger.js";
+export { type MapStreamOptions, TaskRunStream } from "./map-stream.js";
 export { observeRuns, type RunEvent, type RunListener } from "./observe.js";
 export type { FlowHook, FlowOptions, TaskHook, TaskOptions } from "./options.js";
 export { exponentialBackoff, type RetryDelay } from "./retry.js";
@@ -93,4 +94,4 @@ export { FileResultStore } from "./storage/file.js";
 export { MemoryResultStore } from "./storage/memory.js";
 export type { ResultStore } from "./storage/result-store.js";
 export { type PersistedResultAddress, readPersistedResult } from "./storage/results.js";
-export { type Futurable, type MapArg, type Task, type TaskCallOptions, task } from "./task.js";
+export { type Futurable, type MapArg, type RestArgs, type Task, type TaskCallOptions, task } from "./task.js";

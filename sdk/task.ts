@@ -7,6 +7,7 @@ import { TaskRun } from "./engine/task-run.js";
 import { InvalidArgumentError, MissingContextError } from "./errors.js";
 import { type TaskFuture, TaskFutureList } from "./futures.js";
 import { installPrintCapture } from "./logging/prints.js";
+import { checkMapStream, type MapStreamOptions, TaskRunStream } from "./map-stream.js";
 import { checkName, definitionArgs, type TaskOptions, taskSettings } from "./options.js";
 import { callerModule, moduleHash, registerTask } from "./registry.js";
 import { RunPromise } from "./run-promise.js";
@@ -30,6 +31,13 @@ export type FuturableArgs<Args extends unknown[]> = { [K in keyof Args]: Futurab
 /** An argument of `.map()`: an iterable of values (one per run), or one value for every run. */
 export type MapArg<T> = Iterable<Futurable<T>> | Unmapped<T> | T;
 export type MapArgs<Args extends unknown[]> = { [K in keyof Args]: MapArg<Args[K]> };
+/**
+ * The arguments of a task after its first: what `mapStream()`'s `args` gives every run.
+ *
+ * @example
+ * type Rest = RestArgs<[key: string, width: number]>; // [width: number]
+ */
+export type RestArgs<Args extends unknown[]> = Args extends [unknown?, ...infer Rest] ? Rest : unknown[];
 
 /** Options for one use of a task through `withOptions()`. */
 export interface TaskCallOptions<R> extends Omit<TaskOptions<R>, "name"> {
@@ -49,6 +57,15 @@ export interface Task<Args extends unknown[], R> {
   submit(...args: FuturableArgs<Args>): TaskFuture<Awaited<R>>;
   /** Submits one run per item of the iterable arguments; other arguments go to every run. */
   map(...args: MapArgs<Args>): TaskFutureList<Awaited<R>>;
+  /**
+   * One run per item of an iterable or async iterable (the run's first argument), pulled only as
+   * fast as runs are handed to the reader, at most `maxInFlight` at once: for inputs too many to
+   * hold, such as a bucket listing. Read the stream for results in input order.
+   */
+  mapStream(
+    items: Iterable<Futurable<Args[0]>> | AsyncIterable<Futurable<Args[0]>>,
+    options?: MapStreamOptions<FuturableArgs<RestArgs<Args>>>,
+  ): TaskRunStream<Awaited<R>>;
   /** The same task with some options changed, for one use. */
   withOptions(options: TaskCallOptions<Awaited<R>>): Task<Args, R>;
 }
@@ -101,6 +118,8 @@ function makeTask<Args extends unknown[], R>(
     options,
     submit: (...args: FuturableArgs<Args>) => submitTask(def, args) as TaskFuture<Awaited<R>>,
     map: (...args: MapArgs<Args>) => mapTask(def, args) as TaskFutureList<Awaited<R>>,
+    mapStream: (items: unknown, streamOptions?: MapStreamOptions) =>
+      mapStreamTask(def, items, streamOptions) as TaskRunStream<Awaited<R>>,
     withOptions: (more: TaskCallOptions<Awaited<R>>) => {
       if (typeof more !== "object" || more === null) {
         throw new InvalidArgumentError(
@@ -192,6 +211,22 @@ function mapTask(def: TaskDefinition, args: unknown[]): TaskFutureList<unknown> 
   return futures;
 }
 
+function mapStreamTask(def: TaskDefinition, items: unknown, options: MapStreamOptions | undefined) {
+  const flowRun = enclosingFlowRun(def, "mapStream");
+  const maxInFlight = checkMapStream(def.name, items, options);
+  const rest = options?.args ?? [];
+  return new TaskRunStream<unknown>(
+    def.name,
+    items as Iterable<unknown> | AsyncIterable<unknown>,
+    maxInFlight,
+    (item) => {
+      const run = flowRun.createTaskRun(def, [item, ...rest]);
+      flowRun.submit(run);
+      return run;
+    },
+  );
+}
+
 /** Strings and byte buffers are values, not collections, when mapping (as in Prefect). */
 function isMappable(value: unknown): value is Iterable<unknown> {
   if (typeof value !== "object" || value === null || value instanceof Unmapped) return false;
@@ -199,7 +234,7 @@ function isMappable(value: unknown): value is Iterable<unknown> {
   return typeof (value as Iterable<unknown>)[Symbol.iterator] === "function";
 }
 
-function enclosingFlowRun(def: TaskDefinition, method: "submit" | "map"): FlowRun {
+function enclosingFlowRun(def: TaskDefinition, method: "submit" | "map" | "mapStream"): FlowRun {
   const scope = currentScope();
   if (!scope) {
     throw new MissingContextError(

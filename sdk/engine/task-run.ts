@@ -636,8 +636,13 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     this.#error = error;
     this.#setState(name, at);
     this.#endTime = at;
+    // What only the run's attempts needed goes with them: a finished run may be kept (its future)
+    // by the hundred thousand.
     this.#args = NO_ARGS;
     this.#waitFor = undefined;
+    this.#ran = undefined; // told in the final state's event, above
+    this.#invoker = undefined;
+    this.#remote = undefined;
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
