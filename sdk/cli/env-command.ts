@@ -6,13 +6,11 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from
 import { join } from "node:path";
 import { setTimeout as wait } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import {
-  type Announcement,
-  announcementPath,
-  describeEnvironment,
-  processRuns,
-  readAnnouncement,
-} from "../aws/local/announcement.js";
+
+// Type-only, and loaded when a command runs: sdk/cli imports squall/aws's modules only dynamically.
+type Announcement = import("../aws/local/announcement.js").Announcement;
+const announcements = () => import("../aws/local/announcement.js");
+
 import { formatDuration } from "./format.js";
 import { defaultRoot } from "./record.js";
 import { UsageError } from "./usage-error.js";
@@ -29,7 +27,8 @@ export interface EnvStartOptions {
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The announcement at `path`, with whether its process still runs. */
-function announced(path: string): { announcement: Announcement; runs: boolean } | undefined {
+async function announced(path: string): Promise<{ announcement: Announcement; runs: boolean } | undefined> {
+  const { readAnnouncement, processRuns } = await announcements();
   const announcement = readAnnouncement(path);
   return announcement && { announcement, runs: processRuns(announcement.pid) };
 }
@@ -42,9 +41,10 @@ function staleLine(path: string, announcement: Announcement): string {
 export async function envStart(options: EnvStartOptions): Promise<number> {
   const port = integer("--port", options.port, 0);
   const workers = integer("--workers", options.workers, 1);
+  const { announcementPath, describeEnvironment, readAnnouncement } = await announcements();
   const folder = defaultRoot();
   const path = announcementPath(folder);
-  const found = announced(path);
+  const found = await announced(path);
   if (found?.runs) {
     say(`squall: a local environment already runs for this project (pid ${found.announcement.pid})`);
     for (const line of describeEnvironment(found.announcement)) say(line);
@@ -96,6 +96,7 @@ export async function envServe(options: EnvStartOptions): Promise<number> {
   const port = integer("--port", options.port, 0);
   const workers = integer("--workers", options.workers, 1);
   const { serveKeptEnvironment } = await import("../aws/cli/kept-environment.js");
+  const { announcementPath, describeEnvironment } = await announcements();
   await serveKeptEnvironment(
     announcementPath(defaultRoot()),
     {
@@ -116,8 +117,9 @@ export async function envServe(options: EnvStartOptions): Promise<number> {
 
 /** `squall env stop`: ends the announced environment's process by its PID, waits, removes the file. */
 export async function envStop(): Promise<number> {
+  const { announcementPath, readAnnouncement } = await announcements();
   const path = announcementPath(defaultRoot());
-  const found = announced(path);
+  const found = await announced(path);
   if (!found) {
     say(`squall: no local environment is announced in ${path}; nothing to stop.`);
     return 0;
@@ -143,8 +145,9 @@ export async function envStop(): Promise<number> {
 
 /** `squall env status`: whether it runs, where, for how long, and what it holds; exit 1 when none runs. */
 export async function envStatus(): Promise<number> {
+  const { announcementPath, describeEnvironment } = await announcements();
   const path = announcementPath(defaultRoot());
-  const found = announced(path);
+  const found = await announced(path);
   if (!found) {
     say(
       `squall: no local environment runs for this project (none announced in ${path}); start one with: squall env start`,
@@ -176,9 +179,10 @@ export async function envStatus(): Promise<number> {
 }
 
 /** The announced environment the readers' `--env` names, or a `UsageError` saying why there is none. */
-export function announcedForReading(): Announcement {
+export async function announcedForReading(): Promise<Announcement> {
+  const { announcementPath } = await announcements();
   const path = announcementPath(defaultRoot());
-  const found = announced(path);
+  const found = await announced(path);
   if (!found) {
     throw new UsageError(
       `--env reads the local environment squall env start keeps, and none is announced in ${path}: start one with squall env start.`,
@@ -192,6 +196,7 @@ export function announcedForReading(): Announcement {
 }
 
 async function ended(pid: number, ms: number): Promise<boolean> {
+  const { processRuns } = await announcements();
   const until = Date.now() + ms;
   while (processRuns(pid)) {
     if (Date.now() >= until) return false;

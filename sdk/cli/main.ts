@@ -195,7 +195,7 @@ async function envAddress(
   }
   const { announcedForReading } = await import("./env-command.js");
   const { announcedAddress } = await import("../aws/local/announcement.js");
-  const announcement = announcedForReading();
+  const announcement = await announcedForReading();
   return {
     address: announcedAddress(announcement),
     where: `the local environment (bucket ${announcement.bucket})`,
