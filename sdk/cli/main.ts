@@ -206,7 +206,7 @@ async function sourceFor(options: SourceOptions): Promise<RunSource> {
   const kept = await envAddress(options);
   if (kept) {
     const { bucketSourceAt } = await import("../aws/cli/bucket-source.js");
-    return bucketSourceAt(kept.address, kept.where);
+    return bucketSourceAt(kept.address, kept.where, "squall runs --env");
   }
   if (options.stack === undefined) return localSource(defaultRoot());
   // Loaded only here: the local record never loads the AWS SDK.

@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -207,6 +207,18 @@ describe("squall env", { timeout: 120_000 }, () => {
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).toContain(id);
     expect(show.stdout.match(/Completed/g)?.length).toBeGreaterThanOrEqual(3); // the flow run and both task runs
+    const missing = await squall("show", "--env", "no-such-run");
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(
+      `squall: No flow run \`no-such-run\` in the local environment (bucket ${announced().bucket}): \`squall runs --env\` lists them (by id, or name such as \`witty-otter\`).\n`,
+    );
+    // Asked for a stack at its endpoint, where there are none, the command says what to give instead.
+    const { endpoint } = announced();
+    const asStack = await squall("runs", "--stack", "Squall", "--endpoint", endpoint);
+    expect(asStack.code).toBe(2);
+    expect(asStack.stderr).toBe(
+      `squall: Could not read stack 'Squall' (Unknown action: DescribeStacks). Deploy it with \`npx cdk deploy\`, or check the region and credentials. ${endpoint} is the local environment squall env start keeps, which has no stacks: read it with --env, or run on it with --runner lambda and no --stack.\n`,
+    );
     // --env and --stack exclude each other.
     const both = await squall("runs", "--env", "--stack", "Squall");
     expect(both.code).toBe(2);
@@ -268,6 +280,36 @@ describe("squall env", { timeout: 120_000 }, () => {
     expect(lines[10]).toBe("  dead letters: 0 waiting, 0 in flight");
     expect(lines[11]).toBe("  runs:         4 in the bucket");
     expect(lines.length).toBe(13);
+  });
+
+  it("squall dashboard --env serves the runs in its bucket", async () => {
+    const env = announced();
+    const ids = await listedIds();
+    const dashboard = spawn(process.execPath, [SQUALL, "dashboard", "--env"], {
+      cwd: PROJECT,
+      env: environment(),
+    });
+    const exited = new Promise((resolve) => dashboard.once("exit", resolve));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        dashboard.stdout.on("data", (chunk) => {
+          out += String(chunk);
+          const found = out.match(/^squall dashboard: (http:\/\/127\.0\.0\.1:\d+\/)/m)?.[1];
+          if (found) resolve(found);
+        });
+        dashboard.once("exit", (code) => reject(new Error(`The dashboard exited with ${code}: ${out}`)));
+      });
+      const answer = (await (await fetch(new URL("api/runs", url))).json()) as {
+        root: string;
+        runs: { id: string }[];
+      };
+      expect(answer.root).toBe(`the local environment (bucket ${env.bucket})`);
+      expect(answer.runs.map((run) => run.id.slice(0, 8)).sort()).toEqual([...ids].sort());
+    } finally {
+      dashboard.kill("SIGTERM");
+      await exited;
+    }
   });
 
   it("stop ends its process and removes the announcement", async () => {
