@@ -11,7 +11,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bucketSourceAt } from "../../sdk/aws/cli/bucket-source.js";
 import { processRuns } from "../../sdk/aws/local/announcement.js";
 
 // `squall env start|status|stop`: a local environment kept in a process of its own for a project
@@ -67,12 +69,12 @@ function environment(): NodeJS.ProcessEnv {
   return env;
 }
 
-function execute(args: readonly string[]): Promise<Outcome> {
+function execute(args: readonly string[], variables: NodeJS.ProcessEnv = {}): Promise<Outcome> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       args,
-      { cwd: PROJECT, env: environment(), timeout: 60_000 },
+      { cwd: PROJECT, env: { ...environment(), ...variables }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -128,6 +130,11 @@ beforeAll(() => {
   writeFileSync(join(PROJECT, "package.json"), '{ "type": "module" }\n');
   writeFileSync(join(PROJECT, "flows.ts"), flowsSource("v1"));
   writeFileSync(join(PROJECT, "script.ts"), SCRIPT);
+  // A runner given the setup of a local environment starts its own, whatever is announced.
+  writeFileSync(
+    join(PROJECT, "own-script.ts"),
+    SCRIPT.replace("new LambdaTaskRunner()", "new LambdaTaskRunner({ local: { workers: 1 } })"),
+  );
 });
 
 afterAll(async () => {
@@ -280,6 +287,40 @@ describe("squall env", { timeout: 120_000 }, () => {
     expect(lines[10]).toBe("  dead letters: 0 waiting, 0 in flight");
     expect(lines[11]).toBe("  runs:         4 in the bucket");
     expect(lines.length).toBe(13);
+  });
+
+  it("comes after the SQUALL_* variables, and a runner given `local` starts its own", async () => {
+    const kept = announced();
+    const other = await startLocalEnvironment({ workers: 1, projectRoot: PROJECT });
+    try {
+      const { address } = other;
+      expect(address.bucket).not.toBe(kept.bucket);
+      const variables = {
+        SQUALL_TASK_QUEUE_URL: address.taskQueueUrl,
+        SQUALL_COMPLETION_QUEUE_URL: address.completionQueueUrl,
+        SQUALL_BUCKET: address.bucket,
+        SQUALL_ENDPOINT: address.endpoint,
+        SQUALL_REGION: address.region,
+      };
+      const run = await execute(
+        [SQUALL, "run", "--runner", "lambda", "flows.ts:shouting", "--params", '[["w"]]'],
+        variables,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toEqual(["W v3"]);
+      const id = runId(run.stderr);
+      expect(await listedIds()).not.toContain(id.slice(0, 8));
+      // It ran on the environment the variables name.
+      const inOther = await bucketSourceAt(address, "the other environment").list();
+      expect(inOther.map((summary) => summary.id)).toEqual([id]);
+    } finally {
+      await other.stop();
+    }
+    const own = await execute([TSX, "own-script.ts"]);
+    expect(own.code, own.stderr).toBe(0);
+    const ran = JSON.parse(own.stdout) as { id: string; type: string };
+    expect(ran.type).toBe("COMPLETED");
+    expect(await listedIds()).not.toContain(ran.id.slice(0, 8));
   });
 
   it("squall dashboard --env serves the runs in its bucket", async () => {
