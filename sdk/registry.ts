@@ -146,15 +146,19 @@ export function moduleHash(module: string | undefined): string | undefined {
   const bundled = bundleIdentity()?.hashOf(module);
   if (bundled) return bundled;
   if (moduleHashes.has(module)) return moduleHashes.get(module);
-  let hash: string | undefined;
+  const hash = sourceHash(module);
+  moduleHashes.set(module, hash);
+  return hash;
+}
+
+/** The hash of a module's source file as it is on disk now (`moduleHash` keeps the first it read). */
+export function sourceHash(module: string): string | undefined {
   try {
-    hash = createHash("sha256")
+    return createHash("sha256")
       .update(readFileSync(fileURLToPath(module)))
       .digest("hex")
       .slice(0, 16);
   } catch {
-    hash = undefined;
+    return undefined;
   }
-  moduleHashes.set(module, hash);
-  return hash;
 }

@@ -17,6 +17,9 @@ export { BUNDLED_MODULES_VARIABLE };
 /** A worker without a bundle imports task modules only from this folder's source files. */
 export const PROJECT_ROOT_VARIABLE = "SQUALL_PROJECT_ROOT";
 
+/** Set (to `1`) by the local environment: its workers reload task modules changed since they loaded them. */
+export const RELOAD_MODULES_VARIABLE = "SQUALL_RELOAD_MODULES";
+
 export interface WorkerHandlerOptions {
   /** @default process.env */
   readonly env?: NodeJS.ProcessEnv;
@@ -63,6 +66,7 @@ export function workerHandler(
         store: new S3ResultStore({ bucket: address.bucket, client: s3 }),
         bundled: bundledModules(env),
         projectRoot: env[PROJECT_ROOT_VARIABLE] || undefined,
+        reloadModules: env[RELOAD_MODULES_VARIABLE] === "1",
         maxDeaths: Number(env[MAX_DEATHS_VARIABLE] ?? 3) || 3,
       });
     })();

@@ -3,6 +3,7 @@ import type { TaskRunner, TaskRunnerSession } from "../runners/task-runner.js";
 import type { FlowRunInfo } from "../runs.js";
 import { shareStore } from "../storage/open-store.js";
 import { addressFromEnv, addressFromStack, checkAddress, clientsFor, type SquallAddress } from "./address.js";
+import { announcedAddress, announcedEnvironment } from "./local/announcement.js";
 import type { LocalEnvironment, LocalEnvironmentOptions } from "./local/environment.js";
 import { ownFunctionAddress } from "./own-address.js";
 import { SqsQueue } from "./queue.js";
@@ -15,7 +16,9 @@ export interface LambdaTaskRunnerOptions extends Partial<SquallAddress> {
   /**
    * A deployed stack to run on: its outputs give the queues and bucket (with `region` and, for
    * LocalStack, `endpoint`). Without `stack`, explicit queue URLs and bucket, or `SQUALL_*`
-   * variables, a local environment is started for the flow run. Inside the stack's own
+   * variables, the runner uses the local environment `squall env start` keeps for the project
+   * (announced in `.squall/env.json`, or `$SQUALL_HOME/env.json`) when one runs and neither
+   * `local` nor `keepLocal` is given; otherwise a local environment is started for the flow run. Inside the stack's own
    * flow-runner function its variables give the address (its role may not read the stack), and
    * a `stack` naming another stack is refused.
    */
@@ -136,6 +139,16 @@ export class LambdaTaskRunner implements TaskRunner {
       address = await addressFromStack(this.#options.stack, this.#options);
     }
     address ??= addressFromEnv();
+    // A kept environment (`squall env start`) announced in the project, unless this runner is
+    // given the setup of an environment of its own.
+    if (!address && this.#options.local === undefined && !this.#options.keepLocal) {
+      const announced = announcedEnvironment((stale, path) => {
+        process.stderr.write(
+          `squall: ${path} names a local environment (pid ${stale.pid}) that no longer runs; starting one for this flow run (squall env start keeps one).\n`,
+        );
+      });
+      if (announced) address = announcedAddress(announced);
+    }
     if (!address) {
       // Loaded only here: a deployed caller never starts the emulator.
       const { startLocalEnvironment } = await import("./local/environment.js");
@@ -144,7 +157,11 @@ export class LambdaTaskRunner implements TaskRunner {
       if (this.#options.keepLocal) {
         process.stderr.write(
           `squall: local environment at ${address.endpoint}, bucket ${address.bucket}\n` +
-            `  look inside: aws --endpoint-url ${address.endpoint} s3 ls s3://${address.bucket}/runs/ --recursive\n`,
+            `  task queue ${address.taskQueueUrl}\n` +
+            `  completion queue ${address.completionQueueUrl}\n` +
+            `  dead-letter queue ${local.deadLetterQueueUrl}\n` +
+            `  look inside: aws --endpoint-url ${address.endpoint} s3 ls s3://${address.bucket}/runs/ --recursive\n` +
+            `               aws --endpoint-url ${address.endpoint} sqs get-queue-attributes --queue-url ${address.taskQueueUrl} --attribute-names All\n`,
         );
       }
     }

@@ -13,7 +13,11 @@ import { runsCommand } from "./runs-command.js";
 import { showCommand } from "./show-command.js";
 import { UsageError } from "./usage-error.js";
 
+/** Type-only: nothing here loads squall/aws until a command asks for a bucket. */
+type SquallAddress = import("../aws/address.js").SquallAddress;
+
 interface SourceOptions {
+  readonly env?: boolean;
   readonly stack?: string;
   readonly region?: string;
   readonly endpoint?: string;
@@ -93,6 +97,42 @@ export async function main(argv: readonly string[]): Promise<number> {
     code = await dashboardCommand({ ...options, feed: await feedFor(options) });
   });
 
+  const env = oneLineErrors(
+    program
+      .command("env")
+      .description(
+        "A local environment kept running for this project (announced in .squall/env.json): runs with --runner lambda, LambdaTaskRunner() in scripts and --env readers use it",
+      ),
+  );
+  const envSetup = (command: Command) =>
+    oneLineErrors(command)
+      .option("--port <n>", "the emulator's port on 127.0.0.1 (default: a free one)")
+      .option("--workers <n>", "worker function threads (default: one per core)");
+  envSetup(env.command("start").description("Start it in a process of its own and print where it is")).action(
+    async (options: { port?: string; workers?: string }) => {
+      const { envStart } = await import("./env-command.js");
+      code = await envStart(options);
+    },
+  );
+  oneLineErrors(env.command("stop").description("Stop it and remove its announcement")).action(async () => {
+    const { envStop } = await import("./env-command.js");
+    code = await envStop();
+  });
+  oneLineErrors(
+    env
+      .command("status")
+      .description("Whether it runs, where, for how long, and what its queues and bucket hold"),
+  ).action(async () => {
+    const { envStatus } = await import("./env-command.js");
+    code = await envStatus();
+  });
+  envSetup(
+    env.command("serve", { hidden: true }).description("Run it in this process (what start starts)"),
+  ).action(async (options: { port?: string; workers?: string }) => {
+    const { envServe } = await import("./env-command.js");
+    code = await envServe(options);
+  });
+
   try {
     await program.parseAsync([...argv], { from: "user" });
     return code;
@@ -112,6 +152,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 function stackOptions(command: Command, stackHelp: string): Command {
   oneLineErrors(command);
+  if (command.name() !== "run") {
+    command.option(
+      "--env",
+      "read the bucket of the local environment squall env start keeps for this project",
+    );
+  }
   return command
     .option("--stack <name>", stackHelp)
     .option("--region <region>", "the stack's region (default: AWS_REGION, or the profile's)")
@@ -137,7 +183,31 @@ function oneLineErrors(command: Command): Command {
   return command;
 }
 
+/** The kept local environment's address, when `--env` asks for it; `--env` and `--stack` exclude each other. */
+async function envAddress(
+  options: SourceOptions,
+): Promise<{ address: SquallAddress; where: string } | undefined> {
+  if (!options.env) return undefined;
+  if (options.stack !== undefined) {
+    throw new UsageError(
+      "--env reads the kept local environment and --stack a deployed stack: give one of them.",
+    );
+  }
+  const { announcedForReading } = await import("./env-command.js");
+  const { announcedAddress } = await import("../aws/local/announcement.js");
+  const announcement = await announcedForReading();
+  return {
+    address: announcedAddress(announcement),
+    where: `the local environment (bucket ${announcement.bucket})`,
+  };
+}
+
 async function sourceFor(options: SourceOptions): Promise<RunSource> {
+  const kept = await envAddress(options);
+  if (kept) {
+    const { bucketSourceAt } = await import("../aws/cli/bucket-source.js");
+    return bucketSourceAt(kept.address, kept.where, "squall runs --env");
+  }
   if (options.stack === undefined) return localSource(defaultRoot());
   // Loaded only here: the local record never loads the AWS SDK.
   const { bucketSource } = await import("../aws/cli/bucket-source.js");
@@ -145,6 +215,11 @@ async function sourceFor(options: SourceOptions): Promise<RunSource> {
 }
 
 async function feedFor(options: SourceOptions): Promise<RunFeed | undefined> {
+  const kept = await envAddress(options);
+  if (kept) {
+    const { bucketFeedAt } = await import("../aws/cli/bucket-feed.js");
+    return bucketFeedAt(kept.address, kept.where);
+  }
   if (options.stack === undefined) return undefined;
   const { bucketFeed } = await import("../aws/cli/bucket-feed.js");
   return bucketFeed({ ...options, stack: options.stack });

@@ -27,9 +27,27 @@ export async function stackAddress(options: StackOptions): Promise<SquallAddress
   try {
     return await addressFromStack(options.stack, { region: options.region, endpoint: options.endpoint });
   } catch (error) {
-    // It says which stack, why, and what to do.
-    throw new UsageError((error as Error).message.split("\n")[0] ?? "", { cause: error });
+    // It says which stack, why, and what to do; at the kept local environment's endpoint, where
+    // there are no stacks, what to give instead.
+    const { announcedEnvironment } = await import("../aws/local/announcement.js");
+    const kept = options.endpoint !== undefined ? announcedEnvironment() : undefined;
+    const hint =
+      kept && sameEndpoint(kept.endpoint, options.endpoint as string)
+        ? ` ${options.endpoint} is the local environment squall env start keeps, which has no stacks: read it with --env, or run on it with --runner lambda and no --stack.`
+        : "";
+    throw new UsageError(`${(error as Error).message.split("\n")[0] ?? ""}${hint}`, { cause: error });
   }
+}
+
+function sameEndpoint(a: string, b: string): boolean {
+  const origin = (url: string) => {
+    try {
+      return new URL(url).origin.replace("//localhost:", "//127.0.0.1:");
+    } catch {
+      return url;
+    }
+  };
+  return origin(a) === origin(b);
 }
 
 /** The task runner `--runner` names; on a stack's address for `lambda` when one is given. */

@@ -634,8 +634,18 @@ describe("LambdaTaskRunner with keepLocal", () => {
       expect(environment).toBeDefined();
       const { endpoint, bucket } = environment?.address ?? { endpoint: "", bucket: "" };
       const banner = printed.join("");
-      expect(banner).toContain(`squall: local environment at ${endpoint}, bucket ${bucket}`);
-      expect(banner).toContain(`aws --endpoint-url ${endpoint} s3 ls s3://${bucket}/runs/ --recursive`);
+      const { taskQueueUrl, completionQueueUrl } = environment?.address ?? {};
+      expect(banner).toBe(
+        [
+          `squall: local environment at ${endpoint}, bucket ${bucket}`,
+          `  task queue ${taskQueueUrl}`,
+          `  completion queue ${completionQueueUrl}`,
+          `  dead-letter queue ${environment?.deadLetterQueueUrl}`,
+          `  look inside: aws --endpoint-url ${endpoint} s3 ls s3://${bucket}/runs/ --recursive`,
+          `               aws --endpoint-url ${endpoint} sqs get-queue-attributes --queue-url ${taskQueueUrl} --attribute-names All`,
+          "",
+        ].join("\n"),
+      );
       // Still serving: the run's record is there to look at (its summary follows the segment the
       // flow's result came from, so it may land just after the flow returns).
       const listed = async () => {

@@ -20,7 +20,12 @@ export async function bucketSource(options: StackOptions): Promise<RunSource> {
 /** Reads in a row that may fail while following before the command gives up. */
 const FOLLOW_ATTEMPTS = 5;
 
-export function bucketSourceAt(address: SquallAddress, where: string): RunSource {
+/** `lister` is the command that lists the runs there, for the message about a run that is not. */
+export function bucketSourceAt(
+  address: SquallAddress,
+  where: string,
+  lister = "squall runs --stack ...",
+): RunSource {
   const { s3, store } = bucketStore(address);
 
   const list = async (): Promise<RunSummary[]> => {
@@ -33,7 +38,7 @@ export function bucketSourceAt(address: SquallAddress, where: string): RunSource
     asUsage(
       pickRun(run, await runIds(s3, address.bucket), list, {
         where: `in ${where}`,
-        lister: "squall runs --stack ...",
+        lister,
       }),
     );
 

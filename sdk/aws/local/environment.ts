@@ -14,6 +14,7 @@ import {
   FLOWS_VARIABLE,
   MAX_DEATHS_VARIABLE,
   PROJECT_ROOT_VARIABLE,
+  RELOAD_MODULES_VARIABLE,
 } from "../handlers.js";
 import { SqsQueue } from "../queue.js";
 import { DEFAULT_SILENT_AFTER_SECONDS } from "../record/heartbeat.js";
@@ -195,6 +196,8 @@ export async function startLocalEnvironment(
       [DEAD_LETTER_ARN_VARIABLE]: deadLetterArn as string,
       [MAX_DEATHS_VARIABLE]: String(maxDeaths),
       [PROJECT_ROOT_VARIABLE]: projectRoot,
+      // Workers live on while the project's files change: a changed task module is reloaded.
+      [RELOAD_MODULES_VARIABLE]: "1",
     };
     // A message held by a thread that died comes back at once rather than after its visibility timeout.
     const queues = new Map([

@@ -5,6 +5,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { SquallError } from "../../errors.js";
 import { addressFromEnv, clientsFor } from "../address.js";
 import { SqsQueue } from "../queue.js";
+import { whenReloadNeeded } from "../worker/reload.js";
 import type { InvocationOutcome } from "./invoke-api.js";
 import { EventSourcePoller, type PolledHandler } from "./poller.js";
 
@@ -67,6 +68,21 @@ const pollers = setup.sources.map(
     }),
 );
 for (const poller of pollers) poller.start();
+// A task module changed since this thread loaded it: the worker has sent its runs back; this
+// thread ends its invocation, stops, and the environment starts a fresh one in its place (as it
+// replaces one that died), which loads the module as it is now.
+let reloading = false;
+whenReloadNeeded((module) => {
+  if (reloading) return;
+  reloading = true;
+  process.stderr.write(
+    `squall local: ${module} changed since a worker loaded it; a fresh worker takes its place.\n`,
+  );
+  void Promise.all(pollers.map((poller) => poller.stop())).then(() => {
+    sqs.destroy();
+    process.exit(0);
+  });
+});
 port.postMessage({ type: "ready" } satisfies FromFunctionThread);
 
 type InvocableHandler = (event: unknown, context: { getRemainingTimeInMillis(): number }) => Promise<unknown>;

@@ -13,6 +13,11 @@ export interface Handled {
   retries: { record: TaskRecord; delay: number; message: TaskMessage }[];
   /** Runs the bucket failed (not the task): sent back, or given up on after `maxDeaths` times. */
   stalled: { record: TaskRecord; message: TaskMessage; error: Error }[];
+  /**
+   * Runs of a task module this worker loaded before it changed (the local environment): sent
+   * back at once, to a worker that loads the module as it is now.
+   */
+  reloads: { record: TaskRecord; message: TaskMessage }[];
 }
 
 export interface ReportOptions {
@@ -32,7 +37,7 @@ export interface ReportOptions {
  * worker lived), so it goes back as a message of its own rather than a batch item failure.
  */
 export async function report(
-  { outcomes, retries, stalled }: Handled,
+  { outcomes, retries, stalled, reloads }: Handled,
   keys: BatchKeys,
   options: ReportOptions,
 ): Promise<void> {
@@ -45,6 +50,7 @@ export async function report(
   for (const { record, delay, message } of retries) {
     sendLater(delay, { ...message, tasks: [{ ...record, attempt: record.attempt + 1 }] });
   }
+  for (const { record, message } of reloads) sendLater(0, { ...message, tasks: [record] });
   const givenUp: Outcome[] = [];
   for (const { record, message, error } of stalled) {
     const stalls = (message.stalls ?? 0) + 1;

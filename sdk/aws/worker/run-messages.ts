@@ -82,6 +82,10 @@ export async function runMessages(
             return;
           }
           const ran = await runRecord(message, record, deadline);
+          if ("reload" in ran) {
+            settle(reported(reporter.add({ reloads: [{ record, message }] }, place)));
+            return;
+          }
           if ("unavailable" in ran) {
             settle(reported(reporter.add({ stalled: [{ record, message, error: ran.unavailable }] }, place)));
             return;

@@ -10,14 +10,21 @@ import { asPayload, inlineBytes } from "../wire/payload.js";
 import { confinedOpener, isUnder } from "./confinement.js";
 import { type WorkerDeadline, withDeadline } from "./deadline.js";
 import { errorPayload } from "./error-payload.js";
+import { StaleModuleError } from "./reload.js";
 import { retryDelaySeconds } from "./retry-delay.js";
 import { retryLine } from "./retry-line.js";
 import type { RunLogs } from "./run-logs.js";
 import { StorageUnavailableError } from "./storage-apart.js";
 import { findRecordTask, type TaskLookupOptions } from "./task-lookup.js";
 
-/** How one run went: its outcome (and a retry's delay in seconds), or the bucket failed it. */
-export type RecordResult = { outcome: Outcome; retry?: number } | { unavailable: Error };
+/**
+ * How one run went: its outcome (and a retry's delay in seconds), the bucket failed it, or this
+ * worker's copy of its module is older than the caller's (the local environment reloads it).
+ */
+export type RecordResult =
+  | { outcome: Outcome; retry?: number }
+  | { unavailable: Error }
+  | { reload: StaleModuleError };
 
 export interface RecordRunnerOptions extends TaskLookupOptions {
   /** The worker's bucket, its failures told apart (`FailingApart`). */
@@ -123,6 +130,7 @@ export function createRecordRunner(options: RecordRunnerOptions) {
       };
     } catch (thrown) {
       if (thrown instanceof StorageUnavailableError) return { unavailable: thrown };
+      if (thrown instanceof StaleModuleError) return { reload: thrown };
       let error = toError(thrown);
       let retry: number | undefined;
       try {

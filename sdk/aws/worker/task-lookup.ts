@@ -1,10 +1,11 @@
 import { fileURLToPath } from "node:url";
 import type { TaskDefinition } from "../../engine/definitions.js";
 import { CodeMismatchError, SquallError } from "../../errors.js";
-import { registeredTask, whenRegistered } from "../../registry.js";
+import { registeredTask, sourceHash, whenRegistered } from "../../registry.js";
 import { type AttemptSpec, findTask, verifyCode } from "../../remote/attempt.js";
 import type { TaskRecord } from "../wire/messages.js";
 import { localModuleRefusal, refuseModule } from "./confinement.js";
+import { reloadNeeded, StaleModuleError } from "./reload.js";
 
 /**
  * How long a bundled flows module, still loading, may take to define a task. Its tasks are
@@ -18,6 +19,12 @@ export interface TaskLookupOptions {
   readonly bundled?: Readonly<Record<string, string>>;
   /** Where a worker without a bundle may import task modules from. */
   readonly projectRoot: string;
+  /**
+   * Whether a worker without a bundle that loaded a task module before it changed (the caller's
+   * code hash is that of the file as it is now) has it reloaded rather than failing the run with
+   * `CodeMismatchError`: the local environment's workers. @default false
+   */
+  readonly reloadModules?: boolean;
 }
 
 /**
@@ -43,6 +50,15 @@ export async function findRecordTask(
     const refusal = localModuleRefusal(module, options.projectRoot);
     if (refusal) refuseModule(module, record.task, refusal);
     const def = await findTask(module, record.task);
+    if (
+      options.reloadModules &&
+      spec.verifySource &&
+      def.codeHash !== spec.codeHash &&
+      sourceHash(module) === spec.codeHash &&
+      reloadNeeded(module)
+    ) {
+      throw new StaleModuleError(module, record.task);
+    }
     verifyCode(def, spec);
     return def;
   }

@@ -40,6 +40,8 @@ export interface TaskWorkerOptions {
    * project's source files, outside node_modules. @default process.cwd()
    */
   readonly projectRoot?: string;
+  /** Whether task modules changed since this worker loaded them are reloaded (see `TaskLookupOptions`). @default false */
+  readonly reloadModules?: boolean;
   /**
    * Times a suspect run may be started alone and die with its worker before it ends Crashed
    * (see `deaths.ts`); also how often a run the bucket failed is sent back. @default 3
@@ -78,6 +80,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     logs: new RunLogs(),
     bundled: options.bundled,
     projectRoot: options.projectRoot ?? process.cwd(),
+    reloadModules: options.reloadModules,
   });
   const maxDeaths = options.maxDeaths ?? 3;
   const concurrency = options.concurrency ?? 64;
