@@ -22,7 +22,7 @@ import { bundledModules } from "./constructs/bundled-modules.js";
 import { CallerPolicy } from "./constructs/caller-policy.js";
 import { suppressNag } from "./constructs/nag.js";
 import { KEYS_PREFIX, OPEN_PREFIX, ResultBucket, RUNS_PREFIX } from "./constructs/result-bucket.js";
-import { type FunctionSettings, SquallFunction } from "./constructs/squall-function.js";
+import { type FlowsBundling, type FunctionSettings, SquallFunction } from "./constructs/squall-function.js";
 import { WorkQueue } from "./constructs/work-queue.js";
 
 export interface WorkerSettings extends FunctionSettings {
@@ -84,6 +84,14 @@ export interface SquallProps {
    * 1. @default Duration.minutes(3)
    */
   readonly callerSilence?: Duration;
+  /**
+   * Environment variables of the functions that carry the flows module (the worker and the
+   * flow-runner), e.g. a table's name for the tasks to read. `SQUALL_*` names are squall's, and
+   * those Lambda reserves (AWS_REGION, AWS_LAMBDA_*, TZ, ...) are refused. @default none
+   */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** How the flows module is bundled into the worker and the flow-runner. @default squall's settings only */
+  readonly bundling?: FlowsBundling;
   /** @default Architecture.ARM_64 */
   readonly architecture?: Architecture;
   /** @default RetentionDays.ONE_MONTH */
@@ -177,6 +185,7 @@ export class Squall extends Construct {
       [ADDRESS_VARIABLES.callerSilenceSeconds]: String(callerSilenceSeconds),
     };
     const carriesFlows = {
+      ...userEnvironment(props.environment),
       ...address,
       [BUNDLED_MODULES_VARIABLE]: JSON.stringify(bundledModules(projectRoot, props.flows)),
     };
@@ -194,6 +203,8 @@ export class Squall extends Construct {
       memorySize: props.worker?.memorySize ?? 1024,
       timeout: workerTimeout,
       environment: { ...carriesFlows, [MAX_DEATHS_VARIABLE]: String(maxDeaths) },
+      settings: props.worker,
+      bundling: props.bundling,
     });
     this.tasks.feeds(this.worker.function, {
       batchSize: props.worker?.batchSize ?? 10,
@@ -211,6 +222,7 @@ export class Squall extends Construct {
       kind: "coordinator",
       memorySize: props.coordinator?.memorySize ?? 1024,
       timeout: coordinatorTimeout,
+      settings: props.coordinator,
       environment: {
         ...address,
         [DEAD_LETTER_ARN_VARIABLE]: this.tasks.deadLetterQueue.queueArn,
@@ -248,6 +260,8 @@ export class Squall extends Construct {
       kind: "flow-runner",
       memorySize: props.flowRunner?.memorySize ?? 1024,
       timeout: props.flowRunner?.timeout ?? Duration.seconds(900),
+      settings: props.flowRunner,
+      bundling: props.bundling,
       // Its flows' LambdaTaskRunner({ stack }) knows this stack for its own, and reads no outputs;
       // it refuses tasks whose timeout the worker's would cut short.
       environment: {
@@ -336,4 +350,21 @@ export class Squall extends Construct {
   private output(key: string, value: string, description: string): void {
     new CfnOutput(this, key, { value, description }).overrideLogicalId(key);
   }
+}
+
+/** Variables Lambda sets and refuses in a function's configuration. */
+const LAMBDA_RESERVED =
+  /^(_HANDLER|_X_AMZN_TRACE_ID|AWS_REGION|AWS_DEFAULT_REGION|AWS_EXECUTION_ENV|AWS_LAMBDA_.*|AWS_ACCESS_KEY|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR|TZ)$/;
+
+/** The user's variables for the functions, refusing the names squall and Lambda keep. */
+function userEnvironment(environment: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const reserved = Object.keys(environment).filter(
+    (name) => name.startsWith("SQUALL_") || LAMBDA_RESERVED.test(name),
+  );
+  if (reserved.length > 0) {
+    throw new Error(
+      `Expected \`environment\` to leave out the variables squall and Lambda set, got ${reserved.map((name) => `\`${name}\``).join(", ")}: rename them (SQUALL_* are squall's; Lambda reserves AWS_REGION, AWS_LAMBDA_*, the credentials' variables, _HANDLER, LAMBDA_TASK_ROOT, TZ and a few more).`,
+    );
+  }
+  return { ...environment };
 }

@@ -1,8 +1,9 @@
 // The AwsSolutions rule pack on the stack: nothing left unexplained. Suppressions are few, each
 // with its reason in the construct that owns the resource; this lists them so that a new one is
 // a visible change.
-import { Aspects, RemovalPolicy } from "aws-cdk-lib";
+import { Aspects, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
+import { Vpc } from "aws-cdk-lib/aws-ec2";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
 import { squallStack } from "./stack.js";
@@ -49,6 +50,18 @@ describe("the AwsSolutions rule pack", () => {
       expect.stringMatching(new RegExp(`^Resource::${bucket}/runs/\\*$`)),
       "regex /^Resource::arn:.+:cloudformation:.+:stack\\/[^/]+\\/\\*$/g",
     ]);
+  });
+
+  it("finds nothing unsuppressed when the worker runs in a VPC, the network-interface actions answered", () => {
+    const stack = squallStack({}, (app) => {
+      const network = new Stack(app, "Network");
+      return { worker: { vpc: new Vpc(network, "Vpc", { maxAzs: 2, natGateways: 1 }) } };
+    });
+    Aspects.of(stack).add(new AwsSolutionsChecks());
+    const annotations = Annotations.fromStack(stack);
+    expect(annotations.findError("*", AWS_SOLUTIONS)).toEqual([]);
+    expect(annotations.findWarning("*", AWS_SOLUTIONS)).toEqual([]);
+    expect(suppressions(Template.fromStack(stack))["AwsSolutions-IAM5"]).toContain("Resource::*");
   });
 
   it("finds nothing unsuppressed when the stack destroys its bucket either", () => {

@@ -23,9 +23,14 @@ const OUT = mkdtempSync(join(tmpdir(), "squall-cdk-test-"));
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 let apps = 0;
 
-export function squallStack(props: Partial<SquallStackProps> = {}): SquallStack {
+/** The stack, with `more` props that need the app (a VPC of another stack, say). */
+export function squallStack(
+  props: Partial<SquallStackProps> = {},
+  more?: (app: App) => Partial<SquallStackProps>,
+): SquallStack {
   apps += 1;
   const app = new App({ outdir: join(OUT, String(apps)), context: { "aws:cdk:bundling-stacks": [] } });
+  props = { ...props, ...more?.(app) };
   // aws-cdk-lib caches asset fingerprints under os.homedir()/.cdk (a DESTROY bucket's
   // auto-delete provider is such an asset) while constructing: not in the user's home.
   const home = process.env.HOME;

@@ -40,7 +40,9 @@ function endedPid(): number {
 
 describe("the announcement of a kept local environment", () => {
   it("is .squall/env.json in the working folder, or env.json in $SQUALL_HOME", () => {
-    expect(announcementPath(squallFolder({}, "/home/ada/project"))).toBe("/home/ada/project/.squall/env.json");
+    expect(announcementPath(squallFolder({}, "/home/ada/project"))).toBe(
+      "/home/ada/project/.squall/env.json",
+    );
     expect(announcementPath(squallFolder({ SQUALL_HOME: "/data/squall" }, "/home/ada/project"))).toBe(
       "/data/squall/env.json",
     );
