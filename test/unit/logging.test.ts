@@ -499,4 +499,33 @@ describe("what the engine logs", () => {
     );
     expect(lines.some((line) => line.includes("| ERROR"))).toBe(false);
   });
+
+  it.each([
+    [0.0500000001, "0.05 s"],
+    [1.1371500280125753, "1.14 s"],
+    [12.71, "13 s"],
+  ])("rounds a retry delay of %d s to %s in its log line", async (delay, shown) => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      let calls = 0;
+      const jittery = task(
+        { name: `jittery-${shown}`, retries: 1, retryDelaySeconds: delay },
+        function jittery() {
+          calls += 1;
+          if (calls === 1) throw new TypeError("first try");
+          return calls;
+        },
+      );
+      const run = flow({ flowRunName: "delay-run" }, async function delayed() {
+        await jittery();
+      })();
+      await vi.advanceTimersByTimeAsync(13_000);
+      await run;
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(messages()).toContain(
+      `Task run 'jittery-${shown}-0' - Attempt 1 failed with TypeError: first try. Retry 1/1 starts in ${shown}.`,
+    );
+  });
 });
