@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -210,6 +210,26 @@ describe("squall run", { timeout: 30_000 }, () => {
     expect(stdout).toBe("");
     expect(lines(stderr)).toHaveLength(1);
     expect(stderr).toMatch(message);
+  });
+});
+
+describe("squall run on a module that does not compile", { timeout: 30_000 }, () => {
+  it("exits 2 naming the file, line and column and the compiler's message, with the source line", async () => {
+    const generated = join(ROOT, "test/fixtures/.generated");
+    mkdirSync(generated, { recursive: true });
+    writeFileSync(
+      join(generated, "does-not-compile.ts"),
+      'import { flow } from "squall";\nexport const f = flow(function f(x: number) {\n\treturn x +;\n});\n',
+    );
+    const { code, stdout, stderr } = await squall("run", "test/fixtures/.generated/does-not-compile.ts:f");
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.split("\n")).toEqual([
+      'squall: Could not load test/fixtures/.generated/does-not-compile.ts: test/fixtures/.generated/does-not-compile.ts:3:12: ERROR: Unexpected ";". Fix the module, or check that it runs: npx tsx test/fixtures/.generated/does-not-compile.ts',
+      "  3 |  return x +;",
+      "    |            ^",
+      "",
+    ]);
   });
 });
 
