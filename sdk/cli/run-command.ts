@@ -17,6 +17,9 @@ import { ensureTypeScript } from "./typescript.js";
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
+/** The task runner of a flow that names none (the engine's default). */
+const DEFAULT_RUNNER = "concurrent";
+
 export interface RunOptions {
   readonly params?: string;
   readonly runner?: RunnerName;
@@ -57,7 +60,13 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
     }
   });
   const recording = startRecording({
-    meta: { flowName: flow, file, runner: runnerName ?? "default", params: args },
+    // The runner the run uses: --runner's, else the flow's own, else the default one.
+    meta: {
+      flowName: flow,
+      file,
+      runner: runnerName ?? start.taskRunnerName ?? DEFAULT_RUNNER,
+      params: args,
+    },
   });
   const controller = new AbortController();
   // Ctrl-C, a kill or a closed terminal cancels the flow run, which then ends and is recorded
@@ -93,7 +102,8 @@ function summary(final: FlowRunState<unknown>, tally: Tally, colors: Colors, liv
   const id = shortId(run.id);
   return [
     `${mark}Flow run '${run.name}' ${colorState(colors, final.name)} in ${took}${error}`,
-    `${live ? "  " : "squall: "}task runs: ${tally.describe(Date.now(), colors)}`,
+    // A cancelled run's throughput measures when it was stopped, not how fast runs went: left out.
+    `${live ? "  " : "squall: "}task runs: ${tally.describe(Date.now(), colors, final.type !== "CANCELLED")}`,
     `${live ? "  " : "squall: "}${colors.dim(`recorded as ${run.id}: squall show ${id}, squall logs ${id}`)}`,
   ];
 }

@@ -92,7 +92,8 @@ describe("squall run", { timeout: 30_000 }, () => {
       flowRunId: id,
       flowName: "greetings",
       file: FLOWS,
-      runner: "default",
+      // The flow's own runner, by name.
+      runner: "sequential",
       params: [["arthur", "ford"]],
     });
     expect(record.filter((line) => line.kind === "flow").map((line) => line.state)).toEqual([
@@ -130,6 +131,8 @@ describe("squall run", { timeout: 30_000 }, () => {
     const out = shown.stdout;
     expect(out).toMatch(/^Flow run '[a-z]+-[a-z]+' of flow 'failing': Failed$/m);
     expect(out).toContain(`  id         ${id}`);
+    // A flow with no runner of its own runs on the default one.
+    expect(out).toContain("  runner     concurrent\n");
     expect(out).toContain('  params     ["no stock"]');
     expect(out).toMatch(/^TASK RUN +TASK +STATE +DURATION +ATTEMPTS$/m);
     expect(out).toMatch(/^greet-0 +greet +Completed +\d+ ms +1$/m);
@@ -327,6 +330,12 @@ describe("squall run stopped early", { timeout: 30_000 }, () => {
     expect(await exited).toEqual({ code: 1, signal: null });
     expect(stderr()).toContain("squall: cancelling the flow run (SIGTERM again to stop at once)");
     expect(flowStates(id)).toEqual(["Running", "Cancelled"]);
+    // Counts and time, and no throughput: a cancelled run's says nothing.
+    expect(lines(stderr())).toContainEqual(
+      expect.stringMatching(
+        /^squall: task runs: 0 pending, 0 running, \d+ completed, 0 failed, 1 cancelled · (\d+ ms|\d+\.\d\d s)$/,
+      ),
+    );
   });
 
   it("ends the record of a run whose process ended before it did Crashed", async () => {
