@@ -17,6 +17,17 @@ import { ensureTypeScript } from "./typescript.js";
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
+let stoppedBy: NodeJS.Signals | undefined;
+
+/**
+ * The signal that cancelled the flow run, if one did. Once its output is written, the command
+ * ends by that signal, as Unix programs stopped by one do: the shell reports 128 + its number
+ * (130 for Ctrl-C), and a script running `squall` in a loop stops with it.
+ */
+export function stoppingSignal(): NodeJS.Signals | undefined {
+  return stoppedBy;
+}
+
 /** The task runner of a flow that names none (the engine's default). */
 const DEFAULT_RUNNER = "concurrent";
 
@@ -31,7 +42,7 @@ export interface RunOptions {
 /**
  * `squall run <file>:<flow>`: loads the module, starts the flow with the arguments and runner
  * given, shows its progress, records it, and prints its result. The exit code: 0 when the run
- * Completed, 1 otherwise; a `UsageError` (exit 2) before anything runs when the command cannot be
+ * Completed, 128 + n when signal n (Ctrl-C, SIGTERM, SIGHUP) cancelled it, 1 otherwise; a `UsageError` (exit 2) before anything runs when the command cannot be
  * carried out as given.
  */
 export async function runCommand(target: string, options: RunOptions): Promise<number> {
@@ -73,6 +84,7 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
   // as such; a second one stops at once (the record then ends the run Crashed).
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 2));
+    stoppedBy = signal;
     const how = signal === "SIGINT" ? "Ctrl-C" : signal;
     reporter.line(`squall: cancelling the flow run (${how} again to stop at once)`);
     controller.abort(new CancelledError(`interrupted with ${how}`));
@@ -91,6 +103,7 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
   if (final.type === "COMPLETED" && final.result !== undefined) {
     process.stdout.write(`${formatResult(final.result)}\n`);
   }
+  if (stoppedBy) return 128 + (SIGNAL_NUMBERS[stoppedBy] ?? 2);
   return final.type === "COMPLETED" ? 0 : 1;
 }
 

@@ -303,8 +303,13 @@ describe("squall runs, show, logs", { timeout: 30_000 }, () => {
 
 describe("squall run stopped early", { timeout: 30_000 }, () => {
   /** Starts a long run; resolves once it has begun, with its id and how it exits. */
-  async function longRun() {
-    const run = start("run", `${FLOWS}:napping`, "--params", "[50, 200]");
+  async function longRun(through?: "npx") {
+    const args = ["run", `${FLOWS}:napping`, "--params", "[50, 200]"];
+    // Through npx in a process group of its own, as a terminal runs it; Ctrl-C goes to the group.
+    const run =
+      through === "npx"
+        ? spawn("npx", ["squall", ...args], { cwd: ROOT, env: environment(), detached: true })
+        : start(...args);
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
       run.on("exit", (code, signal) => resolve({ code, signal })),
     );
@@ -324,10 +329,27 @@ describe("squall run stopped early", { timeout: 30_000 }, () => {
       .filter((line) => line.kind === "flow")
       .map((line) => line.state);
 
-  it("cancels the flow run on SIGTERM, records it Cancelled, and exits 1", async () => {
+  it("cancels the flow run on Ctrl-C, records it Cancelled, and then ends by SIGINT (the shell's 130)", async () => {
+    const { run, exited, id, stderr } = await longRun();
+    run.kill("SIGINT");
+    expect(await exited).toEqual({ code: null, signal: "SIGINT" });
+    expect(stderr()).toContain("squall: cancelling the flow run (Ctrl-C again to stop at once)");
+    expect(stderr()).toMatch(/^squall: Flow run '[a-z]+-[a-z]+' Cancelled in .*: CancelledError: /m);
+    expect(flowStates(id)).toEqual(["Running", "Cancelled"]);
+  });
+
+  it("ends the same way through npx when Ctrl-C reaches the whole process group", async () => {
+    const { run, exited, id, stderr } = await longRun("npx");
+    process.kill(-(run.pid as number), "SIGINT");
+    expect(await exited).toEqual({ code: null, signal: "SIGINT" });
+    expect(stderr()).toContain("squall: cancelling the flow run (Ctrl-C again to stop at once)");
+    expect(flowStates(id)).toEqual(["Running", "Cancelled"]);
+  });
+
+  it("cancels the flow run on SIGTERM, records it Cancelled, and then ends by SIGTERM (the shell's 143)", async () => {
     const { run, exited, id, stderr } = await longRun();
     run.kill("SIGTERM");
-    expect(await exited).toEqual({ code: 1, signal: null });
+    expect(await exited).toEqual({ code: null, signal: "SIGTERM" });
     expect(stderr()).toContain("squall: cancelling the flow run (SIGTERM again to stop at once)");
     expect(flowStates(id)).toEqual(["Running", "Cancelled"]);
     // Counts and time, and no throughput: a cancelled run's says nothing.
