@@ -2,9 +2,11 @@ import { inspect } from "node:util";
 import type { FlowRunState } from "../engine/flow-run.js";
 import { CancelledError } from "../errors.js";
 import { observeRuns } from "../observe.js";
+import { loadCompiler } from "./compiler.js";
 import { loadFlow, parseTarget } from "./flow-loader.js";
 import { type Colors, colorState, colorsFor, formatDuration, shortId } from "./format.js";
 import { LiveDisplay } from "./live-display.js";
+import { checkParamTypes } from "./param-types.js";
 import { checkParams, parseParams } from "./params.js";
 import { PlainLines } from "./plain-lines.js";
 import { startRecording } from "./recorder.js";
@@ -51,8 +53,13 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
   const runnerName = checkRunner(options.runner, options.stack);
   const address = options.stack ? await stackAddress({ ...options, stack: options.stack }) : undefined;
   await ensureTypeScript(file);
+  // The compiler reads the flow's parameters (names, and types in a TypeScript file); it loads
+  // while the module does.
+  const compiler = loadCompiler();
   const start = await loadFlow(file, flow);
-  checkParams(flow, start.fn, args, options.params);
+  const ts = await compiler;
+  checkParams(flow, start.fn, args, options.params, ts);
+  if (ts && /\.[cm]?tsx?$/.test(file)) checkParamTypes(ts, file, flow, start.fn, args);
   const taskRunner = runnerName && (await makeRunner(runnerName, address));
 
   const colors = colorsFor(process.stderr);

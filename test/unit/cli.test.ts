@@ -150,6 +150,20 @@ describe("squall run", { timeout: 30_000 }, () => {
     expect(logs.stdout).toMatch(/\| Flow run '[a-z]+-[a-z]+' - Finished in state Failed/);
   });
 
+  it("runs a flow whose --params fit its declared parameter types", async () => {
+    const { code, stdout } = await squall(
+      "run",
+      `${FLOWS}:labelled`,
+      "--params",
+      '["x", 2, {"mode": "slow", "tags": ["a", "b"]}]',
+    );
+    expect(code).toBe(0);
+    expect(stdout).toBe('"x x2 slow a+b"\n');
+    const defaulted = await squall("run", `${FLOWS}:labelled`, "--params", '["y", 3]');
+    expect(defaulted.code).toBe(0);
+    expect(defaulted.stdout).toBe('"y x3 fast"\n');
+  });
+
   it("records a subflow's runs in its top-level flow run's record", async () => {
     const { code, stderr } = await squall("run", `${FLOWS}:parent`, "--params", '[["zaphod"]]');
     expect(code).toBe(0);
@@ -184,6 +198,34 @@ describe("squall run", { timeout: 30_000 }, () => {
     [
       ["run", `${FLOWS}:napping`],
       /^squall: Flow 'napping' takes 2 arguments \(count, ms\), and none were given/,
+    ],
+    [
+      ["run", "test/fixtures/commented-params.js:commented"],
+      /^squall: Flow 'commented' takes 1 to 2 arguments \(first, second\), and none were given: /,
+    ],
+    [
+      ["run", "test/fixtures/commented-params.js:commented", "--params", "[1,2,3]"],
+      /^squall: Flow 'commented' takes 1 to 2 arguments \(first, second\), got 3 from --params '\[1,2,3\]': give a JSON array with one value per argument\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:labelled`, "--params", "[3, 2]"],
+      /^squall: --params does not fit flow 'labelled': label \(argument 1\) must be string, got 3, as declared at test\/fixtures\/cli-flows\.ts:54\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:labelled`, "--params", '["x", "2"]'],
+      /^squall: --params does not fit flow 'labelled': count \(argument 2\) must be number, got "2", as declared at test\/fixtures\/cli-flows\.ts:55\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:labelled`, "--params", '["x", 2, {"mode": "medium"}]'],
+      /^squall: --params does not fit flow 'labelled': options\.mode \(argument 3\) must be "fast" \| "slow", got "medium", as declared at test\/fixtures\/cli-flows\.ts:56\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:labelled`, "--params", '["x", 2, {"mode": "slow", "tags": ["a", 1]}]'],
+      /^squall: --params does not fit flow 'labelled': options\.tags\[1\] \(argument 3\) must be string, got 1, as declared at test\/fixtures\/cli-flows\.ts:56\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:labelled`, "--params", '["x", 2, {"tags": []}]'],
+      /^squall: --params does not fit flow 'labelled': options\.mode \(argument 3\) must be "fast" \| "slow", got nothing, as declared at test\/fixtures\/cli-flows\.ts:56\.\n$/,
     ],
     [
       ["run", `${FLOWS}:greetings`, "--runner", "dask"],
