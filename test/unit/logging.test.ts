@@ -12,6 +12,8 @@ import {
   task,
 } from "squall";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { TaskMessage, TaskRecord } from "../../sdk/aws/wire/messages.js";
+import { retryLine } from "../../sdk/aws/worker/retry-line.js";
 
 // What reaches the real console.log. The spy goes in before any run with `logPrints` starts, so
 // squall's print capture wraps it: prints it does not route to a run logger arrive here.
@@ -527,5 +529,16 @@ describe("what the engine logs", () => {
     expect(messages()).toContain(
       `Task run 'jittery-${shown}-0' - Attempt 1 failed with TypeError: first try. Retry 1/1 starts in ${shown}.`,
     );
+  });
+
+  it("rounds the delay the same in the retry line a Lambda worker writes", () => {
+    const line = retryLine(
+      { flowRunId: "f", flowRunName: "retry-run" } as TaskMessage,
+      { attempt: 1, taskRunId: "t", taskRunName: "jittery-0" } as TaskRecord,
+      new TypeError("first try"),
+      2,
+      1.1371500280125753,
+    );
+    expect(line.message).toBe("Attempt 1 failed with TypeError: first try. Retry 1/2 starts in 1.14 s.");
   });
 });
