@@ -107,7 +107,11 @@ function listRuns(runs: readonly (RunRef & { error?: Error })[], withErrors = fa
 /** Turns anything thrown into an Error, keeping Errors as they are. */
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
-  return new SquallError(`A non-Error value was thrown: ${describeThrown(thrown)}`, { cause: thrown });
+  const error = new SquallError(`A non-Error value was thrown: ${describeThrown(thrown)}`, { cause: thrown });
+  // A value that is not an Error carries no stack; the frames here would be squall's, saying
+  // nothing of where it was thrown.
+  error.stack = `${error.name}: ${error.message}`;
+  return error;
 }
 
 /** How much of a thrown non-Error value a message shows. */

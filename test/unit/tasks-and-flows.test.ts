@@ -907,6 +907,10 @@ describe("result() of a failed run", () => {
     })();
     expect(error).toBeInstanceOf(SquallError);
     expect((error as Error).message).toBe("A non-Error value was thrown: { code: 42, reason: 'quota' }");
+    // No stack of squall's frames: they would say nothing of where it was thrown.
+    expect((error as Error).stack).toBe(
+      "SquallError: A non-Error value was thrown: { code: 42, reason: 'quota' }",
+    );
     expect((huge as Error).message).toBe(`A non-Error value was thrown: { text: '${"x".repeat(288)}...`);
   });
 
