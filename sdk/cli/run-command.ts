@@ -53,13 +53,14 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
   const runnerName = checkRunner(options.runner, options.stack);
   const address = options.stack ? await stackAddress({ ...options, stack: options.stack }) : undefined;
   await ensureTypeScript(file);
-  // The compiler reads the flow's parameters (names, and types in a TypeScript file); it loads
-  // while the module does.
-  const compiler = loadCompiler();
+  // The compiler reads the flow's parameters: their types in a TypeScript file (it loads while
+  // the module does), and their names when the arguments given are not as many as it requires.
+  const typed = /\.[cm]?tsx?$/.test(file);
+  const compiler = typed ? loadCompiler() : undefined;
   const start = await loadFlow(file, flow);
-  const ts = await compiler;
+  const ts = await (compiler ?? (args.length !== start.fn.length ? loadCompiler() : undefined));
   checkParams(flow, start.fn, args, options.params, ts);
-  if (ts && /\.[cm]?tsx?$/.test(file)) checkParamTypes(ts, file, flow, start.fn, args);
+  if (ts && typed) checkParamTypes(ts, file, flow, start.fn, args);
   const taskRunner = runnerName && (await makeRunner(runnerName, address));
 
   const colors = colorsFor(process.stderr);
