@@ -1,9 +1,11 @@
-// `npm start`: runs the guide's examples one after another, each in its own process as
-// the guide runs each script, so that each file stands alone as a user would write it.
+// `npm start`: runs the README's first flow (word-count.ts), then the examples of Prefect's task
+// runners guide ("Dask and Ray Task Runners") redone in TypeScript, one after another, each in its
+// own process as the guide runs each script, so that each file stands alone as a user would write it.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const EXAMPLES = [
+  ["word-count.ts", "The README's first flow: a task mapped over texts, its futures passed on"],
   ["sequential-flow.ts", "SequentialTaskRunner: each task finishes before the next starts"],
   [
     "parallel-flow.ts",

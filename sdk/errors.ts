@@ -1,3 +1,5 @@
+import { inspect } from "node:util";
+
 /**
  * Every error squall raises extends {@link SquallError}; `name` is the class
  * name so that an error that crossed a process boundary reads the same.
@@ -105,5 +107,29 @@ function listRuns(runs: readonly (RunRef & { error?: Error })[], withErrors = fa
 /** Turns anything thrown into an Error, keeping Errors as they are. */
 export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
-  return new SquallError(`A non-Error value was thrown: ${String(thrown)}`, { cause: thrown });
+  const error = new SquallError(`A non-Error value was thrown: ${describeThrown(thrown)}`, { cause: thrown });
+  // A value that is not an Error carries no stack; the frames here would be squall's, saying
+  // nothing of where it was thrown.
+  error.stack = `${error.name}: ${error.message}`;
+  return error;
+}
+
+/** How much of a thrown non-Error value a message shows. */
+const THROWN_CHARS = 300;
+
+/**
+ * A thrown value that is not an Error, on one line: a string as it is, anything else as
+ * `util.inspect` shows it (`{ code: 42, reason: 'quota' }`), cut to 300 characters.
+ */
+function describeThrown(thrown: unknown): string {
+  const text =
+    typeof thrown === "string"
+      ? thrown
+      : inspect(thrown, {
+          depth: 3,
+          breakLength: Number.POSITIVE_INFINITY,
+          maxArrayLength: 20,
+          maxStringLength: THROWN_CHARS,
+        });
+  return text.length > THROWN_CHARS ? `${text.slice(0, THROWN_CHARS - 3)}...` : text;
 }

@@ -65,7 +65,7 @@ function makeFlow<Args extends unknown[], R>(
       const run = start(args, settings ? { ...def, settings } : def);
       return { id: run.id, name: run.name, final: run.finalState() as Promise<FlowRunState<unknown>> };
     };
-    registerFlow(def.name, Object.assign(starter, { fn }));
+    registerFlow(def.name, Object.assign(starter, { fn, taskRunnerName: def.settings.taskRunner?.name }));
   }
   const call = (...args: Args) => {
     if (skippedInWorker()) return NEVER as Promise<Awaited<R>>;

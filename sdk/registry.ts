@@ -46,6 +46,8 @@ export interface FlowStarter {
   };
   /** The flow's function: its `length` and parameter list tell what arguments it takes. */
   readonly fn: (...args: never[]) => unknown;
+  /** The name of the flow's own task runner (`sequential`, `threads`, ...); none when it has the default. */
+  readonly taskRunnerName?: string | undefined;
 }
 
 const flows = new Map<string, FlowStarter>();

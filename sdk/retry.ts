@@ -35,3 +35,13 @@ export function retryDelayMs(delay: RetryDelay, retry: number, jitterFactor: num
   const jitter = jitterFactor > 0 ? seconds * jitterFactor * (2 * Math.random() - 1) : 0;
   return Math.min(2_147_483_647, Math.max(0, (seconds + jitter) * 1000));
 }
+
+/**
+ * A retry's delay as its log line says it: `0 s`, `1.14 s` (two decimals at most below 10 s),
+ * `12 s` (whole seconds from 10 s on).
+ */
+export function formatDelaySeconds(seconds: number): string {
+  if (seconds >= 10) return `${Math.round(seconds)} s`;
+  if (seconds > 0 && seconds < 0.005) return `${Number(seconds.toPrecision(1))} s`;
+  return `${Number(seconds.toFixed(2))} s`;
+}

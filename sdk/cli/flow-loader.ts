@@ -1,5 +1,5 @@
-import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { isAbsolute, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { enterWorkerMode } from "../context.js";
 import { DuplicateFlowNameError, toError } from "../errors.js";
@@ -55,9 +55,9 @@ export async function loadFlow(file: string, flow: string): Promise<FlowStarter>
     const start = flowNamed(flow, file);
     if (start) return start;
     if (failed) {
-      const first = (failed.message.split("\n")[0] ?? "").trim();
+      const { problem, source } = describeLoadError(failed);
       throw new UsageError(
-        `Could not load ${file}: ${failed.name}: ${first}. Fix the module, or check that it runs: npx tsx ${file}`,
+        `Could not load ${file}: ${problem}. Fix the module, or check that it runs: npx tsx ${file}${source}`,
         { cause: failed },
       );
     }
@@ -94,4 +94,46 @@ function notFound(file: string, flow: string): UsageError {
   return new UsageError(
     `${file} defines no flow named '${flow}'; it defines ${known.map((name) => `'${name}'`).join(", ")}: squall run ${file}:${known[0]}`,
   );
+}
+
+/** `path:2:57: ERROR: Unexpected ";"`, as esbuild (under tsx) words a module that does not compile; its column counts from 0. */
+const COMPILE_ERROR = /^(.+?):(\d+):(\d+): ERROR: (.*)$/;
+
+/**
+ * Why a module failed to load, on one line; for a module that does not compile, where (its path
+ * from the current directory, line and column from 1) and what the compiler said, and after it
+ * the source line with a caret under the place.
+ */
+export function describeLoadError(error: Error): { problem: string; source: string } {
+  const lines = error.message.split("\n");
+  const located = lines.map((line) => line.trim().match(COMPILE_ERROR)).filter((match) => match !== null);
+  const first = located[0];
+  if (first) {
+    const [, path = "", line = "0", column = "0", text = ""] = first;
+    const lineNumber = Number(line);
+    const columnNumber = Number(column) + 1;
+    const more =
+      located.length > 1 ? ` (and ${located.length - 1} more error${located.length > 2 ? "s" : ""})` : "";
+    const problem = `${shownPath(path)}:${lineNumber}:${columnNumber}: ERROR: ${text}${more}`;
+    return { problem, source: sourceLine(path, lineNumber, columnNumber) };
+  }
+  return { problem: `${error.name}: ${(lines[0] ?? "").trim()}`, source: "" };
+}
+
+/** The line of the file with a caret under the column, indented, after a newline; nothing if it cannot be read. */
+function sourceLine(path: string, line: number, column: number): string {
+  let text: string | undefined;
+  try {
+    text = readFileSync(path, "utf8").split(/\r?\n/)[line - 1];
+  } catch {}
+  if (text === undefined) return "";
+  const gutter = String(line);
+  const shown = text.replace(/\t/g, " ");
+  return `\n  ${gutter} | ${shown}\n  ${" ".repeat(gutter.length)} | ${" ".repeat(Math.max(column - 1, 0))}^`;
+}
+
+/** A path from the current directory when it lies below it, else as given. */
+function shownPath(path: string): string {
+  const shown = relative(process.cwd(), path);
+  return shown && !shown.startsWith("..") && !isAbsolute(shown) ? shown : path;
 }

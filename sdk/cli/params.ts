@@ -1,3 +1,5 @@
+import type * as TS from "typescript";
+import type { TypeScript } from "./compiler.js";
 import { UsageError } from "./usage-error.js";
 
 /**
@@ -19,19 +21,23 @@ export function parseParams(text: string | undefined): unknown[] {
 
 /**
  * Checks the arguments against the flow function's parameters: at least as many as it
- * requires (`fn.length`), and no more than it declares unless it has a rest parameter.
+ * requires (`fn.length`), and no more than it declares unless it has a rest parameter. Without
+ * the compiler (`ts`), the parameters are not known by name: only the required ones count.
  */
 export function checkParams(
   flowName: string,
   fn: (...args: never[]) => unknown,
   args: readonly unknown[],
   given: string | undefined,
+  ts: TypeScript | undefined,
 ): void {
-  const { names, rest } = parameterList(fn);
+  const known = ts && parameterList(ts, fn);
+  const { names, rest } = known ?? { names: [], rest: true };
   const required = fn.length;
   if (args.length >= required && (rest || args.length <= names.length)) return;
-  const takes =
-    rest || required !== names.length
+  const takes = !known
+    ? `at least ${required} argument${required === 1 ? "" : "s"}`
+    : rest || required !== names.length
       ? `${required}${rest ? " or more" : ` to ${names.length}`} arguments`
       : `${names.length} argument${names.length === 1 ? "" : "s"}`;
   const list = names.length > 0 ? ` (${names.join(", ")})` : "";
@@ -49,46 +55,41 @@ export function checkParams(
   );
 }
 
-/** The names of a function's parameters, as its source declares them, and whether the last is a rest parameter. */
-export function parameterList(fn: (...args: never[]) => unknown): { names: string[]; rest: boolean } {
-  const source = Function.prototype.toString.call(fn);
-  const bare = source.match(/^(?:async\s+)?([\w$]+)\s*=>/);
-  if (bare?.[1]) return { names: [bare[1]], rest: false };
-  const open = source.indexOf("(");
-  if (open < 0) return { names: [], rest: false };
-  const params = splitTopLevel(source.slice(open + 1))
-    .map((param) => param.trim())
-    .filter(Boolean);
+/**
+ * The names of a function's parameters, as its source declares them (parsed by the compiler, so
+ * that comments, defaults and destructuring read right), and whether the last is a rest
+ * parameter; `undefined` if its source cannot be parsed.
+ */
+export function parameterList(
+  ts: TypeScript,
+  fn: (...args: never[]) => unknown,
+): { names: string[]; rest: boolean } | undefined {
+  const params = parametersOf(ts, Function.prototype.toString.call(fn));
+  if (!params) return undefined;
   const names = params.map((param) => {
-    const name = param.replace(/\s*=[\s\S]*$/, "").replace(/\s+/g, " ");
+    const name = param.name.getText().replace(/\s+/g, " ");
     return name.length > 24 ? `${name.slice(0, 21)}...` : name;
   });
-  return { names, rest: params.at(-1)?.startsWith("...") ?? false };
+  return { names, rest: params.at(-1)?.dotDotDotToken !== undefined };
 }
 
-/** The text up to the parenthesis that closes the list, split at its top-level commas. */
-function splitTopLevel(text: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let quote: string | undefined;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i] as string;
-    if (quote) {
-      if (char === "\\") i++;
-      else if (char === quote) quote = undefined;
-    } else if (char === '"' || char === "'" || char === "`") quote = char;
-    else if (char === "(" || char === "[" || char === "{") depth++;
-    else if (char === ")" || char === "]" || char === "}") {
-      if (depth === 0) {
-        parts.push(text.slice(start, i));
-        return parts;
-      }
-      depth--;
-    } else if (char === "," && depth === 0) {
-      parts.push(text.slice(start, i));
-      start = i + 1;
-    }
+/**
+ * The parameters of a function from its source text (`fn.toString()`): a function or arrow
+ * expression, or a method (`name(a, b) { ... }`), parsed as one.
+ */
+export function parametersOf(ts: TypeScript, source: string): readonly TS.ParameterDeclaration[] | undefined {
+  for (const [text, unwrap] of [
+    [`(${source})`, (node: TS.Expression) => node],
+    [`({ ${source} })`, (node: TS.Expression) => (node as TS.ObjectLiteralExpression).properties?.[0]],
+  ] as const) {
+    const file = ts.createSourceFile("flow.js", text, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+    const statement = file.statements[0];
+    if (file.statements.length !== 1 || !statement || !ts.isExpressionStatement(statement)) continue;
+    if ((file as unknown as { parseDiagnostics: unknown[] }).parseDiagnostics?.length) continue;
+    let node: TS.Node | undefined = statement.expression;
+    while (node && ts.isParenthesizedExpression(node)) node = node.expression;
+    node = node && unwrap(node as TS.Expression);
+    if (node && ts.isFunctionLike(node)) return node.parameters;
   }
-  return parts;
+  return undefined;
 }

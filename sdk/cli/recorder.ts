@@ -11,8 +11,10 @@
  * Each line is one JSON object, told apart by `kind` (times are milliseconds since the epoch):
  *
  * - `{"kind":"meta","flowRunId","flowName","file","runner","params","startedAt"}`: optional,
- *   the first line when `squall run` started the run (`runner` is `sequential`, `concurrent`,
- *   `threads`, `lambda`, or `default` for the flow's own; `params` the flow's arguments).
+ *   the first line when `squall run` started the run (`runner` is the name of the task runner
+ *   the run used: the one `--runner` named, else the flow's own, such as `sequential`, `threads`
+ *   or `lambda`, else `concurrent`, the default; records written before this was so say
+ *   `default` for the flow's own; `params` the flow's arguments).
  * - `{"kind":"flow","id","name","definition","flowRunId","state","time","error"?}`: a flow run
  *   entering a state (a `RunEvent` of `observeRuns`). `definition` is the flow's name;
  *   `flowRunId` is the parent flow run, absent for the top-level one.

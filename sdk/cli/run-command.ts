@@ -2,9 +2,11 @@ import { inspect } from "node:util";
 import type { FlowRunState } from "../engine/flow-run.js";
 import { CancelledError } from "../errors.js";
 import { observeRuns } from "../observe.js";
+import { loadCompiler } from "./compiler.js";
 import { loadFlow, parseTarget } from "./flow-loader.js";
 import { type Colors, colorState, colorsFor, formatDuration, shortId } from "./format.js";
 import { LiveDisplay } from "./live-display.js";
+import { checkParamTypes } from "./param-types.js";
 import { checkParams, parseParams } from "./params.js";
 import { PlainLines } from "./plain-lines.js";
 import { startRecording } from "./recorder.js";
@@ -17,6 +19,20 @@ import { ensureTypeScript } from "./typescript.js";
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
+let stoppedBy: NodeJS.Signals | undefined;
+
+/**
+ * The signal that cancelled the flow run, if one did. Once its output is written, the command
+ * ends by that signal, as Unix programs stopped by one do: the shell reports 128 + its number
+ * (130 for Ctrl-C), and a script running `squall` in a loop stops with it.
+ */
+export function stoppingSignal(): NodeJS.Signals | undefined {
+  return stoppedBy;
+}
+
+/** The task runner of a flow that names none (the engine's default). */
+const DEFAULT_RUNNER = "concurrent";
+
 export interface RunOptions {
   readonly params?: string;
   readonly runner?: RunnerName;
@@ -28,7 +44,7 @@ export interface RunOptions {
 /**
  * `squall run <file>:<flow>`: loads the module, starts the flow with the arguments and runner
  * given, shows its progress, records it, and prints its result. The exit code: 0 when the run
- * Completed, 1 otherwise; a `UsageError` (exit 2) before anything runs when the command cannot be
+ * Completed, 128 + n when signal n (Ctrl-C, SIGTERM, SIGHUP) cancelled it, 1 otherwise; a `UsageError` (exit 2) before anything runs when the command cannot be
  * carried out as given.
  */
 export async function runCommand(target: string, options: RunOptions): Promise<number> {
@@ -37,8 +53,14 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
   const runnerName = checkRunner(options.runner, options.stack);
   const address = options.stack ? await stackAddress({ ...options, stack: options.stack }) : undefined;
   await ensureTypeScript(file);
+  // The compiler reads the flow's parameters: their types in a TypeScript file (it loads while
+  // the module does), and their names when the arguments given are not as many as it requires.
+  const typed = /\.[cm]?tsx?$/.test(file);
+  const compiler = typed ? loadCompiler() : undefined;
   const start = await loadFlow(file, flow);
-  checkParams(flow, start.fn, args, options.params);
+  const ts = await (compiler ?? (args.length !== start.fn.length ? loadCompiler() : undefined));
+  checkParams(flow, start.fn, args, options.params, ts);
+  if (ts && typed) checkParamTypes(ts, file, flow, start.fn, args);
   const taskRunner = runnerName && (await makeRunner(runnerName, address));
 
   const colors = colorsFor(process.stderr);
@@ -57,13 +79,20 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
     }
   });
   const recording = startRecording({
-    meta: { flowName: flow, file, runner: runnerName ?? "default", params: args },
+    // The runner the run uses: --runner's, else the flow's own, else the default one.
+    meta: {
+      flowName: flow,
+      file,
+      runner: runnerName ?? start.taskRunnerName ?? DEFAULT_RUNNER,
+      params: args,
+    },
   });
   const controller = new AbortController();
   // Ctrl-C, a kill or a closed terminal cancels the flow run, which then ends and is recorded
   // as such; a second one stops at once (the record then ends the run Crashed).
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 2));
+    stoppedBy = signal;
     const how = signal === "SIGINT" ? "Ctrl-C" : signal;
     reporter.line(`squall: cancelling the flow run (${how} again to stop at once)`);
     controller.abort(new CancelledError(`interrupted with ${how}`));
@@ -82,6 +111,7 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
   if (final.type === "COMPLETED" && final.result !== undefined) {
     process.stdout.write(`${formatResult(final.result)}\n`);
   }
+  if (stoppedBy) return 128 + (SIGNAL_NUMBERS[stoppedBy] ?? 2);
   return final.type === "COMPLETED" ? 0 : 1;
 }
 
@@ -93,7 +123,8 @@ function summary(final: FlowRunState<unknown>, tally: Tally, colors: Colors, liv
   const id = shortId(run.id);
   return [
     `${mark}Flow run '${run.name}' ${colorState(colors, final.name)} in ${took}${error}`,
-    `${live ? "  " : "squall: "}task runs: ${tally.describe(Date.now(), colors)}`,
+    // A cancelled run's throughput measures when it was stopped, not how fast runs went: left out.
+    `${live ? "  " : "squall: "}task runs: ${tally.describe(Date.now(), colors, final.type !== "CANCELLED")}`,
     `${live ? "  " : "squall: "}${colors.dim(`recorded as ${run.id}: squall show ${id}, squall logs ${id}`)}`,
   ];
 }

@@ -32,11 +32,16 @@ export class Tally {
     this.#changes += 1;
   }
 
-  /** `3 pending, 2 running, 10 completed, 0 failed · 4.20 s · 2.4 task runs/s` */
-  describe(now = Date.now(), colors?: Colors): string {
+  /**
+   * `3 pending, 2 running, 10 completed, 0 failed · 4.20 s · 2.4 task runs/s`; without the rate
+   * when `withRate` is false (a cancelled run's, which says nothing of how fast runs go).
+   */
+  describe(now = Date.now(), colors?: Colors, withRate = true): string {
     const elapsed = Math.max(now - this.startedAt, 0);
+    const counted = `${describeCounts(this.counts, colors)} · ${formatDuration(elapsed)}`;
+    if (!withRate) return counted;
     const rate = elapsed > 0 ? this.#finished / (elapsed / 1000) : 0;
-    return `${describeCounts(this.counts, colors)} · ${formatDuration(elapsed)} · ${formatRate(rate)} task runs/s`;
+    return `${counted} · ${formatRate(rate)} task runs/s`;
   }
 }
 

@@ -16,7 +16,7 @@ import { nextSerial, taskRunId } from "../ids.js";
 import { isEnabled } from "../logging/config.js";
 import { RunLogger } from "../logging/logger.js";
 import { emitRunEvent, errorSummary, IN_PROCESS, observed } from "../observe.js";
-import { retryDelayMs } from "../retry.js";
+import { formatDelaySeconds, retryDelayMs } from "../retry.js";
 import type {
   AttemptRan,
   RetryPolicy,
@@ -581,7 +581,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       return this.#fail(toError(delayError));
     }
     this.logger.info(
-      `Attempt ${this.#attempts} failed with ${error.name}: ${error.message}. Retry ${this.#attempts}/${settings.retries} starts in ${delayMs / 1000} s.`,
+      `Attempt ${this.#attempts} failed with ${error.name}: ${error.message}. Retry ${this.#attempts}/${settings.retries} starts in ${formatDelaySeconds(delayMs / 1000)}.`,
     );
     if (delayMs === 0) {
       // As in Prefect, a retry with no delay goes from Running straight to Retrying. It starts on

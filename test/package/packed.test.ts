@@ -23,7 +23,7 @@ const bare = join(scratch, "bare");
 /** A deploying project without esbuild: aws-cdk-lib and constructs only. */
 const deployOnly = join(scratch, "deploy-only");
 /** What a user adds for all of squall: its optional peers. */
-const PEERS = ["aws-cdk-lib", "cdk-nag", "constructs", "esbuild", "fauxqs", "tsx"];
+const PEERS = ["aws-cdk-lib", "cdk-nag", "constructs", "esbuild", "fauxqs", "tsx", "typescript"];
 
 /** squall as installed in `app`: the tarball's files. */
 const installed = join(app, "node_modules", "squall");
@@ -166,6 +166,13 @@ describe("in a project with the optional peers", () => {
     expect(fromTs.code, fromTs.stderr).toBe(0);
     expect(fromTs.stdout).toBe("12\n");
     expect(fromTs.stderr).toContain("task runs: 0 pending, 0 running, 4 completed, 0 failed");
+
+    // With the project's typescript, --params are checked against the flow's declared types.
+    const misfit = await run(app, "npx", ["squall", "run", "flows.ts:doubled", "--params", '[[1,"2"]]']);
+    expect(misfit.code, misfit.stderr).toBe(2);
+    expect(misfit.stderr).toBe(
+      `squall: --params does not fit flow 'doubled': numbers[1] (argument 1) must be number, got "2", as declared at flows.ts:18.\n`,
+    );
   });
 
   it("synthesizes a stack with the Squall construct, its functions bundled with the flows module", async () => {

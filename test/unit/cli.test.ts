@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -92,7 +92,8 @@ describe("squall run", { timeout: 30_000 }, () => {
       flowRunId: id,
       flowName: "greetings",
       file: FLOWS,
-      runner: "default",
+      // The flow's own runner, by name.
+      runner: "sequential",
       params: [["arthur", "ford"]],
     });
     expect(record.filter((line) => line.kind === "flow").map((line) => line.state)).toEqual([
@@ -130,6 +131,8 @@ describe("squall run", { timeout: 30_000 }, () => {
     const out = shown.stdout;
     expect(out).toMatch(/^Flow run '[a-z]+-[a-z]+' of flow 'failing': Failed$/m);
     expect(out).toContain(`  id         ${id}`);
+    // A flow with no runner of its own runs on the default one.
+    expect(out).toContain("  runner     concurrent\n");
     expect(out).toContain('  params     ["no stock"]');
     expect(out).toMatch(/^TASK RUN +TASK +STATE +DURATION +ATTEMPTS$/m);
     expect(out).toMatch(/^greet-0 +greet +Completed +\d+ ms +1$/m);
@@ -145,6 +148,20 @@ describe("squall run", { timeout: 30_000 }, () => {
       /^\d\d:\d\d:\d\d\.\d{3} \| ERROR {4}\| Task run 'boom-0' - Finished in state Failed/m,
     );
     expect(logs.stdout).toMatch(/\| Flow run '[a-z]+-[a-z]+' - Finished in state Failed/);
+  });
+
+  it("runs a flow whose --params fit its declared parameter types", async () => {
+    const { code, stdout } = await squall(
+      "run",
+      `${FLOWS}:labelled`,
+      "--params",
+      '["x", 2, {"mode": "slow", "tags": ["a", "b"]}]',
+    );
+    expect(code).toBe(0);
+    expect(stdout).toBe('"x x2 slow a+b"\n');
+    const defaulted = await squall("run", `${FLOWS}:labelled`, "--params", '["y", 3]');
+    expect(defaulted.code).toBe(0);
+    expect(defaulted.stdout).toBe('"y x3 fast"\n');
   });
 
   it("records a subflow's runs in its top-level flow run's record", async () => {
@@ -183,6 +200,34 @@ describe("squall run", { timeout: 30_000 }, () => {
       /^squall: Flow 'napping' takes 2 arguments \(count, ms\), and none were given/,
     ],
     [
+      ["run", "test/fixtures/commented-params.js:commented"],
+      /^squall: Flow 'commented' takes 1 to 2 arguments \(first, second\), and none were given: /,
+    ],
+    [
+      ["run", "test/fixtures/commented-params.js:commented", "--params", "[1,2,3]"],
+      /^squall: Flow 'commented' takes 1 to 2 arguments \(first, second\), got 3 from --params '\[1,2,3\]': give a JSON array with one value per argument\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:labelled`, "--params", "[3, 2]"],
+      /^squall: --params does not fit flow 'labelled': label \(argument 1\) must be string, got 3, as declared at test\/fixtures\/cli-flows\.ts:54\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:labelled`, "--params", '["x", "2"]'],
+      /^squall: --params does not fit flow 'labelled': count \(argument 2\) must be number, got "2", as declared at test\/fixtures\/cli-flows\.ts:55\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:labelled`, "--params", '["x", 2, {"mode": "medium"}]'],
+      /^squall: --params does not fit flow 'labelled': options\.mode \(argument 3\) must be "fast" \| "slow", got "medium", as declared at test\/fixtures\/cli-flows\.ts:56\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:labelled`, "--params", '["x", 2, {"mode": "slow", "tags": ["a", 1]}]'],
+      /^squall: --params does not fit flow 'labelled': options\.tags\[1\] \(argument 3\) must be string, got 1, as declared at test\/fixtures\/cli-flows\.ts:56\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:labelled`, "--params", '["x", 2, {"tags": []}]'],
+      /^squall: --params does not fit flow 'labelled': options\.mode \(argument 3\) must be "fast" \| "slow", got nothing, as declared at test\/fixtures\/cli-flows\.ts:56\.\n$/,
+    ],
+    [
       ["run", `${FLOWS}:greetings`, "--runner", "dask"],
       /^squall: option '--runner <runner>' argument 'dask' is invalid/,
     ],
@@ -210,6 +255,26 @@ describe("squall run", { timeout: 30_000 }, () => {
     expect(stdout).toBe("");
     expect(lines(stderr)).toHaveLength(1);
     expect(stderr).toMatch(message);
+  });
+});
+
+describe("squall run on a module that does not compile", { timeout: 30_000 }, () => {
+  it("exits 2 naming the file, line and column and the compiler's message, with the source line", async () => {
+    const generated = join(ROOT, "test/fixtures/.generated");
+    mkdirSync(generated, { recursive: true });
+    writeFileSync(
+      join(generated, "does-not-compile.ts"),
+      'import { flow } from "squall";\nexport const f = flow(function f(x: number) {\n\treturn x +;\n});\n',
+    );
+    const { code, stdout, stderr } = await squall("run", "test/fixtures/.generated/does-not-compile.ts:f");
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.split("\n")).toEqual([
+      'squall: Could not load test/fixtures/.generated/does-not-compile.ts: test/fixtures/.generated/does-not-compile.ts:3:12: ERROR: Unexpected ";". Fix the module, or check that it runs: npx tsx test/fixtures/.generated/does-not-compile.ts',
+      "  3 |  return x +;",
+      "    |            ^",
+      "",
+    ]);
   });
 });
 
@@ -280,8 +345,13 @@ describe("squall runs, show, logs", { timeout: 30_000 }, () => {
 
 describe("squall run stopped early", { timeout: 30_000 }, () => {
   /** Starts a long run; resolves once it has begun, with its id and how it exits. */
-  async function longRun() {
-    const run = start("run", `${FLOWS}:napping`, "--params", "[50, 200]");
+  async function longRun(through?: "npx") {
+    const args = ["run", `${FLOWS}:napping`, "--params", "[50, 200]"];
+    // Through npx in a process group of its own, as a terminal runs it; Ctrl-C goes to the group.
+    const run =
+      through === "npx"
+        ? spawn("npx", ["squall", ...args], { cwd: ROOT, env: environment(), detached: true })
+        : start(...args);
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
       run.on("exit", (code, signal) => resolve({ code, signal })),
     );
@@ -301,12 +371,35 @@ describe("squall run stopped early", { timeout: 30_000 }, () => {
       .filter((line) => line.kind === "flow")
       .map((line) => line.state);
 
-  it("cancels the flow run on SIGTERM, records it Cancelled, and exits 1", async () => {
+  it("cancels the flow run on Ctrl-C, records it Cancelled, and then ends by SIGINT (the shell's 130)", async () => {
+    const { run, exited, id, stderr } = await longRun();
+    run.kill("SIGINT");
+    expect(await exited).toEqual({ code: null, signal: "SIGINT" });
+    expect(stderr()).toContain("squall: cancelling the flow run (Ctrl-C again to stop at once)");
+    expect(stderr()).toMatch(/^squall: Flow run '[a-z]+-[a-z]+' Cancelled in .*: CancelledError: /m);
+    expect(flowStates(id)).toEqual(["Running", "Cancelled"]);
+  });
+
+  it("ends the same way through npx when Ctrl-C reaches the whole process group", async () => {
+    const { run, exited, id, stderr } = await longRun("npx");
+    process.kill(-(run.pid as number), "SIGINT");
+    expect(await exited).toEqual({ code: null, signal: "SIGINT" });
+    expect(stderr()).toContain("squall: cancelling the flow run (Ctrl-C again to stop at once)");
+    expect(flowStates(id)).toEqual(["Running", "Cancelled"]);
+  });
+
+  it("cancels the flow run on SIGTERM, records it Cancelled, and then ends by SIGTERM (the shell's 143)", async () => {
     const { run, exited, id, stderr } = await longRun();
     run.kill("SIGTERM");
-    expect(await exited).toEqual({ code: 1, signal: null });
+    expect(await exited).toEqual({ code: null, signal: "SIGTERM" });
     expect(stderr()).toContain("squall: cancelling the flow run (SIGTERM again to stop at once)");
     expect(flowStates(id)).toEqual(["Running", "Cancelled"]);
+    // Counts and time, and no throughput: a cancelled run's says nothing.
+    expect(lines(stderr())).toContainEqual(
+      expect.stringMatching(
+        /^squall: task runs: 0 pending, 0 running, \d+ completed, 0 failed, 1 cancelled · (\d+ ms|\d+\.\d\d s)$/,
+      ),
+    );
   });
 
   it("ends the record of a run whose process ended before it did Crashed", async () => {

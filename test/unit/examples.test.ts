@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
@@ -88,18 +90,29 @@ describe("the guide's examples", { timeout: 90_000 }, () => {
     expect(beginnings(stderr)).toEqual(["greetings", "parallelGreetings"]);
   });
 
-  it("npm start runs all four examples and exits 0", async () => {
+  it("npm start runs the README's first flow, then the guide's four examples, and exits 0", async () => {
     const { code, stdout, stderr } = await run("npm", ["start"]);
     expect(code).toBe(0);
     const printed = lines(stdout);
-    for (const file of ["sequential-flow.ts", "parallel-flow.ts", "direct-calls-flow.ts", "subflow.ts"]) {
-      expect(printed.filter((line) => line.startsWith(`=== ${file}: `))).toHaveLength(1);
-    }
+    const files = [
+      "word-count.ts",
+      "sequential-flow.ts",
+      "parallel-flow.ts",
+      "direct-calls-flow.ts",
+      "subflow.ts",
+    ];
+    expect(printed.filter((line) => line.startsWith("=== ")).map((line) => line.split(":")[0])).toEqual(
+      files.map((file) => `=== ${file}`),
+    );
+    // word-count.ts prints its total, 9, right under its title.
+    const title = printed.findIndex((line) => line.startsWith("=== word-count.ts: "));
+    expect(printed[title + 1]).toBe("9");
     // Once each from the first three examples, twice from the subflow example.
     for (const greeting of GREETINGS) {
       expect(printed.filter((line) => line === greeting)).toHaveLength(5);
     }
     expect(beginnings(stderr)).toEqual([
+      "wordCount",
       "greetings",
       "greetings",
       "greetings",
@@ -115,5 +128,20 @@ describe("the README's flow", () => {
 
     expect(code).toBe(0);
     expect(lines(stdout)).toEqual(["9"]);
+  });
+});
+
+describe("the README", () => {
+  it("gives AWS CLI v2's --cli-binary-format with each `aws lambda invoke` JSON payload", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    // A command continued on the next line (`\`, or `//` in a comment) is one command.
+    const commands = readme
+      .replace(/\\\n\s*(\/\/\s*)?/g, " ")
+      .split("\n")
+      .filter((line) => line.includes("aws lambda invoke"));
+    expect(commands.length).toBeGreaterThanOrEqual(2);
+    for (const command of commands) {
+      expect(command).toMatch(/--payload '\{.*\}' .*--cli-binary-format raw-in-base64-out/);
+    }
   });
 });

@@ -12,6 +12,8 @@ import {
   task,
 } from "squall";
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { TaskMessage, TaskRecord } from "../../sdk/aws/wire/messages.js";
+import { retryLine } from "../../sdk/aws/worker/retry-line.js";
 
 // What reaches the real console.log. The spy goes in before any run with `logPrints` starts, so
 // squall's print capture wraps it: prints it does not route to a run logger arrive here.
@@ -498,5 +500,45 @@ describe("what the engine logs", () => {
       "Task run 'wobbly-0' - Attempt 1 failed with TypeError: first try. Retry 1/1 starts in 0 s.",
     );
     expect(lines.some((line) => line.includes("| ERROR"))).toBe(false);
+  });
+
+  it.each([
+    [0.0500000001, "0.05 s"],
+    [1.1371500280125753, "1.14 s"],
+    [12.71, "13 s"],
+  ])("rounds a retry delay of %d s to %s in its log line", async (delay, shown) => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      let calls = 0;
+      const jittery = task(
+        { name: `jittery-${shown}`, retries: 1, retryDelaySeconds: delay },
+        function jittery() {
+          calls += 1;
+          if (calls === 1) throw new TypeError("first try");
+          return calls;
+        },
+      );
+      const run = flow({ flowRunName: "delay-run" }, async function delayed() {
+        await jittery();
+      })();
+      await vi.advanceTimersByTimeAsync(13_000);
+      await run;
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(messages()).toContain(
+      `Task run 'jittery-${shown}-0' - Attempt 1 failed with TypeError: first try. Retry 1/1 starts in ${shown}.`,
+    );
+  });
+
+  it("rounds the delay the same in the retry line a Lambda worker writes", () => {
+    const line = retryLine(
+      { flowRunId: "f", flowRunName: "retry-run" } as TaskMessage,
+      { attempt: 1, taskRunId: "t", taskRunName: "jittery-0" } as TaskRecord,
+      new TypeError("first try"),
+      2,
+      1.1371500280125753,
+    );
+    expect(line.message).toBe("Attempt 1 failed with TypeError: first try. Retry 1/2 starts in 1.14 s.");
   });
 });

@@ -892,6 +892,28 @@ describe("result() of a failed run", () => {
     expect((error as TaskRunError).taskRunName).toBe("tfThrowsString-0");
   });
 
+  it("shows a thrown object as util.inspect does, on one line and bounded, not as [object Object]", async () => {
+    const tfThrowsObject = task(function tfThrowsObject() {
+      throw { code: 42, reason: "quota" };
+    });
+    const tfThrowsHuge = task(function tfThrowsHuge() {
+      throw { text: "x".repeat(1000) };
+    });
+    const [error, huge] = await flow(async function throwsObjectFlow() {
+      return [
+        await rejectionOf(tfThrowsObject.submit().result()),
+        await rejectionOf(tfThrowsHuge.submit().result()),
+      ];
+    })();
+    expect(error).toBeInstanceOf(SquallError);
+    expect((error as Error).message).toBe("A non-Error value was thrown: { code: 42, reason: 'quota' }");
+    // No stack of squall's frames: they would say nothing of where it was thrown.
+    expect((error as Error).stack).toBe(
+      "SquallError: A non-Error value was thrown: { code: 42, reason: 'quota' }",
+    );
+    expect((huge as Error).message).toBe(`A non-Error value was thrown: { text: '${"x".repeat(288)}...`);
+  });
+
   it("gives the same error each time result() is called", async () => {
     const [first, second] = await flow(async function parseTwiceFlow() {
       const future = tfParseSync.submit("d");

@@ -1,4 +1,5 @@
 import type { LogRecord } from "../../logging/config.js";
+import { formatDelaySeconds } from "../../retry.js";
 import type { TaskMessage, TaskRecord } from "../wire/messages.js";
 
 /**
@@ -17,7 +18,7 @@ export function retryLine(
   return {
     time: Date.now(),
     level: "INFO",
-    message: `Attempt ${attempt} failed with ${error.name}: ${error.message}. Retry ${attempt}/${retries} starts in ${delaySeconds} s.`,
+    message: `Attempt ${attempt} failed with ${error.name}: ${error.message}. Retry ${attempt}/${retries} starts in ${formatDelaySeconds(delaySeconds)}.`,
     flowRunId: message.flowRunId,
     flowRunName: message.flowRunName,
     taskRunId: record.taskRunId,
