@@ -1,13 +1,17 @@
-// The thread pool: no-op throughput against the concurrent runner, and the speed-up of
-// CPU-bound work, both in this process.
+// The thread pool against ConcurrentTaskRunner, in this process: no-op throughput, async tasks
+// that wait, the cost of a flow run's first task on a new runner, and the speed-up of CPU-bound
+// work.
 import { availableParallelism } from "node:os";
 import { ConcurrentTaskRunner, flow, type TaskRunner, ThreadPoolTaskRunner } from "squall";
 import { formatRate, type Sample, sample, throughput } from "./measure.js";
-import { crunch, noopInThread } from "./tasks.js";
+import { crunch, noopInThread, waitInThread } from "./tasks.js";
 
 const NOOPS = 20_000;
+const WAITS = 200;
+const WAIT_MS = 100;
 const CPU_TASKS = 8;
-const CPU_ROUNDS = 20_000_000;
+/** Total CPU work of the CPU-bound flow, in seconds of one core. */
+const CPU_SECONDS = [1, 5] as const;
 
 function noops(runner: TaskRunner) {
   return flow({ name: `thread-noops-${runner.name}`, taskRunner: runner }, async (count: number) => {
@@ -17,67 +21,136 @@ function noops(runner: TaskRunner) {
   });
 }
 
-function crunchAll(runner: TaskRunner) {
-  return flow({ name: `crunch-${runner.name}`, taskRunner: runner }, async () => {
-    await crunch.map(Array(CPU_TASKS).fill(CPU_ROUNDS)).result();
+function waits(runner: TaskRunner) {
+  return flow({ name: `thread-waits-${runner.name}`, taskRunner: runner }, async () => {
+    await waitInThread.map(Array(WAITS).fill(WAIT_MS)).result();
   });
+}
+
+function oneTask(runner: TaskRunner) {
+  return flow({ name: `one-task-${runner.name}`, taskRunner: runner }, async () => {
+    await noopInThread.submit(1).result();
+  });
+}
+
+function crunchAll(runner: TaskRunner, rounds: number) {
+  return flow({ name: `crunch-${runner.name}`, taskRunner: runner }, async () => {
+    await crunch.map(Array(CPU_TASKS).fill(rounds)).result();
+  });
+}
+
+async function seconds(run: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await run();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Rounds of `crunch` that take `ms` on this machine's main thread. */
+function calibrate(ms: number): number {
+  const probe = 5_000_000;
+  const start = process.hrtime.bigint();
+  crunch(probe);
+  const took = Number(process.hrtime.bigint() - start) / 1e6;
+  return Math.round((probe * ms) / took);
+}
+
+export interface CpuResult {
+  readonly totalSeconds: number;
+  readonly concurrent: Sample;
+  readonly threads: Sample;
 }
 
 export interface ThreadResults {
   readonly workers: number;
   readonly concurrentNoops: Sample;
-  readonly threadNoopsWarm: Sample;
-  readonly threadNoopsCold: Sample;
-  readonly concurrentCpuSeconds: Sample;
-  readonly threadCpuSeconds: Sample;
+  readonly threadNoops: Sample;
+  readonly concurrentWaits: Sample;
+  readonly threadWaits: Sample;
+  readonly concurrentOneTask: Sample;
+  /** The first flow run on a pool of settings never used before in this process: threads start. */
+  readonly oneTaskNewPool: Sample;
+  /** A new runner whose settings an earlier flow run used: the process's pool is kept. */
+  readonly oneTaskKeptPool: Sample;
+  readonly cpu: readonly CpuResult[];
 }
 
 export async function benchThreads(): Promise<ThreadResults> {
   const workers = availableParallelism();
-  const pool = new ThreadPoolTaskRunner({ maxWorkers: workers });
+  const settings = { maxWorkers: workers };
   const concurrentNoops = await sample(5, () =>
     throughput(NOOPS, () => noops(new ConcurrentTaskRunner())(NOOPS)),
   );
-  // Cold: each flow run starts and stops the pool. Warm: an enclosing flow keeps it running.
-  const threadNoopsCold = await sample(5, () => throughput(NOOPS, () => noops(pool)(NOOPS)));
-  let threadNoopsWarm: Sample | undefined;
-  await flow({ name: "keep-pool-warm", taskRunner: pool }, async () => {
-    threadNoopsWarm = await sample(5, () => throughput(NOOPS, () => noops(pool)(NOOPS)));
-  })();
-  const seconds = async (run: () => Promise<unknown>) => {
-    const start = process.hrtime.bigint();
-    await run();
-    return Number(process.hrtime.bigint() - start) / 1e9;
-  };
-  const concurrentCpuSeconds = await sample(3, () => seconds(() => crunchAll(new ConcurrentTaskRunner())()));
-  const threadCpuSeconds = await sample(3, () => seconds(() => crunchAll(pool)()));
+  const threadNoops = await sample(5, () =>
+    throughput(NOOPS, () => noops(new ThreadPoolTaskRunner(settings))(NOOPS)),
+  );
+  const concurrentWaits = await sample(5, () => seconds(() => waits(new ConcurrentTaskRunner())()));
+  const threadWaits = await sample(5, () => seconds(() => waits(new ThreadPoolTaskRunner(settings))()));
+  const concurrentOneTask = await sample(5, () => seconds(() => oneTask(new ConcurrentTaskRunner())()));
+  // Each heap limit is a pool of its own: a new one starts its threads.
+  let heapMb = 2000;
+  const oneTaskNewPool = await sample(5, () =>
+    seconds(() => oneTask(new ThreadPoolTaskRunner({ ...settings, maxWorkerMemoryMb: heapMb++ }))()),
+  );
+  const oneTaskKeptPool = await sample(5, () => seconds(() => oneTask(new ThreadPoolTaskRunner(settings))()));
+  const cpu: CpuResult[] = [];
+  for (const totalSeconds of CPU_SECONDS) {
+    const rounds = calibrate((totalSeconds * 1000) / CPU_TASKS);
+    const concurrent = await sample(3, () => seconds(() => crunchAll(new ConcurrentTaskRunner(), rounds)()));
+    const threads = await sample(3, () =>
+      seconds(() => crunchAll(new ThreadPoolTaskRunner(settings), rounds)()),
+    );
+    cpu.push({ totalSeconds, concurrent, threads });
+  }
   return {
     workers,
     concurrentNoops,
-    threadNoopsWarm: threadNoopsWarm as Sample,
-    threadNoopsCold,
-    concurrentCpuSeconds,
-    threadCpuSeconds,
+    threadNoops,
+    concurrentWaits,
+    threadWaits,
+    concurrentOneTask,
+    oneTaskNewPool,
+    oneTaskKeptPool,
+    cpu,
   };
 }
 
 export function reportThreads(r: ThreadResults): string {
   const rate = (s: Sample) => `${formatRate(s.median)} (${formatRate(s.min)} - ${formatRate(s.max)})`;
-  const ratio = (s: Sample) => (s.median / r.concurrentNoops.median).toFixed(3);
+  const ms = (s: Sample) =>
+    `${(s.median * 1000).toFixed(1)} (${(s.min * 1000).toFixed(1)} - ${(s.max * 1000).toFixed(1)})`;
+  const times = (s: Sample, base: Sample) => `${(s.median / base.median).toFixed(2)}x`;
   return [
-    `ThreadPoolTaskRunner with ${r.workers} workers: ${NOOPS.toLocaleString("en-US")} no-op task runs per flow run (median of 5)`,
+    `ThreadPoolTaskRunner with ${r.workers} workers (median of 5, range in brackets)`,
     "",
-    "| runner | runs per second (range) | ratio to ConcurrentTaskRunner |",
+    `${NOOPS.toLocaleString("en-US")} no-op task runs per flow run:`,
+    "",
+    "| runner | runs per second | ratio to ConcurrentTaskRunner |",
     "|---|---|---|",
     `| ConcurrentTaskRunner (baseline, same process) | ${rate(r.concurrentNoops)} | 1.000 |`,
-    `| ThreadPoolTaskRunner, pool already running | ${rate(r.threadNoopsWarm)} | ${ratio(r.threadNoopsWarm)} |`,
-    `| ThreadPoolTaskRunner, pool started per flow run | ${rate(r.threadNoopsCold)} | ${ratio(r.threadNoopsCold)} |`,
+    `| ThreadPoolTaskRunner | ${rate(r.threadNoops)} | ${(r.threadNoops.median / r.concurrentNoops.median).toFixed(3)} |`,
     "",
-    `CPU-bound: ${CPU_TASKS} tasks of ${CPU_ROUNDS.toLocaleString("en-US")} multiply-adds each (median of 3)`,
+    `${WAITS} async tasks that each wait ${WAIT_MS} ms, in one flow run:`,
     "",
-    "| runner | seconds | speed-up |",
+    "| runner | ms | time against ConcurrentTaskRunner |",
     "|---|---|---|",
-    `| ConcurrentTaskRunner (baseline) | ${r.concurrentCpuSeconds.median.toFixed(2)} | 1.00x |`,
-    `| ThreadPoolTaskRunner | ${r.threadCpuSeconds.median.toFixed(2)} | ${(r.concurrentCpuSeconds.median / r.threadCpuSeconds.median).toFixed(2)}x |`,
+    `| ConcurrentTaskRunner (baseline) | ${ms(r.concurrentWaits)} | 1.00x |`,
+    `| ThreadPoolTaskRunner | ${ms(r.threadWaits)} | ${times(r.threadWaits, r.concurrentWaits)} |`,
+    "",
+    "A flow run with one no-op task, on a new runner:",
+    "",
+    "| runner | ms | time against ConcurrentTaskRunner |",
+    "|---|---|---|",
+    `| ConcurrentTaskRunner (baseline) | ${ms(r.concurrentOneTask)} | 1.00x |`,
+    `| ThreadPoolTaskRunner, settings new to the process (its threads start) | ${ms(r.oneTaskNewPool)} | ${times(r.oneTaskNewPool, r.concurrentOneTask)} |`,
+    `| ThreadPoolTaskRunner, settings an earlier flow run used (pool kept) | ${ms(r.oneTaskKeptPool)} | ${times(r.oneTaskKeptPool, r.concurrentOneTask)} |`,
+    "",
+    `CPU-bound: ${CPU_TASKS} tasks sharing the total work, a new runner per flow run (median of 3):`,
+    "",
+    "| total work | ConcurrentTaskRunner s (baseline) | ThreadPoolTaskRunner s | speed-up |",
+    "|---|---|---|---|",
+    ...r.cpu.map(
+      (c) =>
+        `| ${c.totalSeconds} s | ${c.concurrent.median.toFixed(2)} | ${c.threads.median.toFixed(2)} | ${(c.concurrent.median / c.threads.median).toFixed(2)}x |`,
+    ),
   ].join("\n");
 }

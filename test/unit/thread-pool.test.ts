@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +31,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import {
   addTen,
   advance,
+  awaitGo,
+  awaitStarts,
   chatter,
   complain,
   dateViaMarked,
@@ -59,6 +61,7 @@ import {
   throwMarked,
   throwText,
   throwWithJson,
+  untilAborted,
   useClient,
 } from "../fixtures/pool-tasks.js";
 import { afterSlowImport } from "../fixtures/slow-import-tasks.js";
@@ -903,6 +906,110 @@ describe("a thread holding several runs", () => {
     });
 
     expect(await held()).not.toContain("done slow");
+  });
+});
+
+describe("a thread running many runs at once", () => {
+  it("runs async tasks on one thread at once: each sees all of them start", async () => {
+    const file = join(dir, "overlap.log");
+    const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxRunsPerWorker: 8 });
+    const overlapping = flow({ taskRunner: single }, async function overlapping() {
+      // Each waits (at most 3 s) until all five have started: one at a time, each would see fewer.
+      return awaitStarts.map(file, ["a", "b", "c", "d", "e"], 5, 3_000).result();
+    });
+
+    expect(await overlapping()).toEqual([5, 5, 5, 5, 5]);
+  });
+
+  it("holds at most maxRunsPerWorker runs on a thread; the rest start as runs end", async () => {
+    const file = join(dir, "capped.log");
+    const capped = new ThreadPoolTaskRunner({ maxWorkers: 1, maxRunsPerWorker: 2 });
+    const cappedFlow = flow({ taskRunner: capped }, async function cappedFlow() {
+      // Each waits (at most 3 s) until as many runs as it asks for have started.
+      const runs = [awaitStarts.submit(file, "a", 2, 3_000), awaitStarts.submit(file, "b", 2, 3_000)];
+      runs.push(awaitStarts.submit(file, "c", 4, 3_000), awaitStarts.submit(file, "d", 4, 3_000));
+      return Promise.all(runs.map((run) => run.result()));
+    });
+
+    const seen = await cappedFlow();
+
+    // Never more than two at once (with no cap, all four start together), and the last two overlap.
+    let open = 0;
+    let most = 0;
+    for (const line of linesOf(file)) {
+      open += line.startsWith("start") ? 1 : -1;
+      most = Math.max(most, open);
+    }
+    expect(most).toBe(2);
+    expect(seen.slice(2)).toEqual([4, 4]);
+  });
+
+  it("keeps the threads for the next flow run, even on a new runner with the same settings", async () => {
+    const settings = { maxWorkers: 1, maxWorkerMemoryMb: 1024 };
+    const once = (runner: ThreadPoolTaskRunner) =>
+      flow({ taskRunner: runner }, async function onKeptThreads() {
+        return (await threadInfo.submit(0).result()).threadId;
+      })();
+
+    const first = await once(new ThreadPoolTaskRunner(settings));
+    const second = await once(new ThreadPoolTaskRunner(settings));
+
+    expect(second).toBe(first);
+  });
+
+  it("stops a cancelled async run through its signal: the other runs on its thread go on there", async () => {
+    const file = join(dir, "cooperative.log");
+    const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxWorkerMemoryMb: 512 });
+    const controller = new AbortController();
+    const cancelled = flow({ taskRunner: single, signal: controller.signal }, function cancelledListener() {
+      untilAborted.submit(file);
+    });
+    const neighbour = flow({ taskRunner: single }, async function neighbour() {
+      return awaitGo.submit(file, 10_000).result();
+    });
+
+    const cancelledDone = cancelled.run();
+    const neighbourDone = neighbour();
+    await untilLine(file, /^listening thread \d+$/);
+    await untilLine(file, /^waiting thread \d+$/);
+    controller.abort(new Error("not needed"));
+    expect((await cancelledDone).name).toBe("Cancelled");
+    await untilLine(file, "aborted");
+    appendFileSync(file, "go\n");
+    const neighbourThread = await neighbourDone;
+
+    const listening = linesOf(file).find((line) => line.startsWith("listening"));
+    expect(listening).toBe(`listening thread ${neighbourThread}`);
+    expect(linesOf(file)).toContain(`waiting thread ${neighbourThread}`);
+  });
+
+  it("ends Crashed, saying why, a run sharing a thread with a cancelled run that would not stop", async () => {
+    const file = join(dir, "runaway-neighbour.log");
+    const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxWorkerMemoryMb: 256 });
+    const controller = new AbortController();
+    let innocent: TaskFuture<number> | undefined;
+    const neighbour = flow({ taskRunner: single }, async function innocentNeighbour() {
+      innocent = awaitGo.submit(file, 10_000);
+      return innocent.result({ raiseOnFailure: false });
+    });
+    const spinning = flow({ taskRunner: single, signal: controller.signal }, function spinning() {
+      runaway.submit(file, 5_000);
+    });
+
+    const neighbourDone = neighbour();
+    await untilLine(file, /^waiting thread \d+$/);
+    const spinningDone = spinning.run();
+    await untilLine(file, /^thread \d+$/);
+    controller.abort(new Error("user pressed stop"));
+    const error = await neighbourDone;
+
+    expect((await spinningDone).name).toBe("Cancelled");
+    expect(innocent?.state.name).toBe("Crashed");
+    expect(error).toBeInstanceOf(CrashedError);
+    expect((error as Error).message).toBe(
+      "Task run 'awaitGo-0' crashed: its thread was stopped to end task run 'runaway-0', which was cancelled or timed out and did not stop within 200 ms.",
+    );
+    expect(linesOf(file)).not.toContain("done");
   });
 });
 
