@@ -2,6 +2,7 @@
 // that wait, the cost of a flow run's first task on a new runner, and the speed-up of CPU-bound
 // work.
 import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
 import { ConcurrentTaskRunner, flow, type TaskRunner, ThreadPoolTaskRunner } from "squall";
 import { formatRate, type Sample, sample, throughput } from "./measure.js";
 import { crunch, noopInThread, waitInThread } from "./tasks.js";
@@ -48,14 +49,57 @@ async function seconds(run: () => Promise<unknown>): Promise<number> {
 /** Rounds of `crunch` that take `ms` on this machine's main thread. */
 function calibrate(ms: number): number {
   const probe = 5_000_000;
+  crunch(probe); // compiled before it is timed
   const start = process.hrtime.bigint();
   crunch(probe);
   const took = Number(process.hrtime.bigint() - start) / 1e6;
   return Math.round((probe * ms) / took);
 }
 
+const PLAIN_CRUNCH = `
+const { parentPort } = require("node:worker_threads");
+parentPort.on("message", (rounds) => {
+  let x = 1;
+  for (let i = 0; i < rounds; i++) x = (x * 1103515245 + 12345) % 2147483648;
+  parentPort.postMessage(x);
+});`;
+
+/**
+ * What the machine gives at this moment: the speed-up of plain worker threads (no squall) doing
+ * the same work, one thread per core against one thread. Other load on the machine shows here.
+ */
+async function plainThreadsSpeedUp(rounds: number): Promise<number> {
+  const threads = Array.from(
+    { length: availableParallelism() },
+    () => new Worker(PLAIN_CRUNCH, { eval: true }),
+  );
+  const run = (thread: Worker, n: number) =>
+    new Promise((resolve) => {
+      thread.once("message", resolve);
+      thread.postMessage(n);
+    });
+  try {
+    await Promise.all(threads.map((thread) => run(thread, 1_000_000)));
+    const one = await seconds(async () => {
+      for (let i = 0; i < CPU_TASKS; i++) await run(threads[0] as Worker, rounds);
+    });
+    const all = await seconds(() =>
+      Promise.all(
+        threads.map(async (thread, t) => {
+          for (let i = t; i < CPU_TASKS; i += threads.length) await run(thread, rounds);
+        }),
+      ),
+    );
+    return one / all;
+  } finally {
+    await Promise.all(threads.map((thread) => thread.terminate()));
+  }
+}
+
 export interface CpuResult {
   readonly totalSeconds: number;
+  /** Plain worker threads' speed-up on the same work, measured just before. */
+  readonly plainSpeedUp: number;
   readonly concurrent: Sample;
   readonly threads: Sample;
 }
@@ -95,11 +139,12 @@ export async function benchThreads(): Promise<ThreadResults> {
   const cpu: CpuResult[] = [];
   for (const totalSeconds of CPU_SECONDS) {
     const rounds = calibrate((totalSeconds * 1000) / CPU_TASKS);
+    const plainSpeedUp = await plainThreadsSpeedUp(rounds);
     const concurrent = await sample(3, () => seconds(() => crunchAll(new ConcurrentTaskRunner(), rounds)()));
     const threads = await sample(3, () =>
       seconds(() => crunchAll(new ThreadPoolTaskRunner(settings), rounds)()),
     );
-    cpu.push({ totalSeconds, concurrent, threads });
+    cpu.push({ totalSeconds, plainSpeedUp, concurrent, threads });
   }
   return {
     workers,
@@ -117,8 +162,8 @@ export async function benchThreads(): Promise<ThreadResults> {
 export function reportThreads(r: ThreadResults): string {
   const rate = (s: Sample) => `${formatRate(s.median)} (${formatRate(s.min)} - ${formatRate(s.max)})`;
   const ms = (s: Sample) =>
-    `${(s.median * 1000).toFixed(1)} (${(s.min * 1000).toFixed(1)} - ${(s.max * 1000).toFixed(1)})`;
-  const times = (s: Sample, base: Sample) => `${(s.median / base.median).toFixed(2)}x`;
+    `${(s.median * 1000).toFixed(2)} (${(s.min * 1000).toFixed(2)} - ${(s.max * 1000).toFixed(2)})`;
+  const times = (s: Sample, base: Sample) => `${(s.median / base.median).toFixed(1)}x`;
   return [
     `ThreadPoolTaskRunner with ${r.workers} workers (median of 5, range in brackets)`,
     "",
@@ -146,11 +191,11 @@ export function reportThreads(r: ThreadResults): string {
     "",
     `CPU-bound: ${CPU_TASKS} tasks sharing the total work, a new runner per flow run (median of 3):`,
     "",
-    "| total work | ConcurrentTaskRunner s (baseline) | ThreadPoolTaskRunner s | speed-up |",
-    "|---|---|---|---|",
+    "| total work | ConcurrentTaskRunner s (baseline) | ThreadPoolTaskRunner s | speed-up | plain worker threads' speed-up (what the machine gave) |",
+    "|---|---|---|---|---|",
     ...r.cpu.map(
       (c) =>
-        `| ${c.totalSeconds} s | ${c.concurrent.median.toFixed(2)} | ${c.threads.median.toFixed(2)} | ${(c.concurrent.median / c.threads.median).toFixed(2)}x |`,
+        `| ${c.totalSeconds} s | ${c.concurrent.median.toFixed(2)} | ${c.threads.median.toFixed(2)} | ${(c.concurrent.median / c.threads.median).toFixed(2)}x | ${c.plainSpeedUp.toFixed(2)}x |`,
     ),
   ].join("\n");
 }

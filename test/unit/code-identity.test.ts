@@ -196,12 +196,15 @@ describe("a module that calls its flow at top level", () => {
         "hello trillian in worker",
       ]);
       expect(count("imported in main")).toBe(1);
-      expect(count("imported in worker")).toBe(2);
+      // Each thread given one of its runs imports it: the pool starts one thread, then the other,
+      // and the first may run all four before the second is up.
+      const workerImports = count("imported in worker");
+      expect([1, 2]).toContain(workerImports);
       // In the threads, the top-level call never settles: the code after it does not run there.
       expect(lines.filter((line) => line.startsWith("after the flow in worker"))).toEqual([]);
       expect(lines[0]).toBe("imported in main");
       expect(lines.at(-1)).toBe(`after the flow in main: ${main}`);
-      expect(lines).toHaveLength(9);
+      expect(lines).toHaveLength(7 + workerImports);
     },
   );
 

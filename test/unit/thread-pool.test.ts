@@ -95,8 +95,8 @@ async function untilLine(file: string, line: string | RegExp): Promise<void> {
 }
 
 /**
- * Keeps `runner`'s pool alive, its threads started, until the returned function is called: a
- * pool otherwise stops with the last flow run using it, and the next one starts new threads.
+ * Keeps a flow run on `runner` going, all its threads started, until the returned function is
+ * called.
  */
 async function keepWarm(runner: ThreadPoolTaskRunner): Promise<() => Promise<void>> {
   let warm = () => {};
@@ -108,7 +108,11 @@ async function keepWarm(runner: ThreadPoolTaskRunner): Promise<() => Promise<voi
     release = resolve;
   });
   const holder = flow({ taskRunner: runner }, async function holdPool() {
-    await square.submit(0).result();
+    // Until every thread has run something: the pool starts one thread, then the others.
+    for (let tries = 0; tries < 100; tries++) {
+      const infos = await threadInfo.map(Array(runner.maxWorkers * 2).fill(20)).result();
+      if (new Set(infos.map((info) => info.threadId)).size === runner.maxWorkers) break;
+    }
     warm();
     await released;
   });

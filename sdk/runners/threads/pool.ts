@@ -72,8 +72,8 @@ const ENTRY = new URL(`./worker${extname(new URL(import.meta.url).pathname)}`, i
 
 /**
  * Worker threads that run task attempts. Attempts queue here in submission order and go to
- * the ready thread holding fewest runs, up to `runsPerThread` each; a thread runs all it holds
- * at once. A thread that dies fails the runs it had started (Crashed) and is replaced; the runs
+ * the ready thread holding fewest runs, up to `runsPerThread` each (while threads are still
+ * starting, up to its share of the work); a thread runs all it holds at once. A thread that dies fails the runs it had started (Crashed) and is replaced; the runs
  * it had not started go back to the front of the queue.
  */
 export class WorkerPool {
@@ -91,7 +91,14 @@ export class WorkerPool {
   constructor(options: PoolOptions) {
     this.#options = options;
     this.#runsPerThread = options.runsPerThread ?? RUNS_PER_THREAD;
-    for (let i = 0; i < options.workers; i++) this.#workers.push(this.#spawn());
+    // One thread first, the others once it is up: alone, it loads sooner (the first run of a
+    // process waits for it), and the others start with the machine's caches warm.
+    this.#workers.push(this.#spawn());
+  }
+
+  #spawnTheRest(): void {
+    if (this.#closed) return;
+    while (this.#workers.length < this.#options.workers) this.#workers.push(this.#spawn());
   }
 
   get size(): number {
@@ -196,9 +203,10 @@ export class WorkerPool {
   readonly #dispatch = (): void => {
     this.#scheduled = false;
     const batches = new Map<PoolWorker, Pending[]>();
+    const share = this.#share();
     while (this.#head < this.#queue.length) {
       const next = this.#queue[this.#head] as Pending;
-      const worker = this.#leastBusyTaking(next);
+      const worker = this.#leastBusyTaking(next, share);
       if (!worker) break;
       this.#head += 1;
       worker.inflight.set(next.message.id, next);
@@ -212,10 +220,10 @@ export class WorkerPool {
       this.#head = 0;
     }
     for (const [worker, batch] of batches) {
-      this.#hold(worker);
       const attempts = batch.map((p) => p.message);
       worker.thread.postMessage({ type: "attempts", attempts }, transferable(attempts.map((a) => a.args)));
     }
+    for (const worker of this.#workers) this.#hold(worker);
   };
 
   /**
@@ -223,21 +231,32 @@ export class WorkerPool {
    * to a thread holding nothing, and has it to itself: stopping it at its deadline then stops no
    * other run, and no other run's synchronous code eats into its time.
    */
-  #leastBusyTaking(next: Pending): PoolWorker | undefined {
+  #leastBusyTaking(next: Pending, share: number): PoolWorker | undefined {
     let best: PoolWorker | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
     for (const worker of this.#workers) {
-      if (worker.dead || worker.exclusive) continue;
+      if (worker.dead || !worker.ready || worker.exclusive) continue;
       const load = worker.inflight.size + worker.stopping.size;
-      if (load >= this.#runsPerThread || (next.timed && load > 0)) continue;
-      // Fewest runs first; between equals, a thread that is ready (one still starting holds
-      // what it is sent until it is).
-      if (load < bestLoad || (load === bestLoad && worker.ready && !best?.ready)) {
+      if (load >= share || (next.timed && load > 0)) continue;
+      if (load < bestLoad) {
         best = worker;
         bestLoad = load;
       }
     }
     return best;
+  }
+
+  /**
+   * Runs a ready thread may hold now: `runsPerThread`, or while threads are still starting, its
+   * share of the work (so CPU-bound runs wait for a thread of their own rather than queue on the
+   * first one up).
+   */
+  #share(): number {
+    const starting = this.#options.workers - this.#workers.filter((w) => w.ready && !w.dead).length;
+    if (starting === 0) return this.#runsPerThread;
+    let held = this.#queue.length - this.#head;
+    for (const worker of this.#workers) held += worker.inflight.size;
+    return Math.min(this.#runsPerThread, Math.ceil(held / this.#options.workers));
   }
 
   #spawn(): PoolWorker {
@@ -269,7 +288,8 @@ export class WorkerPool {
 
   /** A thread holding runs keeps the process alive, as any pending work does; an idle one never does. */
   #hold(worker: PoolWorker): void {
-    const held = worker.inflight.size + worker.stopping.size > 0;
+    const queued = this.#head < this.#queue.length; // runs wait for a thread still starting
+    const held = queued || worker.inflight.size + worker.stopping.size > 0;
     if (held === worker.held || worker.dead) return;
     worker.held = held;
     if (held) worker.thread.ref();
@@ -280,6 +300,7 @@ export class WorkerPool {
     switch (message.type) {
       case "ready":
         worker.ready = true;
+        this.#spawnTheRest();
         this.#schedule();
         return;
       case "outcomes":
