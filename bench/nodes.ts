@@ -121,8 +121,7 @@ const ROWS: Row[] = [
     (i): Row => ({
       label: `threads: CPU-bound speed-up, ${i === 0 ? 1 : 5} s of work`,
       value: (f) => {
-        const cpu = f.threads.cpu[i];
-        return cpu ? cpu.concurrent.median / cpu.threads.median : Number.NaN;
+        return f.threads.cpu[i]?.speedUp ?? Number.NaN;
       },
       format: times,
       higherIsBetter: true,

@@ -65,44 +65,61 @@ parentPort.on("message", (rounds) => {
 });`;
 
 /**
- * What the machine gives at this moment: the speed-up of plain worker threads (no squall) doing
- * the same work, one thread per core against one thread. Other load on the machine shows here.
+ * What the machine gives at this moment: plain worker threads (no squall) doing the same work,
+ * one per core against one alone. Other load on the machine shows here.
  */
-async function plainThreadsSpeedUp(rounds: number): Promise<number> {
-  const threads = Array.from(
+class PlainThreads {
+  readonly #threads = Array.from(
     { length: availableParallelism() },
     () => new Worker(PLAIN_CRUNCH, { eval: true }),
   );
-  const run = (thread: Worker, n: number) =>
-    new Promise((resolve) => {
+
+  #run(thread: Worker, rounds: number): Promise<unknown> {
+    return new Promise((resolve) => {
       thread.once("message", resolve);
-      thread.postMessage(n);
+      thread.postMessage(rounds);
     });
-  try {
-    await Promise.all(threads.map((thread) => run(thread, 1_000_000)));
+  }
+
+  async speedUp(rounds: number): Promise<number> {
+    const threads = this.#threads;
+    await Promise.all(threads.map((thread) => this.#run(thread, 1_000_000)));
     const one = await seconds(async () => {
-      for (let i = 0; i < CPU_TASKS; i++) await run(threads[0] as Worker, rounds);
+      for (let i = 0; i < CPU_TASKS; i++) await this.#run(threads[0] as Worker, rounds);
     });
     const all = await seconds(() =>
       Promise.all(
         threads.map(async (thread, t) => {
-          for (let i = t; i < CPU_TASKS; i += threads.length) await run(thread, rounds);
+          for (let i = t; i < CPU_TASKS; i += threads.length) await this.#run(thread, rounds);
         }),
       ),
     );
     return one / all;
-  } finally {
-    await Promise.all(threads.map((thread) => thread.terminate()));
   }
+
+  close(): Promise<unknown> {
+    return Promise.all(this.#threads.map((thread) => thread.terminate()));
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 export interface CpuResult {
   readonly totalSeconds: number;
-  /** Plain worker threads' speed-up on the same work, measured just before. */
+  /** Seconds of each runner, median over rounds. */
+  readonly concurrentSeconds: number;
+  readonly threadSeconds: number;
+  /** Median over rounds of each round's ratio: each round runs both runners back to back. */
+  readonly speedUp: number;
+  /** Plain worker threads' speed-up on the same work, measured within each round too. */
   readonly plainSpeedUp: number;
-  readonly concurrent: Sample;
-  readonly threads: Sample;
 }
+
+/** Rounds of the CPU-bound comparison; each round runs every contender once, back to back. */
+const CPU_ROUNDS = 3;
 
 export interface ThreadResults {
   readonly workers: number;
@@ -137,14 +154,29 @@ export async function benchThreads(): Promise<ThreadResults> {
   );
   const oneTaskKeptPool = await sample(5, () => seconds(() => oneTask(new ThreadPoolTaskRunner(settings))()));
   const cpu: CpuResult[] = [];
-  for (const totalSeconds of CPU_SECONDS) {
-    const rounds = calibrate((totalSeconds * 1000) / CPU_TASKS);
-    const plainSpeedUp = await plainThreadsSpeedUp(rounds);
-    const concurrent = await sample(3, () => seconds(() => crunchAll(new ConcurrentTaskRunner(), rounds)()));
-    const threads = await sample(3, () =>
-      seconds(() => crunchAll(new ThreadPoolTaskRunner(settings), rounds)()),
-    );
-    cpu.push({ totalSeconds, plainSpeedUp, concurrent, threads });
+  const plain = new PlainThreads();
+  try {
+    for (const totalSeconds of CPU_SECONDS) {
+      const rounds = calibrate((totalSeconds * 1000) / CPU_TASKS);
+      await crunchAll(new ThreadPoolTaskRunner(settings), rounds)(); // warm-up
+      const concurrent: number[] = [];
+      const threads: number[] = [];
+      const plainSpeedUps: number[] = [];
+      for (let round = 0; round < CPU_ROUNDS; round++) {
+        concurrent.push(await seconds(() => crunchAll(new ConcurrentTaskRunner(), rounds)()));
+        threads.push(await seconds(() => crunchAll(new ThreadPoolTaskRunner(settings), rounds)()));
+        plainSpeedUps.push(await plain.speedUp(rounds));
+      }
+      cpu.push({
+        totalSeconds,
+        concurrentSeconds: median(concurrent),
+        threadSeconds: median(threads),
+        speedUp: median(concurrent.map((c, i) => c / (threads[i] as number))),
+        plainSpeedUp: median(plainSpeedUps),
+      });
+    }
+  } finally {
+    await plain.close();
   }
   return {
     workers,
@@ -189,13 +221,13 @@ export function reportThreads(r: ThreadResults): string {
     `| ThreadPoolTaskRunner, settings new to the process (its threads start) | ${ms(r.oneTaskNewPool)} | ${times(r.oneTaskNewPool, r.concurrentOneTask)} |`,
     `| ThreadPoolTaskRunner, settings an earlier flow run used (pool kept) | ${ms(r.oneTaskKeptPool)} | ${times(r.oneTaskKeptPool, r.concurrentOneTask)} |`,
     "",
-    `CPU-bound: ${CPU_TASKS} tasks sharing the total work, a new runner per flow run (median of 3):`,
+    `CPU-bound: ${CPU_TASKS} tasks sharing the total work, a new runner per flow run (median of ${CPU_ROUNDS} rounds, each running every contender back to back):`,
     "",
     "| total work | ConcurrentTaskRunner s (baseline) | ThreadPoolTaskRunner s | speed-up | plain worker threads' speed-up (what the machine gave) |",
     "|---|---|---|---|---|",
     ...r.cpu.map(
       (c) =>
-        `| ${c.totalSeconds} s | ${c.concurrent.median.toFixed(2)} | ${c.threads.median.toFixed(2)} | ${(c.concurrent.median / c.threads.median).toFixed(2)}x | ${c.plainSpeedUp.toFixed(2)}x |`,
+        `| ${c.totalSeconds} s | ${c.concurrentSeconds.toFixed(2)} | ${c.threadSeconds.toFixed(2)} | ${c.speedUp.toFixed(2)}x | ${c.plainSpeedUp.toFixed(2)}x |`,
     ),
   ].join("\n");
 }

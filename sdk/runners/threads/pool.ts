@@ -5,7 +5,7 @@ import { CancelledError, CrashedError, toError } from "../../errors.js";
 import { emit, isEnabled, threshold } from "../../logging/config.js";
 import { builtInSerializer } from "../../remote/attempt.js";
 import type { RunScope } from "../../runs.js";
-import { learnErrorClassesOf } from "../../serialization/errors.js";
+import { learnErrorClassesOf, warnOfMissingClass } from "../../serialization/errors.js";
 import { type Offload, StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { AttemptOutcome, TaskAttempt, TaskInvoker } from "../task-runner.js";
@@ -372,11 +372,13 @@ export class WorkerPool {
     const decode = () => {
       try {
         const value = serializer.deserialize(outcome.bytes);
-        finish(
-          outcome.status === "completed"
-            ? { status: "completed", value }
-            : { status: "failed", error: value as Error },
-        );
+        if (outcome.status === "completed") {
+          finish({ status: "completed", value });
+          return;
+        }
+        const run = pending.attempt.taskRun as unknown as RunScope;
+        warnOfMissingClass(value, task.module, (hint) => run.logger.warn(hint));
+        finish({ status: "failed", error: value as Error });
       } catch (error) {
         finish({ status: "failed", error: toError(error) });
       }
