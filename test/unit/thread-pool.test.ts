@@ -28,6 +28,7 @@ import {
   ThreadPoolTaskRunner,
 } from "squall";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { startRecording } from "../../sdk/cli/recorder.js";
 import {
   addTen,
   advance,
@@ -49,6 +50,7 @@ import {
   OverdraftError,
   openConnection,
   overdraw,
+  printBesideAnother,
   recordStart,
   runaway,
   runInfo,
@@ -1014,6 +1016,41 @@ describe("a thread running many runs at once", () => {
       "Task run 'awaitGo-0' crashed: its thread was stopped to end task run 'runaway-0', which was cancelled or timed out and did not stop within 200 ms.",
     );
     expect(linesOf(file)).not.toContain("done");
+  });
+});
+
+describe("output from runs sharing a thread", () => {
+  it("records each run's console output against that run while both run on one thread", async () => {
+    const file = join(dir, "shared-prints.log");
+    const root = join(dir, "recording");
+    const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxWorkerMemoryMb: 768 });
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const recording = startRecording({ root });
+    const printing = flow({ taskRunner: single }, async function printingTogether() {
+      return printBesideAnother.map(file, ["a", "b"]).result();
+    });
+    let state: FlowRunState<string[]>;
+    try {
+      state = await printing.run();
+    } finally {
+      await recording.stop();
+      spy.mockRestore();
+    }
+
+    expect(resultOf(state)).toEqual(["a", "b"]);
+    const events = readFileSync(join(root, "runs", state.flowRun.id, "events.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+    const names = new Map(events.filter((e) => e.kind === "task").map((e) => [e.id, e.name]));
+    const prints = events
+      .filter((e) => e.kind === "print" && / saw /.test(e.text))
+      .map((e) => [names.get(e.taskRunId), e.text])
+      .sort();
+    expect(prints).toEqual([
+      ["printBesideAnother-0", "a saw 2"],
+      ["printBesideAnother-1", "b saw 2"],
+    ]);
   });
 });
 
