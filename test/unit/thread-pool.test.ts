@@ -989,6 +989,22 @@ describe("a thread running many runs at once", () => {
     expect(linesOf(file)).toContain(`waiting thread ${neighbourThread}`);
   });
 
+  it("sends nothing new to a thread holding a stopped run that has not ended, so nothing new ends with it", async () => {
+    const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxWorkerMemoryMb: 384 });
+    let seen: { ignoring: string; next: unknown } | undefined;
+    const afterTimeout = flow({ taskRunner: single }, async function afterIgnoredTimeout() {
+      // Awaits 5 s without looking at its signal: it outlives its timeout, and its thread is stopped.
+      const ignoring = sleepThenSquare.withOptions({ timeoutSeconds: 0.1 }).submit(2, 5_000);
+      await ignoring.wait();
+      const next = sleepThenSquare.submit(3, 300);
+      seen = { ignoring: ignoring.state.name, next: await next.result({ raiseOnFailure: false }) };
+    });
+
+    await afterTimeout.run();
+
+    expect(seen).toEqual({ ignoring: "TimedOut", next: 9 });
+  });
+
   it("ends Crashed, saying why, a run sharing a thread with a cancelled run that would not stop", async () => {
     const file = join(dir, "runaway-neighbour.log");
     const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxWorkerMemoryMb: 256 });

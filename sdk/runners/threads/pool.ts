@@ -235,8 +235,9 @@ export class WorkerPool {
     let best: PoolWorker | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
     for (const worker of this.#workers) {
-      if (worker.dead || !worker.ready || worker.exclusive) continue;
-      const load = worker.inflight.size + worker.stopping.size;
+      // A thread still holding a stopped run may yet be stopped under it: it takes nothing new.
+      if (worker.dead || !worker.ready || worker.exclusive || worker.stopping.size > 0) continue;
+      const load = worker.inflight.size;
       if (load >= share || (next.timed && load > 0)) continue;
       if (load < bestLoad) {
         best = worker;
