@@ -110,11 +110,7 @@ async function keepWarm(runner: ThreadPoolTaskRunner): Promise<() => Promise<voi
     release = resolve;
   });
   const holder = flow({ taskRunner: runner }, async function holdPool() {
-    // Until every thread has run something: the pool starts one thread, then the others.
-    for (let tries = 0; tries < 100; tries++) {
-      const infos = await threadInfo.map(Array(runner.maxWorkers * 2).fill(20)).result();
-      if (new Set(infos.map((info) => info.threadId)).size === runner.maxWorkers) break;
-    }
+    await allThreadsUp(runner);
     warm();
     await released;
   });
@@ -124,6 +120,17 @@ async function keepWarm(runner: ThreadPoolTaskRunner): Promise<() => Promise<voi
     release();
     await done;
   };
+}
+
+/**
+ * Returns once every thread of `runner`'s pool has run something: a pool starts one thread,
+ * then the others, and replaces a thread that died with one that starts anew.
+ */
+async function allThreadsUp(runner: ThreadPoolTaskRunner): Promise<void> {
+  for (let tries = 0; tries < 100; tries++) {
+    const infos = await threadInfo.map(Array(runner.maxWorkers * 2).fill(20)).result();
+    if (new Set(infos.map((info) => info.threadId)).size === runner.maxWorkers) return;
+  }
 }
 
 /** The value a completed flow run returned; fails the test for any other state. */
@@ -626,6 +633,10 @@ describe("ThreadPoolTaskRunner runs submitted tasks in worker threads", () => {
   });
 
   it("serves two flows at once from one pool of maxWorkers threads", async () => {
+    // A test above crashed a thread on purpose: its replacement must be up.
+    await flow({ taskRunner: runner }, function replacementUp() {
+      return allThreadsUp(runner);
+    })();
     const first = flow({ taskRunner: runner }, async function firstOfTwo() {
       return threadInfo.map([20, 20, 20, 20]).result();
     });
