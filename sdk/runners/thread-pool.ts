@@ -29,7 +29,7 @@ export interface ThreadPoolTaskRunnerOptions {
 
 /**
  * The pools of this process, one per thread count, heap limit and runs per thread: started by
- * the first flow run that needs one and kept for the next (their threads never keep the process
+ * the first flow run that needs one and kept for the next (idle threads never keep the process
  * alive), so that only the first flow run of a process waits for threads to start.
  */
 const pools = new Map<string, WorkerPool>();

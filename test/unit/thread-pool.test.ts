@@ -1144,12 +1144,13 @@ describe("output from threads", () => {
 });
 
 describe("ThreadPoolTaskRunner options", () => {
-  it("defaults to one thread per core and a 4096 MB heap per thread", () => {
+  it("defaults to one thread per core, a 4096 MB heap and 100 runs at once per thread", () => {
     const runner = new ThreadPoolTaskRunner();
 
     expect(runner.name).toBe("threads");
     expect(runner.maxWorkers).toBe(availableParallelism());
     expect(runner.maxWorkerMemoryMb).toBe(4096);
+    expect(runner.maxRunsPerWorker).toBe(100);
   });
 
   it.each([
@@ -1158,6 +1159,8 @@ describe("ThreadPoolTaskRunner options", () => {
     [{ maxWorkers: Number.NaN }, "Expected `maxWorkers` to be an integer >= 1, got `NaN`"],
     [{ maxWorkerMemoryMb: 8 }, "Expected `maxWorkerMemoryMb` to be an integer >= 16, got `8`"],
     [{ maxWorkerMemoryMb: 64.5 }, "Expected `maxWorkerMemoryMb` to be an integer >= 16, got `64.5`"],
+    [{ maxRunsPerWorker: 0 }, "Expected `maxRunsPerWorker` to be an integer >= 1, got `0`"],
+    [{ maxRunsPerWorker: 2.5 }, "Expected `maxRunsPerWorker` to be an integer >= 1, got `2.5`"],
   ])("rejects %o", (options, message) => {
     let error: unknown;
     try {
