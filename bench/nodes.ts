@@ -97,25 +97,36 @@ const ROWS: Row[] = [
     higherIsBetter: true,
   },
   {
-    label: "threads: pool already running",
-    value: (f) => f.threads.threadNoopsWarm.median,
+    label: "threads: no-op runs",
+    value: (f) => f.threads.threadNoops.median,
     format: formatRate,
     baseline: (f) => f.threads.concurrentNoops.median,
     higherIsBetter: true,
   },
   {
-    label: "threads: pool started per flow run",
-    value: (f) => f.threads.threadNoopsCold.median,
-    format: formatRate,
-    baseline: (f) => f.threads.concurrentNoops.median,
-    higherIsBetter: true,
+    label: "threads: 200 async 100 ms tasks (s)",
+    value: (f) => f.threads.threadWaits.median,
+    format: (v) => v.toFixed(2),
+    baseline: (f) => f.threads.concurrentWaits.median,
+    higherIsBetter: false,
   },
   {
-    label: "threads: CPU-bound speed-up",
-    value: (f) => f.threads.concurrentCpuSeconds.median / f.threads.threadCpuSeconds.median,
-    format: times,
-    higherIsBetter: true,
+    label: "threads: one-task flow run, new pool (s)",
+    value: (f) => f.threads.oneTaskNewPool.median,
+    format: (v) => v.toFixed(3),
+    baseline: (f) => f.threads.concurrentOneTask.median,
+    higherIsBetter: false,
   },
+  ...[0, 1].map(
+    (i): Row => ({
+      label: `threads: CPU-bound speed-up, ${i === 0 ? 1 : 5} s of work`,
+      value: (f) => {
+        return f.threads.cpu[i]?.speedUp ?? Number.NaN;
+      },
+      format: times,
+      higherIsBetter: true,
+    }),
+  ),
   {
     label: "lambda: ConcurrentTaskRunner (baseline)",
     value: (f) => f.lambda.concurrent.median,

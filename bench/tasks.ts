@@ -11,3 +11,9 @@ export const crunch = task(function crunch(rounds: number) {
   for (let i = 0; i < rounds; i++) x = (x * 1103515245 + 12345) % 2147483648;
   return x;
 });
+
+/** Waits `ms` without using the CPU: I/O-bound work. */
+export const waitInThread = task(async function waitInThread(ms: number) {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return ms;
+});

@@ -3,8 +3,9 @@ import type { FlowDefinition } from "./engine/definitions.js";
 import { FlowRun, type FlowRunState } from "./engine/flow-run.js";
 import { InvalidArgumentError } from "./errors.js";
 import { checkName, definitionArgs, type FlowOptions, flowSettings } from "./options.js";
-import { registerFlow } from "./registry.js";
+import { callerModule, noteSkippedFlowCall, registerFlow } from "./registry.js";
 import { RunPromise } from "./run-promise.js";
+import { noteFlowCaller } from "./serialization/errors.js";
 
 /** A flow: call it to run it and get its return value, or `.run()` it to get its final state. */
 export interface Flow<Args extends unknown[], R> {
@@ -56,8 +57,11 @@ function makeFlow<Args extends unknown[], R>(
     fn: fn as FlowDefinition["fn"],
     settings: flowSettings(options as FlowOptions<unknown>),
   };
-  const start = (args: unknown[], runDef = def) =>
-    new FlowRun<Awaited<R>>(runDef, args, currentScope()?.flowRun as FlowRun);
+  const start = (args: unknown[], runDef = def) => {
+    const parent = currentScope()?.flowRun as FlowRun | undefined;
+    if (!parent) noteFlowCaller(callerModule()); // it may still be evaluating: see learnErrorClassesOf
+    return new FlowRun<Awaited<R>>(runDef, args, parent);
+  };
   // A flow-runner finds it by name; its variants (withOptions) are not registered.
   if (register) {
     const starter = (args: unknown[], overrides?: FlowOptions<unknown>) => {
@@ -96,7 +100,9 @@ function makeFlow<Args extends unknown[], R>(
  * registered already.
  */
 function skippedInWorker(): boolean {
-  return isWorker() && currentScope() === undefined;
+  if (!isWorker() || currentScope() !== undefined) return false;
+  noteSkippedFlowCall(callerModule());
+  return true;
 }
 
 const NEVER: Promise<never> = new Promise(() => {});

@@ -102,6 +102,36 @@ export function whenRegistered(name: string, ms: number): Promise<TaskDefinition
   });
 }
 
+/** Modules whose evaluation, in a worker, reached a flow call the worker skips, which never settles. */
+const stalled = new Map<string, { readonly promise: Promise<void>; resolve?: () => void }>();
+
+/** A worker skipped a flow call that `module` made outside any run: its evaluation stops there. */
+export function noteSkippedFlowCall(module: string | undefined): void {
+  if (!module) return;
+  const known = stalled.get(module);
+  if (known?.resolve) {
+    known.resolve();
+    known.resolve = undefined;
+  } else if (!known) stalled.set(module, { promise: Promise.resolve() });
+}
+
+/**
+ * Settles when `module`'s evaluation in this worker stops at a flow call it skips: the tasks it
+ * defines after that call are never defined here.
+ */
+export function whenStalled(module: string): Promise<void> {
+  let known = stalled.get(module);
+  if (!known) {
+    let resolve: (() => void) | undefined;
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    known = { promise, resolve };
+    stalled.set(module, known);
+  }
+  return known.promise;
+}
+
 export function registeredTask(name: string): TaskDefinition | undefined {
   return tasks.get(name);
 }

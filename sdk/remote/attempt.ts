@@ -6,7 +6,7 @@ import type { TaskDefinition } from "../engine/definitions.js";
 import { loadStoredValues } from "../engine/inputs.js";
 import { CodeMismatchError, SquallError } from "../errors.js";
 import { RunLogger } from "../logging/logger.js";
-import { registeredTask, whenRegistered } from "../registry.js";
+import { registeredTask, whenRegistered, whenStalled } from "../registry.js";
 import type { FlowRunInfo, RunScope, TaskRunInfo } from "../runs.js";
 import { importOnce, travelingCopy } from "../serialization/errors.js";
 import { defaultSerializer, jsonSerializer, type Serializer } from "../serialization/serializer.js";
@@ -52,9 +52,24 @@ export async function findTask(module: string, name: string): Promise<TaskDefini
   const known = registeredTask(name); // every attempt after the first: no promises, no timer
   if (known) return known;
   const loaded = importOnce(module).then(() => registeredTask(name));
-  const def = await within(Promise.race([loaded, whenRegistered(name, FIND_TASK_MS)]), FIND_TASK_MS);
+  // A module stopped at a top-level flow call defines nothing more: a task it has not defined by
+  // then (once what else was loading has had its turn) never will be.
+  const stalled = whenStalled(module)
+    .then(() => new Promise((resolve) => setImmediate(resolve)))
+    .then(() => registeredTask(name) ?? Promise.reject(new SquallError(definedTooLate(module, name))));
+  const def = await within(Promise.race([loaded, whenRegistered(name, FIND_TASK_MS), stalled]), FIND_TASK_MS);
   if (!def) throw new SquallError(`The worker found no task named '${name}' in ${module}.`);
   return def;
+}
+
+function definedTooLate(module: string, name: string): string {
+  return (
+    `Task '${name}' is defined in ${module} after a flow call the module awaits at top level. A worker ` +
+    "imports the module to find its tasks and does not run its flows, so the module stops at that call " +
+    `there and '${name}' is never defined. Define the task before the first flow call at top level, or ` +
+    "move the flow calls into a function the module does not await at top level: " +
+    "`if (import.meta.main) await main();` or `main().catch(console.error);`."
+  );
 }
 
 /** Refuses to run code the caller did not mean: the worker's module differs from the caller's. */

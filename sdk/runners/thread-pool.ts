@@ -4,7 +4,7 @@ import type { Offload } from "../serialization/stored.js";
 import { shareStore } from "../storage/open-store.js";
 import type { ResultStore } from "../storage/result-store.js";
 import type { RunnableTaskRun, TaskRunner, TaskRunnerSession } from "./task-runner.js";
-import { WorkerPool } from "./threads/pool.js";
+import { RUNS_PER_THREAD, WorkerPool } from "./threads/pool.js";
 
 export interface ThreadPoolTaskRunnerOptions {
   /** Worker threads in the pool. @default one per core */
@@ -19,13 +19,30 @@ export interface ThreadPoolTaskRunnerOptions {
   readonly offloadStore?: ResultStore;
   /** @default 1 MiB */
   readonly offloadAboveBytes?: number;
+  /**
+   * Runs each thread holds at once. Async runs interleave on the thread's event loop; a
+   * synchronous (CPU-bound) run holds the thread, and the other runs on it wait for it to
+   * return. Runs go to the thread holding fewest. @default 100
+   */
+  readonly maxRunsPerWorker?: number;
 }
+
+/**
+ * The pools of this process, one per thread count, heap limit and runs per thread: started by
+ * the first flow run that needs one and kept for the next (idle threads never keep the process
+ * alive), so that only the first flow run of a process waits for threads to start.
+ */
+const pools = new Map<string, WorkerPool>();
 
 /**
  * Runs submitted tasks in a pool of worker threads, in parallel on every core. Each thread
  * imports the module that defines a task and finds it by name; arguments and results cross
- * through the task's serializer. A thread that crashes fails only its run (Crashed) and is
- * replaced; deadlines and cancellation stop a runaway task by stopping its thread.
+ * through the task's serializer. A thread runs many runs at once (async ones interleave on its
+ * event loop); runs go to the thread holding fewest. The threads start with the first flow run
+ * that uses them and are kept, shared by the runners of the process with the same settings.
+ * A thread that crashes fails the runs it had started (Crashed) and is replaced. A run with a
+ * timeout has its thread to itself; a cancelled run sees its signal aborted, and one that does
+ * not end is stopped with its thread (the other runs it had started there end Crashed).
  *
  * @example
  * const crunch = flow({ taskRunner: new ThreadPoolTaskRunner() }, async (inputs: number[]) => {
@@ -36,9 +53,8 @@ export class ThreadPoolTaskRunner implements TaskRunner {
   readonly name = "threads";
   readonly maxWorkers: number;
   readonly maxWorkerMemoryMb: number;
+  readonly maxRunsPerWorker: number;
   readonly #offload: Offload | undefined;
-  #pool: WorkerPool | undefined;
-  #sessions = 0;
 
   constructor(options: ThreadPoolTaskRunnerOptions = {}) {
     const workers = options.maxWorkers ?? availableParallelism();
@@ -53,32 +69,40 @@ export class ThreadPoolTaskRunner implements TaskRunner {
         `Expected \`maxWorkerMemoryMb\` to be an integer >= 16, got \`${String(memory)}\``,
       );
     }
+    const runs = options.maxRunsPerWorker ?? RUNS_PER_THREAD;
+    if (!Number.isInteger(runs) || runs < 1) {
+      throw new InvalidArgumentError(
+        `Expected \`maxRunsPerWorker\` to be an integer >= 1, got \`${String(runs)}\``,
+      );
+    }
+    this.maxRunsPerWorker = runs;
     this.maxWorkers = workers;
     this.maxWorkerMemoryMb = memory;
     this.#offload = offloadOf(options);
   }
 
-  /** The pool starts with the first flow run using this runner and stops when the last one ends. */
+  /**
+   * The process's pool for these settings starts with the first flow run that needs it, and is
+   * kept for the next: its idle threads never keep the process alive.
+   */
   start(): TaskRunnerSession {
-    this.#pool ??= new WorkerPool({
-      workers: this.maxWorkers,
-      memoryMb: this.maxWorkerMemoryMb,
-      offload: this.#offload,
-    });
-    this.#sessions += 1;
-    const pool = this.#pool;
+    const key = `${this.maxWorkers}/${this.maxWorkerMemoryMb}/${this.maxRunsPerWorker}`;
+    let pool = pools.get(key);
+    if (!pool) {
+      pool = new WorkerPool({
+        workers: this.maxWorkers,
+        memoryMb: this.maxWorkerMemoryMb,
+        runsPerThread: this.maxRunsPerWorker,
+      });
+      pools.set(key, pool);
+    }
+    const invoker = pool.invoker(this.#offload);
     return {
       submit: (run: RunnableTaskRun) => {
         run.checkArguments(); // throws at .submit() for a value that cannot cross to a thread
-        run.execute(pool);
+        run.execute(invoker);
       },
-      shutdown: async () => {
-        this.#sessions -= 1;
-        if (this.#sessions === 0 && this.#pool === pool) {
-          this.#pool = undefined;
-          await pool.close();
-        }
-      },
+      shutdown: async () => {},
     };
   }
 }

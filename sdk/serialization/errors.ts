@@ -54,24 +54,71 @@ export function registerErrorClassesOf(moduleExports: Record<string, unknown>): 
 /** How long a task's module may take to give its Error classes before its error is decoded without them. */
 const MODULE_WAIT_MS = 100;
 
+/** Modules that started a flow run outside any run: each may still be evaluating (top-level await). */
+const flowCallers = new Set<string>();
+/** Such modules found still evaluating when their classes were asked for. */
+const evaluating = new Set<string>();
+
+/** `module` started a flow run outside any run (at its top level, or from a function it called). */
+export function noteFlowCaller(module: string | undefined): void {
+  if (module) flowCallers.add(module);
+}
+
 /**
  * Registers the Error classes `module` exports, waiting for it at most `ms`. A module still
- * evaluating (a script that awaits its own flow at top level, or one whose top-level flow call a
- * worker skipped) keeps its import pending until that flow ends, and the flow may be waiting on
- * this very error: its classes are registered whenever the import settles. A module of a deployed
+ * evaluating (a script that awaits its own flow at top level) keeps its import pending until that
+ * flow ends, and the flow may be waiting on this very error: a module that started a flow run
+ * itself is loaded already, so if its import has not settled by the next turn of the event loop it
+ * is still evaluating, and the error is decoded at once without its classes (see
+ * `missingClassHint`); they are registered whenever the import settles. A module of a deployed
  * bundle is not imported.
  */
 export function learnErrorClassesOf(module: string, ms = MODULE_WAIT_MS): Promise<void> {
   // A module of a deployed bundle has no file to import: the bundle registered the classes its
   // flows module exports as that loaded (flowRunnerHandler); nothing else is there to learn.
   if (bundleIdentity()?.hashOf(module) !== undefined) return Promise.resolve();
-  return within(
-    importOnce(module).then(
-      () => {},
-      () => {},
-    ),
-    ms,
-  ).then(() => {});
+  const imported = importOnce(module).then(
+    () => true,
+    () => true,
+  );
+  if (!flowCallers.has(module)) return within(imported, ms).then(() => {});
+  const nextTurn = new Promise<false>((resolve) => setImmediate(resolve, false));
+  return Promise.race([imported, nextTurn]).then((settled) => {
+    if (settled) evaluating.delete(module);
+    else evaluating.add(module);
+  });
+}
+
+/**
+ * What to change, when `error` came back as a plain Error named after its class because the
+ * task's `module` (which would export that class) was still evaluating; else `undefined`.
+ */
+export function missingClassHint(error: unknown, module: string | undefined): string | undefined {
+  if (!(error instanceof Error) || module === undefined || !evaluating.has(module)) return undefined;
+  const name = error.name;
+  if (Object.getPrototypeOf(error) !== Error.prototype || name === "Error" || classes.has(name)) {
+    return undefined;
+  }
+  return (
+    `The error came back as an Error named '${name}', not as the class ${name}: ${module} is still ` +
+    "evaluating (it awaits a flow call at top level), so the classes it exports cannot be read yet. " +
+    `Call registerErrorClass(${name}) before the first flow call, or start the flows from a function ` +
+    "the module does not await at top level (`main().catch(console.error);`)."
+  );
+}
+
+const hinted = new Set<string>();
+
+/** Gives `warn` the `missingClassHint` for `error`, once per class name in this process. */
+export function warnOfMissingClass(
+  error: unknown,
+  module: string | undefined,
+  warn: (hint: string) => void,
+): void {
+  const hint = missingClassHint(error, module);
+  if (!hint || hinted.has((error as Error).name)) return;
+  hinted.add((error as Error).name);
+  warn(hint);
 }
 
 const imports = new Map<string, Promise<unknown>>();

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,9 +28,12 @@ import {
   ThreadPoolTaskRunner,
 } from "squall";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { startRecording } from "../../sdk/cli/recorder.js";
 import {
   addTen,
   advance,
+  awaitGo,
+  awaitStarts,
   chatter,
   complain,
   dateViaMarked,
@@ -47,6 +50,7 @@ import {
   OverdraftError,
   openConnection,
   overdraw,
+  printBesideAnother,
   recordStart,
   runaway,
   runInfo,
@@ -59,6 +63,7 @@ import {
   throwMarked,
   throwText,
   throwWithJson,
+  untilAborted,
   useClient,
 } from "../fixtures/pool-tasks.js";
 import { afterSlowImport } from "../fixtures/slow-import-tasks.js";
@@ -92,8 +97,8 @@ async function untilLine(file: string, line: string | RegExp): Promise<void> {
 }
 
 /**
- * Keeps `runner`'s pool alive, its threads started, until the returned function is called: a
- * pool otherwise stops with the last flow run using it, and the next one starts new threads.
+ * Keeps a flow run on `runner` going, all its threads started, until the returned function is
+ * called.
  */
 async function keepWarm(runner: ThreadPoolTaskRunner): Promise<() => Promise<void>> {
   let warm = () => {};
@@ -105,7 +110,7 @@ async function keepWarm(runner: ThreadPoolTaskRunner): Promise<() => Promise<voi
     release = resolve;
   });
   const holder = flow({ taskRunner: runner }, async function holdPool() {
-    await square.submit(0).result();
+    await allThreadsUp(runner);
     warm();
     await released;
   });
@@ -115,6 +120,17 @@ async function keepWarm(runner: ThreadPoolTaskRunner): Promise<() => Promise<voi
     release();
     await done;
   };
+}
+
+/**
+ * Returns once every thread of `runner`'s pool has run something: a pool starts one thread,
+ * then the others, and replaces a thread that died with one that starts anew.
+ */
+async function allThreadsUp(runner: ThreadPoolTaskRunner): Promise<void> {
+  for (let tries = 0; tries < 100; tries++) {
+    const infos = await threadInfo.map(Array(runner.maxWorkers * 2).fill(20)).result();
+    if (new Set(infos.map((info) => info.threadId)).size === runner.maxWorkers) return;
+  }
 }
 
 /** The value a completed flow run returned; fails the test for any other state. */
@@ -617,6 +633,10 @@ describe("ThreadPoolTaskRunner runs submitted tasks in worker threads", () => {
   });
 
   it("serves two flows at once from one pool of maxWorkers threads", async () => {
+    // A test above crashed a thread on purpose: its replacement must be up.
+    await flow({ taskRunner: runner }, function replacementUp() {
+      return allThreadsUp(runner);
+    })();
     const first = flow({ taskRunner: runner }, async function firstOfTwo() {
       return threadInfo.map([20, 20, 20, 20]).result();
     });
@@ -906,6 +926,161 @@ describe("a thread holding several runs", () => {
   });
 });
 
+describe("a thread running many runs at once", () => {
+  it("runs async tasks on one thread at once: each sees all of them start", async () => {
+    const file = join(dir, "overlap.log");
+    const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxRunsPerWorker: 8 });
+    const overlapping = flow({ taskRunner: single }, async function overlapping() {
+      // Each waits (at most 3 s) until all five have started: one at a time, each would see fewer.
+      return awaitStarts.map(file, ["a", "b", "c", "d", "e"], 5, 3_000).result();
+    });
+
+    expect(await overlapping()).toEqual([5, 5, 5, 5, 5]);
+  });
+
+  it("holds at most maxRunsPerWorker runs on a thread; the rest start as runs end", async () => {
+    const file = join(dir, "capped.log");
+    const capped = new ThreadPoolTaskRunner({ maxWorkers: 1, maxRunsPerWorker: 2 });
+    const cappedFlow = flow({ taskRunner: capped }, async function cappedFlow() {
+      // Each waits (at most 3 s) until as many runs as it asks for have started.
+      const runs = [awaitStarts.submit(file, "a", 2, 3_000), awaitStarts.submit(file, "b", 2, 3_000)];
+      runs.push(awaitStarts.submit(file, "c", 4, 3_000), awaitStarts.submit(file, "d", 4, 3_000));
+      return Promise.all(runs.map((run) => run.result()));
+    });
+
+    const seen = await cappedFlow();
+
+    // Never more than two at once (with no cap, all four start together), and the last two overlap.
+    let open = 0;
+    let most = 0;
+    for (const line of linesOf(file)) {
+      open += line.startsWith("start") ? 1 : -1;
+      most = Math.max(most, open);
+    }
+    expect(most).toBe(2);
+    expect(seen.slice(2)).toEqual([4, 4]);
+  });
+
+  it("keeps the threads for the next flow run, even on a new runner with the same settings", async () => {
+    const settings = { maxWorkers: 1, maxWorkerMemoryMb: 1024 };
+    const once = (runner: ThreadPoolTaskRunner) =>
+      flow({ taskRunner: runner }, async function onKeptThreads() {
+        return (await threadInfo.submit(0).result()).threadId;
+      })();
+
+    const first = await once(new ThreadPoolTaskRunner(settings));
+    const second = await once(new ThreadPoolTaskRunner(settings));
+
+    expect(second).toBe(first);
+  });
+
+  it("stops a cancelled async run through its signal: the other runs on its thread go on there", async () => {
+    const file = join(dir, "cooperative.log");
+    const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxWorkerMemoryMb: 512 });
+    const controller = new AbortController();
+    const cancelled = flow({ taskRunner: single, signal: controller.signal }, function cancelledListener() {
+      untilAborted.submit(file);
+    });
+    const neighbour = flow({ taskRunner: single }, async function neighbour() {
+      return awaitGo.submit(file, 10_000).result();
+    });
+
+    const cancelledDone = cancelled.run();
+    const neighbourDone = neighbour();
+    await untilLine(file, /^listening thread \d+$/);
+    await untilLine(file, /^waiting thread \d+$/);
+    controller.abort(new Error("not needed"));
+    expect((await cancelledDone).name).toBe("Cancelled");
+    await untilLine(file, "aborted");
+    appendFileSync(file, "go\n");
+    const neighbourThread = await neighbourDone;
+
+    const listening = linesOf(file).find((line) => line.startsWith("listening"));
+    expect(listening).toBe(`listening thread ${neighbourThread}`);
+    expect(linesOf(file)).toContain(`waiting thread ${neighbourThread}`);
+  });
+
+  it("sends nothing new to a thread holding a stopped run that has not ended, so nothing new ends with it", async () => {
+    const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxWorkerMemoryMb: 384 });
+    let seen: { ignoring: string; next: unknown } | undefined;
+    const afterTimeout = flow({ taskRunner: single }, async function afterIgnoredTimeout() {
+      // Awaits 5 s without looking at its signal: it outlives its timeout, and its thread is stopped.
+      const ignoring = sleepThenSquare.withOptions({ timeoutSeconds: 0.1 }).submit(2, 5_000);
+      await ignoring.wait();
+      const next = sleepThenSquare.submit(3, 300);
+      seen = { ignoring: ignoring.state.name, next: await next.result({ raiseOnFailure: false }) };
+    });
+
+    await afterTimeout.run();
+
+    expect(seen).toEqual({ ignoring: "TimedOut", next: 9 });
+  });
+
+  it("ends Crashed, saying why, a run sharing a thread with a cancelled run that would not stop", async () => {
+    const file = join(dir, "runaway-neighbour.log");
+    const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxWorkerMemoryMb: 256 });
+    const controller = new AbortController();
+    let innocent: TaskFuture<number> | undefined;
+    const neighbour = flow({ taskRunner: single }, async function innocentNeighbour() {
+      innocent = awaitGo.submit(file, 10_000);
+      return innocent.result({ raiseOnFailure: false });
+    });
+    const spinning = flow({ taskRunner: single, signal: controller.signal }, function spinning() {
+      runaway.submit(file, 5_000);
+    });
+
+    const neighbourDone = neighbour();
+    await untilLine(file, /^waiting thread \d+$/);
+    const spinningDone = spinning.run();
+    await untilLine(file, /^thread \d+$/);
+    controller.abort(new Error("user pressed stop"));
+    const error = await neighbourDone;
+
+    expect((await spinningDone).name).toBe("Cancelled");
+    expect(innocent?.state.name).toBe("Crashed");
+    expect(error).toBeInstanceOf(CrashedError);
+    expect((error as Error).message).toBe(
+      "Task run 'awaitGo-0' crashed: its thread was stopped to end task run 'runaway-0', which was cancelled or timed out and did not stop within 200 ms.",
+    );
+    expect(linesOf(file)).not.toContain("done");
+  });
+});
+
+describe("output from runs sharing a thread", () => {
+  it("records each run's console output against that run while both run on one thread", async () => {
+    const file = join(dir, "shared-prints.log");
+    const root = join(dir, "recording");
+    const single = new ThreadPoolTaskRunner({ maxWorkers: 1, maxWorkerMemoryMb: 768 });
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const recording = startRecording({ root });
+    const printing = flow({ taskRunner: single }, async function printingTogether() {
+      return printBesideAnother.map(file, ["a", "b"]).result();
+    });
+    let state: FlowRunState<string[]>;
+    try {
+      state = await printing.run();
+    } finally {
+      await recording.stop();
+      spy.mockRestore();
+    }
+
+    expect(resultOf(state)).toEqual(["a", "b"]);
+    const events = readFileSync(join(root, "runs", state.flowRun.id, "events.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+    const names = new Map(events.filter((e) => e.kind === "task").map((e) => [e.id, e.name]));
+    const prints = events
+      .filter((e) => e.kind === "print" && / saw /.test(e.text))
+      .map((e) => [names.get(e.taskRunId), e.text])
+      .sort();
+    expect(prints).toEqual([
+      ["printBesideAnother-0", "a saw 2"],
+      ["printBesideAnother-1", "b saw 2"],
+    ]);
+  });
+});
+
 describe("output from threads", () => {
   const runner = new ThreadPoolTaskRunner({ maxWorkers: 2 });
 
@@ -969,12 +1144,13 @@ describe("output from threads", () => {
 });
 
 describe("ThreadPoolTaskRunner options", () => {
-  it("defaults to one thread per core and a 4096 MB heap per thread", () => {
+  it("defaults to one thread per core, a 4096 MB heap and 100 runs at once per thread", () => {
     const runner = new ThreadPoolTaskRunner();
 
     expect(runner.name).toBe("threads");
     expect(runner.maxWorkers).toBe(availableParallelism());
     expect(runner.maxWorkerMemoryMb).toBe(4096);
+    expect(runner.maxRunsPerWorker).toBe(100);
   });
 
   it.each([
@@ -983,6 +1159,8 @@ describe("ThreadPoolTaskRunner options", () => {
     [{ maxWorkers: Number.NaN }, "Expected `maxWorkers` to be an integer >= 1, got `NaN`"],
     [{ maxWorkerMemoryMb: 8 }, "Expected `maxWorkerMemoryMb` to be an integer >= 16, got `8`"],
     [{ maxWorkerMemoryMb: 64.5 }, "Expected `maxWorkerMemoryMb` to be an integer >= 16, got `64.5`"],
+    [{ maxRunsPerWorker: 0 }, "Expected `maxRunsPerWorker` to be an integer >= 1, got `0`"],
+    [{ maxRunsPerWorker: 2.5 }, "Expected `maxRunsPerWorker` to be an integer >= 1, got `2.5`"],
   ])("rejects %o", (options, message) => {
     let error: unknown;
     try {

@@ -14,7 +14,7 @@ import type {
   TaskRunnerSession,
 } from "../../runners/task-runner.js";
 import type { FlowRunInfo, RunScope } from "../../runs.js";
-import { learnErrorClassesOf } from "../../serialization/errors.js";
+import { learnErrorClassesOf, warnOfMissingClass } from "../../serialization/errors.js";
 import { defaultSerializer, type Serializer } from "../../serialization/serializer.js";
 import { StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
@@ -423,6 +423,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       // Error classes the task's module exports come back as themselves.
       await learnErrorClassesOf(attempt.task.module as string);
       const error = await this.#decodeError(payload);
+      const run = attempt.taskRun as unknown as RunScope;
+      warnOfMissingClass(error, attempt.task.module, (hint) => run.logger.warn(hint));
       const status = outcome.status === "failed" ? "failed" : "crashed";
       return { status, error, attempts };
     } catch (error) {

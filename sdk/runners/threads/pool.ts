@@ -5,7 +5,7 @@ import { CancelledError, CrashedError, toError } from "../../errors.js";
 import { emit, isEnabled, threshold } from "../../logging/config.js";
 import { builtInSerializer } from "../../remote/attempt.js";
 import type { RunScope } from "../../runs.js";
-import { learnErrorClassesOf } from "../../serialization/errors.js";
+import { learnErrorClassesOf, warnOfMissingClass } from "../../serialization/errors.js";
 import { type Offload, StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { AttemptOutcome, TaskAttempt, TaskInvoker } from "../task-runner.js";
@@ -13,31 +13,58 @@ import { BOOTSTRAP, tsxApiFor } from "./bootstrap.js";
 import type { AttemptMessage, FromWorker, OutcomeMessage, WorkerSetup } from "./protocol.js";
 import { transferable } from "./transfer.js";
 
-/** Attempts a worker may hold beyond the one it runs: fewer round trips, still fair to long tasks. */
-const PREFETCH = 16;
+/**
+ * Runs one thread holds at once, by default. Async runs interleave on its event loop; a
+ * synchronous one holds the loop until it returns, so runs go to the thread holding fewest.
+ */
+export const RUNS_PER_THREAD = 100;
+
+/**
+ * How long a stopped run that has started may take to end after its thread has aborted its
+ * signal, before the thread is stopped under it (with the other runs it holds).
+ */
+export const STOP_GRACE_MS = 200;
 
 interface Pending {
   readonly message: AttemptMessage;
   readonly attempt: TaskAttempt;
   readonly resolve: (outcome: AttemptOutcome) => void;
   readonly timed: boolean;
+  readonly offload: Offload | undefined;
+  /** Threads that died holding it before it started: one whose module kills threads as it loads ends Crashed. */
+  readonly lostThreads: number;
 }
+
+/** Threads an attempt may see die before it starts; the next one that dies ends it Crashed. */
+const LOST_THREADS = 2;
 
 interface PoolWorker {
   readonly thread: Worker;
   /** How run events name it: `thread <id>`. */
   readonly label: string;
-  /** Sent and not yet answered, in the order the worker runs them: the first is running. */
-  readonly inflight: Pending[];
+  /** Sent and not yet answered, by id. */
+  readonly inflight: Map<number, Pending>;
+  /** Ids among `inflight` whose function was called. */
+  readonly started: Set<number>;
+  /**
+   * Runs stopped (their outcome already given) that the thread still holds, by id, each with
+   * the name of its run and, once it has started, the timer that stops the thread if it does
+   * not end in time.
+   */
+  readonly stopping: Map<number, { readonly name: string; timer: NodeJS.Timeout | undefined }>;
   /** Runs a task with a deadline: nothing else is sent to it meanwhile, so its deadline is its own. */
   exclusive: boolean;
+  ready: boolean;
   dead: boolean;
+  /** Keeps the process alive: while it holds runs, and only then. */
+  held: boolean;
 }
 
 export interface PoolOptions {
   readonly workers: number;
   readonly memoryMb: number | undefined;
-  readonly offload: Offload | undefined;
+  /** Runs a thread holds at once. @default RUNS_PER_THREAD */
+  readonly runsPerThread?: number;
 }
 
 // The thread entry is this SDK's own worker module: `.ts` when running from source.
@@ -45,11 +72,13 @@ const ENTRY = new URL(`./worker${extname(new URL(import.meta.url).pathname)}`, i
 
 /**
  * Worker threads that run task attempts. Attempts queue here in submission order and go to
- * the least busy thread; a thread that dies, or is stopped for a deadline or a cancellation,
- * is replaced, and the attempts it had not started go back to the front of the queue.
+ * the ready thread holding fewest runs, up to `runsPerThread` each (while threads are still
+ * starting, up to its share of the work); a thread runs all it holds at once. A thread that dies fails the runs it had started (Crashed) and is replaced; the runs
+ * it had not started go back to the front of the queue.
  */
-export class WorkerPool implements TaskInvoker {
+export class WorkerPool {
   readonly #options: PoolOptions;
+  readonly #runsPerThread: number;
   readonly #workers: PoolWorker[] = [];
   #queue: Pending[] = [];
   #head = 0;
@@ -61,20 +90,42 @@ export class WorkerPool implements TaskInvoker {
 
   constructor(options: PoolOptions) {
     this.#options = options;
-    for (let i = 0; i < options.workers; i++) this.#workers.push(this.#spawn());
+    this.#runsPerThread = options.runsPerThread ?? RUNS_PER_THREAD;
+    // One thread first, the others once it is up: alone, it loads sooner (the first run of a
+    // process waits for it), and the others start with the machine's caches warm.
+    this.#workers.push(this.#spawn());
+  }
+
+  #spawnTheRest(): void {
+    if (this.#closed) return;
+    while (this.#workers.length < this.#options.workers) this.#workers.push(this.#spawn());
   }
 
   get size(): number {
     return this.#workers.length;
   }
 
-  invoke(attempt: TaskAttempt): Promise<AttemptOutcome> {
+  /** An invoker that sends attempts to this pool, offloading large payloads to `offload`. */
+  invoker(offload: Offload | undefined): TaskInvoker {
+    return {
+      invoke: (attempt) => this.#invoke(attempt, offload),
+      stop: (attempt, reason) => this.#stop(attempt, reason),
+    };
+  }
+
+  #invoke(attempt: TaskAttempt, offload: Offload | undefined): Promise<AttemptOutcome> {
     return new Promise((resolve) => {
-      this.#enqueue(attempt, resolve).catch((error) => resolve({ status: "failed", error: toError(error) }));
+      this.#enqueue(attempt, offload, resolve).catch((error) =>
+        resolve({ status: "failed", error: toError(error) }),
+      );
     });
   }
 
-  async #enqueue(attempt: TaskAttempt, resolve: (outcome: AttemptOutcome) => void): Promise<void> {
+  async #enqueue(
+    attempt: TaskAttempt,
+    offload: Offload | undefined,
+    resolve: (outcome: AttemptOutcome) => void,
+  ): Promise<void> {
     if (this.#closed) {
       resolve({ status: "crashed", error: new CrashedError("The thread pool was shut down.") });
       return;
@@ -90,7 +141,6 @@ export class WorkerPool implements TaskInvoker {
     }
     let args = attempt.takeArgBytes() ?? attempt.serializer.serialize(attempt.args, "args");
     const id = ++this.#nextId;
-    const offload = this.#options.offload;
     let argsKey: string | undefined;
     if (offload && args.byteLength > offload.aboveBytes) {
       // A large payload travels by reference: the thread reads it from the store.
@@ -109,7 +159,6 @@ export class WorkerPool implements TaskInvoker {
       argsKey,
       offload: offload && { locator: offload.store.locator, aboveBytes: offload.aboveBytes },
       logPrints: attempt.logPrints,
-      timed: attempt.timeoutMs !== undefined,
       flowRun: { id: attempt.flowRun.id, name: attempt.flowRun.name, flowName: attempt.flowRun.flowName },
       taskRun: {
         id: attempt.taskRun.id,
@@ -118,7 +167,8 @@ export class WorkerPool implements TaskInvoker {
         tags: attempt.taskRun.tags,
       },
     };
-    const pending: Pending = { message, attempt, resolve, timed: attempt.timeoutMs !== undefined };
+    const timed = attempt.timeoutMs !== undefined;
+    const pending: Pending = { message, attempt, resolve, timed, offload, lostThreads: 0 };
     this.#pending.set(attempt, pending);
     this.#queue.push(pending);
     this.#schedule();
@@ -127,14 +177,20 @@ export class WorkerPool implements TaskInvoker {
   /** Stops every thread; attempts still queued or running end as crashed. */
   async close(): Promise<void> {
     this.#closed = true;
-    const left = [...this.#queue.slice(this.#head), ...this.#workers.flatMap((w) => w.inflight)];
+    const left = [
+      ...this.#queue.slice(this.#head),
+      ...this.#workers.flatMap((w) => [...w.inflight.values()]),
+    ];
     this.#queue = [];
     this.#head = 0;
     for (const pending of left) {
       this.#finish(pending, { status: "crashed", error: new CrashedError("The thread pool was shut down.") });
     }
     const workers = this.#workers.splice(0);
-    for (const worker of workers) worker.dead = true;
+    for (const worker of workers) {
+      worker.dead = true;
+      for (const stopping of worker.stopping.values()) clearTimeout(stopping.timer);
+    }
     await Promise.all(workers.map((worker) => worker.thread.terminate()));
   }
 
@@ -147,12 +203,13 @@ export class WorkerPool implements TaskInvoker {
   readonly #dispatch = (): void => {
     this.#scheduled = false;
     const batches = new Map<PoolWorker, Pending[]>();
+    const share = this.#share();
     while (this.#head < this.#queue.length) {
       const next = this.#queue[this.#head] as Pending;
-      const worker = this.#leastBusyTaking(next);
+      const worker = this.#leastBusyTaking(next, share);
       if (!worker) break;
       this.#head += 1;
-      worker.inflight.push(next);
+      worker.inflight.set(next.message.id, next);
       if (next.timed) worker.exclusive = true;
       const batch = batches.get(worker);
       if (batch) batch.push(next);
@@ -166,16 +223,41 @@ export class WorkerPool implements TaskInvoker {
       const attempts = batch.map((p) => p.message);
       worker.thread.postMessage({ type: "attempts", attempts }, transferable(attempts.map((a) => a.args)));
     }
+    for (const worker of this.#workers) this.#hold(worker);
   };
 
-  #leastBusyTaking(next: Pending): PoolWorker | undefined {
+  /**
+   * The ready thread holding fewest runs that may take `next`. A run with a deadline goes only
+   * to a thread holding nothing, and has it to itself: stopping it at its deadline then stops no
+   * other run, and no other run's synchronous code eats into its time.
+   */
+  #leastBusyTaking(next: Pending, share: number): PoolWorker | undefined {
     let best: PoolWorker | undefined;
+    let bestLoad = Number.POSITIVE_INFINITY;
     for (const worker of this.#workers) {
-      const busy = worker.inflight.length;
-      if (worker.dead || worker.exclusive || busy >= PREFETCH || (next.timed && busy > 0)) continue;
-      if (!best || busy < best.inflight.length) best = worker;
+      // A thread still holding a stopped run may yet be stopped under it: it takes nothing new.
+      if (worker.dead || !worker.ready || worker.exclusive || worker.stopping.size > 0) continue;
+      const load = worker.inflight.size;
+      if (load >= share || (next.timed && load > 0)) continue;
+      if (load < bestLoad) {
+        best = worker;
+        bestLoad = load;
+      }
     }
     return best;
+  }
+
+  /**
+   * Runs a ready thread may hold now: `runsPerThread`, or while threads are still starting, its
+   * share of the work (so CPU-bound runs wait for a thread of their own rather than queue on the
+   * first one up).
+   */
+  #share(): number {
+    const starting = this.#options.workers - this.#workers.filter((w) => w.ready && !w.dead).length;
+    if (starting === 0) return this.#runsPerThread;
+    let held = this.#queue.length - this.#head;
+    for (const worker of this.#workers) held += worker.inflight.size;
+    return Math.min(this.#runsPerThread, Math.ceil(held / this.#options.workers));
   }
 
   #spawn(): PoolWorker {
@@ -186,31 +268,66 @@ export class WorkerPool implements TaskInvoker {
       workerData: setup,
       resourceLimits: memoryMb === undefined ? undefined : { maxOldGenerationSizeMb: memoryMb },
     });
-    thread.unref(); // an idle pool never keeps the process alive
     const label = `thread ${thread.threadId}`;
-    const worker: PoolWorker = { thread, label, inflight: [], exclusive: false, dead: false };
+    const worker: PoolWorker = {
+      thread,
+      label,
+      inflight: new Map(),
+      started: new Set(),
+      stopping: new Map(),
+      exclusive: false,
+      ready: false,
+      dead: false,
+      held: true,
+    };
     thread.on("message", (message: FromWorker) => this.#onMessage(worker, message));
     thread.on("error", (error) => this.#onDeath(worker, describeCrash(error, memoryMb)));
     thread.on("exit", (code) => this.#onDeath(worker, `the worker thread exited with code ${code}`));
+    this.#hold(worker); // after the listeners, which would keep it referenced
     return worker;
+  }
+
+  /** A thread holding runs keeps the process alive, as any pending work does; an idle one never does. */
+  #hold(worker: PoolWorker): void {
+    const queued = this.#head < this.#queue.length; // runs wait for a thread still starting
+    const held = queued || worker.inflight.size + worker.stopping.size > 0;
+    if (held === worker.held || worker.dead) return;
+    worker.held = held;
+    if (held) worker.thread.ref();
+    else worker.thread.unref();
   }
 
   #onMessage(worker: PoolWorker, message: FromWorker): void {
     switch (message.type) {
-      case "outcomes":
-        for (const outcome of message.outcomes) this.#onOutcome(worker, outcome);
+      case "ready":
+        worker.ready = true;
+        this.#spawnTheRest();
         this.#schedule();
         return;
-      case "started":
-        worker.inflight.find((p) => p.message.id === message.id)?.attempt.started();
+      case "outcomes":
+        for (const outcome of message.outcomes) this.#onOutcome(worker, outcome);
+        this.#hold(worker);
+        this.#schedule();
         return;
+      case "started": {
+        const pending = worker.inflight.get(message.id);
+        if (pending) {
+          worker.started.add(message.id);
+          pending.attempt.started();
+        } else {
+          // A run stopped while its thread was busy started before the thread saw the stop.
+          const stopping = worker.stopping.get(message.id);
+          if (stopping && !stopping.timer) stopping.timer = this.#graceTimer(worker, message.id);
+        }
+        return;
+      }
       case "log":
         if (isEnabled(message.record.level)) emit(message.record);
         return;
       case "print": {
-        // A thread runs one attempt at a time, the first in flight: the output is its run's.
         const stream = message.stream === "stdout" ? process.stdout : process.stderr;
-        const running = worker.inflight[0]?.attempt.taskRun as unknown as RunScope | undefined;
+        const pending = message.id === undefined ? undefined : worker.inflight.get(message.id);
+        const running = pending?.attempt.taskRun as unknown as RunScope | undefined;
         if (running) scopeStorage.run(running, () => stream.write(`${message.text}\n`));
         else stream.write(`${message.text}\n`);
         return;
@@ -224,10 +341,19 @@ export class WorkerPool implements TaskInvoker {
   }
 
   #onOutcome(worker: PoolWorker, outcome: OutcomeMessage): void {
-    const index = worker.inflight.findIndex((p) => p.message.id === outcome.id);
-    if (index < 0) return;
-    const [pending] = worker.inflight.splice(index, 1) as [Pending];
+    const stopping = worker.stopping.get(outcome.id);
+    if (stopping) {
+      // A stopped run ended in time: nothing else on its thread is touched.
+      clearTimeout(stopping.timer);
+      worker.stopping.delete(outcome.id);
+      return;
+    }
+    const pending = worker.inflight.get(outcome.id);
+    if (!pending) return;
+    worker.inflight.delete(outcome.id);
+    worker.started.delete(outcome.id);
     if (pending.timed) worker.exclusive = false;
+    if (outcome.status === "dropped") return; // only a stopped run is dropped, and it was answered
     const ran = { worker: worker.label, startedAt: outcome.startedAt, endedAt: outcome.endedAt };
     const finish = (ended: AttemptOutcome) => this.#finish(pending, { ...ended, ran });
     const { task } = pending.attempt;
@@ -235,7 +361,7 @@ export class WorkerPool implements TaskInvoker {
       outcome.serializer === pending.attempt.serializer.name
         ? pending.attempt.serializer
         : (builtInSerializer(outcome.serializer) ?? pending.attempt.serializer);
-    const offload = this.#options.offload;
+    const offload = pending.offload;
     if (outcome.stored && offload) {
       const { key, size } = outcome.stored;
       finish({
@@ -247,11 +373,13 @@ export class WorkerPool implements TaskInvoker {
     const decode = () => {
       try {
         const value = serializer.deserialize(outcome.bytes);
-        finish(
-          outcome.status === "completed"
-            ? { status: "completed", value }
-            : { status: "failed", error: value as Error },
-        );
+        if (outcome.status === "completed") {
+          finish({ status: "completed", value });
+          return;
+        }
+        const run = pending.attempt.taskRun as unknown as RunScope;
+        warnOfMissingClass(value, task.module, (hint) => run.logger.warn(hint));
+        finish({ status: "failed", error: value as Error });
       } catch (error) {
         finish({ status: "failed", error: toError(error) });
       }
@@ -261,8 +389,13 @@ export class WorkerPool implements TaskInvoker {
     else void learnErrorClassesOf(task.module as string).then(decode);
   }
 
-  /** A deadline or a cancellation: drop a queued attempt, or stop the thread running it. */
-  stop(attempt: TaskAttempt, reason: Error): void {
+  /**
+   * A deadline or a cancellation: drop a queued attempt; one sent to a thread ends now (its
+   * outcome is the reason), and the thread is told to stop it. A run that had not started never
+   * does; a started one sees its signal aborted, and if it has not ended `STOP_GRACE_MS` after
+   * it started, its thread is stopped under it, with the other runs it holds.
+   */
+  #stop(attempt: TaskAttempt, reason: Error): void {
     const pending = this.#pending.get(attempt);
     if (!pending) return;
     const queued = this.#queue.indexOf(pending, this.#head);
@@ -271,48 +404,80 @@ export class WorkerPool implements TaskInvoker {
       this.#finish(pending, { status: "crashed", error: reason });
       return;
     }
-    const worker = this.#workers.find((w) => w.inflight.includes(pending));
+    const id = pending.message.id;
+    const worker = this.#workers.find((w) => w.inflight.get(id) === pending);
     if (!worker) return;
-    if (worker.inflight[0] !== pending) {
-      // Sent but not started: take it back.
-      worker.inflight.splice(worker.inflight.indexOf(pending), 1);
-      worker.thread.postMessage({ type: "drop", ids: [pending.message.id] });
-      this.#finish(pending, { status: "crashed", error: reason });
-      return;
-    }
-    this.#onDeath(worker, reason.message, pending);
-    void worker.thread.terminate();
+    const started = worker.started.has(id);
+    worker.inflight.delete(id);
+    worker.started.delete(id);
+    if (pending.timed) worker.exclusive = false;
+    const name = pending.attempt.taskRun.name;
+    worker.stopping.set(id, { name, timer: started ? this.#graceTimer(worker, id) : undefined });
+    worker.thread.postMessage({ type: "stop", ids: [id], reason: reason.message });
+    this.#finish(
+      pending,
+      started
+        ? {
+            status: "crashed",
+            error: new CancelledError(`Task run '${name}' was stopped: ${reason.message}`),
+          }
+        : { status: "crashed", error: reason },
+    );
+    this.#schedule();
   }
 
-  #withArguments(pending: Pending): Pending {
-    if (!argumentsMoved(pending)) return pending;
+  #graceTimer(worker: PoolWorker, id: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      const stopping = worker.stopping.get(id);
+      if (!stopping || worker.dead) return;
+      this.#onDeath(
+        worker,
+        `its thread was stopped to end task run '${stopping.name}', which was cancelled or timed out and did not stop within ${STOP_GRACE_MS} ms`,
+      );
+      void worker.thread.terminate();
+    }, STOP_GRACE_MS);
+    timer.unref();
+    return timer;
+  }
+
+  /** `pending`, to queue again after its thread died: arguments moved to that thread are serialized anew. */
+  #again(pending: Pending): Pending {
     const { attempt } = pending;
-    const args = attempt.serializer.serialize(attempt.args, "args");
-    const again: Pending = { ...pending, message: { ...pending.message, args } };
+    const again: Pending = argumentsMoved(pending)
+      ? {
+          ...pending,
+          message: { ...pending.message, args: attempt.serializer.serialize(attempt.args, "args") },
+        }
+      : pending;
     this.#pending.set(attempt, again);
     return again;
   }
 
-  #onDeath(worker: PoolWorker, reason: string, stoppedAttempt?: Pending): void {
+  /**
+   * The thread is gone: the runs it had started end Crashed, saying why (`stopped`: the pool
+   * stopped it for another run that would not stop); those it had not started go first again.
+   */
+  #onDeath(worker: PoolWorker, reason: string): void {
     if (worker.dead) return;
     worker.dead = true;
-    const [running, ...waiting] = worker.inflight.splice(0);
-    if (running) {
-      this.#finish(
-        running,
-        running === stoppedAttempt
-          ? {
-              status: "crashed",
-              error: new CancelledError(`Task run '${running.attempt.taskRun.name}' was stopped: ${reason}`),
-            }
-          : {
-              status: "crashed",
-              error: new CrashedError(`Task run '${running.attempt.taskRun.name}' crashed: ${reason}.`),
-            },
-      );
+    for (const stopping of worker.stopping.values()) clearTimeout(stopping.timer);
+    worker.stopping.clear();
+    const waiting: Pending[] = [];
+    for (const [id, pending] of worker.inflight) {
+      if (!worker.started.has(id) && pending.lostThreads < LOST_THREADS) {
+        waiting.push({ ...pending, lostThreads: pending.lostThreads + 1 });
+        continue;
+      }
+      const name = pending.attempt.taskRun.name;
+      this.#finish(pending, {
+        status: "crashed",
+        error: new CrashedError(`Task run '${name}' crashed: ${reason}.`),
+      });
     }
+    worker.inflight.clear();
+    worker.started.clear();
     // Attempts it had not started go first again, in their order.
-    this.#queue.splice(this.#head, 0, ...waiting.map((pending) => this.#withArguments(pending)));
+    this.#queue.splice(this.#head, 0, ...waiting.map((pending) => this.#again(pending)));
     const index = this.#workers.indexOf(worker);
     if (index >= 0 && !this.#closed) this.#workers[index] = this.#spawn();
     this.#schedule();

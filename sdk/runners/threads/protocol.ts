@@ -12,13 +12,12 @@ export interface AttemptMessage extends AttemptSpec {
   readonly argsKey: string | undefined;
   /** Where payloads above a size go, and travel by reference. */
   readonly offload: { readonly locator: StoreLocator; readonly aboveBytes: number } | undefined;
-  /** The attempt has a deadline: the worker says when it starts, and the deadline counts from then. */
-  readonly timed: boolean;
 }
 
 export interface OutcomeMessage {
   readonly id: number;
-  readonly status: "completed" | "failed";
+  /** `dropped`: the attempt was stopped before its function was called, and never ran. */
+  readonly status: "completed" | "failed" | "dropped";
   /** The serialized result, or the serialized error; empty when the result was offloaded. */
   readonly bytes: Uint8Array;
   /** Where an offloaded result sits, under the run's result key. */
@@ -32,14 +31,26 @@ export interface OutcomeMessage {
 
 export type ToWorker =
   | { readonly type: "attempts"; readonly attempts: readonly AttemptMessage[] }
-  /** Attempts sent ahead that must not start after all (their run was cancelled or timed out). */
-  | { readonly type: "drop"; readonly ids: readonly number[] };
+  /**
+   * Attempts whose run was cancelled or timed out: one whose function was not called yet never
+   * is; a running one sees its run's `AbortSignal` aborted.
+   */
+  | { readonly type: "stop"; readonly ids: readonly number[]; readonly reason: string };
 
 export type FromWorker =
+  /** The thread has loaded and takes attempts. */
+  | { readonly type: "ready" }
   | { readonly type: "outcomes"; readonly outcomes: readonly OutcomeMessage[] }
+  /** The attempt's function is being called now: sent before the call, so a call that never returns is known. */
   | { readonly type: "started"; readonly id: number }
   | { readonly type: "log"; readonly record: LogRecord }
-  | { readonly type: "print"; readonly stream: "stdout" | "stderr"; readonly text: string };
+  | {
+      readonly type: "print";
+      readonly stream: "stdout" | "stderr";
+      readonly text: string;
+      /** The attempt whose run printed it, if any. */
+      readonly id: number | undefined;
+    };
 
 export interface WorkerSetup {
   /** The worker's entry module (this SDK's own thread worker). */

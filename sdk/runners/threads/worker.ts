@@ -1,9 +1,10 @@
-// The code each worker thread of a ThreadPoolTaskRunner runs: it imports task modules,
-// finds tasks by name, and runs the attempts it is sent, one at a time.
+// The code each worker thread of a ThreadPoolTaskRunner runs: it imports task modules, finds
+// tasks by name, and runs the attempts it is sent, all at once: async ones interleave on this
+// thread's event loop, and a synchronous one holds the loop (and the others) until it returns.
 import { format } from "node:util";
-import { parentPort, workerData } from "node:worker_threads";
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { enterWorkerMode, scopeStorage } from "../../context.js";
-import { SquallError, toError } from "../../errors.js";
+import { CancelledError, SquallError, toError } from "../../errors.js";
 import { setRecordSink, setThreshold } from "../../logging/config.js";
 import { captureConsole, streamOf } from "../../logging/console-capture.js";
 import {
@@ -21,89 +22,117 @@ import { openStore } from "../../storage/open-store.js";
 import type { AttemptMessage, FromWorker, OutcomeMessage, ToWorker, WorkerSetup } from "./protocol.js";
 import { transferable } from "./transfer.js";
 
-const port = parentPort;
-if (!port) throw new SquallError("The thread worker must run in a worker thread.");
+if (!parentPort) throw new SquallError("The thread worker must run in a worker thread.");
+const port: MessagePort = parentPort;
 const setup = workerData as WorkerSetup;
 const post = (message: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
 
 enterWorkerMode();
 setThreshold(setup.logThreshold);
 setRecordSink((record) => post({ type: "log", record }));
-captureConsole((method, args) => post({ type: "print", stream: streamOf(method), text: format(...args) }));
+captureConsole((method, args, scope) =>
+  post({
+    type: "print",
+    stream: streamOf(method),
+    text: format(...args),
+    id: scope instanceof RemoteScope ? (scope.spec as AttemptMessage).id : undefined,
+  }),
+);
 
-const queue: AttemptMessage[] = [];
-let draining = false;
+/** Attempts this thread holds, by id, each with the controller of its run's signal. */
+const running = new Map<number, AbortController>();
 
-port.on("message", (message: ToWorker) => {
-  if (message.type === "drop") {
-    const dropped = new Set(message.ids);
-    for (let i = queue.length - 1; i >= 0; i--) {
-      if (dropped.has((queue[i] as AttemptMessage).id)) queue.splice(i, 1);
-    }
+function onMessage(message: ToWorker): void {
+  if (message.type === "stop") {
+    for (const id of message.ids) running.get(id)?.abort(new CancelledError(message.reason));
     return;
   }
-  queue.push(...message.attempts);
-  if (!draining) void drain();
-});
+  for (const attempt of message.attempts) void run(attempt);
+}
 
-/** How long the loop may run attempts back to back before it lets messages in. */
-const YIELD_MS = 1;
-
-async function drain(): Promise<void> {
-  draining = true;
-  let since = performance.now();
-  while (queue.length > 0) {
-    const attempt = queue.shift() as AttemptMessage;
-    // Each result goes back when its run finishes, not after the runs queued behind it.
-    const outcome = await runAttempt(attempt);
-    post({ type: "outcomes", outcomes: [outcome] }, transferable([outcome.bytes]));
-    if (performance.now() - since > YIELD_MS) {
-      await new Promise(setImmediate); // lets "drop" messages in between attempts
-      since = performance.now();
-    }
+/**
+ * Takes in the messages that arrived while the event loop was held (by another run's
+ * synchronous code): a stop sent meanwhile is seen before the function it stops is called.
+ */
+function takeMessagesIn(): void {
+  for (let received = receiveMessageOnPort(port); received; received = receiveMessageOnPort(port)) {
+    onMessage(received.message as ToWorker);
   }
-  draining = false;
 }
 
-async function runAttempt(attempt: AttemptMessage): Promise<OutcomeMessage> {
+port.on("message", onMessage);
+post({ type: "ready" });
+
+async function run(attempt: AttemptMessage): Promise<void> {
+  const controller = new AbortController();
+  running.set(attempt.id, controller);
   const times = { startedAt: Date.now() };
-  const outcome = await attemptOutcome(attempt, times);
-  return { ...outcome, startedAt: times.startedAt, endedAt: Date.now() };
-}
-
-type Ended = Omit<OutcomeMessage, "startedAt" | "endedAt">;
-
-/** `times.startedAt` is set when the function is called: loading its module is the worker's time. */
-async function attemptOutcome(attempt: AttemptMessage, times: { startedAt: number }): Promise<Ended> {
+  // Each result goes back as soon as its run finishes, on its own.
+  const report = (outcome: Ended) => {
+    running.delete(attempt.id);
+    const ended: OutcomeMessage = { ...outcome, startedAt: times.startedAt, endedAt: Date.now() };
+    post({ type: "outcomes", outcomes: [ended] }, transferable([ended.bytes]));
+  };
   try {
     const def = await findTask(attempt.module, attempt.task);
     verifyCode(def, attempt);
     const serializer = serializerFor(attempt, def.settings.serializer);
     const args = await decodeArguments(await argumentBytes(attempt), serializer);
-    if (attempt.timed) post({ type: "started", id: attempt.id }); // the deadline counts from here
-    const scope = new RemoteScope(attempt); // a stopped attempt ends with its thread
+    takeMessagesIn();
+    if (controller.signal.aborted) {
+      report(dropped(attempt));
+      return;
+    }
+    post({ type: "started", id: attempt.id }); // before the call: a call that never returns is known
+    const scope = new RemoteScope(attempt, controller.signal);
     times.startedAt = Date.now();
-    const value = await scopeStorage.run(scope, def.fn as (...args: unknown[]) => unknown, ...args);
-    return await completed(attempt, value, serializer);
+    const value = scopeStorage.run(scope, def.fn as (...args: unknown[]) => unknown, ...args);
+    // A synchronous function's outcome is posted before anything else on this thread runs:
+    // another run's synchronous function must not hold it back.
+    const outcome = completed(attempt, isThenable(value) ? await value : value, serializer);
+    report(outcome instanceof Promise ? await outcome : outcome);
   } catch (thrown) {
-    return {
+    report({
       id: attempt.id,
       status: "failed",
       stored: undefined,
       serializer: defaultSerializer.name,
       bytes: encodeError(toError(thrown)),
-    };
+    });
   }
 }
 
-async function completed(attempt: AttemptMessage, value: unknown, serializer: Serializer): Promise<Ended> {
+type Ended = Omit<OutcomeMessage, "startedAt" | "endedAt">;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+function dropped(attempt: AttemptMessage): Ended {
+  return { id: attempt.id, status: "dropped", bytes: EMPTY, stored: undefined, serializer: "default" };
+}
+
+function completed(attempt: AttemptMessage, value: unknown, serializer: Serializer): Ended | Promise<Ended> {
   const bytes = serializer.serialize(value, "result");
   const offload = attempt.offload;
   if (!offload || bytes.byteLength <= offload.aboveBytes) {
     return { id: attempt.id, status: "completed", bytes, stored: undefined, serializer: serializer.name };
   }
+  return offloaded(attempt, bytes, serializer, offload.locator);
+}
+
+async function offloaded(
+  attempt: AttemptMessage,
+  bytes: Uint8Array,
+  serializer: Serializer,
+  locator: NonNullable<AttemptMessage["offload"]>["locator"],
+): Promise<Ended> {
   const key = resultKey(attempt.flowRun.id, attempt.taskRun.id);
-  await (await openStore(offload.locator)).put(key, bytes);
+  await (await openStore(locator)).put(key, bytes);
   const stored = { key, size: bytes.byteLength };
   return { id: attempt.id, status: "completed", bytes: EMPTY, stored, serializer: serializer.name };
 }
