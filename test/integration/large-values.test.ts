@@ -1,13 +1,11 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { callerEnv, PROJECT_ROOT } from "../support/local-environment.js";
+import { callerReport } from "../support/local-environment.js";
 
-const CALLER = fileURLToPath(new URL("../fixtures/large-value-flow.ts", import.meta.url));
+const CALLER = new URL("../fixtures/large-value-flow.ts", import.meta.url);
 /**
  * 200 MiB each way: an argument and a result this size go through the bucket in 25 parts of
  * 8 MiB (the emulator takes at most 11 MiB a request). About 12 s for the flow on two cores.
@@ -45,26 +43,7 @@ interface Report {
 
 /** Runs the caller in a process of its own (its memory is then the caller's alone); its report. */
 function runCaller(bytes: number): Promise<Report> {
-  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", CALLER, String(bytes), gate], {
-    cwd: PROJECT_ROOT,
-    env: callerEnv(local),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => {
-      const line = stdout.split("\n").find((text) => text.startsWith("{"));
-      if (code === 0 && line) resolve(JSON.parse(line) as Report);
-      else reject(new Error(`The caller exited (${code}):\n${stdout}${stderr}`));
-    });
-  });
+  return callerReport<Report>(local, CALLER, [String(bytes), gate]);
 }
 
 describe("values of hundreds of MB on the local environment", () => {

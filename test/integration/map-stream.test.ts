@@ -1,12 +1,10 @@
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { configureLogging, flow, resetLogging, SquallError } from "squall";
 import { LambdaTaskRunner, type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ADDRESS_VARIABLES } from "../../sdk/aws/address.js";
 import { streamedNoop } from "../fixtures/stream-flow.js";
+import { callerReport } from "../support/local-environment.js";
 
-const CALLER = fileURLToPath(new URL("../fixtures/stream-flow.ts", import.meta.url));
+const CALLER = new URL("../fixtures/stream-flow.ts", import.meta.url);
 
 beforeEach(() => configureLogging({ write: () => {} }));
 afterEach(() => resetLogging());
@@ -32,40 +30,7 @@ interface Report {
 
 /** Runs the caller in a process of its own (its memory is then the caller's alone); its report. */
 function runCaller(count: number, maxInFlight: number, mode = "stream"): Promise<Report> {
-  const address = local.address;
-  const child = spawn(
-    process.execPath,
-    ["--expose-gc", "--import", "tsx", CALLER, String(count), String(maxInFlight), mode],
-    {
-      cwd: fileURLToPath(new URL("../..", import.meta.url)),
-      env: {
-        ...process.env,
-        [ADDRESS_VARIABLES.taskQueueUrl]: address.taskQueueUrl,
-        [ADDRESS_VARIABLES.completionQueueUrl]: address.completionQueueUrl,
-        [ADDRESS_VARIABLES.bucket]: address.bucket,
-        [ADDRESS_VARIABLES.endpoint]: address.endpoint,
-        [ADDRESS_VARIABLES.region]: address.region,
-        AWS_ACCESS_KEY_ID: "test",
-        AWS_SECRET_ACCESS_KEY: "test",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => {
-      const line = stdout.split("\n").find((text) => text.startsWith("{"));
-      if (code === 0 && line) resolve(JSON.parse(line) as Report);
-      else reject(new Error(`The caller exited (${code}):\n${stdout}${stderr}`));
-    });
-  });
+  return callerReport<Report>(local, CALLER, [String(count), String(maxInFlight), mode]);
 }
 
 describe("task.mapStream() on the Lambda runner", () => {

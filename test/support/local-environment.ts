@@ -100,3 +100,31 @@ export async function queuesDrained(local: LocalEnvironment, timeoutMs = 15_000)
     sqs.destroy();
   }
 }
+
+/**
+ * Runs `script` (a fixture, by file URL) with `args` as a caller of `local` in a process of its
+ * own, with `--expose-gc` (its memory is then the caller's alone, and it can collect before
+ * measuring), and resolves with the JSON object it prints on a line of its own.
+ */
+export function callerReport<T>(local: LocalEnvironment, script: URL, args: readonly string[]): Promise<T> {
+  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(script), ...args], {
+    cwd: PROJECT_ROOT,
+    env: callerEnv(local),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => {
+      const line = stdout.split("\n").find((text) => text.startsWith("{"));
+      if (code === 0 && line) resolve(JSON.parse(line) as T);
+      else reject(new Error(`The caller exited (${code}):\n${stdout}${stderr}`));
+    });
+  });
+}
