@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Dashboard, startDashboard } from "../../sdk/cli/dashboard/index.js";
 import { type Recording, startRecording } from "../../sdk/cli/recorder.js";
 import { age, bottle, brew, taste } from "../fixtures/dashboard-tasks.js";
+import { writeSyntheticRun } from "../fixtures/synthetic-run.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = fileURLToPath(new URL("../../docs/dashboard.png", import.meta.url));
@@ -129,5 +130,114 @@ describe.skipIf(noChromium !== undefined)("squall dashboard in Chromium", () => 
     await page.screenshot({ path: copy, fullPage: true });
     expect(statSync(copy).size).toBeGreaterThan(0);
     if (process.env.SQUALL_SCREENSHOT === "1") copyFileSync(copy, SCREENSHOT);
+  });
+});
+
+/** Chromium with the flags the tests above use. */
+function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+  });
+}
+
+describe.skipIf(noChromium !== undefined)("the dashboard on many runs and big runs", () => {
+  let dir: string;
+  let root: string;
+  let browser: Browser;
+  let dashboard: Dashboard;
+  /** Run ids, newest first. */
+  const ids = Array.from({ length: 55 }, (_, i) => `run-${String(55 - i).padStart(2, "0")}`);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "squall-dashboard-many-"));
+    root = join(dir, ".squall");
+    ids.forEach((id, i) => {
+      writeSyntheticRun(root, {
+        id,
+        startedAt: Date.UTC(2026, 11, 1, 9) - i * 60_000,
+        tasks: id === "run-55" ? 30 : 3,
+        failed: id === "run-55" ? 18 : 0,
+      });
+    });
+    dashboard = await startDashboard({ root });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await dashboard?.stop();
+    await browser?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("has the run list drawn when the page signals load, so a plain screenshot shows it", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // A slow link: every request answered 250 ms late, so nothing fetched after the page's
+    // scripts have run can be there by `load` by luck.
+    await page.route("**/*", async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await route.continue();
+    });
+    await page.goto(dashboard.url, { waitUntil: "load" });
+    // No waiting for anything: what the page shows at `load` is what a screenshot captures.
+    const shot = await page.screenshot();
+    expect(shot.length).toBeGreaterThan(0);
+    expect(await page.getByTestId("run-item").count()).toBe(20);
+    expect(await page.getByTestId("root").textContent()).toBe(".squall");
+    expect(await page.getAttribute("html", "data-ready")).toBe("true");
+    await page.close();
+  });
+
+  it("pages the run list, twenty runs a page, and opens on the page of the run in the address", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(dashboard.url);
+    const pageInfo = page.getByTestId("run-page");
+    expect(await pageInfo.textContent()).toBe("1–20 of 55");
+    expect(await page.getByTestId("newer-runs").isDisabled()).toBe(true);
+    await page.getByTestId("older-runs").click();
+    expect(await pageInfo.textContent()).toBe("21–40 of 55");
+    expect(await page.getByTestId("run-item").first().getAttribute("data-run-id")).toBe(ids[20]);
+    await page.getByTestId("older-runs").click();
+    expect(await pageInfo.textContent()).toBe("41–55 of 55");
+    expect(await page.getByTestId("run-item").count()).toBe(15);
+    expect(await page.getByTestId("older-runs").isDisabled()).toBe(true);
+    // The page stays about a screen high, whatever the number of runs.
+    expect(
+      await page.evaluate(
+        () =>
+          (globalThis as unknown as { document: { documentElement: { scrollHeight: number } } }).document
+            .documentElement.scrollHeight,
+      ),
+    ).toBeLessThanOrEqual(1600);
+
+    await page.goto(`${dashboard.url}#/runs/${ids[45]}`);
+    await page.locator('html[data-ready="true"]').waitFor();
+    expect(await pageInfo.textContent()).toBe("41–55 of 55");
+    expect(
+      await page.locator('[data-testid="run-item"][aria-current="page"]').getAttribute("data-run-id"),
+    ).toBe(ids[45]);
+    await page.close();
+  });
+
+  it("marks a completed run that handled failed task runs, in the list and in its view", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(dashboard.url);
+    const handled = page
+      .locator('[data-testid="run-item"][data-run-id="run-55"]')
+      .getByTestId("run-item-state");
+    expect(await handled.textContent()).toBe("Completed · 18 failed, handled");
+    expect(await handled.getAttribute("class")).toBe("badge handled");
+    const clean = page
+      .locator('[data-testid="run-item"][data-run-id="run-54"]')
+      .getByTestId("run-item-state");
+    expect(await clean.textContent()).toBe("Completed");
+    expect(await clean.getAttribute("class")).toBe("badge completed");
+
+    await page.goto(`${dashboard.url}#/runs/run-55`);
+    await page.locator('html[data-ready="true"]').waitFor();
+    const state = page.getByTestId("run-state");
+    expect(await state.textContent()).toBe("Completed · 18 failed, handled");
+    expect(await state.getAttribute("data-handled")).toBe("18");
+    await page.close();
   });
 });

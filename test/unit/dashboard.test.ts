@@ -15,6 +15,7 @@ import {
   countByState,
   createRun,
   failures,
+  handledFailures,
   type Line,
   MAX_LANES_PER_WORKER,
   ownFlowRun,
@@ -84,6 +85,32 @@ describe("startDashboard", () => {
     }
     expect((await fetch(new URL("server.ts", dashboard.url))).status).toBe(404);
     expect((await fetch(new URL("page/../records.ts", dashboard.url))).status).toBe(404);
+  });
+
+  it("serves the run list as a script the page runs before its own, as data and not markup", async () => {
+    const own = join(dir, "boot", ".squall");
+    mkdirSync(join(own, "runs", "boot-run"), { recursive: true });
+    appendFileSync(
+      join(own, "runs", "boot-run", "events.jsonl"),
+      `${JSON.stringify({ ...flowEvent("boot-run", "Running", 500), name: "</script><b>x</b>" })}\n`,
+    );
+    const board = await startDashboard({ root: own });
+    const answer = await fetch(new URL("boot.js", board.url));
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    const text = await answer.text();
+    const prefix = "globalThis.squallBoot = ";
+    expect(text.startsWith(prefix)).toBe(true);
+    const boot = JSON.parse(text.slice(prefix.length).replace(/;\n$/, "")) as {
+      root: string;
+      runs: { id: string; name: string }[];
+    };
+    expect(boot.root).toBe(".squall");
+    expect(boot.runs.map((run) => [run.id, run.name])).toEqual([["boot-run", "</script><b>x</b>"]]);
+    await board.stop();
+    const html = await (await fetch(dashboard.url)).text();
+    expect(html.indexOf('<script src="/boot.js"></script>')).toBeGreaterThan(-1);
+    expect(html.indexOf('<script src="/boot.js"></script>')).toBeLessThan(html.indexOf('src="/app.js"'));
   });
 
   it("lists runs newest first with their state and counts, and gives one run's lines", async () => {
@@ -355,6 +382,15 @@ describe("the page's model", () => {
       ["flow", "f", "b failed"],
       ["task", "b", "no"],
     ]);
+  });
+
+  it("counts a completed flow run's failed and crashed task runs as handled failures, and no other run's", () => {
+    const counts = { pending: 0, running: 0, completed: 12, failed: 15, crashed: 3, cancelled: 1 };
+    expect(handledFailures("Completed", counts)).toBe(18);
+    expect(handledFailures("Failed", counts)).toBe(0);
+    expect(handledFailures("Running", counts)).toBe(0);
+    expect(handledFailures("Completed", { ...counts, failed: 0, crashed: 0 })).toBe(0);
+    expect(handledFailures(undefined, undefined)).toBe(0);
   });
 
   it("attributes log lines and prints to their task run, else to the flow run", () => {

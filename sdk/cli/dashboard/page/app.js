@@ -8,6 +8,7 @@ import {
   countByState,
   createRun,
   failures,
+  handledFailures,
   isFinal,
   kindOf,
   ownFlowRun,
@@ -47,7 +48,23 @@ function h(tagAndClasses, attributes = {}, ...children) {
   return element;
 }
 
-function badge(state, testid) {
+/**
+ * A state's badge. A completed flow run some of whose task runs failed says so, in its own
+ * colour: "Completed · 18 failed, handled", not a plain green.
+ */
+function badge(state, testid, counts) {
+  const handled = handledFailures(state, counts);
+  if (handled > 0) {
+    return h(
+      "span.badge.handled",
+      {
+        testid,
+        data: { state, handled },
+        title: `The flow completed; it handled ${handled} failed task run${handled === 1 ? "" : "s"}`,
+      },
+      `${state} · ${handled} failed, handled`,
+    );
+  }
   return h(`span.badge.${kindOf(state ?? "Pending")}`, { testid, data: { state } }, state ?? "Unknown");
 }
 
@@ -87,13 +104,20 @@ function setConnection(message) {
 // ---- the run list ----------------------------------------------------------------------------
 
 let summaries = [];
+/** Runs on one page of the list: a long history does not make a long page. */
+const RUNS_PER_PAGE = 20;
+/** The page of the list on screen, from 0 (the newest runs). */
+let listPage = 0;
+
+function takeList({ root, runs }) {
+  summaries = runs;
+  byTestId("root").textContent = root;
+  renderList();
+}
 
 async function refreshList() {
   try {
-    const { root, runs } = await getJson("/api/runs");
-    summaries = runs;
-    byTestId("root").textContent = root;
-    renderList();
+    takeList(await getJson("/api/runs"));
     if (!view?.source) setConnection(undefined);
   } catch {
     setConnection("Cannot reach the dashboard server; trying again…");
@@ -103,14 +127,27 @@ async function refreshList() {
 /** The list's items by run id, with what they show: an item is made again only when that changed. */
 const listItems = new Map();
 
+function pageCount() {
+  return Math.max(1, Math.ceil(summaries.length / RUNS_PER_PAGE));
+}
+
+/** Shows the page of the list that holds run `id`, if it is listed. */
+function showPageOf(id) {
+  const index = summaries.findIndex((run) => run.id === id);
+  if (index >= 0) listPage = Math.floor(index / RUNS_PER_PAGE);
+}
+
 /**
- * Draws the run list, keeping the elements of runs whose entry did not change: an element replaced
- * under the pointer between press and release would swallow the click.
+ * Draws the run list's page, keeping the elements of runs whose entry did not change: an element
+ * replaced under the pointer between press and release would swallow the click.
  */
 function renderList() {
   const list = byTestId("run-list");
   const selected = view?.id;
-  const elements = summaries.map((run) => {
+  listPage = Math.min(listPage, pageCount() - 1);
+  const first = listPage * RUNS_PER_PAGE;
+  const shown = summaries.slice(first, first + RUNS_PER_PAGE);
+  const elements = shown.map((run) => {
     const key = JSON.stringify([run, run.id === selected]);
     const kept = listItems.get(run.id);
     if (kept?.key === key) return kept.element;
@@ -123,7 +160,20 @@ function renderList() {
     elements.length === list.children.length && elements.every((e, i) => list.children[i] === e);
   if (!inOrder) list.replaceChildren(...elements);
   byTestId("no-runs").hidden = summaries.length > 0;
+  byTestId("run-pager").hidden = summaries.length <= RUNS_PER_PAGE;
+  byTestId("run-page").textContent = `${first + 1}–${first + shown.length} of ${summaries.length}`;
+  byTestId("newer-runs").disabled = listPage === 0;
+  byTestId("older-runs").disabled = listPage >= pageCount() - 1;
 }
+
+byTestId("newer-runs").addEventListener("click", () => {
+  listPage = Math.max(0, listPage - 1);
+  renderList();
+});
+byTestId("older-runs").addEventListener("click", () => {
+  listPage = Math.min(pageCount() - 1, listPage + 1);
+  renderList();
+});
 
 function runItem(run, selected) {
   const taskRuns = Object.values(run.counts).reduce((sum, n) => sum + n, 0);
@@ -146,7 +196,7 @@ function runItem(run, selected) {
         "span.run-item-head",
         {},
         h("span.flow-name", {}, run.flowName || run.id),
-        badge(run.state, "run-item-state"),
+        badge(run.state, "run-item-state", run.counts),
       ),
       h("span.run-name", {}, run.name || run.id),
       h(
@@ -169,18 +219,28 @@ async function openRun(id) {
   closeRun();
   const opening = { id, model: createRun(id), source: undefined, tick: undefined };
   view = opening;
+  showPageOf(id);
   renderList();
   let record;
   try {
     record = await getJson(`/api/runs/${encodeURIComponent(id)}`);
   } catch (error) {
-    if (view === opening) showMissing(id, error);
+    if (view === opening) {
+      showMissing(id, error);
+      markReady();
+    }
     return;
   }
   if (view !== opening) return; // another run was picked meanwhile
   for (const line of record.events) applyLine(opening.model, line);
   if (!isFinal(ownFlowRun(opening.model)?.state)) follow(opening, record.offset);
   draw();
+  markReady();
+}
+
+/** Says the page shows what it was opened on: `<html data-ready="true">`. */
+function markReady() {
+  document.documentElement.dataset.ready = "true";
 }
 
 /** Follows the run's new lines from `offset` until the server says it has ended. */
@@ -267,7 +327,7 @@ function drawHead(model, now) {
   const flowRun = ownFlowRun(model);
   byTestId("run-title").textContent =
     `${flowRun?.definition ?? model.meta?.flowName ?? "flow"} · ${flowRun?.name ?? model.id}`;
-  byTestId("run-state").replaceWith(badge(flowRun?.state, "run-state"));
+  byTestId("run-state").replaceWith(badge(flowRun?.state, "run-state", countByKind(model)));
   const started = model.meta?.startedAt ?? flowRun?.firstSeen;
   const facts = [
     started === undefined ? undefined : `started ${formatStart(started)}`,
@@ -451,6 +511,11 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
-await refreshList();
+// The list the server sent with the page (boot.js) is drawn now, before the page's load event;
+// a page opened on a run marks itself ready (`data-ready` on <html>) once that run is drawn.
+const boot = globalThis.squallBoot;
+if (boot) takeList(boot);
+else await refreshList();
 route();
+if (!view) markReady();
 setInterval(refreshList, LIST_POLL_MS);

@@ -88,6 +88,10 @@ export declare const STATES: readonly string[];
 export declare function isFinal(state: string): boolean;
 export type Kind = "pending" | "running" | "completed" | "failed" | "crashed" | "cancelled";
 export declare function kindOf(state: string): Kind;
+export declare function handledFailures(
+  state: string | undefined,
+  counts: Partial<Record<Kind, number>> | undefined,
+): number;
 export declare function createRun(id: string): RunModel;
 export declare function applyLine(run: RunModel, line: Line): void;
 export declare function ownFlowRun(run: RunModel): RunSpan | undefined;

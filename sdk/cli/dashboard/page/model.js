@@ -38,6 +38,15 @@ export function kindOf(state) {
   return "pending";
 }
 
+/**
+ * How many of a completed flow run's task runs failed or crashed: failures the flow handled (it
+ * completed all the same). 0 for a run in any other state. `counts`: task runs by kind.
+ */
+export function handledFailures(state, counts) {
+  if (state !== "Completed" || !counts) return 0;
+  return (counts.failed ?? 0) + (counts.crashed ?? 0);
+}
+
 /** An empty model of flow run `id`, to fold its lines into with `applyLine`. */
 export function createRun(id) {
   return { id, meta: undefined, flowRuns: new Map(), taskRuns: new Map(), logs: [], lastTime: 0 };
