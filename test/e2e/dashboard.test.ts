@@ -6,22 +6,24 @@
 //
 //   npx vitest run --project e2e
 //   SQUALL_SCREENSHOT=1 npx vitest run --project e2e   # refreshes docs/dashboard.png
-import { copyFileSync, existsSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { configureLogging, type FlowRunState, flow, resetLogging } from "squall";
 import { LambdaTaskRunner } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Dashboard, startDashboard } from "../../sdk/cli/dashboard/index.js";
 import { type Recording, startRecording } from "../../sdk/cli/recorder.js";
 import { age, bottle, brew, taste } from "../fixtures/dashboard-tasks.js";
-import { writeSyntheticRun } from "../fixtures/synthetic-run.js";
+import { syntheticLines, writeSyntheticRun } from "../fixtures/synthetic-run.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = fileURLToPath(new URL("../../docs/dashboard.png", import.meta.url));
+/** Where SQUALL_SCREENSHOT=1 puts the README's pictures of a 100,000-task run. */
+const DOCS = fileURLToPath(new URL("../../docs/", import.meta.url));
 
 const noChromium = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing`;
 if (noChromium) {
@@ -239,5 +241,202 @@ describe.skipIf(noChromium !== undefined)("the dashboard on many runs and big ru
     expect(await state.textContent()).toBe("Completed · 18 failed, handled");
     expect(await state.getAttribute("data-handled")).toBe("18");
     await page.close();
+  });
+});
+
+describe.skipIf(noChromium !== undefined)("the dashboard on a run of 100,000 task runs", () => {
+  let dir: string;
+  let browser: Browser;
+  let dashboard: Dashboard;
+  let page: Page;
+  const big = { id: "big-run", name: "hundred-thousand", tasks: 100_000, failed: 18 };
+  /** Per task, its runs and its failed runs, as the fixture wrote them. */
+  const expected = new Map<string, { total: number; failed: number }>();
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "squall-dashboard-big-"));
+    const root = join(dir, ".squall");
+    writeSyntheticRun(root, big);
+    for (const line of syntheticLines(big) as { kind: string; definition: string; state: string }[]) {
+      if (line.kind !== "task") continue;
+      const entry = expected.get(line.definition) ?? { total: 0, failed: 0 };
+      entry.total += 1;
+      if (line.state === "Failed") entry.failed += 1;
+      expected.set(line.definition, entry);
+    }
+    // Three seconds of an environment starting, then thirty task runs at once on one worker.
+    const t0 = Date.UTC(2026, 11, 1, 8);
+    const flowLine = { kind: "flow", id: "wide-run", name: "wide", definition: "fan", flowRunId: undefined };
+    const lines: object[] = [{ ...flowLine, state: "Running", time: t0 }];
+    for (let i = 0; i < 30; i++) {
+      lines.push({
+        kind: "task",
+        id: `w${i}`,
+        name: `fan-${i}`,
+        definition: "fan",
+        flowRunId: "wide-run",
+        state: "Completed",
+        time: t0 + 4_000,
+        attempts: 1,
+        worker: "in process",
+        startedAt: t0 + 3_000 + i * 10,
+        endedAt: t0 + 3_800 + i * 10,
+      });
+    }
+    lines.push({ ...flowLine, state: "Completed", time: t0 + 4_100 });
+    mkdirSync(join(root, "runs", "wide-run"), { recursive: true });
+    writeFileSync(
+      join(root, "runs", "wide-run", "events.jsonl"),
+      lines.map((line) => `${JSON.stringify(line)}\n`).join(""),
+    );
+    dashboard = await startDashboard({ root });
+    browser = await launch();
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${dashboard.url}#/runs/big-run`);
+    await page.locator('html[data-ready="true"]').waitFor({ timeout: 60_000 });
+  }, 120_000);
+  afterAll(async () => {
+    await dashboard?.stop();
+    await browser?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("lists every task run in a table that keeps only the rows in sight in the page", async () => {
+    const table = page.getByTestId("task-table");
+    expect(await page.getByTestId("task-shown").textContent()).toBe("100,000 task runs");
+    const drawn = await page.getByTestId("task-row").count();
+    expect(drawn).toBeGreaterThan(10);
+    expect(drawn).toBeLessThan(60);
+    expect(await page.getByTestId("task-row").first().getAttribute("data-task-run-id")).toBe("t0");
+    // 100,000 rows of 28 px: the table scrolls the whole way, drawing the rows at its end.
+    expect(await table.evaluate((element) => element.scrollHeight)).toBe(2_800_000);
+    await table.evaluate((element) => {
+      element.scrollTop = element.scrollHeight;
+    });
+    // The last task run to start, as the table orders them (by start, then id).
+    const tasks = (syntheticLines(big) as { kind: string; id: string; startedAt: number }[]).filter(
+      (line) => line.kind === "task",
+    );
+    tasks.sort((a, b) => a.startedAt - b.startedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const last = tasks.at(-1)?.id;
+    await page.locator(`[data-testid="task-row"][data-task-run-id="${last}"]`).waitFor({ timeout: 5_000 });
+    expect(await page.getByTestId("task-row").count()).toBeLessThan(60);
+    await table.evaluate((element) => {
+      element.scrollTop = 0;
+    });
+  });
+
+  it("filters the table by task, state and worker, and searches it", async () => {
+    const shown = page.getByTestId("task-shown");
+    await page.getByTestId("task-filter-task").selectOption("load");
+    expect(await shown.textContent()).toBe("33,333 of 100,000 task runs");
+    expect(await page.getByTestId("task-row").first().getAttribute("data-task-run-id")).toBe("t2");
+    await page.getByTestId("task-filter-task").selectOption("");
+    await page.getByTestId("task-filter-state").selectOption("Failed");
+    expect(await shown.textContent()).toBe("18 of 100,000 task runs");
+    expect(await page.getByTestId("task-row").count()).toBe(18);
+    for (const state of await page
+      .getByTestId("task-row")
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-state")))) {
+      expect(state).toBe("Failed");
+    }
+    await page.getByTestId("task-filter-state").selectOption("");
+    await page.getByTestId("task-filter-worker").selectOption("thread 3");
+    expect(await shown.textContent()).toBe("12,500 of 100,000 task runs");
+    await page.getByTestId("task-filter-worker").selectOption("");
+    await page.getByTestId("task-search").fill("load-99998");
+    expect(await shown.textContent()).toBe("1 of 100,000 task runs");
+    expect(await page.getByTestId("task-row").getAttribute("data-task-run-id")).toBe("t99998");
+    await page.getByTestId("task-search").fill("rowerror");
+    expect(await shown.textContent()).toBe("18 of 100,000 task runs");
+    await page.getByTestId("task-search").fill("");
+    expect(await shown.textContent()).toBe("100,000 task runs");
+  });
+
+  it("shows each task's progress, and a click on it filters the table to that task", async () => {
+    const rows = page.getByTestId("progress-row");
+    expect(await rows.evaluateAll((all) => all.map((row) => row.getAttribute("data-task")))).toEqual([
+      "extract",
+      "transform",
+      "load",
+    ]);
+    for (const [name, { total, failed }] of expected) {
+      const n = (x: number) => x.toLocaleString("en-US");
+      expect(
+        await page
+          .locator(`[data-testid="progress-row"][data-task="${name}"]`)
+          .getByTestId("progress-done")
+          .textContent(),
+      ).toBe(`${n(total)} / ${n(total)}${failed > 0 ? ` · ${n(failed)} failed` : ""}`);
+    }
+    await page.locator('[data-testid="progress-row"][data-task="transform"]').click();
+    expect(await page.getByTestId("task-filter-task").inputValue()).toBe("transform");
+    expect(await page.getByTestId("task-shown").textContent()).toBe("33,333 of 100,000 task runs");
+    await page.getByTestId("task-filter-task").selectOption("");
+  });
+
+  it("draws the whole run's timeline on canvases, and single bars once zoomed in; pans and resets", async () => {
+    expect(await page.getByTestId("lane").count()).toBe(8);
+    expect(await page.getByTestId("lane-canvas").count()).toBe(8);
+    expect(await page.getByTestId("task-bar").count()).toBe(0);
+    expect(await page.getByTestId("timeline-hint").textContent()).toContain(
+      "100,000 task runs in view: zoom in to see each one.",
+    );
+    expect(await page.getByTestId("tick").first().textContent()).toBe("0");
+    if (process.env.SQUALL_SCREENSHOT === "1") {
+      await page.screenshot({ path: join(DOCS, "dashboard-100k.png") });
+    }
+    for (let i = 0; i < 9; i++) await page.getByTestId("timeline-zoom-in").click();
+    const bars = page.getByTestId("task-bar");
+    const count = await bars.count();
+    expect(count).toBeGreaterThan(0);
+    expect(count).toBeLessThanOrEqual(1500);
+    expect(await page.getByTestId("lane-canvas").count()).toBe(0);
+    // Each click halves the span around its middle: the whole run becomes about a second of it.
+    const shownSpan = page.getByTestId("timeline-window");
+    expect(await shownSpan.textContent()).toBe("268.23 s to 269.27 s of 8 min 58 s");
+    const firstBefore = await bars.first().getAttribute("data-task-run-id");
+    await page.getByTestId("timeline-pan-right").click();
+    expect(await shownSpan.textContent()).toBe("268.75 s to 269.80 s of 8 min 58 s");
+    expect(await bars.first().getAttribute("data-task-run-id")).not.toBe(firstBefore);
+    // Dragging to the right goes back in time.
+    const axis = await page.getByTestId("timeline-axis").boundingBox();
+    if (!axis) throw new Error("the timeline has no axis on screen");
+    await page.mouse.move(axis.x + axis.width * 0.25, axis.y + 40);
+    await page.mouse.down();
+    await page.mouse.move(axis.x + axis.width * 0.75, axis.y + 40, { steps: 5 });
+    await page.mouse.up();
+    expect(await shownSpan.textContent()).toBe("268.23 s to 269.27 s of 8 min 58 s");
+    if (process.env.SQUALL_SCREENSHOT === "1") {
+      await page.getByTestId("timeline").scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(DOCS, "dashboard-100k-zoomed.png") });
+    }
+    await page.getByTestId("timeline-reset").click();
+    expect(await page.getByTestId("lane-canvas").count()).toBe(8);
+    expect(await page.getByTestId("timeline-window").textContent()).toMatch(
+      / from the first task run to the last$/,
+    );
+  });
+
+  it("starts the axis at the first task run, and labels each of thirty lanes of one worker", async () => {
+    await page.goto(`${dashboard.url}#/runs/wide-run`);
+    await page.locator('[data-testid="run-title"]', { hasText: "fan · wide" }).waitFor();
+    // Three seconds passed before the first task: the bars start at the axis's left, not at 75%.
+    const first = page.locator('[data-testid="task-bar"][data-task-run-id="w0"]');
+    expect(await first.getAttribute("style")).toMatch(/^left: 0(\.0+)?%; width: /);
+    expect(await page.getByTestId("timeline-window").textContent()).toBe(
+      "1.09 s from the first task run to the last",
+    );
+    const lanes = page.getByTestId("lane");
+    expect(await lanes.count()).toBe(30);
+    const labels = await lanes.evaluateAll((all) =>
+      all.map((lane) => lane.querySelector(".lane-label, .lane-sub")?.textContent),
+    );
+    expect(labels).toEqual(["in process", ...Array.from({ length: 29 }, (_, i) => `· ${i + 2}`)]);
+    for (const box of await lanes.evaluateAll((all) =>
+      all.map((lane) => lane.getBoundingClientRect().height),
+    )) {
+      expect(box).toBeGreaterThanOrEqual(20);
+    }
   });
 });

@@ -308,6 +308,20 @@ describe("the page's model", () => {
     expect([from, to]).toEqual([0, 200]);
   });
 
+  it("starts the time axis at the first task run, not at the flow's start", () => {
+    const run = fold([
+      flowEvent("f", "Running", 0),
+      taskEvent("f", "a", "Running", 3_000), // three seconds of an environment starting first
+      taskEvent("f", "a", "Completed", 3_050),
+      taskEvent("f", "b", "Running", 3_020),
+      taskEvent("f", "b", "Completed", 3_100),
+      flowEvent("f", "Completed", 3_400),
+    ]);
+    expect(timeline(run, 4_000)).toMatchObject({ from: 3_000, to: 3_100 });
+    const none = fold([flowEvent("f", "Running", 0)]);
+    expect(timeline(none, 500)).toMatchObject({ from: 0, to: 500 });
+  });
+
   it("groups lanes by worker, a worker running runs at once having a lane for each", () => {
     const lambda = "2026/11/27/[$LATEST]0f1e2d3c4b5a69788796a5b4c3d2e1f0";
     const run = fold([
@@ -323,11 +337,11 @@ describe("the page's model", () => {
     const laneOf = Object.fromEntries(bars.map((bar) => [bar.taskRun.id, bar.lane]));
     expect(laneOf).toEqual({ a: 0, d: 1, e: 0, b: 2, c: 3, g: 4 });
     expect(lanes).toEqual([
-      { label: "thread 1", title: "thread 1", first: true },
-      { label: "", title: "thread 1", first: false },
-      { label: "λ 0f1e2d3c", title: lambda, first: true },
-      { label: "", title: lambda, first: false },
-      { label: "no worker reported", title: "no worker reported", first: true },
+      { label: "thread 1", title: "thread 1", first: true, index: 0 },
+      { label: "", title: "thread 1", first: false, index: 1 },
+      { label: "λ 0f1e2d3c", title: lambda, first: true, index: 0 },
+      { label: "", title: lambda, first: false, index: 1 },
+      { label: "no worker reported", title: "no worker reported", first: true, index: 0 },
     ]);
   });
 
