@@ -5,7 +5,7 @@
 // Skipped, saying why, where Debian's Chromium is not installed (`apt-get install chromium`).
 //
 //   npx vitest run --project e2e
-//   SQUALL_SCREENSHOT=1 npx vitest run --project e2e   # refreshes docs/dashboard.png
+//   SQUALL_SCREENSHOT=1 npx vitest run --project e2e   # refreshes docs/dashboard.png and docs/dashboard-100k*.png
 import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -304,6 +304,7 @@ describe.skipIf(noChromium !== undefined)("the dashboard on a run of 100,000 tas
   it("lists every task run in a table that keeps only the rows in sight in the page", async () => {
     const table = page.getByTestId("task-table");
     expect(await page.getByTestId("task-shown").textContent()).toBe("100,000 task runs");
+    expect(await page.getByTestId("count-Completed").getByTestId("count-value").textContent()).toBe("99,982");
     const drawn = await page.getByTestId("task-row").count();
     expect(drawn).toBeGreaterThan(10);
     expect(drawn).toBeLessThan(60);
@@ -384,6 +385,9 @@ describe.skipIf(noChromium !== undefined)("the dashboard on a run of 100,000 tas
     );
     expect(await page.getByTestId("tick").first().textContent()).toBe("0");
     if (process.env.SQUALL_SCREENSHOT === "1") {
+      await page
+        .getByTestId("run-title")
+        .evaluate((title) => title.ownerDocument.documentElement.scrollTo(0, 0));
       await page.screenshot({ path: join(DOCS, "dashboard-100k.png") });
     }
     for (let i = 0; i < 9; i++) await page.getByTestId("timeline-zoom-in").click();
@@ -407,9 +411,19 @@ describe.skipIf(noChromium !== undefined)("the dashboard on a run of 100,000 tas
     await page.mouse.move(axis.x + axis.width * 0.75, axis.y + 40, { steps: 5 });
     await page.mouse.up();
     expect(await shownSpan.textContent()).toBe("268.23 s to 269.27 s of 8 min 58 s");
+    // Ticks in seconds after the first task run, to the tenth a 200 ms step needs.
+    expect(await page.getByTestId("tick").allTextContents()).toEqual([
+      "268.4 s",
+      "268.6 s",
+      "268.8 s",
+      "269.0 s",
+      "269.2 s",
+    ]);
     if (process.env.SQUALL_SCREENSHOT === "1") {
-      await page.getByTestId("timeline").scrollIntoViewIfNeeded();
+      await page.getByTestId("task-filter-state").selectOption("Failed");
+      await page.getByTestId("timeline-hint").evaluate((hint) => hint.parentElement?.scrollIntoView());
       await page.screenshot({ path: join(DOCS, "dashboard-100k-zoomed.png") });
+      await page.getByTestId("task-filter-state").selectOption("");
     }
     await page.getByTestId("timeline-reset").click();
     expect(await page.getByTestId("lane-canvas").count()).toBe(8);

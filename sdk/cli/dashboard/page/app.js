@@ -182,7 +182,7 @@ function runItem(run, selected) {
   const taskRuns = Object.values(run.counts).reduce((sum, n) => sum + n, 0);
   const counts = Object.entries(run.counts)
     .filter(([, n]) => n > 0)
-    .map(([kind, n]) => `${n} ${kind}`)
+    .map(([kind, n]) => `${number(n)} ${kind}`)
     .join(", ");
   return h(
     "li",
@@ -205,7 +205,7 @@ function runItem(run, selected) {
       h(
         "span.run-item-facts",
         {},
-        `${formatStart(run.startedAt)} · ${taskRuns} task run${taskRuns === 1 ? "" : "s"}`,
+        `${formatStart(run.startedAt)} · ${number(taskRuns)} task run${taskRuns === 1 ? "" : "s"}`,
       ),
       counts && h("span.run-item-counts", {}, counts),
     ),
@@ -343,7 +343,7 @@ function drawHead(model, now) {
     started === undefined
       ? undefined
       : `${flowRun?.end === undefined ? "running for" : "took"} ${formatDuration((flowRun?.end ?? now) - started)}`,
-    `${model.taskRuns.size} task run${model.taskRuns.size === 1 ? "" : "s"}`,
+    `${number(model.taskRuns.size)} task run${model.taskRuns.size === 1 ? "" : "s"}`,
     model.meta?.runner && `runner ${model.meta.runner}`,
     model.meta?.file,
     `id ${model.id}`,
@@ -358,7 +358,7 @@ function drawCounts(model) {
       h(
         `li.count.${kindOf(state)}`,
         { testid: `count-${state}`, data: { state } },
-        h("span.count-value", { testid: "count-value" }, String(counts[state] ?? 0)),
+        h("span.count-value", { testid: "count-value" }, number(counts[state] ?? 0)),
         h("span.count-label", {}, state),
       ),
     ),
@@ -367,16 +367,20 @@ function drawCounts(model) {
 
 /** A step for the axis's ticks: about six of them, on round numbers. */
 function tickStep(span) {
-  const steps = [100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000];
+  const steps = [
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000,
+    600_000,
+  ];
   return steps.find((step) => span / step <= 6) ?? Math.ceil(span / 6 / 600_000) * 600_000;
 }
 
-/** `0`, `500 ms`, `1.5 s`, `2 min`: as few digits as the step needs. */
+/** `0`, `500 ms`, `1.5 s`, `268.4 s`, `2 min`: as few digits as the step needs. */
 function tickLabel(t, step) {
   if (t === 0) return "0";
-  if (step < 1000) return `${t} ms`;
-  if (step < 60_000) return `${t / 1000} s`;
-  return `${t / 60_000} min`;
+  if (step >= 60_000) return `${t / 60_000} min`;
+  if (t < 1000) return `${t} ms`;
+  const decimals = step >= 1000 ? 0 : step >= 100 ? 1 : step >= 10 ? 2 : 3;
+  return `${(t / 1000).toFixed(decimals)} s`;
 }
 
 /** Past this many bars in view, lanes are drawn on a canvas; zooming in brings each bar back. */
@@ -600,9 +604,11 @@ function paintLane(track) {
   context.scale(scale, scale);
   const colours = kindColours();
   const { viewFrom, span } = track.view;
-  for (const bar of track.bars) {
+  // Completed runs first: the few that failed are drawn over them, so that they show.
+  const order = (bar) => (kindOf(bar.taskRun.state) === "completed" ? 0 : 1);
+  for (const bar of [...track.bars].sort((a, b) => order(a) - order(b))) {
     const x = ((bar.start - viewFrom) / span) * width;
-    const w = Math.max(1, ((bar.end - bar.start) / span) * width);
+    const w = Math.max(order(bar) === 0 ? 1 : 2, ((bar.end - bar.start) / span) * width);
     context.fillStyle = colours[kindOf(bar.taskRun.state)];
     context.fillRect(x, 3, w, height - 6);
   }
