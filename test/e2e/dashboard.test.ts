@@ -6,7 +6,7 @@
 //
 //   npx vitest run --project e2e
 //   SQUALL_SCREENSHOT=1 npx vitest run --project e2e   # refreshes docs/dashboard.png and docs/dashboard-100k*.png
-import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -453,4 +453,39 @@ describe.skipIf(noChromium !== undefined)("the dashboard on a run of 100,000 tas
       expect(box).toBeGreaterThanOrEqual(20);
     }
   });
+});
+
+describe.skipIf(noChromium !== undefined)("the dashboard on a big run while it goes on", () => {
+  it("keeps up with a live run of thousands of task runs, drawing what arrives", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "squall-dashboard-live-big-"));
+    const root = join(dir, ".squall");
+    const browser = await launch();
+    const dashboard = await startDashboard({ root, pollMs: 100 });
+    try {
+      // A run of 7,000 task runs: the first 6,000 recorded, the flow still running.
+      const lines = syntheticLines({ id: "live-big", tasks: 7_000 });
+      const flowEnd = lines.pop(); // the flow's final line: not yet
+      expect(flowEnd).toMatchObject({ kind: "flow", state: "Completed" });
+      const file = join(root, "runs", "live-big", "events.jsonl");
+      mkdirSync(join(root, "runs", "live-big"), { recursive: true });
+      const text = (part: object[]) => part.map((line) => `${JSON.stringify(line)}\n`).join("");
+      writeFileSync(file, text(lines.slice(0, 2 + 6_000)));
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${dashboard.url}#/runs/live-big`);
+      await page.locator('html[data-ready="true"]').waitFor({ timeout: 30_000 });
+      const completed = page.getByTestId("count-Completed").getByTestId("count-value");
+      expect(await completed.textContent()).toBe("6,000");
+      appendFileSync(file, text(lines.slice(2 + 6_000)));
+      await completed.filter({ hasText: /^7,000$/ }).waitFor({ timeout: 10_000 });
+      await page
+        .getByTestId("task-shown")
+        .filter({ hasText: /^7,000 task runs$/ })
+        .waitFor({ timeout: 5_000 });
+      expect(await page.getByTestId("run-state").textContent()).toBe("Running");
+    } finally {
+      await dashboard.stop();
+      await browser.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

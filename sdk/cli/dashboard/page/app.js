@@ -1,6 +1,8 @@
-// The dashboard page: the run list (polled), and one run's view, kept live by the server's
-// event stream while the run goes on. Text from runs (names, messages, stacks) is only ever set
-// as textContent, never parsed as HTML.
+// The dashboard page: the run list (polled, twenty runs a page), and one run's view, kept live by
+// the server's event stream while the run goes on: counts, progress by task, the timeline (zoom
+// and pan; drawn on canvases when too many bars are in view), the task-run table (only the rows
+// in sight are in the page), failures and logs. Plain JavaScript with no build step. Text from
+// runs (names, messages, stacks) is only ever set as textContent, never parsed as HTML.
 import {
   applyLine,
   attribution,
@@ -22,6 +24,9 @@ import {
 const LIST_POLL_MS = 1000;
 /** While a run is live its running bars grow; the view is drawn again this often. */
 const TICK_MS = 500;
+/** A live run with more task runs than this is drawn again at most every BIG_RUN_DRAW_MS. */
+const BIG_RUN = 5000;
+const BIG_RUN_DRAW_MS = 1000;
 /** The newest log lines shown; older ones stay in the record. */
 const MAX_LOGS = 1000;
 /** Counts shown even at zero; other states appear when a task run is in them. */
@@ -311,6 +316,12 @@ function draw() {
   byTestId("no-run-selected").hidden = true;
   byTestId("run-view").hidden = false;
   drawHead(model, now);
+  // A big live run is drawn again at most once a second: folding and sorting its task runs
+  // every frame would leave no time for scrolling; the ticks bring what waited.
+  if (live && model.taskRuns.size > BIG_RUN && performance.now() - (view.drawnAt ?? 0) < BIG_RUN_DRAW_MS) {
+    return;
+  }
+  view.drawnAt = performance.now();
   drawTimeline(model, now); // live bars grow with the clock
   // The rest changes only with new lines: a tick with none leaves it be.
   if (view.stale === false) return;
