@@ -120,6 +120,17 @@ describe.skipIf(noChromium !== undefined)("squall dashboard in Chromium", () => 
     expect(await lanes.first().getAttribute("data-worker")).toMatch(
       /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/,
     );
+    // The table names a Lambda worker as its lane does, and filters by it.
+    const rows = page.getByTestId("task-row");
+    expect(await rows.count()).toBe(11);
+    const worker = rows.first().locator("span[title]").first();
+    expect(await worker.textContent()).toMatch(/^λ [0-9a-f]{8}$/);
+    const fullName = (await worker.getAttribute("title")) ?? "";
+    expect(fullName).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
+    await page.getByTestId("task-filter-worker").selectOption(fullName);
+    const onIt = await page.getByTestId("task-shown").textContent();
+    expect(onIt).toMatch(/^\d+ of 11 task runs$/);
+    await page.getByTestId("task-filter-worker").selectOption("");
     const failure = page.getByTestId("failure");
     expect(await failure.count()).toBe(1);
     expect(await failure.getByTestId("failure-error").textContent()).toBe(
@@ -257,6 +268,7 @@ describe.skipIf(noChromium !== undefined)("the dashboard on a run of 100,000 tas
     dir = await mkdtemp(join(tmpdir(), "squall-dashboard-big-"));
     const root = join(dir, ".squall");
     writeSyntheticRun(root, big);
+    writeSyntheticRun(root, { id: "failing-run", tasks: 100, failed: 60, startedAt: Date.UTC(2026, 10, 1) });
     for (const line of syntheticLines(big) as { kind: string; definition: string; state: string }[]) {
       if (line.kind !== "task") continue;
       const entry = expected.get(line.definition) ?? { total: 0, failed: 0 };
@@ -432,6 +444,19 @@ describe.skipIf(noChromium !== undefined)("the dashboard on a run of 100,000 tas
     );
   });
 
+  it("lists fifty failures and says how many more there are; shows no pager for a short list", async () => {
+    await page.goto(`${dashboard.url}#/runs/failing-run`);
+    await page.locator('[data-testid="run-title"]', { hasText: "etl · failing-run" }).waitFor();
+    expect(await page.getByTestId("failure").count()).toBe(50);
+    expect(await page.getByTestId("failures-more").textContent()).toBe(
+      "and 10 more: the task-run table lists them by state",
+    );
+    // Nothing else in the list: no stray text beside the items.
+    expect(await page.getByTestId("failures").evaluate((list) => list.childNodes.length)).toBe(51);
+    expect(await page.getByTestId("run-item").count()).toBe(3);
+    expect(await page.getByTestId("run-pager").isVisible()).toBe(false);
+  });
+
   it("starts the axis at the first task run, and labels each of thirty lanes of one worker", async () => {
     await page.goto(`${dashboard.url}#/runs/wide-run`);
     await page.locator('[data-testid="run-title"]', { hasText: "fan · wide" }).waitFor();
@@ -441,6 +466,9 @@ describe.skipIf(noChromium !== undefined)("the dashboard on a run of 100,000 tas
     expect(await page.getByTestId("timeline-window").textContent()).toBe(
       "1.09 s from the first task run to the last",
     );
+    // No failures: an empty, hidden list, with nothing in it.
+    expect(await page.getByTestId("failures").evaluate((list) => list.childNodes.length)).toBe(0);
+    expect(await page.getByTestId("failures-section").isVisible()).toBe(false);
     const lanes = page.getByTestId("lane");
     expect(await lanes.count()).toBe(30);
     const labels = await lanes.evaluateAll((all) =>

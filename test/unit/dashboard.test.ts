@@ -15,10 +15,13 @@ import {
   countByState,
   createRun,
   failures,
+  filterTaskRuns,
   handledFailures,
   type Line,
   MAX_LANES_PER_WORKER,
   ownFlowRun,
+  progressByTask,
+  taskRunRows,
   timeline,
 } from "../../sdk/cli/dashboard/page/model.js";
 import { defaultRoot } from "../../sdk/cli/dashboard/records.js";
@@ -405,6 +408,57 @@ describe("the page's model", () => {
     expect(handledFailures("Running", counts)).toBe(0);
     expect(handledFailures("Completed", { ...counts, failed: 0, crashed: 0 })).toBe(0);
     expect(handledFailures(undefined, undefined)).toBe(0);
+  });
+
+  it("orders task runs by start for the table, and filters them by task, state, worker and words", () => {
+    const run = fold([
+      { ...taskEvent("f", "b", "Running", 20), definition: "load", worker: "thread 2" },
+      { ...taskEvent("f", "a", "Running", 10), definition: "extract", worker: "thread 1" },
+      { ...taskEvent("f", "c", "Running", 20), definition: "load", worker: "thread 1" },
+      { ...taskEvent("f", "a", "Completed", 30), definition: "extract", worker: "thread 1" },
+      {
+        ...taskEvent("f", "b", "Failed", 40, { name: "RowError", message: "row 7 does not parse" }),
+        definition: "load",
+        worker: "thread 2",
+      },
+    ]);
+    const rows = taskRunRows(run);
+    expect(rows.map((row) => row.id)).toEqual(["a", "b", "c"]);
+    const ids = (filter: Parameters<typeof filterTaskRuns>[1]) =>
+      filterTaskRuns(rows, filter).map((row) => row.id);
+    expect(ids({})).toEqual(["a", "b", "c"]);
+    expect(ids({ definition: "load" })).toEqual(["b", "c"]);
+    expect(ids({ state: "Failed" })).toEqual(["b"]);
+    expect(ids({ worker: "thread 1" })).toEqual(["a", "c"]);
+    expect(ids({ definition: "load", worker: "thread 1" })).toEqual(["c"]);
+    expect(ids({ search: "rowerror" })).toEqual(["b"]);
+    expect(ids({ search: "  ROW 7  parse" })).toEqual(["b"]);
+    expect(ids({ search: "c-name" })).toEqual(["c"]);
+    expect(ids({ search: "nothing-like-it" })).toEqual([]);
+  });
+
+  it("counts each task's runs by kind of state, and how many are done, in the order the tasks first ran", () => {
+    const run = fold([
+      { ...taskEvent("f", "a", "Running", 10), definition: "extract" },
+      { ...taskEvent("f", "b", "Running", 20), definition: "load" },
+      { ...taskEvent("f", "c", "Pending", 25), definition: "extract" },
+      { ...taskEvent("f", "a", "Completed", 30), definition: "extract" },
+      { ...taskEvent("f", "b", "Crashed", 40), definition: "load" },
+    ]);
+    expect(progressByTask(run)).toEqual([
+      {
+        name: "extract",
+        total: 2,
+        done: 1,
+        counts: { pending: 1, running: 0, completed: 1, failed: 0, crashed: 0, cancelled: 0 },
+      },
+      {
+        name: "load",
+        total: 1,
+        done: 1,
+        counts: { pending: 0, running: 0, completed: 0, failed: 0, crashed: 1, cancelled: 0 },
+      },
+    ]);
   });
 
   it("attributes log lines and prints to their task run, else to the flow run", () => {

@@ -19,6 +19,7 @@ import {
   STATES,
   taskRunRows,
   timeline,
+  workerLabel,
 } from "./model.js";
 
 const LIST_POLL_MS = 1000;
@@ -692,15 +693,15 @@ function resetTable() {
   byTestId("task-table").scrollTop = 0;
 }
 
-/** Sets a select's options to "any" and `values`, keeping what was chosen. */
-function setOptions(select, any, values) {
+/** Sets a select's options to "any" and `values` (shown as `label` gives them), keeping what was chosen. */
+function setOptions(select, any, values, label = (value) => value) {
   const chosen = select.value;
   const key = JSON.stringify(values);
   if (select.dataset.key === key) return;
   select.dataset.key = key;
   select.replaceChildren(
     h("option", { value: "" }, any),
-    ...values.map((value) => h("option", { value }, value)),
+    ...values.map((value) => h("option", { value, title: value }, label(value))),
   );
   select.value = values.includes(chosen) ? chosen : "";
 }
@@ -727,6 +728,7 @@ function takeTaskRuns(model) {
     byTestId("task-filter-worker"),
     "every worker",
     [...workers].sort((a, b) => a.localeCompare(b, undefined, { numeric: true })),
+    workerLabel,
   );
   byTestId("task-filter-worker").hidden = workers.size === 0;
   filterTable(false);
@@ -775,7 +777,9 @@ function taskRow(taskRun) {
     h("span.task-name", {}, taskRun.name),
     h("span", {}, taskRun.definition ?? ""),
     h("span", {}, badge(taskRun.state)),
-    h("span", {}, taskRun.worker === undefined ? "" : String(taskRun.worker)),
+    taskRun.worker === undefined
+      ? h("span")
+      : h("span", { title: String(taskRun.worker) }, workerLabel(taskRun.worker)),
     h("span.num", {}, `+${formatDuration(start - table.first)}`),
     h("span.num", {}, taskRun.end === undefined ? "" : formatDuration(taskRun.end - start)),
     h("span.num", {}, String(taskRun.attempts ?? "")),
@@ -829,12 +833,15 @@ function drawFailures(model) {
             ),
         ),
       ),
-    failed.length > MAX_FAILURES &&
-      h(
-        "li.failure-more",
-        { testid: "failures-more" },
-        `and ${number(failed.length - MAX_FAILURES)} more: the task-run table lists them by state`,
-      ),
+    ...(failed.length > MAX_FAILURES
+      ? [
+          h(
+            "li.failure-more",
+            { testid: "failures-more" },
+            `and ${number(failed.length - MAX_FAILURES)} more: the task-run table lists them by state`,
+          ),
+        ]
+      : []),
   );
 }
 
@@ -880,6 +887,12 @@ function route() {
 }
 
 window.addEventListener("hashchange", route);
+// A canvas is painted for its width, and the table draws the rows its height shows.
+window.addEventListener("resize", () => {
+  if (!view) return;
+  drawTimeline(view.model, nowOf(view));
+  drawRows();
+});
 // The list the server sent with the page (boot.js) is drawn now, before the page's load event;
 // a page opened on a run marks itself ready (`data-ready` on <html>) once that run is drawn.
 const boot = globalThis.squallBoot;
