@@ -442,6 +442,20 @@ describe.skipIf(noChromium !== undefined)("the dashboard on a run of 100,000 tas
     expect(await page.getByTestId("timeline-window").textContent()).toMatch(
       / from the first task run to the last$/,
     );
+    // Ctrl + wheel zooms around the pointer: at the axis's left end, the view keeps its start.
+    const whole = await page.getByTestId("timeline-axis").boundingBox();
+    if (!whole) throw new Error("the timeline has no axis on screen");
+    await page.mouse.move(whole.x + 1, whole.y + 40);
+    await page.keyboard.down("Control");
+    await page.mouse.wheel(0, -100);
+    await page.keyboard.up("Control");
+    await page
+      .getByTestId("timeline-window")
+      .filter({ hasText: /^0 s to 43\d s of 8 min 58 s$/ })
+      .waitFor({
+        timeout: 5_000,
+      });
+    await page.getByTestId("timeline-reset").click();
   });
 
   it("lists fifty failures and says how many more there are; shows no pager for a short list", async () => {
