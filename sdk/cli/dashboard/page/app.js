@@ -411,11 +411,10 @@ let drawnSpan = { from: 0, to: 1 };
 /** Shows `[from, to)` (ms after the first task run), kept inside the run; the whole run if it is all of it. */
 function setZoom(from, to) {
   const whole = drawnSpan.to - drawnSpan.from;
-  let span = Math.max(MIN_SPAN_MS, Math.min(to - from, whole));
+  const span = Math.max(MIN_SPAN_MS, Math.min(to - from, whole));
   if (span >= whole) {
     zoom = undefined;
   } else {
-    span = Math.min(span, whole);
     const start = Math.max(0, Math.min(from, whole - span));
     zoom = { from: start, to: start + span };
   }
