@@ -15,9 +15,13 @@ import {
   countByState,
   createRun,
   failures,
+  filterTaskRuns,
+  handledFailures,
   type Line,
   MAX_LANES_PER_WORKER,
   ownFlowRun,
+  progressByTask,
+  taskRunRows,
   timeline,
 } from "../../sdk/cli/dashboard/page/model.js";
 import { defaultRoot } from "../../sdk/cli/dashboard/records.js";
@@ -84,6 +88,32 @@ describe("startDashboard", () => {
     }
     expect((await fetch(new URL("server.ts", dashboard.url))).status).toBe(404);
     expect((await fetch(new URL("page/../records.ts", dashboard.url))).status).toBe(404);
+  });
+
+  it("serves the run list as a script the page runs before its own, as data and not markup", async () => {
+    const own = join(dir, "boot", ".squall");
+    mkdirSync(join(own, "runs", "boot-run"), { recursive: true });
+    appendFileSync(
+      join(own, "runs", "boot-run", "events.jsonl"),
+      `${JSON.stringify({ ...flowEvent("boot-run", "Running", 500), name: "</script><b>x</b>" })}\n`,
+    );
+    const board = await startDashboard({ root: own });
+    const answer = await fetch(new URL("boot.js", board.url));
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+    const text = await answer.text();
+    const prefix = "globalThis.squallBoot = ";
+    expect(text.startsWith(prefix)).toBe(true);
+    const boot = JSON.parse(text.slice(prefix.length).replace(/;\n$/, "")) as {
+      root: string;
+      runs: { id: string; name: string }[];
+    };
+    expect(boot.root).toBe(".squall");
+    expect(boot.runs.map((run) => [run.id, run.name])).toEqual([["boot-run", "</script><b>x</b>"]]);
+    await board.stop();
+    const html = await (await fetch(dashboard.url)).text();
+    expect(html.indexOf('<script src="/boot.js"></script>')).toBeGreaterThan(-1);
+    expect(html.indexOf('<script src="/boot.js"></script>')).toBeLessThan(html.indexOf('src="/app.js"'));
   });
 
   it("lists runs newest first with their state and counts, and gives one run's lines", async () => {
@@ -281,6 +311,20 @@ describe("the page's model", () => {
     expect([from, to]).toEqual([0, 200]);
   });
 
+  it("starts the time axis at the first task run, not at the flow's start", () => {
+    const run = fold([
+      flowEvent("f", "Running", 0),
+      taskEvent("f", "a", "Running", 3_000), // three seconds of an environment starting first
+      taskEvent("f", "a", "Completed", 3_050),
+      taskEvent("f", "b", "Running", 3_020),
+      taskEvent("f", "b", "Completed", 3_100),
+      flowEvent("f", "Completed", 3_400),
+    ]);
+    expect(timeline(run, 4_000)).toMatchObject({ from: 3_000, to: 3_100 });
+    const none = fold([flowEvent("f", "Running", 0)]);
+    expect(timeline(none, 500)).toMatchObject({ from: 0, to: 500 });
+  });
+
   it("groups lanes by worker, a worker running runs at once having a lane for each", () => {
     const lambda = "2026/11/27/[$LATEST]0f1e2d3c4b5a69788796a5b4c3d2e1f0";
     const run = fold([
@@ -296,11 +340,11 @@ describe("the page's model", () => {
     const laneOf = Object.fromEntries(bars.map((bar) => [bar.taskRun.id, bar.lane]));
     expect(laneOf).toEqual({ a: 0, d: 1, e: 0, b: 2, c: 3, g: 4 });
     expect(lanes).toEqual([
-      { label: "thread 1", title: "thread 1", first: true },
-      { label: "", title: "thread 1", first: false },
-      { label: "λ 0f1e2d3c", title: lambda, first: true },
-      { label: "", title: lambda, first: false },
-      { label: "no worker reported", title: "no worker reported", first: true },
+      { label: "thread 1", title: "thread 1", first: true, index: 0 },
+      { label: "", title: "thread 1", first: false, index: 1 },
+      { label: "λ 0f1e2d3c", title: lambda, first: true, index: 0 },
+      { label: "", title: lambda, first: false, index: 1 },
+      { label: "no worker reported", title: "no worker reported", first: true, index: 0 },
     ]);
   });
 
@@ -354,6 +398,66 @@ describe("the page's model", () => {
     expect(failures(run).map((failure) => [failure.kind, failure.id, failure.error?.message])).toEqual([
       ["flow", "f", "b failed"],
       ["task", "b", "no"],
+    ]);
+  });
+
+  it("counts a completed flow run's failed and crashed task runs as handled failures, and no other run's", () => {
+    const counts = { pending: 0, running: 0, completed: 12, failed: 15, crashed: 3, cancelled: 1 };
+    expect(handledFailures("Completed", counts)).toBe(18);
+    expect(handledFailures("Failed", counts)).toBe(0);
+    expect(handledFailures("Running", counts)).toBe(0);
+    expect(handledFailures("Completed", { ...counts, failed: 0, crashed: 0 })).toBe(0);
+    expect(handledFailures(undefined, undefined)).toBe(0);
+  });
+
+  it("orders task runs by start for the table, and filters them by task, state, worker and words", () => {
+    const run = fold([
+      { ...taskEvent("f", "b", "Running", 20), definition: "load", worker: "thread 2" },
+      { ...taskEvent("f", "a", "Running", 10), definition: "extract", worker: "thread 1" },
+      { ...taskEvent("f", "c", "Running", 20), definition: "load", worker: "thread 1" },
+      { ...taskEvent("f", "a", "Completed", 30), definition: "extract", worker: "thread 1" },
+      {
+        ...taskEvent("f", "b", "Failed", 40, { name: "RowError", message: "row 7 does not parse" }),
+        definition: "load",
+        worker: "thread 2",
+      },
+    ]);
+    const rows = taskRunRows(run);
+    expect(rows.map((row) => row.id)).toEqual(["a", "b", "c"]);
+    const ids = (filter: Parameters<typeof filterTaskRuns>[1]) =>
+      filterTaskRuns(rows, filter).map((row) => row.id);
+    expect(ids({})).toEqual(["a", "b", "c"]);
+    expect(ids({ definition: "load" })).toEqual(["b", "c"]);
+    expect(ids({ state: "Failed" })).toEqual(["b"]);
+    expect(ids({ worker: "thread 1" })).toEqual(["a", "c"]);
+    expect(ids({ definition: "load", worker: "thread 1" })).toEqual(["c"]);
+    expect(ids({ search: "rowerror" })).toEqual(["b"]);
+    expect(ids({ search: "  ROW 7  parse" })).toEqual(["b"]);
+    expect(ids({ search: "c-name" })).toEqual(["c"]);
+    expect(ids({ search: "nothing-like-it" })).toEqual([]);
+  });
+
+  it("counts each task's runs by kind of state, and how many are done, in the order the tasks first ran", () => {
+    const run = fold([
+      { ...taskEvent("f", "a", "Running", 10), definition: "extract" },
+      { ...taskEvent("f", "b", "Running", 20), definition: "load" },
+      { ...taskEvent("f", "c", "Pending", 25), definition: "extract" },
+      { ...taskEvent("f", "a", "Completed", 30), definition: "extract" },
+      { ...taskEvent("f", "b", "Crashed", 40), definition: "load" },
+    ]);
+    expect(progressByTask(run)).toEqual([
+      {
+        name: "extract",
+        total: 2,
+        done: 1,
+        counts: { pending: 1, running: 0, completed: 1, failed: 0, crashed: 0, cancelled: 0 },
+      },
+      {
+        name: "load",
+        total: 1,
+        done: 1,
+        counts: { pending: 0, running: 0, completed: 0, failed: 0, crashed: 1, cancelled: 0 },
+      },
     ]);
   });
 

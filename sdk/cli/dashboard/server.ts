@@ -119,6 +119,19 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       response.end(request.method === "HEAD" ? undefined : body);
       return;
     }
+    if (pathname === "/boot.js") {
+      // The run list as a script the page loads before its own: the page draws the list before
+      // it signals `load`, so that a screenshot taken then shows it. JSON is JavaScript; the
+      // list goes in as data, never as markup.
+      const body = `globalThis.squallBoot = ${JSON.stringify({ root: records.where, runs: await records.list() })};\n`;
+      response.writeHead(200, {
+        ...SECURITY_HEADERS,
+        "content-type": "text/javascript; charset=utf-8",
+        "cache-control": "no-store",
+      });
+      response.end(request.method === "HEAD" ? undefined : body);
+      return;
+    }
     if (pathname === "/api/runs") {
       sendJson(response, 200, { root: records.where, runs: await records.list() });
       return;

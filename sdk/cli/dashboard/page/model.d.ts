@@ -75,6 +75,8 @@ export interface Lane {
   readonly title: string;
   /** Whether this is the first of its worker's rows. */
   readonly first: boolean;
+  /** Which of its worker's rows it is, from 0. */
+  readonly index: number;
 }
 
 export interface Timeline {
@@ -88,6 +90,10 @@ export declare const STATES: readonly string[];
 export declare function isFinal(state: string): boolean;
 export type Kind = "pending" | "running" | "completed" | "failed" | "crashed" | "cancelled";
 export declare function kindOf(state: string): Kind;
+export declare function handledFailures(
+  state: string | undefined,
+  counts: Partial<Record<Kind, number>> | undefined,
+): number;
 export declare function createRun(id: string): RunModel;
 export declare function applyLine(run: RunModel, line: Line): void;
 export declare function ownFlowRun(run: RunModel): RunSpan | undefined;
@@ -98,3 +104,21 @@ export declare function attribution(run: RunModel, log: LogEntry): string;
 export declare function timeline(run: RunModel, now: number): Timeline;
 export declare const MAX_LANES_PER_WORKER: number;
 export declare function workerLabel(worker: string | number | undefined): string;
+
+export interface TaskRunFilter {
+  readonly definition?: string;
+  readonly state?: string;
+  readonly worker?: string;
+  readonly search?: string;
+}
+
+export interface TaskProgress {
+  readonly name: string;
+  total: number;
+  done: number;
+  readonly counts: Record<Kind, number>;
+}
+
+export declare function taskRunRows(run: RunModel): RunSpan[];
+export declare function filterTaskRuns(rows: readonly RunSpan[], filter?: TaskRunFilter): RunSpan[];
+export declare function progressByTask(run: RunModel): TaskProgress[];

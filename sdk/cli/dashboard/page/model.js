@@ -38,6 +38,15 @@ export function kindOf(state) {
   return "pending";
 }
 
+/**
+ * How many of a completed flow run's task runs failed or crashed: failures the flow handled (it
+ * completed all the same). 0 for a run in any other state. `counts`: task runs by kind.
+ */
+export function handledFailures(state, counts) {
+  if (state !== "Completed" || !counts) return 0;
+  return (counts.failed ?? 0) + (counts.crashed ?? 0);
+}
+
 /** An empty model of flow run `id`, to fold its lines into with `applyLine`. */
 export function createRun(id) {
   return { id, meta: undefined, flowRuns: new Map(), taskRuns: new Map(), logs: [], lastTime: 0 };
@@ -156,7 +165,7 @@ export function attribution(run, log) {
 
 /**
  * The timeline: each task run's bar (`start` to `end`, or to `now` while it runs) and its lane,
- * and the time the axis spans.
+ * and the time the axis spans: from the first task run's start to the last one's end.
  *
  * Lanes are grouped by the worker that ran the task runs (`worker` on their events: `in process`,
  * a thread, a Lambda execution environment); workers in the order they started work. A worker
@@ -177,10 +186,15 @@ export function timeline(run, now) {
   }
   bars.sort((a, b) => a.start - b.start || a.end - b.end || (a.taskRun.id < b.taskRun.id ? -1 : 1));
   const lanes = assignLanes(bars);
-  const flowRun = ownFlowRun(run);
+  if (bars.length === 0) {
+    const flowRun = ownFlowRun(run);
+    return { bars, lanes, from: flowRun?.firstSeen ?? now, to: flowRun?.end ?? now };
+  }
+  // The axis spans the task runs, from the first one's start: the time a flow spends before
+  // its first task (an environment starting) would squeeze them to one side.
   // A loop, not Math.min(...spread): a run may have more task runs than a call takes arguments.
-  let from = flowRun?.firstSeen ?? now;
-  let to = flowRun?.end ?? now;
+  let from = Number.POSITIVE_INFINITY;
+  let to = Number.NEGATIVE_INFINITY;
   for (const bar of bars) {
     from = Math.min(from, bar.start);
     to = Math.max(to, bar.end);
@@ -214,6 +228,7 @@ function assignLanes(bars) {
         label: label === undefined ? `lane ${offset + i + 1}` : i === 0 ? label : "",
         title: named ? String(group.worker ?? "no worker reported") : "",
         first: i === 0,
+        index: i,
       });
     });
   }
@@ -243,4 +258,63 @@ export function workerLabel(worker) {
   const text = String(worker);
   const stream = /^\d{4}\/\d{2}\/\d{2}\/\[[^\]]*\]([0-9a-f]{8})[0-9a-f]*$/.exec(text);
   return stream ? `λ ${stream[1]}` : text;
+}
+
+/** A run's task runs in the order they started (then by id): the task-run table's rows. */
+export function taskRunRows(run) {
+  const rows = [...run.taskRuns.values()];
+  const start = (taskRun) => taskRun.start ?? taskRun.firstSeen;
+  rows.sort((a, b) => start(a) - start(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return rows;
+}
+
+/**
+ * The rows that pass the table's filters: `definition` (the task's name), `state`, `worker` (each
+ * exact, or "" for any), and `search`, words that must each be in the run's name, task, state,
+ * worker, id or error (case ignored).
+ */
+export function filterTaskRuns(rows, { definition = "", state = "", worker = "", search = "" } = {}) {
+  const words = search.toLowerCase().split(/\s+/).filter(Boolean);
+  return rows.filter((row) => {
+    if (definition && row.definition !== definition) return false;
+    if (state && row.state !== state) return false;
+    if (worker && String(row.worker ?? "") !== worker) return false;
+    if (words.length === 0) return true;
+    const text = [
+      row.name,
+      row.definition,
+      row.state,
+      row.worker,
+      row.id,
+      row.error ? `${row.error.name}: ${row.error.message}` : "",
+    ]
+      .join(" ")
+      .toLowerCase();
+    return words.every((word) => text.includes(word));
+  });
+}
+
+/**
+ * Per task (a task's runs share its name, `definition`), its runs by kind of state, in the order
+ * the tasks first ran: the progress bars. `done` counts the runs in a final state.
+ */
+export function progressByTask(run) {
+  const byTask = new Map();
+  for (const taskRun of run.taskRuns.values()) {
+    const name = taskRun.definition ?? taskRun.name;
+    let entry = byTask.get(name);
+    if (!entry) {
+      entry = {
+        name,
+        total: 0,
+        done: 0,
+        counts: { pending: 0, running: 0, completed: 0, failed: 0, crashed: 0, cancelled: 0 },
+      };
+      byTask.set(name, entry);
+    }
+    entry.total += 1;
+    entry.counts[kindOf(taskRun.state)] += 1;
+    if (FINAL.has(taskRun.state)) entry.done += 1;
+  }
+  return [...byTask.values()];
 }
