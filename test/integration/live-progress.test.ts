@@ -40,7 +40,10 @@ function follow() {
       tally.progress(report);
     }),
   ];
-  return { tally, progress, stop: () => stops.forEach((stop) => stop()) };
+  const stop = () => {
+    for (const stopping of stops) stopping();
+  };
+  return { tally, progress, stop };
 }
 
 describe("the Lambda runner's progress", () => {
