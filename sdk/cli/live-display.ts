@@ -1,5 +1,5 @@
 import { createLogUpdate } from "log-update";
-import type { Colors } from "./format.js";
+import { type Colors, formatDuration } from "./format.js";
 import type { Reporter } from "./reporter.js";
 import type { Tally } from "./tally.js";
 import { barLines, showsBars } from "./task-names.js";
@@ -116,7 +116,12 @@ export class LiveDisplay implements Reporter {
   /** What the display shows now, without moving its spinner. */
   frame(): string {
     const spinner = this.#colors.cyan(FRAMES[this.#frame] as string);
-    const lines = [`${spinner} ${this.#title}`, `  ${this.#tally.describe(this.#now(), this.#colors)}`];
+    const now = this.#now();
+    const starting = this.#tally.starting;
+    const status = starting
+      ? `starting ${starting}… · ${formatDuration(Math.max(now - this.#tally.startedAt, 0))}`
+      : this.#tally.describe(now, this.#colors);
+    const lines = [`${spinner} ${this.#title}`, `  ${status}`];
     if (showsBars(this.#tally)) {
       // The title and counts, the bars, and a line left for the cursor.
       const rows = Math.max((this.#stream.rows || 24) - 3, 1);

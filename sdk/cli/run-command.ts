@@ -125,8 +125,9 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
  */
 export function progressListener(tally: Tally, reporter: Reporter): ProgressListener {
   return (progress) => {
-    if (progress.kind === "task") tally.progress(progress);
-    else if (progress.phase === "starting") reporter.line(`squall: starting ${progress.description}…`);
+    tally.progress(progress);
+    if (progress.kind === "task") return;
+    if (progress.phase === "starting") reporter.line(`squall: starting ${progress.description}…`);
     else reporter.line(`squall: task runs go to ${progress.description}`);
   };
 }

@@ -69,6 +69,7 @@ export class Tally {
   readonly #names = new Map<string, TaskNameTally>();
   /** Whether a runner reported sending runs elsewhere: the display then counts `sent`. */
   #remote = false;
+  #starting: string | undefined;
   #finished = 0;
   #changes = 0;
 
@@ -99,9 +100,18 @@ export class Tally {
     this.#recount(run);
   }
 
+  /** The environment the runner is starting, while it starts: `the local environment`. */
+  get starting(): string | undefined {
+    return this.#starting;
+  }
+
   progress(progress: RunProgress): void {
-    if (progress.kind !== "task") return;
     this.#remote = true;
+    if (progress.kind === "environment") {
+      this.#starting = progress.phase === "starting" ? progress.description : undefined;
+      this.#changes += 1;
+      return;
+    }
     const run = this.#track(progress.id, undefined, undefined);
     run.phase = progress.phase;
     this.#recount(run);

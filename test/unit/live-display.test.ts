@@ -100,6 +100,26 @@ describe("the live display", () => {
     display.end();
   });
 
+  it("says the environment is starting while it starts, then counts runs sent, not running", () => {
+    const tally = new Tally(0);
+    const { stream } = fakeTerminal();
+    let now = 1_200;
+    const display = new LiveDisplay(tally, plain, { stream, other: fakeTerminal().stream, now: () => now });
+    display.begin({ id: "f", name: "fancy-coyote", flowName: "greetings" });
+    tally.progress({ kind: "environment", phase: "starting", description: "the local environment" });
+    expect(display.frame()).toBe("⠙ greetings · fancy-coyote\n  starting the local environment… · 1.20 s");
+    tally.progress({
+      kind: "environment",
+      phase: "ready",
+      description: "a local environment of this flow run's",
+    });
+    now = 1_500;
+    expect(display.frame()).toBe(
+      "⠙ greetings · fancy-coyote\n  0 pending, 0 sent, 0 completed, 0 failed · 1.50 s · 0.0 task runs/s",
+    );
+    display.end();
+  });
+
   it("shows a bar per task name, done of all, in a run of more than a few task names", () => {
     const tally = new Tally(0);
     const names = ["load", "parse", "score", "store"];
