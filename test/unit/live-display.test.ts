@@ -246,4 +246,21 @@ describe("replayed lines", () => {
       "slow: slow ends",
     ]);
   });
+
+  it("keep a run's attempts in attempt order, whatever the workers' clocks say", () => {
+    const first = { ...outcome("run", 500, [log(500, "attempt 1 fails")]), status: "retrying" as const };
+    // The second attempt ran on a worker whose clock is behind.
+    const second = { ...outcome("run", 300, [log(300, "attempt 2 succeeds")]), attempt: 2 };
+    const other = outcome("other", 400, [log(400, "other run")]);
+    const ordered = inTimeOrder([
+      { scope: "run", outcome: first },
+      { scope: "run", outcome: second },
+      { scope: "other", outcome: other },
+    ]);
+    expect(ordered.map(({ entry }) => ("message" in entry ? entry.message : entry.text))).toEqual([
+      "other run",
+      "attempt 1 fails",
+      "attempt 2 succeeds",
+    ]);
+  });
 });
