@@ -54,8 +54,8 @@ export function barsLine(tally: Tally, max = 8): string {
 }
 
 /**
- * The final summary's lines per task name: its counts, the time from its first run's start to
- * its last run's end, and its throughput (left out when `withRate` is false).
+ * The final summary's lines per task name: its counts, the time from its first run's first
+ * state (its submission, mostly) to its last run's end, and its throughput (left out when `withRate` is false).
  *
  *     sayHello    200 completed, 0 failed · 2.10 s · 95.2 task runs/s
  */
