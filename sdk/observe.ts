@@ -74,3 +74,52 @@ export function emitRunEvent(event: RunEvent): void {
 export function errorSummary(error: Error | undefined): RunEvent["error"] {
   return error && { name: error.name, message: error.message, stack: error.stack && userStack(error.stack) };
 }
+
+/**
+ * What a task runner that runs task runs elsewhere knows of them between the engine's states,
+ * and of the environment it runs them on. On the Lambda runner, a run the engine calls Running
+ * is `queued` (handed to the runner, not sent yet), then `sent` (on the task queue), and
+ * `retrying` once the run's record says an attempt failed and its retry waits; whether a sent
+ * run has started, the caller cannot know without asking AWS for each one, so it is not said.
+ */
+export type RunProgress =
+  | {
+      readonly kind: "task";
+      /** The task run's id, as in its run events. */
+      readonly id: string;
+      readonly phase: "queued" | "sent" | "retrying";
+      /** For `retrying`: the attempt that failed. */
+      readonly attempt?: number;
+    }
+  | {
+      readonly kind: "environment";
+      /** `starting`: an environment is being started for the flow run; `ready`: runs go to `description`. */
+      readonly phase: "starting" | "ready";
+      /** Where task runs go: `the local environment at http://127.0.0.1:4566, bucket squall-local`. */
+      readonly description: string;
+    };
+
+export type ProgressListener = (progress: RunProgress) => void;
+
+const progressListeners = new Set<ProgressListener>();
+
+/** Calls `listener` with each `RunProgress` a task runner reports, from now on; returns a function that stops it. */
+export function observeProgress(listener: ProgressListener): () => void {
+  progressListeners.add(listener);
+  return () => {
+    progressListeners.delete(listener);
+  };
+}
+
+/** Whether anyone follows runners' progress: runners report it only then. */
+export function progressObserved(): boolean {
+  return progressListeners.size > 0;
+}
+
+export function emitProgress(progress: RunProgress): void {
+  for (const listener of progressListeners) {
+    try {
+      listener(progress);
+    } catch {}
+  }
+}

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../errors.js";
+import { emitProgress, progressObserved } from "../observe.js";
 import type { TaskRunner, TaskRunnerSession } from "../runners/task-runner.js";
 import type { FlowRunInfo } from "../runs.js";
 import { shareStore } from "../storage/open-store.js";
@@ -135,10 +136,16 @@ export class LambdaTaskRunner implements TaskRunner {
     // Inside one of the stack's functions, its own variables, whatever `stack` says of them.
     let address = this.#explicit ?? ownFunctionAddress(this.#options.stack);
     let local: LocalEnvironment | undefined;
+    /** Where the runs go, for whoever follows the run's progress (the CLI's display). */
+    let where = address ? "the address given" : "";
     if (!address && this.#options.stack) {
       address = await addressFromStack(this.#options.stack, this.#options);
+      where = `stack ${this.#options.stack}`;
     }
-    address ??= addressFromEnv();
+    if (!address) {
+      address = addressFromEnv();
+      where = "the SQUALL_* variables' address";
+    }
     // A kept environment (`squall env start`) announced in the project, unless this runner is
     // given the setup of an environment of its own.
     if (!address && this.#options.local === undefined && !this.#options.keepLocal) {
@@ -147,13 +154,20 @@ export class LambdaTaskRunner implements TaskRunner {
           `squall: ${path} names a local environment (pid ${stale.pid}) that no longer runs; starting one for this flow run (squall env start keeps one).\n`,
         );
       });
-      if (announced) address = announcedAddress(announced);
+      if (announced) {
+        address = announcedAddress(announced);
+        where = "the local environment squall env start keeps";
+      }
     }
     if (!address) {
+      if (progressObserved()) {
+        emitProgress({ kind: "environment", phase: "starting", description: "the local environment" });
+      }
       // Loaded only here: a deployed caller never starts the emulator.
       const { startLocalEnvironment } = await import("./local/environment.js");
       local = await startLocalEnvironment(this.#options.local);
       address = local.address;
+      where = "a local environment of this flow run's";
       if (this.#options.keepLocal) {
         process.stderr.write(
           `squall: local environment at ${address.endpoint}, bucket ${address.bucket}\n` +
@@ -164,6 +178,16 @@ export class LambdaTaskRunner implements TaskRunner {
             `               aws --endpoint-url ${address.endpoint} sqs get-queue-attributes --queue-url ${address.taskQueueUrl} --attribute-names All\n`,
         );
       }
+    }
+    if (progressObserved()) {
+      const at = address.endpoint
+        ? ` at ${address.endpoint}`
+        : ` in ${address.region ?? "the default region"}`;
+      emitProgress({
+        kind: "environment",
+        phase: "ready",
+        description: `${where}${at}, bucket ${address.bucket}`,
+      });
     }
     const { s3, sqs } = clientsFor(address);
     const store = new S3ResultStore({

@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import type { FlowRunState } from "../engine/flow-run.js";
 import { CancelledError } from "../errors.js";
-import { observeRuns } from "../observe.js";
+import { observeProgress, observeRuns, type ProgressListener } from "../observe.js";
 import { loadCompiler } from "./compiler.js";
 import { loadFlow, parseTarget } from "./flow-loader.js";
 import { type Colors, colorState, colorsFor, formatDuration, shortId } from "./format.js";
@@ -13,6 +13,7 @@ import { startRecording } from "./recorder.js";
 import type { Reporter } from "./reporter.js";
 import { checkRunner, makeRunner, type RunnerName, stackAddress } from "./runner-option.js";
 import { Tally } from "./tally.js";
+import { showsBars, summaryLines } from "./task-names.js";
 import { ensureTypeScript } from "./typescript.js";
 
 /** The signals that cancel a flow run `squall run` started, and their numbers (exit code 128 + n). */
@@ -78,6 +79,7 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
       reporter.begin({ id: event.id, name: event.name, flowName: flow });
     }
   });
+  const stopProgress = observeProgress(progressListener(tally, reporter));
   const recording = startRecording({
     // The runner the run uses: --runner's, else the flow's own, else the default one.
     meta: {
@@ -104,6 +106,7 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
   } finally {
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
     stopTally();
+    stopProgress();
     reporter.end();
     await recording.stop();
   }
@@ -115,17 +118,40 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
   return final.type === "COMPLETED" ? 0 : 1;
 }
 
+/**
+ * What the run's task runner reports between run events: task runs' progress to the tally, and
+ * the environment it starts and runs on as lines, `squall: starting the local environment…`
+ * while it starts (it may take a second or two), then where the task runs go.
+ */
+export function progressListener(tally: Tally, reporter: Reporter): ProgressListener {
+  return (progress) => {
+    tally.progress(progress);
+    if (progress.kind === "task") return;
+    if (progress.phase === "starting") reporter.line(`squall: starting ${progress.description}…`);
+    else reporter.line(`squall: task runs go to ${progress.description}`);
+  };
+}
+
 function summary(final: FlowRunState<unknown>, tally: Tally, colors: Colors, live: boolean): string[] {
   const run = final.flowRun;
   const took = formatDuration((run.endTime?.getTime() ?? Date.now()) - (run.startTime?.getTime() ?? 0));
   const mark = live ? `${final.type === "COMPLETED" ? colors.green("✔") : colors.red("✖")} ` : "squall: ";
   const error = "error" in final ? `: ${final.error.name}: ${firstLine(final.error.message)}` : "";
   const id = shortId(run.id);
+  const indent = live ? "  " : "squall: ";
+  // By task name too, in a run of several names or many runs: counts, time and throughput.
+  const byName =
+    tally.names.length > 1 || showsBars(tally)
+      ? summaryLines(tally, Date.now(), colors, final.type !== "CANCELLED").map(
+          (line) => `${indent}  ${line}`,
+        )
+      : [];
   return [
     `${mark}Flow run '${run.name}' ${colorState(colors, final.name)} in ${took}${error}`,
     // A cancelled run's throughput measures when it was stopped, not how fast runs went: left out.
-    `${live ? "  " : "squall: "}task runs: ${tally.describe(Date.now(), colors, final.type !== "CANCELLED")}`,
-    `${live ? "  " : "squall: "}${colors.dim(`recorded as ${run.id}: squall show ${id}, squall logs ${id}`)}`,
+    `${indent}task runs: ${tally.describe(Date.now(), colors, final.type !== "CANCELLED")}`,
+    ...byName,
+    `${indent}${colors.dim(`recorded as ${run.id}: squall show ${id}, squall logs ${id}`)}`,
   ];
 }
 

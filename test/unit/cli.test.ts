@@ -124,6 +124,13 @@ describe("squall run", { timeout: 30_000 }, () => {
     const run = await squall("run", `${FLOWS}:failing`, "--params", '"no stock"');
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^squall: Flow run '([a-z]+-[a-z]+)' Failed in .*: TaskRunsFailedError: /m);
+    // Under the counts, a line per task name: its counts, time and throughput.
+    const time = String.raw`(\d+ ms|\d+\.\d\d s)`;
+    const rate = String.raw`\d+(\.\d)? task runs/s`;
+    const summary = lines(run.stderr).slice(-4, -1);
+    expect(summary[0]).toMatch(/^squall: task runs: 0 pending, 0 running, 1 completed, 1 failed · /);
+    expect(summary[1]).toMatch(new RegExp(`^squall:   greet  1 completed, 0 failed · ${time} · ${rate}$`));
+    expect(summary[2]).toMatch(new RegExp(`^squall:   boom   0 completed, 1 failed · ${time} · ${rate}$`));
     const id = runIdOf(run.stderr);
 
     const shown = await squall("show", id.slice(0, 8));
@@ -433,6 +440,15 @@ describe("squall run --runner", { timeout: 30_000 }, () => {
     );
     expect(code).toBe(0);
     expect(lines(stdout).slice(0, 2).sort()).toEqual(["hello marvin", "hello trillian"]);
+    // It says it starts the local environment (it takes a second or two), then where the runs go;
+    // runs on the queue are counted sent, not running: the caller cannot tell them apart.
+    const said = lines(stderr).filter((line) => line.startsWith("squall: "));
+    expect(said.slice(1, 3).join("\n")).toMatch(
+      /^squall: starting the local environment…\nsquall: task runs go to a local environment of this flow run's at http:\/\/127\.0\.0\.1:\d+, bucket [a-z0-9-]+$/,
+    );
+    expect(said).toContainEqual(
+      expect.stringMatching(/^squall: task runs: 0 pending, 0 sent, 2 completed, 0 failed · /),
+    );
     const detail = await readRun(HOME, runIdOf(stderr));
     expect(detail.meta?.runner).toBe("lambda");
     expect(detail.tasks.map((task) => [task.name, task.state])).toEqual([

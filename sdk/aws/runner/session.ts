@@ -2,6 +2,7 @@ import { bundleIdentity } from "../../bundle-identity.js";
 import { scopeStorage } from "../../context.js";
 import { CrashedError, InvalidArgumentError, toError } from "../../errors.js";
 import { emit, isEnabled } from "../../logging/config.js";
+import { emitProgress, progressObserved } from "../../observe.js";
 import { builtInSerializer } from "../../remote/attempt.js";
 import { retryDelayMs } from "../../retry.js";
 import type {
@@ -39,6 +40,7 @@ import { sqsSafeJson } from "../wire/sqs-text.js";
 import { isUnder } from "../worker/confinement.js";
 import { type FollowerOptions, RecordFollower } from "./follower.js";
 import { CallerHeartbeat } from "./heartbeat.js";
+import { inTimeOrder, type LogEntry, type Replay } from "./replay-order.js";
 import { reportUnsent, type Unsent, unsentOutcomeMessage } from "./unsent.js";
 
 /** What a session needs of its runner: where to send, where to read. */
@@ -111,6 +113,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   #keyStored: Promise<void> | undefined;
   /** Tells the coordinator this caller is alive, so that a caller killed mid-flow ends its run. */
   readonly #heartbeat: CallerHeartbeat;
+  /** Outcomes whose lines are to be replayed once the segments read with them are handed on. */
+  #replays: Replay<RunScope>[] = [];
 
   constructor(
     flowRun: FlowRunInfo,
@@ -247,6 +251,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     const id = attempt.taskRun.id;
     if (!this.#waiting.has(id)) return; // cancelled meanwhile
     this.#outbox.set(id, json);
+    if (progressObserved()) emitProgress({ kind: "task", id, phase: "queued" });
     // Everything submitted in this turn of the event loop goes out together.
     this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
   }
@@ -334,6 +339,15 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       refused = bodies.map((_, index) => ({ index, reason }));
     }
     this.#follower.poke();
+    if (progressObserved()) {
+      const unsent = new Set(refused.map(({ index }) => index));
+      spans.forEach(([from, to], index) => {
+        if (unsent.has(index)) return;
+        for (const id of ids.slice(from, to)) {
+          if (this.#waiting.has(id)) emitProgress({ kind: "task", id, phase: "sent" });
+        }
+      });
+    }
     // Read back from the records only when a send was refused: nothing per run on the way out.
     // (A run cancelled while its send was out is reported all the same.)
     await this.#reportUnsent(
@@ -385,20 +399,55 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       if (!waiting) continue; // another session's, or one no longer awaited
       // The record's first final outcome of a run is the one that counts; any after it is an
       // earlier attempt's, come late (a worker queues a retry before it reports the attempt).
+      if (outcome.status === "retrying" && !waiting.final && progressObserved()) {
+        emitProgress({ kind: "task", id: outcome.taskRunId, phase: "retrying", attempt: outcome.attempt });
+      }
       if (outcome.status === "retrying" || waiting.final) {
         waiting.earlier ??= new Set();
         waiting.earlier.add(outcome.attempt);
         waiting.held ??= new Map();
         waiting.held.set(outcome.attempt, outcome);
-        replayInOrder(waiting);
+        this.#replayInOrder(waiting);
       } else waiting.final = outcome;
       const final = waiting.final;
       if (!final || !hasEarlier(waiting, final.attempt)) continue;
       this.#waiting.delete(outcome.taskRunId);
-      replayInOrder(waiting);
-      replay(waiting, final);
+      this.#replayInOrder(waiting);
+      this.#replay(waiting, final);
       void this.#decode(final, waiting.attempt).then(waiting.resolve);
     }
+  }
+
+  /** Replays the held attempts that come next, in attempt order, up to the first still missing. */
+  #replayInOrder(waiting: Waiting): void {
+    for (
+      let next = waiting.held?.get(waiting.replayNext);
+      next;
+      next = waiting.held?.get(waiting.replayNext)
+    ) {
+      waiting.held?.delete(waiting.replayNext);
+      waiting.replayNext += 1;
+      this.#replay(waiting, next);
+    }
+  }
+
+  /**
+   * Replays an outcome's console output and log lines here, in the run's scope, so that whoever
+   * follows this process's output knows whose they are. The follower hands on every segment of
+   * a read before a microtask runs, so the lines of all the outcomes of one read are printed
+   * together, in the order of their own times (the runs of a read ran side by side), before the
+   * futures they settle resolve; lines of a later read come after.
+   */
+  #replay(waiting: Waiting, outcome: Outcome): void {
+    if (outcome.logs.length === 0) return;
+    if (this.#replays.length === 0) queueMicrotask(() => this.#flushReplays());
+    this.#replays.push({ scope: waiting.attempt.taskRun as unknown as RunScope, outcome });
+  }
+
+  #flushReplays(): void {
+    const replays = this.#replays;
+    this.#replays = [];
+    for (const { scope, entry } of inTimeOrder(replays)) scopeStorage.run(scope, replayLine, entry);
   }
 
   async #decode(outcome: Outcome, attempt: TaskAttempt): Promise<AttemptOutcome> {
@@ -509,28 +558,12 @@ function hasEarlier(waiting: Waiting, attempt: number): boolean {
   return true;
 }
 
-/** Replays the held attempts that come next, in attempt order, up to the first still missing. */
-function replayInOrder(waiting: Waiting): void {
-  for (let next = waiting.held?.get(waiting.replayNext); next; next = waiting.held?.get(waiting.replayNext)) {
-    waiting.held?.delete(waiting.replayNext);
-    waiting.replayNext += 1;
-    replay(waiting, next);
-  }
-}
-
-/** An outcome's logs, in the run's scope, so that whoever follows this process's output knows whose they are. */
-function replay(waiting: Waiting, outcome: Outcome): void {
-  scopeStorage.run(waiting.attempt.taskRun as unknown as RunScope, replayLogs, outcome);
-}
-
-/** The run's console output and log lines, here, as if it had run here. */
-function replayLogs(outcome: Outcome): void {
-  for (const entry of outcome.logs) {
-    if ("stream" in entry) {
-      (entry.stream === "stdout" ? process.stdout : process.stderr).write(`${entry.text}\n`);
-    } else if (isEnabled(entry.level)) {
-      emit(entry);
-    }
+/** A line of a run's console output or its logs, here, as if the run had run here. */
+function replayLine(entry: LogEntry): void {
+  if ("stream" in entry) {
+    (entry.stream === "stdout" ? process.stdout : process.stderr).write(`${entry.text}\n`);
+  } else if (isEnabled(entry.level)) {
+    emit(entry);
   }
 }
 
