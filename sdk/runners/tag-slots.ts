@@ -19,7 +19,7 @@ export function checkTagLimits(limits: unknown, option = "tagLimits"): TagLimits
     if (tag === "") throw new InvalidArgumentError(`Expected the tags of \`${option}\` to be non-empty`);
     if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1) {
       throw new InvalidArgumentError(
-        `Expected \`${option}.${tag}\` to be an integer >= 1, got \`${String(limit)}\``,
+        `Expected \`${option}.${tag}\` to be an integer >= 1, got \`${typeof limit === "number" ? String(limit) : JSON.stringify(limit)}\``,
       );
     }
     checked[tag] = limit;

@@ -1,4 +1,5 @@
 import { ConcurrentTaskRunner, flow, InvalidArgumentError, task } from "squall";
+import { startLocalEnvironment, workerHandler } from "squall/aws";
 import { describe, expect, it } from "vitest";
 import { sleep } from "../support/async.js";
 
@@ -89,5 +90,28 @@ describe("ConcurrentTaskRunner tagLimits", () => {
     expect(() => new ConcurrentTaskRunner({ tagLimits: [2] as never })).toThrow(
       new InvalidArgumentError("Expected `tagLimits` to be an object of tag → limit, got `[2]`"),
     );
+  });
+});
+
+describe("tagLimits of the local environment and the worker function", () => {
+  it("refuses bad limits before starting anything", async () => {
+    await expect(startLocalEnvironment({ tagLimits: { db: -1 } })).rejects.toThrow(
+      new InvalidArgumentError("Expected `tagLimits.db` to be an integer >= 1, got `-1`"),
+    );
+  });
+
+  it("refuses a worker environment whose SQUALL_TAG_LIMITS is not JSON of limits", () => {
+    const env = {
+      SQUALL_TASK_QUEUE_URL: "http://127.0.0.1:9/000000000000/tasks",
+      SQUALL_COMPLETION_QUEUE_URL: "http://127.0.0.1:9/000000000000/completions",
+      SQUALL_BUCKET: "results",
+      SQUALL_REGION: "us-east-1",
+    };
+    expect(() => workerHandler({ env: { ...env, SQUALL_TAG_LIMITS: "db=2" } })({ Records: [] })).toThrow(
+      new InvalidArgumentError("Expected SQUALL_TAG_LIMITS to be JSON, got `db=2`"),
+    );
+    expect(() =>
+      workerHandler({ env: { ...env, SQUALL_TAG_LIMITS: '{"db":"2"}' } })({ Records: [] }),
+    ).toThrow(new InvalidArgumentError('Expected `SQUALL_TAG_LIMITS.db` to be an integer >= 1, got `"2"`'));
   });
 });

@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { configureLogging, flow, resetLogging } from "squall";
+import { LambdaTaskRunner, type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { dbStep, plainStep } from "../fixtures/tag-limit-tasks.js";
+
+beforeEach(() => configureLogging({ write: () => {} }));
+afterEach(() => resetLogging());
+
+let local: LocalEnvironment;
+let folder: string;
+
+beforeAll(async () => {
+  local = await startLocalEnvironment({ workers: 2, tagLimits: { db: 3 } });
+  folder = mkdtempSync(join(tmpdir(), "squall-tag-limits-"));
+}, 30_000);
+afterAll(async () => {
+  await local?.stop();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+/** The most runs between their start and end lines at once, and the starts and ends by run. */
+function readLedger(file: string) {
+  let now = 0;
+  let most = 0;
+  const starts = new Map<number, number>();
+  const ends = new Map<number, number>();
+  for (const line of readFileSync(file, "utf8").trim().split("\n")) {
+    const [what, n] = line.split(" ");
+    const i = Number(n);
+    if (what === "start") {
+      now += 1;
+      starts.set(i, (starts.get(i) ?? 0) + 1);
+    } else {
+      now -= 1;
+      ends.set(i, (ends.get(i) ?? 0) + 1);
+    }
+    most = Math.max(most, now);
+  }
+  return { most, starts, ends };
+}
+
+describe("concurrency limits by tag on the local environment's workers", () => {
+  it("runs at most 3 runs tagged db at once across two worker threads, each once", async () => {
+    const ledger = join(folder, "db.txt");
+    const leaseRequests = local.emulator.watchKeys("leases/");
+    const runner = new LambdaTaskRunner({ ...local.address, tasksPerMessage: 1 });
+    const load = flow({ taskRunner: runner }, async function limitedLoad(n: number) {
+      return dbStep.map(ledger, [...Array(n).keys()]).result();
+    });
+
+    const results = await load(20);
+
+    expect(results).toEqual([...Array(20).keys()]);
+    const { most, starts, ends } = readLedger(ledger);
+    expect(most).toBe(3);
+    const once = new Map([...Array(20).keys()].map((i) => [i, 1]));
+    expect(starts).toEqual(once);
+    expect(ends).toEqual(once);
+    expect(leaseRequests()).toBeGreaterThanOrEqual(40); // a create and a delete per run, at least
+    // Every slot was given back.
+    const store = new S3ResultStore({ bucket: local.address.bucket, client: local.emulator.s3Client() });
+    expect(await store.list("leases/")).toEqual([]);
+  }, 90_000);
+
+  it("asks nothing of the bucket's leases for runs with no limited tag", async () => {
+    const leaseRequests = local.emulator.watchKeys("leases/");
+    const before = leaseRequests();
+    const runner = new LambdaTaskRunner(local.address);
+    const plain = flow({ taskRunner: runner }, async function plainLoad(n: number) {
+      return plainStep.map([...Array(n).keys()]).result();
+    });
+
+    expect(await plain(30)).toEqual([...Array(30).keys()].map((i) => i * 2));
+    expect(leaseRequests() - before).toBe(0);
+  }, 60_000);
+});
