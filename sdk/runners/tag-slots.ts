@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "../errors.js";
+import type { AttemptOutcome, TaskAttempt, TaskInvoker } from "./task-runner.js";
 
 /** Most runs carrying a tag that may run at once, by tag (Prefect's task concurrency limits). */
 export type TagLimits = Readonly<Record<string, number>>;
@@ -105,4 +106,31 @@ export class TagSlots {
       waiter.grant();
     }
   }
+}
+
+/**
+ * An invoker that runs each attempt through `inner` once it holds a slot of each limited tag of
+ * its run, and gives them back when the attempt ends: for runners whose attempts run elsewhere
+ * (threads). An attempt stopped while it waits for slots is dropped, never started.
+ */
+export function limitedInvoker(inner: TaskInvoker, slots: TagSlots): TaskInvoker {
+  const stopped = new WeakSet<TaskAttempt>();
+  return {
+    retriesElsewhere: inner.retriesElsewhere,
+    async invoke(attempt: TaskAttempt): Promise<AttemptOutcome> {
+      const tags = slots.limited(attempt.taskRun.tags);
+      if (tags.length === 0) return inner.invoke(attempt);
+      const release = await slots.acquire(tags);
+      try {
+        if (stopped.has(attempt)) return { status: "crashed", error: new Error("stopped before it started") };
+        return await inner.invoke(attempt);
+      } finally {
+        release();
+      }
+    },
+    stop(attempt: TaskAttempt, reason: Error): void {
+      stopped.add(attempt);
+      inner.stop(attempt, reason);
+    },
+  };
 }

@@ -1,6 +1,10 @@
-import { ConcurrentTaskRunner, flow, InvalidArgumentError, task } from "squall";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConcurrentTaskRunner, flow, InvalidArgumentError, ThreadPoolTaskRunner, task } from "squall";
 import { startLocalEnvironment, workerHandler } from "squall/aws";
 import { describe, expect, it } from "vitest";
+import { dbStep } from "../fixtures/tag-limit-tasks.js";
 import { sleep } from "../support/async.js";
 
 /** Runs in progress by tag, and the most seen at once. */
@@ -89,6 +93,38 @@ describe("ConcurrentTaskRunner tagLimits", () => {
     );
     expect(() => new ConcurrentTaskRunner({ tagLimits: [2] as never })).toThrow(
       new InvalidArgumentError("Expected `tagLimits` to be an object of tag → limit, got `[2]`"),
+    );
+  });
+});
+
+describe("ThreadPoolTaskRunner tagLimits", () => {
+  it("runs at most the limit of runs tagged db at once across its threads, each once", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "squall-thread-limits-"));
+    try {
+      const ledger = join(folder, "db.txt");
+      const runner = new ThreadPoolTaskRunner({ maxWorkers: 2, tagLimits: { db: 3 } });
+      const load = flow({ taskRunner: runner }, async function tlThreads(n: number) {
+        return dbStep.map(ledger, [...Array(n).keys()]).result();
+      });
+      expect(await load(12)).toEqual([...Array(12).keys()]);
+      let now = 0;
+      let most = 0;
+      const starts: string[] = [];
+      for (const line of readFileSync(ledger, "utf8").trim().split("\n")) {
+        if (line.startsWith("start")) starts.push(line);
+        now += line.startsWith("start") ? 1 : -1;
+        most = Math.max(most, now);
+      }
+      expect(most).toBe(3);
+      expect(starts.sort()).toEqual([...Array(12).keys()].map((i) => `start ${i}`).sort());
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses bad limits, saying which", () => {
+    expect(() => new ThreadPoolTaskRunner({ tagLimits: { db: Number.NaN } })).toThrow(
+      new InvalidArgumentError("Expected `tagLimits.db` to be an integer >= 1, got `NaN`"),
     );
   });
 });
