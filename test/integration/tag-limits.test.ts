@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { configureLogging, flow, resetLogging } from "squall";
 import { LambdaTaskRunner, type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { dbStep, plainStep } from "../fixtures/tag-limit-tasks.js";
+import { dbHangsOnce, dbStep, plainStep } from "../fixtures/tag-limit-tasks.js";
 
 beforeEach(() => configureLogging({ write: () => {} }));
 afterEach(() => resetLogging());
@@ -76,4 +76,39 @@ describe("concurrency limits by tag on the local environment's workers", () => {
     expect(await plain(30)).toEqual([...Array(30).keys()].map((i) => i * 2));
     expect(leaseRequests() - before).toBe(0);
   }, 60_000);
+});
+
+describe("a slot held by a worker that died", () => {
+  let dying: LocalEnvironment;
+  beforeAll(async () => {
+    // One death alone would end a suspect Crashed: the waits for a slot must not count as deaths.
+    dying = await startLocalEnvironment({
+      workers: 1,
+      workerTimeoutSeconds: 5,
+      maxDeaths: 1,
+      tagLimits: { db: 1 },
+    });
+  }, 30_000);
+  afterAll(async () => {
+    await dying?.stop();
+  });
+
+  it("frees once its lease is older than the worker's timeout plus 30 s, and the run then runs", async () => {
+    const marker = join(folder, "hang.txt");
+    const runner = new LambdaTaskRunner(dying.address);
+    const once = flow({ taskRunner: runner }, async function slotOfTheDead() {
+      return dbHangsOnce.submit(marker).result();
+    });
+    const result = once();
+    while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 20));
+    const killedAt = Date.now();
+    expect(dying.kill("worker")).toBe(true);
+
+    expect(await result).toBe("ran");
+    const [, ranAt] = readFileSync(marker, "utf8").trim().split("\n").map(Number);
+    // The lease was written before the run started, so it expired 35 s after that at the latest.
+    expect((ranAt as number) - killedAt).toBeGreaterThanOrEqual(35_000 - 1_000);
+    const store = new S3ResultStore({ bucket: dying.address.bucket, client: dying.emulator.s3Client() });
+    expect(await store.list("leases/")).toEqual([]);
+  }, 90_000);
 });
