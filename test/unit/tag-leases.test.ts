@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { type LeaseBucket, type LeaseEntry, TagLeases } from "../../sdk/aws/worker/tag-leases.js";
+import {
+  type LeaseBucket,
+  type LeaseEntry,
+  leasePrefix,
+  TagLeases,
+} from "../../sdk/aws/worker/tag-leases.js";
+import { assertValidKey } from "../../sdk/storage/keys.js";
 
 /** A bucket in memory with S3's conditional writes, its clock set by the test; counts requests. */
 class FakeBucket implements LeaseBucket {
@@ -104,5 +110,17 @@ describe("TagLeases", () => {
     const release = await leases.acquire(["db"], "run 1");
     await release?.();
     expect(bucket.requests.map((r) => r.split(" ")[0])).toEqual(["PUT", "DELETE"]);
+  });
+
+  it("keeps each tag's leases under a prefix of its own that S3 keys take, whatever the tag", async () => {
+    expect(leasePrefix("db")).toBe("leases/db/");
+    expect(leasePrefix("eu api")).toBe("leases/=ZXUgYXBp/");
+    expect(leasePrefix("..")).toBe("leases/=Li4/");
+    for (const tag of ["db", "eu api", "..", "a/b", "ü:x", "="])
+      expect(() => assertValidKey(`${leasePrefix(tag)}0`)).not.toThrow();
+    const bucket = new FakeBucket();
+    const release = await leasesFor(bucket, "w", { "eu api": 1 }).acquire(["eu api"], "run 1");
+    expect([...bucket.objects.keys()]).toEqual(["leases/=ZXUgYXBp/0"]);
+    await release?.();
   });
 });

@@ -101,7 +101,7 @@ export class TagLeases {
   async #take(tag: string, body: Uint8Array): Promise<string | undefined> {
     const { bucket, limits, leaseSeconds } = this.#options;
     const limit = limits[tag] as number;
-    const prefix = `${LEASES_PREFIX}${encodeURIComponent(tag)}/`;
+    const prefix = leasePrefix(tag);
     const first = randomInt(limit);
     if (await bucket.create(`${prefix}${first}`, body)) return `${prefix}${first}`;
     const found = new Map<number, LeaseEntry>();
@@ -123,6 +123,16 @@ export class TagLeases {
     }
     return undefined;
   }
+}
+
+/**
+ * Where a tag's leases live: `leases/<tag>/` for a tag of letters, digits and `._+-`, else
+ * `leases/=<the tag in base64url>/` (a key segment takes no other characters, and a tag kept
+ * as it is never holds `=`, so no two tags share a prefix).
+ */
+export function leasePrefix(tag: string): string {
+  const plain = /^[A-Za-z0-9._+-]+$/.test(tag) && tag !== "." && tag !== "..";
+  return `${LEASES_PREFIX}${plain ? tag : `=${Buffer.from(tag).toString("base64url")}`}/`;
 }
 
 /** How long a run without a slot waits before it is tried again: 1 to 4 seconds, spread. */
