@@ -18,11 +18,19 @@ import {
   OVERDUE_VARIABLE,
 } from "../sdk/aws/handlers.js";
 import { STACK_NAME_VARIABLE } from "../sdk/aws/own-address.js";
+import type { TagLimits } from "../sdk/runners/tag-slots.js";
 import { bundledModules } from "./constructs/bundled-modules.js";
 import { CallerPolicy } from "./constructs/caller-policy.js";
 import { suppressNag } from "./constructs/nag.js";
-import { KEYS_PREFIX, OPEN_PREFIX, ResultBucket, RUNS_PREFIX } from "./constructs/result-bucket.js";
+import {
+  KEYS_PREFIX,
+  LEASES_PREFIX,
+  OPEN_PREFIX,
+  ResultBucket,
+  RUNS_PREFIX,
+} from "./constructs/result-bucket.js";
 import { type FlowsBundling, type FunctionSettings, SquallFunction } from "./constructs/squall-function.js";
+import { tagLimitsEnvironment } from "./constructs/tag-limits.js";
 import { WorkQueue } from "./constructs/work-queue.js";
 
 export interface WorkerSettings extends FunctionSettings {
@@ -98,6 +106,13 @@ export interface SquallProps {
   readonly logRetention?: RetentionDays;
   /** @default 1024 MB, 60 s, batches of 10, no batching window, 100 concurrent invocations */
   readonly worker?: WorkerSettings;
+  /**
+   * Concurrency limits by tag across the whole fleet (Prefect's task concurrency limits): at
+   * most `limit` runs of tasks carrying the tag run at once, e.g. `{ db: 5 }` for
+   * `task({ tags: ["db"] }, ...)`. Held with leases in the bucket (`leases/<tag>/<slot>`); a run
+   * with no limited tag costs nothing more. @default none
+   */
+  readonly tagLimits?: TagLimits;
   /** @default 1024 MB, 60 s, batches of 10 gathered for up to 1 s, runs overdue after an hour */
   readonly coordinator?: CoordinatorSettings;
   /** @default 1024 MB, 900 s */
@@ -202,7 +217,11 @@ export class Squall extends Construct {
       kind: "worker",
       memorySize: props.worker?.memorySize ?? 1024,
       timeout: workerTimeout,
-      environment: { ...carriesFlows, [MAX_DEATHS_VARIABLE]: String(maxDeaths) },
+      environment: {
+        ...carriesFlows,
+        [MAX_DEATHS_VARIABLE]: String(maxDeaths),
+        ...tagLimitsEnvironment(props.tagLimits, workerTimeout),
+      },
       settings: props.worker,
       bundling: props.bundling,
     });
@@ -216,6 +235,8 @@ export class Squall extends Construct {
     this.completions.queue.grantSendMessages(this.worker);
     this.results.grantRecords(this.worker, { largeValues: true });
     this.results.grantRunKeys(this.worker, "read");
+    const limitsTags = Object.keys(props.tagLimits ?? {}).length > 0;
+    if (limitsTags) this.results.grantTagLeases(this.worker);
 
     this.coordinator = new SquallFunction(this, "Coordinator", {
       ...common,
@@ -293,6 +314,9 @@ export class Squall extends Construct {
       const keyAccess = fn === this.flowRunner ? "s3:PutObject" : "s3:GetObject";
       const runAccess = `s3:GetObject, s3:PutObject${fn === this.coordinator ? "" : ", s3:AbortMultipartUpload"}`;
       suppressNag(fn, [underPrefix(RUNS_PREFIX, runAccess), underPrefix(KEYS_PREFIX, keyAccess)], true);
+    }
+    if (limitsTags) {
+      suppressNag(this.worker, [underPrefix(LEASES_PREFIX, "s3:PutObject, s3:DeleteObject")], true);
     }
     suppressNag(
       this.coordinator,

@@ -58,6 +58,7 @@ export type { FlowHook, FlowOptions, TaskHook, TaskOptions } from "./options.js"
 export { exponentialBackoff, type RetryDelay } from "./retry.js";
 export { ConcurrentTaskRunner, type ConcurrentTaskRunnerOptions } from "./runners/concurrent.js";
 export { SequentialTaskRunner } from "./runners/sequential.js";
+export type { TagLimits } from "./runners/tag-slots.js";
 export type {
   AttemptOutcome,
   RunnableTaskRun,

@@ -7,6 +7,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3"
 import { Construct } from "constructs";
 import { OPEN_PREFIX } from "../../sdk/aws/record/open-runs.js";
 import { KEYS_PREFIX } from "../../sdk/aws/wire/run-key.js";
+import { LEASES_PREFIX } from "../../sdk/aws/worker/tag-leases.js";
 import { suppressNag } from "./nag.js";
 
 /** Where squall keeps everything of a flow run. */
@@ -15,7 +16,7 @@ export const RUNS_PREFIX = "runs/";
  * Where each flow run's caller writes the key its messages are signed with, and marks the run
  * open until the coordinator sees it final: the sweep lists these markers.
  */
-export { KEYS_PREFIX, OPEN_PREFIX };
+export { KEYS_PREFIX, LEASES_PREFIX, OPEN_PREFIX };
 
 export interface ResultBucketProps {
   /** Days a flow run's record is kept. @default 30 */
@@ -105,5 +106,15 @@ export class ResultBucket extends Construct {
     const actions =
       access === "open" ? ["s3:PutObject"] : ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"];
     this.bucket.grants.actionsOnObjectKeys(grantee, `${OPEN_PREFIX}*`, ...actions);
+  }
+
+  /**
+   * Leases on the slots of limited tags (`leases/<tag>/<slot>`): a worker creates one
+   * (`If-None-Match: *`) before a run carrying the tag starts, takes over an expired one
+   * (`If-Match`), lists a tag's leases when its first try was taken (`s3:ListBucket`, which
+   * `grantRecords` gives), and deletes its own when the run ends.
+   */
+  grantTagLeases(grantee: IGrantable): void {
+    this.bucket.grants.actionsOnObjectKeys(grantee, `${LEASES_PREFIX}*`, "s3:PutObject", "s3:DeleteObject");
   }
 }

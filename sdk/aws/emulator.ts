@@ -79,6 +79,11 @@ export interface Emulator {
   injectFaults(options: FaultOptions | undefined): void;
   /** How many requests were answered with an injected fault. */
   readonly faultsInjected: number;
+  /**
+   * Counts the S3 requests from now on that name a key under `prefix` (objects, or listings of
+   * such a prefix), in any bucket; for tests that check what a path costs. Returns the count so far.
+   */
+  watchKeys(prefix: string): () => number;
   /** Closes the server and its connections; everything it held is gone. */
   stop(): Promise<void>;
 }
@@ -108,6 +113,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   fillConditionalPut(app);
   const faults = installFaults(app as unknown as FastifyInstance);
   const functions = new Map<string, LocalFunction>();
+  const watched = new Map<string, { count: number }>();
+  app.addHook("onRequest", async (request) => {
+    if (watched.size === 0) return;
+    const [path = "", query = ""] = request.url.split("?");
+    const key = decodeURIComponent(path.split("/").slice(2).join("/"));
+    const listed = new URLSearchParams(query).get("prefix") ?? undefined;
+    for (const [prefix, counter] of watched) {
+      if ((key !== "" && key.startsWith(prefix)) || listed?.startsWith(prefix)) counter.count += 1;
+    }
+  });
   serveInvokeApi(app as unknown as FastifyInstance, functions);
   try {
     await app.listen({ host: HOST, port });
@@ -169,6 +184,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     injectFaults: (next) => faults.set(next),
     get faultsInjected() {
       return faults.injected;
+    },
+    watchKeys(prefix) {
+      const counter = watched.get(prefix) ?? { count: 0 };
+      watched.set(prefix, counter);
+      return () => counter.count;
     },
     stop() {
       stopped ??= (async () => {

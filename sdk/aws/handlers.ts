@@ -3,6 +3,7 @@ import { pathToFileURL } from "node:url";
 import { BUNDLED_MODULES_VARIABLE, parseBundledModules } from "../bundle-identity.js";
 import { enterWorkerMode } from "../context.js";
 import { InvalidArgumentError } from "../errors.js";
+import { checkTagLimits } from "../runners/tag-slots.js";
 import { registerErrorClassesOf } from "../serialization/errors.js";
 import { addressFromEnv, clientsFor } from "./address.js";
 import { type CoordinatorEvent, createCoordinator, type SweepEvent } from "./coordinator/coordinator.js";
@@ -10,7 +11,9 @@ import { type FlowRunnerResult, type InvocationContext, runFlow } from "./flow-r
 import { SqsQueue } from "./queue.js";
 import { InvocationRetries } from "./retry.js";
 import { S3ResultStore } from "./s3-store.js";
+import { type LeaseBucket, TagLeases } from "./worker/tag-leases.js";
 import { type BatchResponse, createTaskWorker, type SqsEvent } from "./worker/task-worker.js";
+import { WORKER_ID } from "./worker/worker-id.js";
 
 export { BUNDLED_MODULES_VARIABLE };
 
@@ -33,6 +36,31 @@ export interface WorkerHandlerOptions {
 
 /** The worker's variable: times a run may die with its worker, started alone, before it ends Crashed. */
 export const MAX_DEATHS_VARIABLE = "SQUALL_MAX_DEATHS";
+
+/** The worker's variable holding the concurrency limits by tag, as JSON (`{"db":5}`). */
+export const TAG_LIMITS_VARIABLE = "SQUALL_TAG_LIMITS";
+
+/**
+ * The worker's variable: how long a lease on a tag's slot holds before another worker may take
+ * it over (the worker function's timeout plus a margin: no run outlives its invocation).
+ */
+export const TAG_LEASE_SECONDS_VARIABLE = "SQUALL_TAG_LEASE_SECONDS";
+
+/** The worker's leases for the limits its environment sets, if any. */
+function tagLeasesOf(env: NodeJS.ProcessEnv, bucket: LeaseBucket): TagLeases | undefined {
+  const text = env[TAG_LIMITS_VARIABLE];
+  if (!text) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new InvalidArgumentError(`Expected ${TAG_LIMITS_VARIABLE} to be JSON, got \`${text}\``);
+  }
+  const limits = checkTagLimits(parsed, TAG_LIMITS_VARIABLE);
+  if (!limits || Object.keys(limits).length === 0) return undefined;
+  const leaseSeconds = Number(env[TAG_LEASE_SECONDS_VARIABLE] ?? 930) || 930;
+  return new TagLeases({ bucket, limits, leaseSeconds, holder: WORKER_ID });
+}
 
 /** The coordinator's variable naming the task dead-letter queue: its records become Crashed outcomes. */
 export const DEAD_LETTER_ARN_VARIABLE = "SQUALL_DEAD_LETTER_QUEUE_ARN";
@@ -60,10 +88,12 @@ export function workerHandler(
     retries.invocationEnds(invocationEnd(context));
     worker ??= (() => {
       const { address, s3, sqs } = connect(env, "worker", retries);
+      const store = new S3ResultStore({ bucket: address.bucket, client: s3 });
       return createTaskWorker({
         tasks: new SqsQueue({ url: address.taskQueueUrl, client: sqs }),
         completions: new SqsQueue({ url: address.completionQueueUrl, client: sqs }),
-        store: new S3ResultStore({ bucket: address.bucket, client: s3 }),
+        store,
+        tagLeases: tagLeasesOf(env, store),
         bundled: bundledModules(env),
         projectRoot: env[PROJECT_ROOT_VARIABLE] || undefined,
         reloadModules: env[RELOAD_MODULES_VARIABLE] === "1",

@@ -178,6 +178,31 @@ export class S3ResultStore implements ResultStore {
     return keys.sort();
   }
 
+  /** The objects under `prefix` with their versions and when they were written (one LIST per thousand). */
+  async entries(prefix: string): Promise<{ key: string; etag: string; lastModified: number }[]> {
+    const found: { key: string; etag: string; lastModified: number }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix + prefix,
+          ContinuationToken: token,
+        }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        found.push({
+          key: object.Key.slice(this.prefix.length),
+          etag: object.ETag ?? "",
+          lastModified: object.LastModified?.getTime() ?? 0,
+        });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+    return found;
+  }
+
   async create(key: string, value: Uint8Array): Promise<boolean> {
     const input = { Bucket: this.bucket, Key: this.#key(key), Body: value, IfNoneMatch: "*" };
     for (let attempt = 1; ; attempt += 1) {

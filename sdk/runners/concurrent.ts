@@ -1,9 +1,16 @@
 import { InvalidArgumentError } from "../errors.js";
+import { checkTagLimits, type TagLimits, TagSlots } from "./tag-slots.js";
 import type { RunnableTaskRun, TaskRunner, TaskRunnerSession } from "./task-runner.js";
 
 export interface ConcurrentTaskRunnerOptions {
   /** Most runs in progress at once, per flow run. @default Infinity */
   readonly maxConcurrency?: number;
+  /**
+   * Most runs carrying a tag that run at once, by tag, across every flow run this runner serves
+   * (Prefect's task concurrency limits). A run with several limited tags takes a slot of each.
+   * @default {}
+   */
+  readonly tagLimits?: TagLimits;
 }
 
 /**
@@ -14,10 +21,18 @@ export interface ConcurrentTaskRunnerOptions {
  * const crawl = flow({ taskRunner: new ConcurrentTaskRunner({ maxConcurrency: 16 }) }, async (urls: string[]) => {
  *   return fetchPage.map(urls).result();
  * });
+ *
+ * // At most 2 runs of tasks tagged "db" at once, whatever else runs.
+ * const load = flow({ taskRunner: new ConcurrentTaskRunner({ tagLimits: { db: 2 } }) }, async (ids: number[]) => {
+ *   return query.map(ids).result(); // query = task({ tags: ["db"] }, ...)
+ * });
  */
 export class ConcurrentTaskRunner implements TaskRunner {
   readonly name: string = "concurrent";
   readonly maxConcurrency: number;
+  /** The limits by tag, held across the flow runs this runner serves. */
+  readonly tagLimits: TagLimits;
+  readonly #slots: TagSlots | undefined;
 
   constructor(options: ConcurrentTaskRunnerOptions = {}) {
     const max = options.maxConcurrency ?? Number.POSITIVE_INFINITY;
@@ -27,10 +42,12 @@ export class ConcurrentTaskRunner implements TaskRunner {
       );
     }
     this.maxConcurrency = max;
+    this.tagLimits = checkTagLimits(options.tagLimits) ?? {};
+    this.#slots = Object.keys(this.tagLimits).length > 0 ? new TagSlots(this.tagLimits) : undefined;
   }
 
   start(): TaskRunnerSession {
-    return new QueueSession(this.maxConcurrency);
+    return new QueueSession(this.maxConcurrency, this.#slots);
   }
 }
 
@@ -40,13 +57,15 @@ export class ConcurrentTaskRunner implements TaskRunner {
  */
 class QueueSession implements TaskRunnerSession {
   readonly #max: number;
+  readonly #slots: TagSlots | undefined;
   #queue: RunnableTaskRun[] = [];
   #head = 0;
   #active = 0;
   #scheduled = false;
 
-  constructor(max: number) {
+  constructor(max: number, slots: TagSlots | undefined) {
     this.#max = max;
+    this.#slots = slots;
   }
 
   submit(run: RunnableTaskRun): void {
@@ -69,6 +88,13 @@ class QueueSession implements TaskRunnerSession {
     while (this.#head < queue.length && this.#active < this.#max) {
       const run = queue[this.#head] as RunnableTaskRun;
       queue[this.#head++] = undefined as unknown as RunnableTaskRun; // let finished runs be collected
+      const limited = this.#slots?.limited(run.tags) ?? [];
+      if (limited.length > 0) {
+        // Waits for a slot of each limited tag, counted as in progress while it waits.
+        this.#active += 1;
+        void this.#withSlots(run, limited).then(this.#release);
+        continue;
+      }
       const pending = run.execute();
       if (pending && bounded) {
         this.#active += 1;
@@ -80,6 +106,15 @@ class QueueSession implements TaskRunnerSession {
       this.#head = 0;
     }
   };
+
+  async #withSlots(run: RunnableTaskRun, tags: readonly string[]): Promise<void> {
+    const release = await (this.#slots as TagSlots).acquire(tags);
+    try {
+      await run.execute();
+    } finally {
+      release();
+    }
+  }
 
   readonly #release = (): void => {
     this.#active -= 1;

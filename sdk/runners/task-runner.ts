@@ -7,6 +7,8 @@ import type { StateName } from "../states.js";
 export interface RunnableTaskRun {
   readonly id: string;
   readonly name: string;
+  /** The task's tags: a runner holding concurrency limits by tag takes a slot of each limited one. */
+  readonly tags: readonly string[];
   /** How the run's task retries: a runner that holds retries elsewhere checks it can honour it. */
   readonly retryPolicy: RetryPolicy;
   /** Each attempt's deadline, if the task has one: a runner whose workers have limits of their own checks it. */

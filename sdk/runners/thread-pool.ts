@@ -3,6 +3,7 @@ import { InvalidArgumentError } from "../errors.js";
 import type { Offload } from "../serialization/stored.js";
 import { shareStore } from "../storage/open-store.js";
 import type { ResultStore } from "../storage/result-store.js";
+import { checkTagLimits, limitedInvoker, type TagLimits, TagSlots } from "./tag-slots.js";
 import type { RunnableTaskRun, TaskRunner, TaskRunnerSession } from "./task-runner.js";
 import { RUNS_PER_THREAD, WorkerPool } from "./threads/pool.js";
 
@@ -25,6 +26,12 @@ export interface ThreadPoolTaskRunnerOptions {
    * return. Runs go to the thread holding fewest. @default 100
    */
   readonly maxRunsPerWorker?: number;
+  /**
+   * Most runs carrying a tag that run at once, by tag, across every flow run this runner serves
+   * (Prefect's task concurrency limits). A run with several limited tags takes a slot of each;
+   * each attempt takes them as it starts and gives them back as it ends. @default {}
+   */
+  readonly tagLimits?: TagLimits;
 }
 
 /**
@@ -54,7 +61,10 @@ export class ThreadPoolTaskRunner implements TaskRunner {
   readonly maxWorkers: number;
   readonly maxWorkerMemoryMb: number;
   readonly maxRunsPerWorker: number;
+  /** The limits by tag, held across the flow runs this runner serves. */
+  readonly tagLimits: TagLimits;
   readonly #offload: Offload | undefined;
+  readonly #slots: TagSlots | undefined;
 
   constructor(options: ThreadPoolTaskRunnerOptions = {}) {
     const workers = options.maxWorkers ?? availableParallelism();
@@ -79,6 +89,8 @@ export class ThreadPoolTaskRunner implements TaskRunner {
     this.maxWorkers = workers;
     this.maxWorkerMemoryMb = memory;
     this.#offload = offloadOf(options);
+    this.tagLimits = checkTagLimits(options.tagLimits) ?? {};
+    this.#slots = Object.keys(this.tagLimits).length > 0 ? new TagSlots(this.tagLimits) : undefined;
   }
 
   /**
@@ -96,7 +108,8 @@ export class ThreadPoolTaskRunner implements TaskRunner {
       });
       pools.set(key, pool);
     }
-    const invoker = pool.invoker(this.#offload);
+    const pooled = pool.invoker(this.#offload);
+    const invoker = this.#slots ? limitedInvoker(pooled, this.#slots) : pooled;
     return {
       submit: (run: RunnableTaskRun) => {
         run.checkArguments(); // throws at .submit() for a value that cannot cross to a thread

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError } from "../../errors.js";
+import { checkTagLimits, type TagLimits } from "../../runners/tag-slots.js";
 import { BOOTSTRAP, tsxApiFor } from "../../runners/threads/bootstrap.js";
 import { ADDRESS_VARIABLES, type SquallAddress } from "../address.js";
 import { type Emulator, startEmulator } from "../emulator.js";
@@ -15,9 +16,12 @@ import {
   MAX_DEATHS_VARIABLE,
   PROJECT_ROOT_VARIABLE,
   RELOAD_MODULES_VARIABLE,
+  TAG_LEASE_SECONDS_VARIABLE,
+  TAG_LIMITS_VARIABLE,
 } from "../handlers.js";
 import { SqsQueue } from "../queue.js";
 import { DEFAULT_SILENT_AFTER_SECONDS } from "../record/heartbeat.js";
+import { LEASE_MARGIN_SECONDS } from "../worker/tag-leases.js";
 import type { FaultOptions } from "./faults.js";
 import type { FromFunctionThread, FunctionThreadSetup } from "./function-thread.js";
 import type { InvocationOutcome } from "./invoke-api.js";
@@ -77,6 +81,11 @@ export interface LocalEnvironmentOptions {
    * node_modules); a task message naming any other module is refused. @default process.cwd()
    */
   readonly projectRoot?: string;
+  /**
+   * Concurrency limits by tag, as the stack's `tagLimits`: held across the worker threads with
+   * leases in the bucket (`leases/<tag>/<slot>`), as deployed workers hold them. @default {}
+   */
+  readonly tagLimits?: TagLimits;
 }
 
 /** A running local environment: its address, its emulator, and how to stop it. */
@@ -143,6 +152,7 @@ export async function startLocalEnvironment(
   const coordinatorVisibilitySeconds = Math.min(visibilitySeconds, COORDINATOR_VISIBILITY_SECONDS);
   if (options.flows !== undefined) checkFlowsModule(options.flows);
   const projectRoot = checkProjectRoot(options.projectRoot ?? process.cwd());
+  const tagLimits = checkTagLimits(options.tagLimits) ?? {};
   if (batchSize > 10) {
     throw new InvalidArgumentError(`Expected \`batchSize\` to be at most 10, got \`${batchSize}\``);
   }
@@ -195,6 +205,10 @@ export async function startLocalEnvironment(
       [ADDRESS_VARIABLES.callerSilenceSeconds]: String(callerSilenceSeconds),
       [DEAD_LETTER_ARN_VARIABLE]: deadLetterArn as string,
       [MAX_DEATHS_VARIABLE]: String(maxDeaths),
+      ...(Object.keys(tagLimits).length > 0 && {
+        [TAG_LIMITS_VARIABLE]: JSON.stringify(tagLimits),
+        [TAG_LEASE_SECONDS_VARIABLE]: String(workerTimeoutSeconds + LEASE_MARGIN_SECONDS),
+      }),
       [PROJECT_ROOT_VARIABLE]: projectRoot,
       // Workers live on while the project's files change: a changed task module is reloaded.
       [RELOAD_MODULES_VARIABLE]: "1",

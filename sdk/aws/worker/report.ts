@@ -18,6 +18,11 @@ export interface Handled {
    * back at once, to a worker that loads the module as it is now.
    */
   reloads: { record: TaskRecord; message: TaskMessage }[];
+  /**
+   * Runs that found no free slot of a limited tag (`tag-leases.ts`): sent back, delayed by a few
+   * seconds, as messages of their own. Not a death nor a stall: they never started.
+   */
+  deferred: { record: TaskRecord; message: TaskMessage; delay: number }[];
 }
 
 export interface ReportOptions {
@@ -37,7 +42,7 @@ export interface ReportOptions {
  * worker lived), so it goes back as a message of its own rather than a batch item failure.
  */
 export async function report(
-  { outcomes, retries, stalled, reloads }: Handled,
+  { outcomes, retries, stalled, reloads, deferred }: Handled,
   keys: BatchKeys,
   options: ReportOptions,
 ): Promise<void> {
@@ -51,6 +56,7 @@ export async function report(
     sendLater(delay, { ...message, tasks: [{ ...record, attempt: record.attempt + 1 }] });
   }
   for (const { record, message } of reloads) sendLater(0, { ...message, tasks: [record] });
+  for (const { record, message, delay } of deferred) sendLater(delay, { ...message, tasks: [record] });
   const givenUp: Outcome[] = [];
   for (const { record, message, error } of stalled) {
     const stalls = (message.stalls ?? 0) + 1;

@@ -83,12 +83,13 @@ export class Reporter {
     const pending = this.#pending;
     if (pending.length === 0) return;
     this.#pending = [];
-    const handled: Handled = { outcomes: [], retries: [], stalled: [], reloads: [] };
+    const handled: Handled = { outcomes: [], retries: [], stalled: [], reloads: [], deferred: [] };
     for (const { part } of pending.toSorted((a, b) => a.order - b.order)) {
       handled.outcomes.push(...(part.outcomes ?? []));
       handled.retries.push(...(part.retries ?? []));
       handled.stalled.push(...(part.stalled ?? []));
       handled.reloads.push(...(part.reloads ?? []));
+      handled.deferred.push(...(part.deferred ?? []));
     }
     report(handled, this.#keys, this.#options).then(
       () => {

@@ -1,5 +1,6 @@
-import { SquallError } from "../../errors.js";
+import { SquallError, toError } from "../../errors.js";
 import { mapLimit } from "../../map-limit.js";
+import type { TaskMessage, TaskRecord } from "../wire/messages.js";
 import type { Rejections } from "../wire/rejections.js";
 import type { BatchKeys } from "./batch-keys.js";
 import type { WorkerDeadline } from "./deadline.js";
@@ -8,6 +9,16 @@ import { malformedOutcomes, skippedOutcome } from "./outcomes.js";
 import type { Parsed } from "./receive.js";
 import type { Reporter } from "./reporter.js";
 import type { RunRecord } from "./run-record.js";
+import type { ReleaseLeases } from "./tag-leases.js";
+
+/**
+ * Takes a run's slots of its limited tags before it starts: a release to call when it ends, or
+ * `undefined` when a slot is not free (the run goes back, delayed, `deferredDelay` seconds).
+ */
+export interface RunLeases {
+  take(message: TaskMessage, record: TaskRecord): Promise<ReleaseLeases | undefined>;
+  deferredDelay(): number;
+}
 
 /** Which messages had every run reported, and which come back (with what failed their report). */
 export interface MessagesRun {
@@ -26,6 +37,8 @@ export interface RunContext {
   readonly reporter: Reporter;
   /** When the invocation must stop waiting for its runs, if it has an end. */
   readonly deadline?: WorkerDeadline;
+  /** Concurrency limits by tag, when the worker has any. */
+  readonly leases?: RunLeases;
 }
 
 /**
@@ -35,7 +48,7 @@ export interface RunContext {
  */
 export async function runMessages(
   items: readonly { item: SqsItem; parsed: Parsed }[],
-  { keys, runRecord, rejections, concurrency, reporter, deadline }: RunContext,
+  { keys, runRecord, rejections, concurrency, reporter, deadline, leases }: RunContext,
 ): Promise<MessagesRun> {
   let error: unknown;
   // Caught as added: a report may fail while other runs still run.
@@ -81,7 +94,30 @@ export async function runMessages(
             settle(reported(reporter.add({ outcomes: [skippedOutcome(message, record)] }, place)));
             return;
           }
-          const ran = await runRecord(message, record, deadline);
+          let release: ReleaseLeases | undefined;
+          if (leases) {
+            try {
+              release = await leases.take(message, record);
+            } catch (failed) {
+              // The bucket failed, not the run: it goes back as a stalled run does.
+              settle(
+                reported(reporter.add({ stalled: [{ record, message, error: toError(failed) }] }, place)),
+              );
+              return;
+            }
+            if (release === undefined) {
+              const delay = leases.deferredDelay();
+              settle(reported(reporter.add({ deferred: [{ record, message, delay }] }, place)));
+              return;
+            }
+          }
+          let ran: Awaited<ReturnType<RunRecord>>;
+          try {
+            ran = await runRecord(message, record, deadline);
+          } finally {
+            // A run never holds a slot past its end.
+            await release?.();
+          }
           if ("reload" in ran) {
             settle(reported(reporter.add({ reloads: [{ record, message }] }, place)));
             return;

@@ -1,7 +1,7 @@
 import { toError } from "../../errors.js";
 import type { ResultStore } from "../../storage/result-store.js";
 import type { SqsQueue } from "../queue.js";
-import type { Outcome, TaskMessage, TaskRecord } from "../wire/messages.js";
+import type { TaskMessage, TaskRecord } from "../wire/messages.js";
 import { Rejections } from "../wire/rejections.js";
 import { RunKeys } from "../wire/run-key.js";
 import type { BatchKeys } from "./batch-keys.js";
@@ -10,12 +10,13 @@ import { recordStart } from "./deaths.js";
 import type { BatchResponse, InvocationContext, SqsEvent, SqsItem } from "./events.js";
 import { diedOutcome } from "./outcomes.js";
 import { receive } from "./receive.js";
-import type { ReportOptions } from "./report.js";
+import type { Handled, ReportOptions } from "./report.js";
 import { Reporter } from "./reporter.js";
 import { RunLogs } from "./run-logs.js";
-import { type MessagesRun, NotStartedError, runMessages } from "./run-messages.js";
+import { type MessagesRun, NotStartedError, type RunLeases, runMessages } from "./run-messages.js";
 import { createRecordRunner } from "./run-record.js";
 import { FailingApart } from "./storage-apart.js";
+import { leaseWaitSeconds, type ReleaseLeases, type TagLeases } from "./tag-leases.js";
 
 export type { BatchResponse, InvocationContext, SqsEvent } from "./events.js";
 
@@ -49,6 +50,14 @@ export interface TaskWorkerOptions {
   readonly maxDeaths?: number;
   /** How long a run the bucket failed waits before it is tried again. @default 5 */
   readonly stallDelaySeconds?: number;
+  /**
+   * Concurrency limits by tag, held across the fleet with leases in the bucket: a run carrying
+   * a limited tag starts only once it holds a slot of each, and goes back delayed when one is
+   * not free. @default none
+   */
+  readonly tagLeases?: TagLeases;
+  /** How long a run with no free slot waits before it is tried again, in seconds. @default 1 to 4, spread */
+  readonly leaseWaitSeconds?: () => number;
 }
 
 /** How long a warm worker trusts what it learned of a flow run's cancellation. */
@@ -98,6 +107,16 @@ export function createTaskWorker(options: TaskWorkerOptions) {
    */
   const runKeys = new RunKeys((key) => options.store.get(key), { refreshMs: CANCEL_CHECK_MS });
   const rejections = new Rejections("worker");
+  const tagLeases = options.tagLeases;
+  const deferredDelay = options.leaseWaitSeconds ?? leaseWaitSeconds;
+  /** Leases for runs of a batch: none asked of the bucket for a run without a limited tag. */
+  const leases: RunLeases | undefined = tagLeases && {
+    take: async (message, record) => {
+      if (tagLeases.limited(record.tags).length === 0) return async () => {};
+      return tagLeases.acquire(record.tags, `${message.flowRunId}/${record.taskRunId}-${record.attempt}`);
+    },
+    deferredDelay,
+  };
 
   /**
    * Runs a suspect alone, its start recorded first; one that died with its worker `maxDeaths`
@@ -110,17 +129,39 @@ export function createTaskWorker(options: TaskWorkerOptions) {
     deadline: WorkerDeadline | undefined,
   ): Promise<void> {
     const record = message.tasks[0] as TaskRecord;
+    const reporter = new Reporter(keys, reporting);
+    // Its slots first: a suspect that finds none goes back without its start counting as a death.
+    let release: ReleaseLeases | undefined;
+    if (leases) {
+      try {
+        release = await leases.take(message, record);
+      } catch (error) {
+        comeBack([item], "take the slots of a run's limited tags", error);
+        return;
+      }
+      if (release === undefined) {
+        const run = await reportAlone(
+          reporter,
+          { deferred: [{ record, message, delay: deferredDelay() }] },
+          item,
+        );
+        if (run.unreported.length > 0)
+          comeBack(run.unreported, "send back a run with no free slot", run.error);
+        return;
+      }
+    }
     let deaths: number;
     try {
       deaths = await recordStart(options.store, message.flowRunId, record, maxDeaths);
     } catch (error) {
+      await release?.();
       comeBack([item], "record the start of a run that may have killed its worker", error);
       return;
     }
-    const reporter = new Reporter(keys, reporting);
+    const held = release;
     const run =
       deaths >= maxDeaths
-        ? await reportAlone(reporter, diedOutcome(message, record, deaths), item)
+        ? await reportAlone(reporter, { outcomes: [diedOutcome(message, record, deaths)] }, item, held)
         : await runMessages([{ item, parsed: { ok: true, value: message } }], {
             keys,
             runRecord,
@@ -128,6 +169,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
             concurrency,
             reporter,
             deadline,
+            leases: held && { take: async () => held, deferredDelay },
           });
     if (run.unreported.length > 0) comeBack(run.unreported, "report outcomes", run.error);
   }
@@ -189,6 +231,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
           concurrency,
           reporter,
           deadline,
+          leases,
         });
         done.push(...run.reported);
         // Delivered again; the coordinator drops the outcomes it already has.
@@ -207,9 +250,15 @@ export function createTaskWorker(options: TaskWorkerOptions) {
   };
 }
 
-/** Reports one outcome that no run produced (a suspect given up on). */
-async function reportAlone(reporter: Reporter, outcome: Outcome, item: SqsItem): Promise<MessagesRun> {
-  const reported = reporter.add({ outcomes: [outcome] });
+/** Reports what no run produced (a suspect given up on, or sent back for want of a slot). */
+async function reportAlone(
+  reporter: Reporter,
+  part: Partial<Handled>,
+  item: SqsItem,
+  release?: ReleaseLeases,
+): Promise<MessagesRun> {
+  await release?.();
+  const reported = reporter.add(part);
   reporter.flush();
   try {
     await reported;
