@@ -1,7 +1,9 @@
 // `npx cdk synth` / `deploy` (cdk.json runs this): the stack "Squall" for the flows module named
-// by the context value "squall:flows" (cdk.json sets it; `-c squall:flows=src/flows.ts` overrides).
+// by the context value "squall:flows" (cdk.json sets it; `-c squall:flows=src/flows.ts` overrides),
+// with the worker pools "squall:pools" names, as JSON:
+// `-c 'squall:pools={"large":{"memorySize":6144,"timeoutSeconds":600,"maxConcurrency":20}}'`.
 import { resolve } from "node:path";
-import { App } from "aws-cdk-lib";
+import { App, Duration } from "aws-cdk-lib";
 import { Architecture } from "aws-cdk-lib/aws-lambda";
 import { SquallStack } from "./squall-stack.js";
 
@@ -30,8 +32,29 @@ if (!architecture) {
   );
 }
 
+// Each pool's memorySize, timeoutSeconds, batchSize and maxConcurrency; none by default.
+type PoolContext = {
+  memorySize?: number;
+  timeoutSeconds?: number;
+  batchSize?: number;
+  maxConcurrency?: number;
+};
+const poolsContext: unknown = app.node.tryGetContext("squall:pools");
+const poolsJson = (typeof poolsContext === "string" ? JSON.parse(poolsContext) : poolsContext) as
+  | Record<string, PoolContext>
+  | undefined;
+const pools =
+  poolsJson &&
+  Object.fromEntries(
+    Object.entries(poolsJson).map(([name, { timeoutSeconds, ...settings }]) => [
+      name,
+      { ...settings, timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds) },
+    ]),
+  );
+
 new SquallStack(app, "Squall", {
   flows,
   architecture,
+  pools,
   description: "squall: worker functions fed by SQS for LambdaTaskRunner",
 });

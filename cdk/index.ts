@@ -1,5 +1,12 @@
 // squall's CDK construct, for a user's own app:
 //   new Squall(this, "Squall", { flows: "src/flows.ts" });
 export type { FunctionSettings } from "./constructs/squall-function.js";
-export { type CoordinatorSettings, Squall, type SquallProps, type WorkerSettings } from "./squall.js";
+export {
+  type CoordinatorSettings,
+  type PoolSettings,
+  Squall,
+  type SquallProps,
+  type WorkerPool,
+  type WorkerSettings,
+} from "./squall.js";
 export { SquallStack, type SquallStackProps } from "./squall-stack.js";

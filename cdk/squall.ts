@@ -10,7 +10,7 @@ import { Architecture } from "aws-cdk-lib/aws-lambda";
 import { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { CfnBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
-import { ADDRESS_VARIABLES, STACK_OUTPUTS } from "../sdk/aws/address.js";
+import { ADDRESS_VARIABLES, DEFAULT_POOL, poolOutputKey, STACK_OUTPUTS } from "../sdk/aws/address.js";
 import {
   BUNDLED_MODULES_VARIABLE,
   DEAD_LETTER_ARN_VARIABLE,
@@ -18,6 +18,7 @@ import {
   OVERDUE_VARIABLE,
 } from "../sdk/aws/handlers.js";
 import { STACK_NAME_VARIABLE } from "../sdk/aws/own-address.js";
+import { POOL_NAME } from "../sdk/options.js";
 import type { TagLimits } from "../sdk/runners/tag-slots.js";
 import { bundledModules } from "./constructs/bundled-modules.js";
 import { CallerPolicy } from "./constructs/caller-policy.js";
@@ -41,6 +42,18 @@ export interface WorkerSettings extends FunctionSettings {
   /** Concurrent invocations the task queue drives at most. @default 100 */
   readonly maxConcurrency?: number;
 }
+
+/**
+ * A worker pool: a worker function of its own fed by a task queue of its own (with its
+ * dead-letter queue), for tasks given `pool: name`. It takes none of `worker`'s settings.
+ */
+export interface PoolSettings extends WorkerSettings {
+  /** @default the stack's `architecture` */
+  readonly architecture?: Architecture;
+}
+
+/** Pools a stack may have besides the default one: each adds to the flow-runner's environment (4 KB in all). */
+const MAX_POOLS = 10;
 
 export interface CoordinatorSettings extends FunctionSettings {
   /** Outcome messages per invocation. @default 10 */
@@ -113,6 +126,17 @@ export interface SquallProps {
    * with no limited tag costs nothing more. @default none
    */
   readonly tagLimits?: TagLimits;
+  /**
+   * Worker pools besides the default one (`worker`), by name (lowercase letters, digits and `-`,
+   * starting with a letter, up to 32; not `default`, the default pool's name): each a worker
+   * function and a task queue with its dead-letter queue, reporting to the one coordinator. A
+   * task given `pool: name` runs there; callers learn the pools from the `Pool*` outputs.
+   * At most 10. @default none
+   *
+   * @example
+   * pools: { large: { memorySize: 6144, timeout: Duration.minutes(10), maxConcurrency: 20 } }
+   */
+  readonly pools?: Readonly<Record<string, PoolSettings>>;
   /** @default 1024 MB, 60 s, batches of 10 gathered for up to 1 s, runs overdue after an hour */
   readonly coordinator?: CoordinatorSettings;
   /** @default 1024 MB, 900 s */
@@ -132,9 +156,18 @@ const COMPLETION_MAX_RECEIVE_COUNT = 10;
  * @example
  * new Squall(this, "Squall", { flows: "src/flows.ts" });
  */
+/** A worker pool of the stack: its task queue (with its dead-letter queue) and its worker function. */
+export interface WorkerPool {
+  readonly tasks: WorkQueue;
+  readonly worker: SquallFunction;
+  readonly timeout: Duration;
+}
+
 export class Squall extends Construct {
   readonly results: ResultBucket;
   readonly tasks: WorkQueue;
+  /** The worker pools besides the default one (`tasks` and `worker`), by name. */
+  readonly pools: ReadonlyMap<string, WorkerPool>;
   readonly completions: WorkQueue;
   readonly worker: SquallFunction;
   readonly coordinator: SquallFunction;
@@ -178,6 +211,7 @@ export class Squall extends Construct {
         `Expected \`callerSilence\` to be a whole number of seconds, at least 1, got ${callerSilenceSeconds} seconds`,
       );
     }
+    const poolSettings = checkPools(props.pools);
     const workerTimeout = props.worker?.timeout ?? Duration.seconds(60);
     const coordinatorTimeout = props.coordinator?.timeout ?? Duration.seconds(60);
 
@@ -212,6 +246,12 @@ export class Squall extends Construct {
       removalPolicy,
     };
 
+    // Every pool's workers share the tags' leases: one lives as long as the longest invocation.
+    const longestWorkerTimeout = poolSettings.reduce(
+      (longest, [, settings]) =>
+        settings.timeout && settings.timeout.toSeconds() > longest.toSeconds() ? settings.timeout : longest,
+      workerTimeout,
+    );
     this.worker = new SquallFunction(this, "Worker", {
       ...common,
       kind: "worker",
@@ -220,7 +260,7 @@ export class Squall extends Construct {
       environment: {
         ...carriesFlows,
         [MAX_DEATHS_VARIABLE]: String(maxDeaths),
-        ...tagLimitsEnvironment(props.tagLimits, workerTimeout),
+        ...tagLimitsEnvironment(props.tagLimits, longestWorkerTimeout),
       },
       settings: props.worker,
       bundling: props.bundling,
@@ -238,6 +278,46 @@ export class Squall extends Construct {
     const limitsTags = Object.keys(props.tagLimits ?? {}).length > 0;
     if (limitsTags) this.results.grantTagLeases(this.worker);
 
+    // Each pool is the default pool again with its own settings: its worker takes from its own
+    // queue and sends retries and split messages back to it.
+    const pools = new Map<string, WorkerPool>();
+    for (const [name, settings] of poolSettings) {
+      const id = poolOutputKey(name);
+      const timeout = settings.timeout ?? Duration.seconds(60);
+      const tasks = new WorkQueue(this, `${id}Tasks`, {
+        consumerTimeout: timeout,
+        maxReceiveCount,
+        deadLetterConsumerTimeout: coordinatorTimeout,
+      });
+      const worker = new SquallFunction(this, `${id}Worker`, {
+        ...common,
+        kind: "worker",
+        architecture: settings.architecture ?? common.architecture,
+        memorySize: settings.memorySize ?? 1024,
+        timeout,
+        environment: {
+          ...carriesFlows,
+          [ADDRESS_VARIABLES.taskQueueUrl]: tasks.queue.queueUrl,
+          [MAX_DEATHS_VARIABLE]: String(maxDeaths),
+          ...tagLimitsEnvironment(props.tagLimits, longestWorkerTimeout),
+        },
+        settings,
+        bundling: props.bundling,
+      });
+      tasks.feeds(worker.function, {
+        batchSize: settings.batchSize ?? 10,
+        maxBatchingWindow: settings.maxBatchingWindow ?? Duration.seconds(0),
+        maxConcurrency: settings.maxConcurrency ?? 100,
+      });
+      tasks.queue.grantSendMessages(worker);
+      this.completions.queue.grantSendMessages(worker);
+      this.results.grantRecords(worker, { largeValues: true });
+      this.results.grantRunKeys(worker, "read");
+      if (limitsTags) this.results.grantTagLeases(worker);
+      pools.set(name, { tasks, worker, timeout });
+    }
+    this.pools = pools;
+
     this.coordinator = new SquallFunction(this, "Coordinator", {
       ...common,
       kind: "coordinator",
@@ -246,7 +326,9 @@ export class Squall extends Construct {
       settings: props.coordinator,
       environment: {
         ...address,
-        [DEAD_LETTER_ARN_VARIABLE]: this.tasks.deadLetterQueue.queueArn,
+        [DEAD_LETTER_ARN_VARIABLE]: [this.tasks, ...[...pools.values()].map((pool) => pool.tasks)]
+          .map((tasks) => tasks.deadLetterQueue.queueArn)
+          .join(","),
         [OVERDUE_VARIABLE]: String((props.coordinator?.overdue ?? Duration.hours(1)).toSeconds()),
       },
     });
@@ -256,11 +338,13 @@ export class Squall extends Construct {
       maxConcurrency: coordinatorConcurrency,
     });
     // Dead-lettered task messages become Crashed outcomes, so their flows fail instead of waiting.
-    this.tasks.feedsDeadLetters(this.coordinator.function, {
-      batchSize: 10,
-      maxBatchingWindow: Duration.seconds(0),
-      maxConcurrency: 2,
-    });
+    for (const tasks of [this.tasks, ...[...pools.values()].map((pool) => pool.tasks)]) {
+      tasks.feedsDeadLetters(this.coordinator.function, {
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(0),
+        maxConcurrency: 2,
+      });
+    }
     this.results.grantRecords(this.coordinator);
     this.results.grantRunKeys(this.coordinator, "read");
     this.results.grantOpenMarkers(this.coordinator, "keep");
@@ -289,11 +373,22 @@ export class Squall extends Construct {
         ...carriesFlows,
         [STACK_NAME_VARIABLE]: Aws.STACK_NAME,
         [ADDRESS_VARIABLES.workerTimeoutSeconds]: String(workerTimeout.toSeconds()),
+        ...(pools.size > 0 && {
+          [ADDRESS_VARIABLES.pools]: Stack.of(this).toJsonString(
+            Object.fromEntries(
+              [...pools].map(([name, pool]) => [
+                name,
+                { taskQueueUrl: pool.tasks.queue.queueUrl, workerTimeoutSeconds: pool.timeout.toSeconds() },
+              ]),
+            ),
+          ),
+        }),
       },
     });
     // Its flows' LambdaTaskRunner sends task messages and the flow-returned notice, and follows
     // the run's record.
     this.tasks.queue.grantSendMessages(this.flowRunner);
+    for (const pool of pools.values()) pool.tasks.queue.grantSendMessages(this.flowRunner);
     this.completions.queue.grantSendMessages(this.flowRunner);
     this.results.grantRecords(this.flowRunner, { largeValues: true });
     this.results.grantRunKeys(this.flowRunner, "write");
@@ -310,13 +405,16 @@ export class Squall extends Construct {
       reason: `squall keeps what it writes under ${prefix}<flowRunId> with ids minted at run time: access is scoped to that prefix of the stack's own bucket, with exact actions (${actions}).`,
       appliesTo: [`Resource::<${bucketId}.Arn>/${prefix}*`],
     });
-    for (const fn of [this.worker, this.coordinator, this.flowRunner]) {
+    const poolWorkers = [...pools.values()].map((pool) => pool.worker);
+    for (const fn of [this.worker, ...poolWorkers, this.coordinator, this.flowRunner]) {
       const keyAccess = fn === this.flowRunner ? "s3:PutObject" : "s3:GetObject";
       const runAccess = `s3:GetObject, s3:PutObject${fn === this.coordinator ? "" : ", s3:AbortMultipartUpload"}`;
       suppressNag(fn, [underPrefix(RUNS_PREFIX, runAccess), underPrefix(KEYS_PREFIX, keyAccess)], true);
     }
     if (limitsTags) {
-      suppressNag(this.worker, [underPrefix(LEASES_PREFIX, "s3:PutObject, s3:DeleteObject")], true);
+      for (const worker of [this.worker, ...poolWorkers]) {
+        suppressNag(worker, [underPrefix(LEASES_PREFIX, "s3:PutObject, s3:DeleteObject")], true);
+      }
     }
     suppressNag(
       this.coordinator,
@@ -326,7 +424,7 @@ export class Squall extends Construct {
     suppressNag(this.flowRunner, [underPrefix(OPEN_PREFIX, "s3:PutObject")], true);
 
     this.callerPolicy = new CallerPolicy(this, "SquallCaller", {
-      tasks: this.tasks.queue,
+      tasks: [this.tasks.queue, ...[...pools.values()].map((pool) => pool.tasks.queue)],
       completions: this.completions.queue,
       bucket: this.results.bucket,
       flowRunner: this.flowRunner.function,
@@ -360,6 +458,17 @@ export class Squall extends Construct {
       String(callerSilenceSeconds),
       "How long a caller may go silent before the sweep ends its flow run Crashed",
     );
+    for (const [name, pool] of pools) {
+      this.output(
+        poolOutputKey(name),
+        Stack.of(this).toJsonString({
+          name,
+          taskQueueUrl: pool.tasks.queue.queueUrl,
+          workerTimeoutSeconds: pool.timeout.toSeconds(),
+        }),
+        `Worker pool '${name}': where callers send its task runs, and its worker's timeout`,
+      );
+    }
     this.output("FlowRunnerFunctionName", this.flowRunner.function.functionName, "Runs a flow by name");
     this.output("DeadLetterQueueUrl", this.tasks.deadLetterQueue.queueUrl, "Task messages given up on");
     this.output("Region", Stack.of(this).region, "The stack's region");
@@ -374,6 +483,34 @@ export class Squall extends Construct {
   private output(key: string, value: string, description: string): void {
     new CfnOutput(this, key, { value, description }).overrideLogicalId(key);
   }
+}
+
+/** The pools, checked: names that can name resources and outputs, and not too many. */
+function checkPools(pools: SquallProps["pools"]): [string, PoolSettings][] {
+  if (pools === undefined) return [];
+  const entries = Object.entries(pools);
+  if (entries.length > MAX_POOLS) {
+    throw new Error(
+      `Expected at most ${MAX_POOLS} \`pools\`, got ${entries.length}: each adds to the flow-runner's environment, which Lambda caps at 4 KB.`,
+    );
+  }
+  const keys = new Map<string, string>();
+  for (const [name] of entries) {
+    if (!POOL_NAME.test(name) || name === DEFAULT_POOL) {
+      throw new Error(
+        `Expected each of \`pools\` to be named with lowercase letters, digits and \`-\`, starting with a letter, up to 32, and not \`${DEFAULT_POOL}\` (the default pool's name), got \`${name}\``,
+      );
+    }
+    const key = poolOutputKey(name);
+    const other = keys.get(key);
+    if (other !== undefined) {
+      throw new Error(
+        `Expected \`pools\` names that differ by more than their \`-\`, got \`${other}\` and \`${name}\`: both would name the output ${key}.`,
+      );
+    }
+    keys.set(key, name);
+  }
+  return entries;
 }
 
 /** Variables Lambda sets and refuses in a function's configuration. */

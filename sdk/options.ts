@@ -25,6 +25,12 @@ export interface TaskOptions<R = unknown> {
   readonly retryCondition?: (error: Error) => boolean | Promise<boolean>;
   /** Fails the run with `TaskTimeoutError` at the deadline and aborts its signal. @default none */
   readonly timeoutSeconds?: number;
+  /**
+   * The worker pool that runs it on `LambdaTaskRunner` (the Squall construct's `pools`, the local
+   * environment's): lowercase letters, digits and `-`, starting with a letter, up to 32. Other
+   * runners run it as any task. @default the default pool
+   */
+  readonly pool?: string;
   /** Turns caching on: runs with the same key share one result. @default no caching */
   readonly cachePolicy?: CachePolicy;
   /** Turns caching on with a key of your own; `undefined` means "do not cache this run". */
@@ -82,6 +88,7 @@ export interface TaskSettings {
   readonly retryJitterFactor: number;
   readonly retryCondition: ((error: Error) => boolean | Promise<boolean>) | undefined;
   readonly timeoutMs: number | undefined;
+  readonly pool: string | undefined;
   readonly cachePolicy: CachePolicy | undefined;
   readonly cacheTtlMs: number | undefined;
   readonly refreshCache: boolean;
@@ -103,6 +110,7 @@ const TASK_KEYS = new Set<string>([
   "retryJitterFactor",
   "retryCondition",
   "timeoutSeconds",
+  "pool",
   "cachePolicy",
   "cacheKeyFn",
   "cacheExpirationSeconds",
@@ -171,6 +179,7 @@ export function taskSettings(options: TaskOptions<unknown>): TaskSettings {
     retryJitterFactor: jitter,
     retryCondition: options.retryCondition,
     timeoutMs: optionalSeconds(options.timeoutSeconds, "timeoutSeconds", true),
+    pool: checkPool(options.pool),
     cachePolicy,
     cacheTtlMs: ttl,
     refreshCache: optionalBoolean(options.refreshCache, "refreshCache") ?? false,
@@ -320,6 +329,21 @@ function checkOptionalString(value: unknown, name: string): void {
 
 function checkOptionalFunction(value: unknown, name: string): void {
   if (value !== undefined && typeof value !== "function") throw invalid(name, "a function", value);
+}
+
+/** What a worker pool's name may be: it names a stack's resources and outputs. */
+export const POOL_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+function checkPool(pool: unknown): string | undefined {
+  if (pool === undefined) return undefined;
+  if (typeof pool !== "string" || !POOL_NAME.test(pool)) {
+    throw invalid(
+      "pool",
+      "a pool name (lowercase letters, digits and `-`, starting with a letter, up to 32)",
+      pool,
+    );
+  }
+  return pool;
 }
 
 function checkTags(tags: unknown): readonly string[] {

@@ -9,7 +9,8 @@ import { Construct } from "constructs";
 import { KEYS_PREFIX, OPEN_PREFIX, RUNS_PREFIX } from "./result-bucket.js";
 
 export interface CallerPolicyProps {
-  readonly tasks: IQueue;
+  /** The task queues: the default pool's and each worker pool's. */
+  readonly tasks: readonly IQueue[];
   readonly completions: IQueue;
   readonly bucket: IBucket;
   readonly flowRunner: IFunction;
@@ -36,7 +37,11 @@ export class CallerPolicy extends Construct {
     this.policy = new ManagedPolicy(this, "Policy", {
       description: `squall caller of stack ${stack.stackName}: send flows' task runs, follow their records, start flows`,
       statements: [
-        statement("SendTaskRuns", ["sqs:SendMessage"], [props.tasks.queueArn, props.completions.queueArn]),
+        statement(
+          "SendTaskRuns",
+          ["sqs:SendMessage"],
+          [...props.tasks.map((queue) => queue.queueArn), props.completions.queueArn],
+        ),
         statement(
           "ReadAndWriteRecords",
           ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],

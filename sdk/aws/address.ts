@@ -1,6 +1,7 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError, SquallError } from "../errors.js";
+import { POOL_NAME } from "../options.js";
 import type { InvocationRetries } from "./retry.js";
 
 /**
@@ -35,7 +36,22 @@ export interface SquallAddress {
    * @default 180
    */
   readonly callerSilenceSeconds?: number;
+  /**
+   * The deployment's worker pools besides the default one (whose queue is `taskQueueUrl`), by
+   * name: where tasks with `pool: name` are sent. @default none
+   */
+  readonly pools?: Readonly<Record<string, PoolAddress>>;
 }
+
+/** A worker pool: its task queue, and its worker function's timeout. */
+export interface PoolAddress {
+  readonly taskQueueUrl: string;
+  /** A task whose `timeoutSeconds` is longer is refused at `.submit()`. @default unknown */
+  readonly workerTimeoutSeconds?: number;
+}
+
+/** The name `task({ pool })` gives the pool `taskQueueUrl` feeds: tasks naming no pool go there too. */
+export const DEFAULT_POOL = "default";
 
 /** The environment variables an address can be given by (the functions read the same ones). */
 export const ADDRESS_VARIABLES = {
@@ -46,6 +62,8 @@ export const ADDRESS_VARIABLES = {
   bucket: "SQUALL_BUCKET",
   workerTimeoutSeconds: "SQUALL_WORKER_TIMEOUT_SECONDS",
   callerSilenceSeconds: "SQUALL_CALLER_SILENCE_SECONDS",
+  /** JSON: `{ "<pool>": { "taskQueueUrl": "...", "workerTimeoutSeconds": 900 } }` */
+  pools: "SQUALL_POOLS",
 } as const satisfies Record<keyof SquallAddress, string>;
 
 /** The stack outputs `LambdaTaskRunner({ stack })` reads. */
@@ -55,7 +73,17 @@ export const STACK_OUTPUTS = {
   bucket: "BucketName",
   workerTimeoutSeconds: "WorkerTimeoutSeconds",
   callerSilenceSeconds: "CallerSilenceSeconds",
+  /**
+   * One output a worker pool, keyed `Pool` and the pool's name in PascalCase (`PoolLarge`), whose
+   * value is JSON: `{ "name": "large", "taskQueueUrl": "...", "workerTimeoutSeconds": 900 }`.
+   */
+  poolPrefix: "Pool",
 } as const;
+
+/** An output's key for a pool: `Pool` and the name with each `-` dropped and the letter after it capitalised. */
+export function poolOutputKey(pool: string): string {
+  return `${STACK_OUTPUTS.poolPrefix}${pool.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())}`;
+}
 
 /** The address `SQUALL_*` variables give, or `undefined` when none is set. */
 export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddress | undefined {
@@ -78,6 +106,7 @@ export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddr
     endpoint,
     workerTimeoutSeconds,
     callerSilenceSeconds,
+    pools,
   } = ADDRESS_VARIABLES;
   return checkAddress(
     {
@@ -89,6 +118,7 @@ export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddr
       bucket: env[bucket] as string,
       workerTimeoutSeconds: seconds(env[workerTimeoutSeconds], workerTimeoutSeconds),
       callerSilenceSeconds: seconds(env[callerSilenceSeconds], callerSilenceSeconds, SILENCE),
+      pools: poolsJson(env[pools], pools),
     },
     "the environment (SQUALL_*)",
   );
@@ -137,6 +167,7 @@ export async function addressFromStack(
         `output ${STACK_OUTPUTS.callerSilenceSeconds} of stack '${stack}'`,
         SILENCE,
       ),
+      pools: poolsFromOutputs(outputs, stack),
     },
     `the outputs of stack '${stack}'`,
   );
@@ -153,6 +184,40 @@ function seconds(text: string | undefined, from: string, what = TIMEOUT): number
     throw new InvalidArgumentError(`Expected ${from} to be ${what}, got \`${text}\`.`);
   }
   return value;
+}
+
+/** The pools a `SQUALL_POOLS` variable names, or `undefined` when it is not set. */
+function poolsJson(text: string | undefined, from: string): Record<string, PoolAddress> | undefined {
+  if (text === undefined || text === "") return undefined;
+  try {
+    return JSON.parse(text) as Record<string, PoolAddress>;
+  } catch {
+    throw new InvalidArgumentError(
+      `Expected ${from} to be JSON naming the worker pools, e.g. {"large":{"taskQueueUrl":"https://...","workerTimeoutSeconds":900}}, got \`${text}\`.`,
+    );
+  }
+}
+
+/** The pools a stack's `Pool*` outputs name (one output a pool), or `undefined` for none. */
+function poolsFromOutputs(
+  outputs: Readonly<Record<string, string>>,
+  stack: string,
+): Record<string, PoolAddress> | undefined {
+  const pools: Record<string, PoolAddress> = {};
+  for (const [key, value] of Object.entries(outputs)) {
+    if (!/^Pool[A-Z0-9]/.test(key)) continue;
+    let pool: { name?: unknown; taskQueueUrl?: unknown; workerTimeoutSeconds?: unknown };
+    try {
+      pool = JSON.parse(value) as typeof pool;
+    } catch {
+      throw new InvalidArgumentError(
+        `Expected output ${key} of stack '${stack}' to be JSON describing a worker pool, got \`${value}\`.`,
+      );
+    }
+    const { name, taskQueueUrl, workerTimeoutSeconds } = pool;
+    pools[String(name)] = { taskQueueUrl, workerTimeoutSeconds } as PoolAddress;
+  }
+  return Object.keys(pools).length > 0 ? pools : undefined;
 }
 
 /** The address, or a clear error naming what is missing and where it should have come from. */
@@ -177,12 +242,40 @@ export function checkAddress(address: SquallAddress, from = "the address"): Squa
       `Expected \`callerSilenceSeconds\` in ${from} to be ${SILENCE} (an integer >= 1), got \`${String(silence)}\``,
     );
   }
+  checkPools(address.pools, from);
   if (address.endpoint !== undefined && !/^https?:\/\//.test(address.endpoint)) {
     throw new InvalidArgumentError(
       `Expected \`endpoint\` in ${from} to be an http(s) URL, got \`${address.endpoint}\``,
     );
   }
   return address;
+}
+
+function checkPools(pools: SquallAddress["pools"], from: string): void {
+  if (pools === undefined) return;
+  if (typeof pools !== "object" || pools === null || Array.isArray(pools)) {
+    throw new InvalidArgumentError(
+      `Expected \`pools\` in ${from} to be an object of worker pools by name, got \`${JSON.stringify(pools)}\``,
+    );
+  }
+  for (const [name, pool] of Object.entries(pools)) {
+    if (!POOL_NAME.test(name) || name === DEFAULT_POOL) {
+      throw new InvalidArgumentError(
+        `Expected each pool in ${from} to be named with lowercase letters, digits and \`-\`, starting with a letter, up to 32, and not \`${DEFAULT_POOL}\`, got \`${name}\``,
+      );
+    }
+    if (typeof pool?.taskQueueUrl !== "string" || pool.taskQueueUrl === "") {
+      throw new InvalidArgumentError(
+        `Expected pool \`${name}\` in ${from} to have a \`taskQueueUrl\`, got \`${JSON.stringify(pool)}\``,
+      );
+    }
+    const timeout = pool.workerTimeoutSeconds;
+    if (timeout !== undefined && !(typeof timeout === "number" && Number.isFinite(timeout) && timeout > 0)) {
+      throw new InvalidArgumentError(
+        `Expected pool \`${name}\`'s \`workerTimeoutSeconds\` in ${from} to be its worker function's timeout in seconds, got \`${String(timeout)}\``,
+      );
+    }
+  }
 }
 
 /**

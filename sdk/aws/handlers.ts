@@ -62,7 +62,10 @@ function tagLeasesOf(env: NodeJS.ProcessEnv, bucket: LeaseBucket): TagLeases | u
   return new TagLeases({ bucket, limits, leaseSeconds, holder: WORKER_ID });
 }
 
-/** The coordinator's variable naming the task dead-letter queue: its records become Crashed outcomes. */
+/**
+ * The coordinator's variable naming the task dead-letter queues (the default pool's and each
+ * worker pool's, comma-separated): their records become Crashed outcomes.
+ */
 export const DEAD_LETTER_ARN_VARIABLE = "SQUALL_DEAD_LETTER_QUEUE_ARN";
 
 /**
@@ -179,7 +182,7 @@ export function coordinatorHandler(
       const { address, s3 } = connect(env, "coordinator", retries);
       return createCoordinator({
         store: new S3ResultStore({ bucket: address.bucket, client: s3 }),
-        deadLetterQueueArn: env[DEAD_LETTER_ARN_VARIABLE] || undefined,
+        deadLetterQueueArn: (env[DEAD_LETTER_ARN_VARIABLE] || "").split(",").filter(Boolean),
         overdueSeconds: Number(env[OVERDUE_VARIABLE]) || undefined,
         callerSilenceSeconds: address.callerSilenceSeconds,
       });

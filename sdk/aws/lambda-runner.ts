@@ -204,6 +204,15 @@ export class LambdaTaskRunner implements TaskRunner {
       store,
       workerTimeoutSeconds: address.workerTimeoutSeconds,
       tasks: new SqsQueue({ url: address.taskQueueUrl, client: sqs }),
+      pools: new Map(
+        Object.entries(address.pools ?? {}).map(([name, pool]) => [
+          name,
+          {
+            tasks: new SqsQueue({ url: pool.taskQueueUrl, client: sqs }),
+            workerTimeoutSeconds: pool.workerTimeoutSeconds,
+          },
+        ]),
+      ),
       completions: new SqsQueue({ url: address.completionQueueUrl, client: sqs }),
       async close() {
         s3.destroy();

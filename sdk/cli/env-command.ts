@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 
 // Type-only, and loaded when a command runs: sdk/cli imports squall/aws's modules only dynamically.
 type Announcement = import("../aws/local/announcement.js").Announcement;
+type LocalEnvironmentOptions = import("../aws/local/environment.js").LocalEnvironmentOptions;
 const announcements = () => import("../aws/local/announcement.js");
 
 import { formatDuration } from "./format.js";
@@ -22,6 +23,8 @@ const STOP_MS = 15_000;
 export interface EnvStartOptions {
   readonly port?: string;
   readonly workers?: string;
+  /** JSON: `{"large":{"workers":1,"workerTimeoutSeconds":600}}` */
+  readonly pools?: string;
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -41,6 +44,7 @@ function staleLine(path: string, announcement: Announcement): string {
 export async function envStart(options: EnvStartOptions): Promise<number> {
   const port = integer("--port", options.port, 0);
   const workers = integer("--workers", options.workers, 1);
+  poolsJson(options.pools);
   const { announcementPath, describeEnvironment, readAnnouncement } = await announcements();
   const folder = defaultRoot();
   const path = announcementPath(folder);
@@ -59,6 +63,7 @@ export async function envStart(options: EnvStartOptions): Promise<number> {
   const log = openSync(logPath, "a");
   const args = ["env", "serve", ...(port !== undefined ? ["--port", String(port)] : [])];
   if (workers !== undefined) args.push("--workers", String(workers));
+  if (options.pools !== undefined) args.push("--pools", options.pools);
   const child = spawn(process.execPath, [squallScript(), ...args], {
     detached: true,
     stdio: ["ignore", log, log],
@@ -103,6 +108,7 @@ export async function envServe(options: EnvStartOptions): Promise<number> {
       projectRoot: process.cwd(),
       ...(port !== undefined && { port }),
       ...(workers !== undefined && { workers }),
+      ...(options.pools !== undefined && { pools: poolsJson(options.pools) }),
     },
     (announcement) => {
       process.stdout.write(
@@ -203,6 +209,18 @@ async function ended(pid: number, ms: number): Promise<boolean> {
     await wait(50);
   }
   return true;
+}
+
+/** The pools `--pools` names, as JSON; the environment checks each. */
+function poolsJson(text: string | undefined): LocalEnvironmentOptions["pools"] {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as LocalEnvironmentOptions["pools"];
+  } catch {
+    throw new UsageError(
+      `Expected --pools to be JSON naming the worker pools, e.g. {"large":{"workers":1,"workerTimeoutSeconds":600}}, got \`${text}\`.`,
+    );
+  }
 }
 
 function integer(flag: string, text: string | undefined, min: number): number | undefined {

@@ -108,9 +108,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   const envSetup = (command: Command) =>
     oneLineErrors(command)
       .option("--port <n>", "the emulator's port on 127.0.0.1 (default: a free one)")
-      .option("--workers <n>", "worker function threads (default: one per core)");
+      .option("--workers <n>", "worker function threads (default: one per core)")
+      .option(
+        "--pools <json>",
+        'worker pools besides the default one, e.g. \'{"large":{"workers":1,"workerTimeoutSeconds":600}}\' (default: none)',
+      );
   envSetup(env.command("start").description("Start it in a process of its own and print where it is")).action(
-    async (options: { port?: string; workers?: string }) => {
+    async (options: { port?: string; workers?: string; pools?: string }) => {
       const { envStart } = await import("./env-command.js");
       code = await envStart(options);
     },
@@ -129,7 +133,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   envSetup(
     env.command("serve", { hidden: true }).description("Run it in this process (what start starts)"),
-  ).action(async (options: { port?: string; workers?: string }) => {
+  ).action(async (options: { port?: string; workers?: string; pools?: string }) => {
     const { envServe } = await import("./env-command.js");
     code = await envServe(options);
   });

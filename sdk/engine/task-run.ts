@@ -158,6 +158,10 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     return this.#def.settings.timeoutMs;
   }
 
+  get pool(): string | undefined {
+    return this.#def.settings.pool;
+  }
+
   get retryPolicy(): RetryPolicy {
     const { retries, retryDelay, retryJitterFactor } = this.#def.settings;
     return { taskName: this.#def.name, retries, delay: retryDelay, jitterFactor: retryJitterFactor };
@@ -427,6 +431,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
       retryPolicy: this.retryPolicy,
       logPrints: this.logPrints,
       timeoutMs: this.#def.settings.timeoutMs,
+      pool: this.#def.settings.pool,
       started: () => {
         // The deadline counts from when the attempt runs, not from when it queued; a fleet
         // that retries on its own enforces deadlines itself.

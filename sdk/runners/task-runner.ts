@@ -13,6 +13,8 @@ export interface RunnableTaskRun {
   readonly retryPolicy: RetryPolicy;
   /** Each attempt's deadline, if the task has one: a runner whose workers have limits of their own checks it. */
   readonly timeoutMs: number | undefined;
+  /** The worker pool the task names, if any: a runner with pools sends the run there. */
+  readonly pool: string | undefined;
   /**
    * Runs the whole lifecycle: waits for upstream runs, then attempts, retries, timeout
    * and final state. Each attempt runs here, or through `invoker` when one is given.
@@ -65,6 +67,8 @@ export interface TaskAttempt {
    * from `started()`, which the invoker calls when the attempt begins running, not while it queues.
    */
   readonly timeoutMs: number | undefined;
+  /** The worker pool the task names, if any. */
+  readonly pool: string | undefined;
   started(): void;
 }
 

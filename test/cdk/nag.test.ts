@@ -69,4 +69,19 @@ describe("the AwsSolutions rule pack", () => {
     expect(annotations.findError("*", AWS_SOLUTIONS)).toEqual([]);
     expect(annotations.findWarning("*", AWS_SOLUTIONS)).toEqual([]);
   });
+
+  it("finds nothing unsuppressed with worker pools, and no suppression beyond the stack's own", () => {
+    const pools = { large: { memorySize: 6144 }, "io-bound": { maxConcurrency: 5 } };
+    const { annotations, template } = checked({ pools });
+    // The worker, the coordinator, the flow-runner, and a worker for each pool.
+    expect(Object.keys(template.findResources("AWS::Lambda::Function"))).toHaveLength(5);
+    expect(annotations.findError("*", AWS_SOLUTIONS)).toEqual([]);
+    expect(annotations.findWarning("*", AWS_SOLUTIONS)).toEqual([]);
+    const withPools = suppressions(template);
+    const without = suppressions(checked().template);
+    expect(Object.keys(withPools).sort()).toEqual(Object.keys(without).sort());
+    expect([...new Set(withPools["AwsSolutions-IAM5"])].sort()).toEqual(
+      [...new Set(without["AwsSolutions-IAM5"])].sort(),
+    );
+  });
 });

@@ -1,9 +1,10 @@
 // The stack's tagLimits: the worker's variables, its leave on the lease prefix, and nothing more.
-import { Aspects } from "aws-cdk-lib";
+import { Aspects, Duration } from "aws-cdk-lib";
 import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import type { Role } from "aws-cdk-lib/aws-iam";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
+import type { SquallFunction } from "../../cdk/constructs/squall-function.js";
 import { arn, logicalId, squallStack, templateOf } from "./stack.js";
 
 type Statement = { Action: string | string[]; Resource: unknown };
@@ -39,6 +40,22 @@ describe("the stack's tagLimits", () => {
       const grants = workerGrants(template, logicalId(fn.grantPrincipal as Role));
       expect(JSON.stringify(grants)).not.toContain("/leases/");
     }
+  });
+
+  it("give every worker pool's worker the limits, a lease life of the longest worker timeout plus 30 s, and the leases", () => {
+    const { squall, template } = templateOf({
+      tagLimits: { db: 5 },
+      pools: { large: { timeout: Duration.minutes(10) } },
+    });
+    const variables = (fn: SquallFunction) =>
+      template.toJSON().Resources[logicalId(fn.function)].Properties.Environment.Variables;
+    const large = squall.pools.get("large")?.worker as SquallFunction;
+    for (const fn of [squall.worker, large]) {
+      expect(variables(fn)).toMatchObject({ SQUALL_TAG_LIMITS: '{"db":5}', SQUALL_TAG_LEASE_SECONDS: "630" });
+    }
+    const leases = { "Fn::Join": ["", [arn(squall.results.bucket), "/leases/*"]] };
+    const grants = workerGrants(template, logicalId(large.grantPrincipal as Role));
+    expect(grants["s3:DeleteObject"]).toEqual([leases]);
   });
 
   it("grant nothing on leases and set no variable when no limit is set", () => {

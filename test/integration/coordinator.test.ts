@@ -12,6 +12,7 @@ let emulator: Emulator;
 let store: S3ResultStore;
 let signer: TestSigner;
 const DLQ_ARN = "arn:aws:sqs:us-east-1:000000000000:tasks-dlq";
+const POOL_DLQ_ARN = "arn:aws:sqs:us-east-1:000000000000:large-dlq";
 
 beforeAll(async () => {
   emulator = await startEmulator();
@@ -73,51 +74,57 @@ describe("the coordinator's core", () => {
     expect(workers).toEqual({ [taskRunIdOf(1)]: worker, [taskRunIdOf(2)]: undefined });
   });
 
-  it("records the task runs of a dead-lettered message as Crashed, with the reason", async () => {
-    const coordinator = createCoordinator({ store, deadLetterQueueArn: DLQ_ARN });
-    const flowRunId = randomUUID();
-    const poison: TaskMessage = {
-      v: WIRE_VERSION,
-      flowRunId,
-      flowRunName: "bold-yak",
-      flowName: "f",
-      tasks: [
-        {
-          taskRunId: "cafe01-9",
-          taskRunName: "killer-0",
-          task: "killer",
-          module: "file:///app/flows.js",
-          codeHash: "x",
-          attempt: 1,
-          serializer: "default",
-          args: { text: "J[]" },
-          logPrints: false,
-          tags: [],
-        },
-      ],
-    };
+  it.each([
+    ["the default pool's", DLQ_ARN, DLQ_ARN],
+    ["a worker pool's", [DLQ_ARN, POOL_DLQ_ARN], POOL_DLQ_ARN],
+  ])(
+    "records the task runs of a message from %s dead-letter queue as Crashed, with the reason",
+    async (_, deadLetterQueueArn, from) => {
+      const coordinator = createCoordinator({ store, deadLetterQueueArn });
+      const flowRunId = randomUUID();
+      const poison: TaskMessage = {
+        v: WIRE_VERSION,
+        flowRunId,
+        flowRunName: "bold-yak",
+        flowName: "f",
+        tasks: [
+          {
+            taskRunId: "cafe01-9",
+            taskRunName: "killer-0",
+            task: "killer",
+            module: "file:///app/flows.js",
+            codeHash: "x",
+            attempt: 1,
+            serializer: "default",
+            args: { text: "J[]" },
+            logPrints: false,
+            tags: [],
+          },
+        ],
+      };
 
-    await coordinator.handle({
-      Records: [
-        {
-          messageId: "d",
-          body: await signer.taskBody(poison), // signed for the task queue, whence it was dead-lettered
-          eventSourceARN: DLQ_ARN,
-          attributes: { ApproximateReceiveCount: "4" }, // three deliveries to workers, then the coordinator's own
-        },
-      ],
-    });
+      await coordinator.handle({
+        Records: [
+          {
+            messageId: "d",
+            body: await signer.taskBody(poison), // signed for the task queue, whence it was dead-lettered
+            eventSourceARN: from,
+            attributes: { ApproximateReceiveCount: "4" }, // three deliveries to workers, then the coordinator's own
+          },
+        ],
+      });
 
-    const [crash] = await recorded(flowRunId);
-    expect(crash?.status).toBe("crashed");
-    const error = defaultSerializer.deserialize(
-      new TextEncoder().encode((crash?.payload as { text?: string } | undefined)?.text ?? ""),
-    );
-    expect(error).toBeInstanceOf(CrashedError);
-    expect((error as Error).message).toBe(
-      "Task run 'killer-0' crashed: its message was delivered 3 times without an outcome (the worker died or timed out each time).",
-    );
-  });
+      const [crash] = await recorded(flowRunId);
+      expect(crash?.status).toBe("crashed");
+      const error = defaultSerializer.deserialize(
+        new TextEncoder().encode((crash?.payload as { text?: string } | undefined)?.text ?? ""),
+      );
+      expect(error).toBeInstanceOf(CrashedError);
+      expect((error as Error).message).toBe(
+        "Task run 'killer-0' crashed: its message was delivered 3 times without an outcome (the worker died or timed out each time).",
+      );
+    },
+  );
 
   it("returns the records it could not append as batch item failures", async () => {
     const flowRunId = randomUUID();

@@ -89,6 +89,27 @@ describe("addressFromEnv", () => {
     expect(addressFromEnv(FULL)?.workerTimeoutSeconds).toBeUndefined();
   });
 
+  it("gives the worker pools SQUALL_POOLS names, and refuses one it cannot read or a bad pool", () => {
+    const pools = {
+      large: { taskQueueUrl: "http://127.0.0.1:4566/000000000000/squall-large", workerTimeoutSeconds: 600 },
+      "io-bound": { taskQueueUrl: "http://127.0.0.1:4566/000000000000/squall-io-bound" },
+    };
+    expect(addressFromEnv({ ...FULL, SQUALL_POOLS: JSON.stringify(pools) })?.pools).toEqual(pools);
+    expect(addressFromEnv(FULL)?.pools).toBeUndefined();
+    expect(thrownBy(() => addressFromEnv({ ...FULL, SQUALL_POOLS: "{large" })).message).toBe(
+      'Expected SQUALL_POOLS to be JSON naming the worker pools, e.g. {"large":{"taskQueueUrl":"https://...","workerTimeoutSeconds":900}}, got `{large`.',
+    );
+    expect(
+      thrownBy(() => addressFromEnv({ ...FULL, SQUALL_POOLS: '{"default":{"taskQueueUrl":"http://q"}}' }))
+        .message,
+    ).toBe(
+      "Expected each pool in the environment (SQUALL_*) to be named with lowercase letters, digits and `-`, starting with a letter, up to 32, and not `default`, got `default`",
+    );
+    expect(thrownBy(() => addressFromEnv({ ...FULL, SQUALL_POOLS: '{"large":{}}' })).message).toBe(
+      "Expected pool `large` in the environment (SQUALL_*) to have a `taskQueueUrl`, got `{}`",
+    );
+  });
+
   it.each(["sixty", "0", "-5"])(
     "refuses SQUALL_WORKER_TIMEOUT_SECONDS=%s, saying what it should be",
     (value) => {
@@ -267,13 +288,21 @@ describe("addressFromStack", () => {
     }
   });
 
-  it("reads the queues and bucket from a deployed stack's outputs", async () => {
+  it("reads the queues, bucket and worker pools from a deployed stack's outputs", async () => {
     const outputs = [
       ["TaskQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/tasks"],
       ["CompletionQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/completions"],
       ["BucketName", "squall-results"],
       ["WorkerTimeoutSeconds", "120"],
       ["Region", "eu-west-1"],
+      [
+        "PoolLarge",
+        '{"name":"large","taskQueueUrl":"https://sqs.eu-west-1.amazonaws.com/123456789012/large","workerTimeoutSeconds":600}',
+      ],
+      [
+        "PoolIoBound",
+        '{"name":"io-bound","taskQueueUrl":"https://sqs.eu-west-1.amazonaws.com/123456789012/io","workerTimeoutSeconds":60}',
+      ],
     ]
       .map(
         ([key, value]) => `<member><OutputKey>${key}</OutputKey><OutputValue>${value}</OutputValue></member>`,
@@ -309,6 +338,16 @@ describe("addressFromStack", () => {
         completionQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/completions",
         bucket: "squall-results",
         workerTimeoutSeconds: 120,
+        pools: {
+          large: {
+            taskQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/large",
+            workerTimeoutSeconds: 600,
+          },
+          "io-bound": {
+            taskQueueUrl: "https://sqs.eu-west-1.amazonaws.com/123456789012/io",
+            workerTimeoutSeconds: 60,
+          },
+        },
       });
     } finally {
       server.close();

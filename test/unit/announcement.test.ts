@@ -1,12 +1,14 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   type Announcement,
+  announcedAddress,
   announcedEnvironment,
   announcementPath,
+  describeEnvironment,
   readAnnouncement,
   removeAnnouncement,
   squallFolder,
@@ -82,5 +84,24 @@ describe("the announcement of a kept local environment", () => {
     writeAnnouncement(path, announcement(pid));
     expect(announcedEnvironment((found) => stale.push(found.pid), path)).toBeUndefined();
     expect(stale).toEqual([pid]);
+  });
+
+  it("carries the environment's worker pools to its callers' address, and lists them", () => {
+    const pools = {
+      large: {
+        taskQueueUrl: "http://127.0.0.1:4566/000000000000/squall-large-0123abcd",
+        workerTimeoutSeconds: 600,
+      },
+    };
+    const path = join(FOLDER, "pools", "env.json");
+    mkdirSync(join(FOLDER, "pools"), { recursive: true });
+    writeAnnouncement(path, { ...announcement(process.pid), pools });
+    const read = readAnnouncement(path) as Announcement;
+
+    expect(announcedAddress(read).pools).toEqual(pools);
+    expect(describeEnvironment(read)).toContain(
+      "  pool large: task queue http://127.0.0.1:4566/000000000000/squall-large-0123abcd, worker timeout 600 s",
+    );
+    expect(announcedAddress(announcement(process.pid)).pools).toBeUndefined();
   });
 });

@@ -36,6 +36,7 @@ export async function serveKeptEnvironment(
     deadLetterQueueUrl: local.deadLetterQueueUrl,
     workerTimeoutSeconds: local.address.workerTimeoutSeconds,
     callerSilenceSeconds: local.address.callerSilenceSeconds,
+    ...(Object.keys(local.address.pools).length > 0 && { pools: local.address.pools }),
   };
   let signalled!: (signal: NodeJS.Signals) => void;
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {

@@ -57,8 +57,11 @@ export interface CoordinatorOptions {
    * caller's own bound. @default 180
    */
   readonly callerSilenceSeconds?: number;
-  /** Records from this queue are task messages that kept failing: their task runs end Crashed. */
-  readonly deadLetterQueueArn?: string;
+  /**
+   * Records from this queue (or these: one per worker pool) are task messages that kept failing:
+   * their task runs end Crashed.
+   */
+  readonly deadLetterQueueArn?: string | readonly string[];
 }
 
 /**
@@ -86,11 +89,11 @@ export function createCoordinator(options: CoordinatorOptions) {
   const callerSilence = sweepable && new CallerSilence(sweepable, runKeys, options.callerSilenceSeconds);
 
   type Item = CoordinatorEvent["Records"][number];
+  const deadLetterArns: readonly string[] = [options.deadLetterQueueArn ?? []].flat();
 
   /** What a message says, once its signature is checked: nothing when it is rejected. */
   async function read(item: Item): Promise<{ outcomes: Outcome[]; returned?: FlowReturned }> {
-    const deadLettered =
-      options.deadLetterQueueArn !== undefined && item.eventSourceARN === options.deadLetterQueueArn;
+    const deadLettered = item.eventSourceARN !== undefined && deadLetterArns.includes(item.eventSourceARN);
     const checked = await authenticate(item.body, deadLettered ? "tasks" : "completions", runKeys);
     if (!checked.ok) {
       rejections.reject(item, checked.reason, checked.detail, "It was deleted; nothing was recorded.");

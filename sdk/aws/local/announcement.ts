@@ -5,7 +5,7 @@
 // removes it when it stops; a file whose process is gone is stale, and is recognised as such.
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { SquallAddress } from "../address.js";
+import type { PoolAddress, SquallAddress } from "../address.js";
 
 /** The announcement's file name in the squall folder. */
 export const ANNOUNCEMENT_FILE = "env.json";
@@ -28,6 +28,8 @@ export interface Announcement {
   readonly deadLetterQueueUrl: string;
   readonly workerTimeoutSeconds: number;
   readonly callerSilenceSeconds: number;
+  /** Its worker pools besides the default one, by name, when it has any. */
+  readonly pools?: Readonly<Record<string, PoolAddress>>;
 }
 
 /** The squall folder of the project at `cwd`: `$SQUALL_HOME`, or `.squall`. */
@@ -96,6 +98,7 @@ export function announcedAddress(announcement: Announcement): SquallAddress {
     bucket: announcement.bucket,
     workerTimeoutSeconds: announcement.workerTimeoutSeconds,
     callerSilenceSeconds: announcement.callerSilenceSeconds,
+    ...(announcement.pools && { pools: announcement.pools }),
   };
 }
 
@@ -123,6 +126,10 @@ export function describeEnvironment(announcement: Announcement): string[] {
     `  task queue    ${announcement.taskQueueUrl}`,
     `  completions   ${announcement.completionQueueUrl}`,
     `  dead letters  ${announcement.deadLetterQueueUrl}`,
+    ...Object.entries(announcement.pools ?? {}).map(
+      ([name, pool]) =>
+        `  pool ${name}: task queue ${pool.taskQueueUrl}, worker timeout ${pool.workerTimeoutSeconds} s`,
+    ),
     `  look inside:  aws --endpoint-url ${endpoint} s3 ls s3://${bucket}/runs/ --recursive`,
     `                aws --endpoint-url ${endpoint} sqs get-queue-attributes --queue-url ${announcement.taskQueueUrl} --attribute-names All`,
   ];

@@ -6,9 +6,10 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError } from "../../errors.js";
+import { POOL_NAME } from "../../options.js";
 import { checkTagLimits, type TagLimits } from "../../runners/tag-slots.js";
 import { BOOTSTRAP, tsxApiFor } from "../../runners/threads/bootstrap.js";
-import { ADDRESS_VARIABLES, type SquallAddress } from "../address.js";
+import { ADDRESS_VARIABLES, DEFAULT_POOL, type PoolAddress, type SquallAddress } from "../address.js";
 import { type Emulator, startEmulator } from "../emulator.js";
 import {
   DEAD_LETTER_ARN_VARIABLE,
@@ -86,6 +87,22 @@ export interface LocalEnvironmentOptions {
    * leases in the bucket (`leases/<tag>/<slot>`), as deployed workers hold them. @default {}
    */
   readonly tagLimits?: TagLimits;
+  /**
+   * Worker pools besides the default one, as the stack's `pools`: each its own task queue (with a
+   * dead-letter queue the coordinator consumes) and its own worker threads with their own
+   * timeout, for tasks given `pool: name`. @default none
+   */
+  readonly pools?: Readonly<Record<string, LocalPoolOptions>>;
+}
+
+/** A local worker pool. */
+export interface LocalPoolOptions {
+  /** Worker function threads for the pool. @default 1 */
+  readonly workers?: number;
+  /** Its worker functions' timeout, as the stack's `pools: { name: { timeout } }`. @default 60 */
+  readonly workerTimeoutSeconds?: number;
+  /** Task messages per invocation. @default the environment's `batchSize` */
+  readonly batchSize?: number;
 }
 
 /** A running local environment: its address, its emulator, and how to stop it. */
@@ -95,6 +112,7 @@ export interface LocalEnvironment {
     readonly region: string;
     readonly workerTimeoutSeconds: number;
     readonly callerSilenceSeconds: number;
+    readonly pools: Readonly<Record<string, PoolAddress & { readonly workerTimeoutSeconds: number }>>;
   };
   readonly deadLetterQueueUrl: string;
   /** The flow-runner's name for Lambda's Invoke API at `address.endpoint`, when `flows` was given. */
@@ -156,6 +174,7 @@ export async function startLocalEnvironment(
   if (batchSize > 10) {
     throw new InvalidArgumentError(`Expected \`batchSize\` to be at most 10, got \`${batchSize}\``);
   }
+  const poolSettings = localPools(options.pools, batchSize, options.visibilitySeconds);
 
   const emulator = await startEmulator({ port: options.port });
   const threads = new Set<FunctionThread>();
@@ -181,6 +200,30 @@ export async function startLocalEnvironment(
     const [taskArn, completionArn, deadLetterArn] = await Promise.all(
       [taskQueueUrl, completionQueueUrl, deadLetterQueueUrl].map(arnOf),
     );
+    const pools = await Promise.all(
+      poolSettings.map(async (pool) => {
+        const poolDeadLetterUrl = await emulator.createQueue(`squall-${pool.name}-dlq-${id}`);
+        const queueUrl = await emulator.createQueue(`squall-${pool.name}-${id}`, {
+          visibilityTimeoutSeconds: pool.visibilitySeconds,
+          deadLetterUrl: poolDeadLetterUrl,
+          maxReceiveCount,
+        });
+        const [queueArn, deadLetterArn] = await Promise.all([queueUrl, poolDeadLetterUrl].map(arnOf));
+        return {
+          ...pool,
+          queueUrl,
+          queueArn: queueArn as string,
+          deadLetterUrl: poolDeadLetterUrl,
+          deadLetterArn: deadLetterArn as string,
+        };
+      }),
+    );
+    const poolAddresses = Object.fromEntries(
+      pools.map((pool) => [
+        pool.name,
+        { taskQueueUrl: pool.queueUrl, workerTimeoutSeconds: pool.workerTimeoutSeconds },
+      ]),
+    );
     const address = {
       region: emulator.region,
       endpoint: emulator.endpoint,
@@ -189,6 +232,7 @@ export async function startLocalEnvironment(
       bucket,
       workerTimeoutSeconds,
       callerSilenceSeconds,
+      pools: poolAddresses,
     };
     const env: Record<string, string> = {
       // The emulator takes any credentials; the functions need some to sign with.
@@ -203,11 +247,16 @@ export async function startLocalEnvironment(
       [ADDRESS_VARIABLES.bucket]: bucket,
       [ADDRESS_VARIABLES.workerTimeoutSeconds]: String(workerTimeoutSeconds),
       [ADDRESS_VARIABLES.callerSilenceSeconds]: String(callerSilenceSeconds),
-      [DEAD_LETTER_ARN_VARIABLE]: deadLetterArn as string,
+      [ADDRESS_VARIABLES.pools]: JSON.stringify(poolAddresses),
+      [DEAD_LETTER_ARN_VARIABLE]: [deadLetterArn, ...pools.map((pool) => pool.deadLetterArn)].join(","),
       [MAX_DEATHS_VARIABLE]: String(maxDeaths),
       ...(Object.keys(tagLimits).length > 0 && {
         [TAG_LIMITS_VARIABLE]: JSON.stringify(tagLimits),
-        [TAG_LEASE_SECONDS_VARIABLE]: String(workerTimeoutSeconds + LEASE_MARGIN_SECONDS),
+        // Every pool's workers share the leases: one lives as long as the longest invocation.
+        [TAG_LEASE_SECONDS_VARIABLE]: String(
+          Math.max(workerTimeoutSeconds, ...pools.map((pool) => pool.workerTimeoutSeconds)) +
+            LEASE_MARGIN_SECONDS,
+        ),
       }),
       [PROJECT_ROOT_VARIABLE]: projectRoot,
       // Workers live on while the project's files change: a changed task module is reloaded.
@@ -218,6 +267,9 @@ export async function startLocalEnvironment(
       [taskQueueUrl, new SqsQueue({ url: taskQueueUrl, client: sqs })],
       [completionQueueUrl, new SqsQueue({ url: completionQueueUrl, client: sqs })],
       [deadLetterQueueUrl, new SqsQueue({ url: deadLetterQueueUrl, client: sqs })],
+      ...pools.flatMap((pool) =>
+        [pool.queueUrl, pool.deadLetterUrl].map((url) => [url, new SqsQueue({ url, client: sqs })] as const),
+      ),
     ]);
     const spawn = (
       handler: string,
@@ -258,6 +310,23 @@ export async function startLocalEnvironment(
     };
     for (let i = 0; i < workers; i++)
       started.push(spawn(WORKER_HANDLER, [taskSource], env, asWorker, workerTimeoutSeconds));
+    // Each pool's workers take from its own queue, and send retries and split messages back to it.
+    for (const pool of pools) {
+      const poolEnv = {
+        ...env,
+        [ADDRESS_VARIABLES.taskQueueUrl]: pool.queueUrl,
+        [ADDRESS_VARIABLES.workerTimeoutSeconds]: String(pool.workerTimeoutSeconds),
+      };
+      const source = {
+        queueUrl: pool.queueUrl,
+        eventSourceArn: pool.queueArn,
+        batchSize: pool.batchSize,
+        batchingWindowMs: 0,
+        visibilitySeconds: pool.visibilitySeconds,
+      };
+      for (let i = 0; i < pool.workers; i++)
+        started.push(spawn(WORKER_HANDLER, [source], poolEnv, undefined, pool.workerTimeoutSeconds));
+    }
     started.push(
       spawn(
         COORDINATOR_HANDLER,
@@ -269,13 +338,15 @@ export async function startLocalEnvironment(
             batchingWindowMs: 20,
             visibilitySeconds: coordinatorVisibilitySeconds,
           },
-          {
-            queueUrl: deadLetterQueueUrl,
-            eventSourceArn: deadLetterArn as string,
+          ...[
+            { queueUrl: deadLetterQueueUrl, eventSourceArn: deadLetterArn as string },
+            ...pools.map((pool) => ({ queueUrl: pool.deadLetterUrl, eventSourceArn: pool.deadLetterArn })),
+          ].map((queue) => ({
+            ...queue,
             batchSize: 10,
             batchingWindowMs: 0,
             visibilitySeconds: coordinatorVisibilitySeconds,
-          },
+          })),
         ],
         env,
         (thread) => {
@@ -523,6 +594,45 @@ const SQS_MAX_VISIBILITY_SECONDS = 43_200;
  * invocation may still run; one shorter than the worker's timeout is refused, as Lambda refuses
  * such an event source mapping.
  */
+/** The pools' settings, checked, each with its name. */
+function localPools(
+  pools: LocalEnvironmentOptions["pools"],
+  batchSize: number,
+  visibilitySeconds: number | undefined,
+) {
+  if (pools === undefined) return [];
+  if (typeof pools !== "object" || pools === null || Array.isArray(pools)) {
+    throw new InvalidArgumentError(
+      `Expected \`pools\` to be an object of worker pools by name, got \`${String(pools)}\``,
+    );
+  }
+  return Object.entries(pools).map(([name, pool]) => {
+    if (!POOL_NAME.test(name) || name === DEFAULT_POOL) {
+      throw new InvalidArgumentError(
+        `Expected each of \`pools\` to be named with lowercase letters, digits and \`-\`, starting with a letter, up to 32, and not \`${DEFAULT_POOL}\`, got \`${name}\``,
+      );
+    }
+    const workerTimeoutSeconds = integerOption(
+      `pools.${name}.workerTimeoutSeconds`,
+      pool?.workerTimeoutSeconds ?? 60,
+      1,
+    );
+    const poolBatchSize = integerOption(`pools.${name}.batchSize`, pool?.batchSize ?? batchSize, 1);
+    if (poolBatchSize > 10) {
+      throw new InvalidArgumentError(
+        `Expected \`pools.${name}.batchSize\` to be at most 10, got \`${poolBatchSize}\``,
+      );
+    }
+    return {
+      name,
+      workers: integerOption(`pools.${name}.workers`, pool?.workers ?? 1, 1),
+      workerTimeoutSeconds,
+      batchSize: poolBatchSize,
+      visibilitySeconds: taskVisibility(visibilitySeconds, workerTimeoutSeconds),
+    };
+  });
+}
+
 function taskVisibility(given: number | undefined, workerTimeoutSeconds: number): number {
   if (given === undefined) return Math.min(6 * workerTimeoutSeconds, SQS_MAX_VISIBILITY_SECONDS);
   const seconds = integerOption("visibilitySeconds", given, 1);

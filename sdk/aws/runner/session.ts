@@ -19,6 +19,7 @@ import { learnErrorClassesOf, warnOfMissingClass } from "../../serialization/err
 import { defaultSerializer, type Serializer } from "../../serialization/serializer.js";
 import { StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
+import { DEFAULT_POOL } from "../address.js";
 import type { SendReport, SqsQueue } from "../queue.js";
 import { DEFAULT_SILENT_AFTER_SECONDS } from "../record/heartbeat.js";
 import { markRunOpen } from "../record/open-runs.js";
@@ -49,6 +50,14 @@ export interface Connection {
   readonly completions: SqsQueue;
   readonly store: S3ResultStore;
   /** The worker function's timeout, where the address says it: no task may have a longer one. */
+  readonly workerTimeoutSeconds?: number;
+  /** The worker pools besides the default one, by name: their queues and workers' timeouts. */
+  readonly pools?: ReadonlyMap<string, PoolConnection>;
+}
+
+/** A worker pool's task queue, and its worker function's timeout where the address says it. */
+export interface PoolConnection {
+  readonly tasks: SqsQueue;
   readonly workerTimeoutSeconds?: number;
 }
 
@@ -101,8 +110,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   readonly #release: () => Promise<void>;
   readonly #follower: RecordFollower;
   readonly #waiting = new Map<string, Waiting>();
-  /** Records not yet sent, by task run id. */
-  #outbox = new Map<string, string>();
+  /** Records not yet sent, by task run id, with the pool each goes to. */
+  #outbox = new Map<string, { readonly json: string; readonly pool: string }>();
   #flushing: Promise<void> | undefined;
   /** Task runs sent (each once), for the flow-returned notice: the record is complete when it has them all. */
   readonly #sent = new TerminalIds();
@@ -162,6 +171,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
 
   submit(run: RunnableTaskRun): void {
     this.#checkRetries(run.retryPolicy);
+    this.#checkPool(run);
     this.#checkTimeout(run);
     run.checkArguments(); // throws at .submit() for a value that cannot be sent
     run.execute(this);
@@ -250,7 +260,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       json = this.#recordJson(attempt, await stored());
     const id = attempt.taskRun.id;
     if (!this.#waiting.has(id)) return; // cancelled meanwhile
-    this.#outbox.set(id, json);
+    this.#outbox.set(id, { json, pool: attempt.pool ?? DEFAULT_POOL });
     if (progressObserved()) emitProgress({ kind: "task", id, phase: "queued" });
     // Everything submitted in this turn of the event loop goes out together.
     this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
@@ -293,6 +303,21 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     const outbox = this.#outbox;
     this.#outbox = new Map();
     this.#flushing = undefined;
+    // Each pool's runs are packed into messages of their own, sent to its queue.
+    const byPool = new Map<string, Map<string, string>>();
+    for (const [id, { json, pool }] of outbox) {
+      const records = byPool.get(pool) ?? new Map<string, string>();
+      byPool.set(pool, records.set(id, json));
+    }
+    await Promise.all([...byPool].map(([pool, records]) => this.#send(records, this.#queueOf(pool))));
+  }
+
+  /** Checked at .submit(): a run reaches here only naming a pool the connection has. */
+  #queueOf(pool: string): SqsQueue {
+    return this.#connection.pools?.get(pool)?.tasks ?? this.#connection.tasks;
+  }
+
+  async #send(outbox: ReadonlyMap<string, string>, queue: SqsQueue): Promise<void> {
     if (outbox.size === 0) return;
     const { flowRun } = this;
     const head = sqsSafeJson(
@@ -333,7 +358,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     }
     let refused: SendReport["refused"];
     try {
-      ({ refused } = await this.#connection.tasks.sendEach(bodies));
+      ({ refused } = await queue.sendEach(bodies));
     } catch (error) {
       const reason = toError(error).message;
       refused = bodies.map((_, index) => ({ index, reason }));
@@ -521,10 +546,28 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
    * and delivered again until dead-lettered, so refuse it now, while the fix is a setting.
    */
   #checkTimeout(run: RunnableTaskRun): void {
-    const limit = this.#connection.workerTimeoutSeconds;
+    const pool = run.pool ?? DEFAULT_POOL;
+    const limit =
+      pool === DEFAULT_POOL
+        ? this.#connection.workerTimeoutSeconds
+        : this.#connection.pools?.get(pool)?.workerTimeoutSeconds;
     if (limit === undefined || run.timeoutMs === undefined || run.timeoutMs <= limit * 1000) return;
+    const [whose, setting] =
+      pool === DEFAULT_POOL
+        ? ["the worker function's", "`worker: { timeout }`"]
+        : [`pool '${pool}''s worker function's`, `\`pools: { ${JSON.stringify(pool)}: { timeout } }\``];
     throw new InvalidArgumentError(
-      `Task '${run.retryPolicy.taskName}' has a timeout of ${run.timeoutMs / 1000} seconds, longer than the worker function's timeout of ${limit} seconds: Lambda would end the worker before the task's deadline. Raise the worker's timeout in the Squall construct (\`worker: { timeout }\`), or lower the task's \`timeoutSeconds\`.`,
+      `Task '${run.retryPolicy.taskName}' has a timeout of ${run.timeoutMs / 1000} seconds, longer than ${whose} timeout of ${limit} seconds: Lambda would end the worker before the task's deadline. Raise the worker's timeout in the Squall construct (${setting}), or lower the task's \`timeoutSeconds\`.`,
+    );
+  }
+
+  /** A run naming a pool the deployment lacks would wait on a queue nobody has: refuse it now. */
+  #checkPool(run: RunnableTaskRun): void {
+    const pool = run.pool;
+    if (pool === undefined || pool === DEFAULT_POOL || this.#connection.pools?.has(pool)) return;
+    const has = [DEFAULT_POOL, ...(this.#connection.pools?.keys() ?? [])].map((name) => `'${name}'`);
+    throw new InvalidArgumentError(
+      `Task '${run.retryPolicy.taskName}' names worker pool '${pool}', which this deployment does not have; it has ${has.join(", ")}. Add the pool to the Squall construct's \`pools\` (or the local environment's), or name one of these.`,
     );
   }
 

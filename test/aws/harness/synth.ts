@@ -2,11 +2,17 @@
 // or telemetry; bundles built with the local esbuild), into a folder of the caller's choosing.
 import { execFile } from "node:child_process";
 
-export function synthesize(projectRoot: string, outdir: string, cdkHome: string): Promise<void> {
+export function synthesize(
+  projectRoot: string,
+  outdir: string,
+  cdkHome: string,
+  context: Readonly<Record<string, string>> = {},
+): Promise<void> {
+  const contextArgs = Object.entries(context).flatMap(([key, value]) => ["-c", `${key}=${value}`]);
   return new Promise((resolve, reject) => {
     execFile(
       "npx",
-      ["cdk", "synth", "--no-notices", "-q", "--output", outdir],
+      ["cdk", "synth", "--no-notices", "-q", "--output", outdir, ...contextArgs],
       {
         cwd: projectRoot,
         env: {
