@@ -14,6 +14,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bucketSourceAt } from "../../sdk/aws/cli/bucket-source.js";
+import type { Announcement } from "../../sdk/aws/local/announcement.js";
 import { processRuns } from "../../sdk/aws/local/announcement.js";
 
 // `squall env start|status|stop`: a local environment kept in a process of its own for a project
@@ -86,20 +87,7 @@ function execute(args: readonly string[], variables: NodeJS.ProcessEnv = {}): Pr
 /** `squall <args>` in the project's folder, as `npx squall` runs it there. */
 const squall = (...args: string[]) => execute([SQUALL, ...args]);
 
-interface Announced {
-  readonly v: number;
-  readonly pid: number;
-  readonly startedAt: string;
-  readonly projectRoot: string;
-  readonly endpoint: string;
-  readonly region: string;
-  readonly bucket: string;
-  readonly taskQueueUrl: string;
-  readonly completionQueueUrl: string;
-  readonly deadLetterQueueUrl: string;
-  readonly workerTimeoutSeconds: number;
-  readonly callerSilenceSeconds: number;
-}
+type Announced = Announcement;
 
 function announced(): Announced {
   const announcement = JSON.parse(readFileSync(ANNOUNCEMENT, "utf8")) as Announced;
