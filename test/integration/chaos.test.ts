@@ -165,6 +165,14 @@ async function chaosRound(round: number, killCaller: boolean) {
   return { killed, callerLived: code === 0 };
 }
 
+describe("the local environment's kill()", () => {
+  it("refuses a name that is not one of its functions, killing nothing", () => {
+    expect(() => local.kill("workers" as "worker")).toThrow(
+      'Expected kill() to name the function whose execution environment ends, "worker" or "coordinator", got `workers`',
+    );
+  });
+});
+
 describe(`chaos: the caller, a worker and the coordinator killed at random points (seed ${SEED})`, () => {
   it("ends every flow run, with one outcome per task run that ran and a record that agrees", {
     timeout: 300_000,

@@ -404,6 +404,11 @@ export async function startLocalEnvironment(
       injectFaults: (faults) => emulator.injectFaults(faults),
       sweep,
       kill(fn) {
+        if (fn !== "worker" && fn !== "coordinator") {
+          throw new InvalidArgumentError(
+            `Expected kill() to name the function whose execution environment ends, "worker" or "coordinator", got \`${String(fn)}\``,
+          );
+        }
         const thread = fn === "worker" ? [...running.worker][0] : running.coordinator;
         if (!thread || stopping) return false;
         running.worker.delete(thread);
