@@ -1,6 +1,6 @@
 import { currentScope, isWorker } from "./context.js";
 import type { FlowDefinition } from "./engine/definitions.js";
-import { FlowRun, type FlowRunState } from "./engine/flow-run.js";
+import { FlowRun, type FlowRunIdentity, type FlowRunState } from "./engine/flow-run.js";
 import { InvalidArgumentError } from "./errors.js";
 import { checkName, definitionArgs, type FlowOptions, flowSettings } from "./options.js";
 import { callerModule, noteSkippedFlowCall, registerFlow } from "./registry.js";
@@ -57,16 +57,16 @@ function makeFlow<Args extends unknown[], R>(
     fn: fn as FlowDefinition["fn"],
     settings: flowSettings(options as FlowOptions<unknown>),
   };
-  const start = (args: unknown[], runDef = def) => {
+  const start = (args: unknown[], runDef = def, identity?: FlowRunIdentity) => {
     const parent = currentScope()?.flowRun as FlowRun | undefined;
     if (!parent) noteFlowCaller(callerModule()); // it may still be evaluating: see learnErrorClassesOf
-    return new FlowRun<Awaited<R>>(runDef, args, parent);
+    return new FlowRun<Awaited<R>>(runDef, args, parent, identity);
   };
   // A flow-runner finds it by name; its variants (withOptions) are not registered.
   if (register) {
-    const starter = (args: unknown[], overrides?: FlowOptions<unknown>) => {
+    const starter = (args: unknown[], overrides?: FlowOptions<unknown>, identity?: FlowRunIdentity) => {
       const settings = overrides && flowSettings({ ...(options as FlowOptions<unknown>), ...overrides });
-      const run = start(args, settings ? { ...def, settings } : def);
+      const run = start(args, settings ? { ...def, settings } : def, identity);
       return { id: run.id, name: run.name, final: run.finalState() as Promise<FlowRunState<unknown>> };
     };
     registerFlow(def.name, Object.assign(starter, { fn, taskRunnerName: def.settings.taskRunner?.name }));

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { bundleIdentity } from "./bundle-identity.js";
 import type { TaskDefinition } from "./engine/definitions.js";
-import type { FlowRunState } from "./engine/flow-run.js";
+import type { FlowRunIdentity, FlowRunState } from "./engine/flow-run.js";
 import { DuplicateFlowNameError, DuplicateTaskNameError } from "./errors.js";
 import type { FlowOptions } from "./options.js";
 
@@ -39,6 +39,8 @@ export interface FlowStarter {
   (
     args: unknown[],
     overrides?: FlowOptions<unknown>,
+    /** Who the run is, when a driver resuming it decides (its id, name and first start). */
+    identity?: FlowRunIdentity,
   ): {
     readonly id: string;
     readonly name: string;

@@ -1,6 +1,6 @@
 import { scopeStorage } from "../context.js";
 import { CancelledError, FlowTimeoutError, SquallError, TaskRunsFailedError, toError } from "../errors.js";
-import { newFlowRunId, newFlowRunName } from "../ids.js";
+import { newFlowRunId, newFlowRunName, subflowRunId, taskRunIdPrefix } from "../ids.js";
 import { RunLogger } from "../logging/logger.js";
 import { installPrintCapture } from "../logging/prints.js";
 import { emitRunEvent, errorSummary, observed } from "../observe.js";
@@ -29,11 +29,22 @@ export type FlowRunState<R> = FinalState<R> & { readonly flowRun: FlowRunInfo };
 type Child = TaskRun | FlowRun;
 
 /**
+ * Who a flow run is, when that is decided outside it: a flow run resumed by a new process keeps
+ * the id, name and start time its first start had, and so its task runs' ids too.
+ */
+export interface FlowRunIdentity {
+  readonly id: string;
+  readonly name?: string;
+  /** When the run first started (ms since epoch). @default now */
+  readonly startTime?: number;
+}
+
+/**
  * One run of a flow: starts its task runner, runs the flow function in its
  * context, waits for every run it started, and decides the final state.
  */
 export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
-  readonly id: string = newFlowRunId();
+  readonly id: string;
   readonly name: string;
   readonly parent: FlowRun | undefined;
   readonly #def: FlowDefinition;
@@ -42,6 +53,11 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
   readonly #active = new Set<Child>();
   readonly #failed: Child[] = [];
   readonly #taskRunCounts = new Map<string, number>();
+  /** Task runs and subflow runs started so far, in call order: their ids follow it. */
+  #taskSerial = 0;
+  #subflowOrdinal = 0;
+  #taskRunIdPrefix: string | undefined;
+  readonly #firstStart: number | undefined;
   #idle: (() => void) | undefined;
   #session: TaskRunnerSession | undefined;
   #closed = false;
@@ -59,10 +75,12 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
   #logger: RunLogger | undefined;
   readonly #done: Promise<void>;
 
-  constructor(def: FlowDefinition, args: unknown[], parent: FlowRun | undefined) {
+  constructor(def: FlowDefinition, args: unknown[], parent: FlowRun | undefined, identity?: FlowRunIdentity) {
     this.#def = def;
     this.parent = parent;
-    this.name = def.settings.flowRunName ?? newFlowRunName();
+    this.id = identity?.id ?? (parent ? subflowRunId(parent.id, ++parent.#subflowOrdinal) : newFlowRunId());
+    this.name = identity?.name ?? def.settings.flowRunName ?? newFlowRunName();
+    this.#firstStart = identity?.startTime;
     if (parent) parent.#adopt(this);
     this.#done = this.#run(args);
   }
@@ -150,6 +168,18 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
 
   // ---- what tasks and subflows use ----
 
+  /** The next task run's place in this flow run's call order, from 1. */
+  nextTaskSerial(): number {
+    this.#taskSerial += 1;
+    return this.#taskSerial;
+  }
+
+  /** What this flow run's task run ids start with. */
+  get taskRunIdPrefix(): string {
+    this.#taskRunIdPrefix ??= taskRunIdPrefix(this.id);
+    return this.#taskRunIdPrefix;
+  }
+
   /** A new task run of this flow run, counted in what the flow waits for. */
   createTaskRun(def: TaskDefinition, args: unknown[]): TaskRun {
     if (this.#closed) {
@@ -206,8 +236,8 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
 
   async #run(args: unknown[]): Promise<void> {
     const settings = this.#def.settings;
-    this.#startTime = Date.now();
-    this.#setState("Running", this.#startTime);
+    this.#startTime = this.#firstStart ?? Date.now();
+    this.#setState("Running", Date.now());
     this.logger.info(`Beginning flow run '${this.name}' for flow '${this.flowName}'`);
     if (settings.logPrints) installPrintCapture();
     this.#linkSignals();

@@ -12,7 +12,7 @@ import {
   UpstreamFailedError,
 } from "../errors.js";
 import { checkTimeoutMs, type ResultOptions, type TaskFuture } from "../futures.js";
-import { nextSerial, taskRunId } from "../ids.js";
+import { taskRunId } from "../ids.js";
 import { isEnabled } from "../logging/config.js";
 import { RunLogger } from "../logging/logger.js";
 import { emitRunEvent, errorSummary, IN_PROCESS, observed } from "../observe.js";
@@ -90,7 +90,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   #ran: AttemptRan | undefined;
 
   constructor(flowRun: FlowRun, def: TaskDefinition, args: unknown[], index: number) {
-    this.#serial = nextSerial();
+    this.#serial = flowRun.nextTaskSerial();
     this.#index = index;
     this.flowRun = flowRun;
     this.#def = def;
@@ -103,7 +103,7 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
   // ---- TaskRunInfo and RunScope ----
 
   get id(): string {
-    return taskRunId(this.#serial);
+    return taskRunId(this.flowRun.taskRunIdPrefix, this.#serial);
   }
 
   get name(): string {
