@@ -45,6 +45,13 @@ export class ResultNotFoundError extends SquallError {}
 export class CodeMismatchError extends SquallError {}
 
 /**
+ * A durable flow run, run again to resume it, did not do what its record says it did: it
+ * submitted another task at a call than the first run did (its code depends on something other
+ * than its parameters and its runs' results), or its flows module changed since it started.
+ */
+export class NonDeterministicFlowError extends SquallError {}
+
+/**
  * A worker refused what a task message asked of it: a module outside its deployment, or a stored
  * value outside the flow run's own prefix of its own bucket. Nothing was imported or read.
  */

@@ -25,6 +25,7 @@ export {
   InvalidArgumentError,
   MessageRefusedError,
   MissingContextError,
+  NonDeterministicFlowError,
   ResultNotFoundError,
   ResultTimeoutError,
   type RunFailure,

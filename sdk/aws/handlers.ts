@@ -7,10 +7,13 @@ import { checkTagLimits } from "../runners/tag-slots.js";
 import { registerErrorClassesOf } from "../serialization/errors.js";
 import { addressFromEnv, clientsFor } from "./address.js";
 import { type CoordinatorEvent, createCoordinator, type SweepEvent } from "./coordinator/coordinator.js";
+import { flowsCodeIdentity } from "./flow-runner/code-identity.js";
+import type { Durability } from "./flow-runner/durability.js";
 import { type FlowRunnerResult, type InvocationContext, runFlow } from "./flow-runner/flow-runner.js";
 import { SqsQueue } from "./queue.js";
 import { InvocationRetries } from "./retry.js";
 import { S3ResultStore } from "./s3-store.js";
+import { RunKeys } from "./wire/run-key.js";
 import { type LeaseBucket, TagLeases } from "./worker/tag-leases.js";
 import { type BatchResponse, createTaskWorker, type SqsEvent } from "./worker/task-worker.js";
 import { WORKER_ID } from "./worker/worker-id.js";
@@ -113,6 +116,9 @@ export const OVERDUE_VARIABLE = "SQUALL_OVERDUE_SECONDS";
 /** The variable naming, for a flow-runner not bundled with its flows, the flows module to load. */
 export const FLOWS_VARIABLE = "SQUALL_FLOWS";
 
+/** The flow queue's URL: a flow-runner given it makes its runs durable (handed on, resumed). */
+export const FLOW_QUEUE_VARIABLE = "SQUALL_FLOW_QUEUE_URL";
+
 /**
  * The flow-runner function's handler: `{ "flow": "<name>", "parameters": [...] }` starts that
  * flow, whose tasks go to the worker fleet (its LambdaTaskRunner reads the stack's address
@@ -125,7 +131,10 @@ export const FLOWS_VARIABLE = "SQUALL_FLOWS";
  */
 export function flowRunnerHandler(
   options: WorkerHandlerOptions = {},
-): (event: unknown, context?: InvocationContext) => Promise<FlowRunnerResult> {
+): (
+  event: unknown,
+  context?: InvocationContext,
+) => Promise<FlowRunnerResult | { batchItemFailures: { itemIdentifier: string }[] }> {
   const env = options.env ?? process.env;
   enterWorkerMode(); // the flows module's own top-level flow calls are not this function's to run
   const flows =
@@ -153,7 +162,25 @@ export function flowRunnerHandler(
     })();
     return store;
   };
-  return (event, context) => runFlow(event, context, { store: resultStore });
+  // With a flow queue, runs are durable: handed on near the invocation's end, resumed by replay.
+  let durability: Durability | undefined;
+  const durable = () => {
+    const flowQueueUrl = env[FLOW_QUEUE_VARIABLE];
+    if (!flowQueueUrl) return undefined;
+    durability ??= (() => {
+      const { address, sqs } = connect(env, "flow-runner");
+      const store = resultStore();
+      return {
+        store,
+        flowQueue: new SqsQueue({ url: flowQueueUrl, client: sqs }),
+        completions: new SqsQueue({ url: address.completionQueueUrl, client: sqs }),
+        keys: new RunKeys((key) => store.get(key)),
+        code: flowsCodeIdentity(env, env[FLOWS_VARIABLE]),
+      };
+    })();
+    return durability;
+  };
+  return (event, context) => runFlow(event, context, { store: resultStore, durability: durable });
 }
 
 function moduleUrl(path: string): string {

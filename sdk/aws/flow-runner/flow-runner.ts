@@ -1,7 +1,16 @@
 import * as v from "valibot";
 import { InvalidArgumentError, SquallError } from "../../errors.js";
-import { flowNames, registeredFlow } from "../../registry.js";
+import { newFlowRunId, newFlowRunName } from "../../ids.js";
+import { type FlowStarter, flowNames, registeredFlow } from "../../registry.js";
+import { Journal } from "../durable/journal.js";
+import { writeStartRecord } from "../durable/start-record.js";
+import { markRunOpen } from "../record/open-runs.js";
+import { RUN_ID_PATTERN } from "../wire/messages.js";
+import { newRunKey, storeRunKey } from "../wire/run-key.js";
+import { DRIVER_ID, driveRun } from "./driver.js";
+import type { Durability } from "./durability.js";
 import { type AnswerOptions, type FlowRunnerResult, invokeAnswer } from "./invoke-answer.js";
+import { isFlowQueueEvent, resumeRuns } from "./resume.js";
 
 /** What the flow-runner function is invoked with. */
 export const FlowRunnerEventSchema = v.object({
@@ -9,6 +18,12 @@ export const FlowRunnerEventSchema = v.object({
   flow: v.pipe(v.string(), v.minLength(1)),
   /** JSON: an array is the flow's arguments; anything else its one argument. @default no arguments */
   parameters: v.optional(v.unknown()),
+  /** The new run's id, chosen by whoever starts it (so it can follow the run at once). @default a new UUID */
+  flowRunId: v.optional(
+    v.pipe(v.string(), v.regex(RUN_ID_PATTERN, "Expected 1 to 128 letters, digits, `_` or `-`")),
+  ),
+  /** The schedule starting it, which its start record keeps. */
+  schedule: v.optional(v.string()),
 });
 export type FlowRunnerEvent = v.InferOutput<typeof FlowRunnerEventSchema>;
 
@@ -48,19 +63,29 @@ export class FlowRunFailedError extends SquallError {
 export async function runFlow(
   event: unknown,
   context: InvocationContext = {},
-  options: AnswerOptions = {},
-): Promise<FlowRunnerResult> {
+  options: RunFlowOptions = {},
+): Promise<FlowRunnerResult | { batchItemFailures: { itemIdentifier: string }[] }> {
+  const durability = options.durability?.();
+  const remaining = context.getRemainingTimeInMillis?.();
+  if (isFlowQueueEvent(event)) {
+    if (!durability) {
+      throw new InvalidArgumentError(
+        "This flow-runner got flow queue messages but has no flow queue (SQUALL_FLOW_QUEUE_URL): it cannot resume runs.",
+      );
+    }
+    return resumeRuns(event, remaining, durability);
+  }
   const parsed = v.safeParse(FlowRunnerEventSchema, event);
   if (!parsed.success) {
     throw new InvalidArgumentError(
-      `Expected an event { "flow": "<name>", "parameters": [...] }, got \`${JSON.stringify(event)}\``,
+      `Expected an event { "flow": "<name>", "parameters": [...] }, got \`${JSON.stringify(event)}\`${parsed.issues[0] ? ` (${parsed.issues[0].message} at ${v.getDotPath(parsed.issues[0]) ?? "the top"})` : ""}`,
     );
   }
   const { flow: name, parameters } = parsed.output;
   const start = await findFlow(name);
   const args = Array.isArray(parameters) ? parameters : parameters === undefined ? [] : [parameters];
+  if (durability) return startDurably(start, args, parsed.output, remaining, durability, options);
   const run = start(args);
-  const remaining = context.getRemainingTimeInMillis?.();
   let timer: NodeJS.Timeout | undefined;
   const outlasted = new Promise<never>((_, reject) => {
     if (remaining === undefined) return;
@@ -97,6 +122,76 @@ export async function runFlow(
   } finally {
     clearTimeout(timer);
   }
+}
+
+export interface RunFlowOptions extends AnswerOptions {
+  /** The bucket and queues that make runs durable: without, a run lives and dies with its invocation. */
+  readonly durability?: () => Durability | undefined;
+}
+
+/**
+ * Starts a durable run: its key, open marker and start record written before the flow starts,
+ * so that from its first task on any invocation can resume it. Should this invocation near its
+ * end, the run goes on in another, and this one fails saying where to follow it.
+ */
+async function startDurably(
+  start: FlowStarter,
+  args: unknown[],
+  event: FlowRunnerEvent,
+  remainingMs: number | undefined,
+  durability: Durability,
+  options: AnswerOptions,
+): Promise<FlowRunnerResult> {
+  const { store } = durability;
+  const flowRunId = event.flowRunId ?? newFlowRunId();
+  const flowRunName = newFlowRunName();
+  const key = newRunKey();
+  await storeRunKey(store, flowRunId, key); // refuses an id already used
+  await markRunOpen(store, flowRunId);
+  const startedAt = Date.now();
+  const recorded = await writeStartRecord(store, flowRunId, {
+    v: 1,
+    flow: event.flow,
+    parameters: args,
+    flowRunName,
+    startedAt,
+    code: durability.code,
+    ...(event.schedule !== undefined && { schedule: event.schedule }),
+  });
+  if (!recorded)
+    throw new InvalidArgumentError(`Flow run ${flowRunId} was started before: a flow run id is used once.`);
+  const driven = await driveRun(
+    start,
+    args,
+    {
+      flowRunId,
+      flowRunName,
+      startedAt,
+      key,
+      journal: Journal.fresh(store, flowRunId, DRIVER_ID),
+      resumed: false,
+    },
+    { flowQueue: durability.flowQueue, remainingMs },
+  );
+  if (!driven.ended) {
+    throw new FlowRunFailedError(
+      `Flow run '${flowRunName}' (${flowRunId}) goes on in another invocation of the flow-runner: this one neared its timeout. Follow it with \`squall logs --follow ${flowRunId}\`.`,
+      flowRunId,
+      "Running",
+    );
+  }
+  const final = driven.final;
+  if (final.type === "COMPLETED") {
+    const completed = { flowRunId, flowRunName, flowName: event.flow, state: "Completed" } as const;
+    return await invokeAnswer(completed, final.result, options);
+  }
+  const error = "error" in final ? final.error : undefined;
+  throw new FlowRunFailedError(
+    `Flow run '${flowRunName}' (${flowRunId}) ended ${final.name}: ${error?.message ?? "no error given"}`,
+    flowRunId,
+    final.name,
+    { cause: error },
+  );
 }
 
 async function findFlow(name: string) {

@@ -1,6 +1,7 @@
 import { bundleIdentity } from "../../bundle-identity.js";
 import { scopeStorage } from "../../context.js";
-import { CrashedError, InvalidArgumentError, toError } from "../../errors.js";
+import { CrashedError, InvalidArgumentError, NonDeterministicFlowError, toError } from "../../errors.js";
+import { serialOf, taskRunId, taskRunIdPrefix } from "../../ids.js";
 import { emit, isEnabled } from "../../logging/config.js";
 import { emitProgress, progressObserved } from "../../observe.js";
 import { builtInSerializer } from "../../remote/attempt.js";
@@ -20,6 +21,8 @@ import { defaultSerializer, type Serializer } from "../../serialization/serializ
 import { StoredValue } from "../../serialization/stored.js";
 import { runPrefix } from "../../storage/keys.js";
 import { DEFAULT_POOL } from "../address.js";
+import { type DurableRun, durableRunOf } from "../durable/durable-runs.js";
+import { SupersededError } from "../durable/journal.js";
 import type { SendReport, SqsQueue } from "../queue.js";
 import { DEFAULT_SILENT_AFTER_SECONDS } from "../record/heartbeat.js";
 import { markRunOpen } from "../record/open-runs.js";
@@ -110,15 +113,19 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   readonly #release: () => Promise<void>;
   readonly #follower: RecordFollower;
   readonly #waiting = new Map<string, Waiting>();
-  /** Records not yet sent, by task run id, with the pool each goes to. */
-  #outbox = new Map<string, { readonly json: string; readonly pool: string }>();
+  /** Records not yet sent, by task run id, with the pool each goes to and its task's name. */
+  #outbox = new Map<string, Outgoing>();
   #flushing: Promise<void> | undefined;
   /** Task runs sent (each once), for the flow-returned notice: the record is complete when it has them all. */
   readonly #sent = new TerminalIds();
   #sentCount = 0;
   #cancelMarked: Promise<void> | undefined;
   /** The flow run's signing key, and its writing to the bucket, which comes before any send. */
-  readonly #key = newRunKey();
+  readonly #key: Uint8Array;
+  /** Set when a flow-runner drives this run durably: what it sent before, and how to go on. */
+  readonly #durable: DurableRun | undefined;
+  /** A resumed run's outcomes read before the flow submitted their runs again, by task run id. */
+  readonly #early = new Map<string, Outcome[]>();
   #keyStored: Promise<void> | undefined;
   /** Tells the coordinator this caller is alive, so that a caller killed mid-flow ends its run. */
   readonly #heartbeat: CallerHeartbeat;
@@ -135,6 +142,17 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     this.#connection = connection;
     this.#options = options;
     this.#release = release;
+    this.#durable = durableRunOf(flowRun.id);
+    this.#key = this.#durable?.key ?? newRunKey();
+    if (this.#durable) {
+      // Runs earlier drivers sent count in the flow-returned notice, whether or not this one
+      // comes to await them.
+      const prefix = taskRunIdPrefix(flowRun.id);
+      for (const serial of this.#durable.journal.serials()) {
+        this.#sent.add(taskRunId(prefix, serial));
+        this.#sentCount += 1;
+      }
+    }
     this.#follower = new RecordFollower(
       connection.store,
       flowRun.id,
@@ -165,11 +183,17 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       flowName: flowRun.flowName,
       silentAfterSeconds: options.callerSilenceSeconds ?? DEFAULT_SILENT_AFTER_SECONDS,
     });
+    // Handed on, this driver neither reads the record nor beats for the run: the next one does.
+    this.#durable?.quiet.push(async () => {
+      await this.#heartbeat.stop();
+      await this.#follower.stop();
+    });
   }
 
   // ---- TaskRunnerSession ----
 
   submit(run: RunnableTaskRun): void {
+    this.#checkReplay(run);
     this.#checkRetries(run.retryPolicy);
     this.#checkPool(run);
     this.#checkTimeout(run);
@@ -178,14 +202,17 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   }
 
   async shutdown(ending: FlowRunEnding): Promise<void> {
+    const diverged = this.#durable?.diverged;
     try {
       await this.#flushing;
       await this.#cancelMarked;
+      // Handed on to the next driver, or taken over: that one ends the run, not this one.
+      if (this.#handedOn()) return;
       const returned: FlowReturned = {
         flowRunId: this.#flowRun.id,
         flowName: this.#flowRun.flowName,
-        state: ending.state as FlowReturned["state"],
-        message: ending.error?.message,
+        state: (diverged ? "Failed" : ending.state) as FlowReturned["state"],
+        message: diverged?.message ?? ending.error?.message,
         tasks: this.#sentCount,
         sent: this.#sent.toJSON(),
         endedAt: Date.now(),
@@ -204,6 +231,13 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       await this.#follower.stop();
       await this.#release();
     }
+    // The flow function may have caught the divergence: the run fails with it all the same.
+    if (diverged && !ending.error) throw diverged;
+  }
+
+  /** Whether this durable run's driving passed to another invocation. */
+  #handedOn(): boolean {
+    return this.#durable !== undefined && (this.#durable.suspended || this.#durable.journal.superseded);
   }
 
   // ---- TaskInvoker ----
@@ -215,8 +249,40 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       const id = attempt.taskRun.id;
       const first = attempt.taskRun.attempts;
       this.#waiting.set(id, { attempt, resolve, first, replayNext: first });
+      if (this.#sentBefore(id)) {
+        // An earlier driver sent it: its outcome is (or will be) in the record; never send it again.
+        const early = this.#early.get(id);
+        this.#early.delete(id);
+        for (const outcome of early ?? []) this.#onOutcome(outcome);
+        this.#follower.poke(); // reading the record is how it ends: nothing sent starts it here
+        return;
+      }
       this.#enqueue(attempt).catch((error) => this.#settle(id, { status: "crashed", error: toError(error) }));
     });
+  }
+
+  /** Whether a driver of this durable run sent the task run of this id before. */
+  #sentBefore(id: string): boolean {
+    const serial = this.#durable ? serialOf(id) : undefined;
+    return serial !== undefined && this.#durable?.journal.sentTask(serial) !== undefined;
+  }
+
+  /**
+   * A durable run's flow function, run again, must submit at each call the task its journal
+   * says it did: otherwise what the record holds for that call is another task's.
+   */
+  #checkReplay(run: RunnableTaskRun): void {
+    const durable = this.#durable;
+    const serial = durable ? serialOf(run.id) : undefined;
+    if (!durable || serial === undefined) return;
+    const recorded = durable.journal.sentTask(serial);
+    const task = run.retryPolicy.taskName;
+    if (recorded === undefined || recorded === task) return;
+    const error = new NonDeterministicFlowError(
+      `Flow run '${this.#flowRun.name}' (${this.#flowRun.id}), resumed, did not submit what it submitted before: its task run #${serial} is of task '${task}', where the run's record has task '${recorded}'. A durable flow must submit the same tasks in the same order each time it runs with the same parameters and results; take times and random numbers from flowRunStartTime() and flowRandom(), and wait with sleep().`,
+    );
+    durable.diverged ??= error;
+    throw error;
   }
 
   /** The run was cancelled (its flow run was): unsent, it is never sent; sent, workers skip it. */
@@ -260,7 +326,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       json = this.#recordJson(attempt, await stored());
     const id = attempt.taskRun.id;
     if (!this.#waiting.has(id)) return; // cancelled meanwhile
-    this.#outbox.set(id, { json, pool: attempt.pool ?? DEFAULT_POOL });
+    this.#outbox.set(id, { json, pool: attempt.pool ?? DEFAULT_POOL, task: attempt.task.name });
     if (progressObserved()) emitProgress({ kind: "task", id, phase: "queued" });
     // Everything submitted in this turn of the event loop goes out together.
     this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flush());
@@ -273,6 +339,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
    */
   #storeKey(): Promise<void> {
     const { store } = this.#connection;
+    // A durable run's driver wrote both when the run first started.
+    if (this.#durable) this.#keyStored ??= Promise.resolve();
     this.#keyStored ??= Promise.all([
       storeRunKey(store, this.#flowRun.id, this.#key),
       markRunOpen(store, this.#flowRun.id),
@@ -309,7 +377,35 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       const records = byPool.get(pool) ?? new Map<string, string>();
       byPool.set(pool, records.set(id, json));
     }
+    if (this.#durable && outbox.size > 0 && !(await this.#journal(outbox))) return;
     await Promise.all([...byPool].map(([pool, records]) => this.#send(records, this.#queueOf(pool))));
+  }
+
+  /**
+   * A durable run's runs go into its journal before they are sent, so that a driver resuming it
+   * awaits them instead of sending them again. A driver whose run was handed on or taken over
+   * sends nothing: the runs wait, and the next driver sends them. Returns whether to send.
+   */
+  async #journal(outbox: ReadonlyMap<string, Outgoing>): Promise<boolean> {
+    const durable = this.#durable as DurableRun;
+    if (durable.suspended) return false;
+    try {
+      await durable.journal.append(
+        [...outbox].map(([id, { task }]) => ({ serial: serialOf(id) as number, task })),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof SupersededError) return false;
+      for (const id of outbox.keys()) {
+        this.#settle(id, {
+          status: "crashed",
+          error: new CrashedError(
+            `Could not record the task run in the flow run's journal: ${toError(error).message}`,
+          ),
+        });
+      }
+      return false;
+    }
   }
 
   /** Checked at .submit(): a run reaches here only naming a pool the connection has. */
@@ -419,28 +515,37 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   // ---- receiving ----
 
   #onSegment(segment: Segment): void {
-    for (const outcome of segment.outcomes) {
-      const waiting = this.#waiting.get(outcome.taskRunId);
-      if (!waiting) continue; // another session's, or one no longer awaited
-      // The record's first final outcome of a run is the one that counts; any after it is an
-      // earlier attempt's, come late (a worker queues a retry before it reports the attempt).
-      if (outcome.status === "retrying" && !waiting.final && progressObserved()) {
-        emitProgress({ kind: "task", id: outcome.taskRunId, phase: "retrying", attempt: outcome.attempt });
+    for (const outcome of segment.outcomes) this.#onOutcome(outcome);
+  }
+
+  #onOutcome(outcome: Outcome): void {
+    const waiting = this.#waiting.get(outcome.taskRunId);
+    if (!waiting) {
+      // A resumed run's flow function has yet to submit this run again: keep it till it does.
+      if (this.#durable?.resumed) {
+        const early = this.#early.get(outcome.taskRunId) ?? [];
+        this.#early.set(outcome.taskRunId, [...early, outcome]);
       }
-      if (outcome.status === "retrying" || waiting.final) {
-        waiting.earlier ??= new Set();
-        waiting.earlier.add(outcome.attempt);
-        waiting.held ??= new Map();
-        waiting.held.set(outcome.attempt, outcome);
-        this.#replayInOrder(waiting);
-      } else waiting.final = outcome;
-      const final = waiting.final;
-      if (!final || !hasEarlier(waiting, final.attempt)) continue;
-      this.#waiting.delete(outcome.taskRunId);
-      this.#replayInOrder(waiting);
-      this.#replay(waiting, final);
-      void this.#decode(final, waiting.attempt).then(waiting.resolve);
+      return; // otherwise another session's, or one no longer awaited
     }
+    // The record's first final outcome of a run is the one that counts; any after it is an
+    // earlier attempt's, come late (a worker queues a retry before it reports the attempt).
+    if (outcome.status === "retrying" && !waiting.final && progressObserved()) {
+      emitProgress({ kind: "task", id: outcome.taskRunId, phase: "retrying", attempt: outcome.attempt });
+    }
+    if (outcome.status === "retrying" || waiting.final) {
+      waiting.earlier ??= new Set();
+      waiting.earlier.add(outcome.attempt);
+      waiting.held ??= new Map();
+      waiting.held.set(outcome.attempt, outcome);
+      this.#replayInOrder(waiting);
+    } else waiting.final = outcome;
+    const final = waiting.final;
+    if (!final || !hasEarlier(waiting, final.attempt)) return;
+    this.#waiting.delete(outcome.taskRunId);
+    this.#replayInOrder(waiting);
+    this.#replay(waiting, final);
+    void this.#decode(final, waiting.attempt).then(waiting.resolve);
   }
 
   /** Replays the held attempts that come next, in attempt order, up to the first still missing. */
@@ -465,6 +570,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
    */
   #replay(waiting: Waiting, outcome: Outcome): void {
     if (outcome.logs.length === 0) return;
+    // Ended before this driver began: an earlier one printed its lines already.
+    if (this.#durable?.resumed && outcome.endedAt < this.#durable.since) return;
     if (this.#replays.length === 0) queueMicrotask(() => this.#flushReplays());
     this.#replays.push({ scope: waiting.attempt.taskRun as unknown as RunScope, outcome });
   }
@@ -583,6 +690,13 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       }
     });
   }
+}
+
+/** A record waiting to be sent. */
+interface Outgoing {
+  readonly json: string;
+  readonly pool: string;
+  readonly task: string;
 }
 
 /** The policy as a record carries it: each retry's delay worked out here (a function cannot travel). */

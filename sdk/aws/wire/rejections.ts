@@ -24,10 +24,10 @@ export interface RejectedItem {
 }
 
 export class Rejections {
-  readonly #function: "worker" | "coordinator";
+  readonly #function: "worker" | "coordinator" | "flow-runner";
   readonly #counts = new Map<RejectReason, number>();
 
-  constructor(fn: "worker" | "coordinator") {
+  constructor(fn: "worker" | "coordinator" | "flow-runner") {
     this.#function = fn;
   }
 

@@ -9,7 +9,7 @@ import { sqsSafeJson } from "./sqs-text.js";
  * nothing on the other. A caller's heartbeat (`record/heartbeat.ts`) is signed the same way, for
  * a channel of its own.
  */
-export type Channel = "tasks" | "completions" | "heartbeats";
+export type Channel = "tasks" | "completions" | "heartbeats" | "flows";
 
 const HEAD = '{"mac":"';
 const MAC_CHARS = 43; // 32 bytes, base64url without padding
