@@ -9,12 +9,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { type S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { ADDRESS_VARIABLES } from "../sdk/aws/address.js";
-import { bucketStore } from "../sdk/aws/cli/bucket-runs.js";
 import { CallerSilence } from "../sdk/aws/coordinator/caller-silence.js";
 import { createCoordinator } from "../sdk/aws/coordinator/coordinator.js";
 import { DEFAULT_SILENT_AFTER_SECONDS } from "../sdk/aws/record/heartbeat.js";
 import { openRunKey } from "../sdk/aws/record/open-runs.js";
 import { readSegments, readSummary } from "../sdk/aws/record/run-log.js";
+import { bucketStore } from "../sdk/aws/records/bucket-runs.js";
 import { RunKeys } from "../sdk/aws/wire/run-key.js";
 
 const CALLER = fileURLToPath(new URL("./dying-caller.ts", import.meta.url));

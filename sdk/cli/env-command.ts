@@ -12,8 +12,8 @@ type Announcement = import("../aws/local/announcement.js").Announcement;
 type LocalEnvironmentOptions = import("../aws/local/environment.js").LocalEnvironmentOptions;
 const announcements = () => import("../aws/local/announcement.js");
 
+import { defaultRoot } from "../records/record.js";
 import { formatDuration } from "./format.js";
-import { defaultRoot } from "./record.js";
 import { UsageError } from "./usage-error.js";
 
 /** How long `start` waits for the environment to announce itself, and `stop` for it to end. */

@@ -1,6 +1,6 @@
 import pc from "picocolors";
+import { countOf, type RunCounts } from "../records/record.js";
 import type { StateName } from "../states.js";
-import { countOf, type RunCounts } from "./record.js";
 
 export type Colors = ReturnType<typeof pc.createColors>;
 

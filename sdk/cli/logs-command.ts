@@ -1,13 +1,14 @@
+import type { RunBackend } from "../records/backend.js";
+import { followRun, readDetail } from "../records/reading.js";
+import type { LogLine, RecordLine } from "../records/record.js";
 import { type Colors, colorsFor, formatClock } from "./format.js";
-import type { LogLine, RecordLine } from "./record.js";
-import type { RunSource } from "./run-source.js";
 
 /**
  * `squall logs <run> [--follow]`: the run's log lines and console output in the order written,
  * log lines as squall prints them. With `--follow`, then each new line as the run goes on,
  * until it is final (or Ctrl-C).
  */
-export async function logsCommand(source: RunSource, run: string, options: { readonly follow?: boolean }) {
+export async function logsCommand(backend: RunBackend, run: string, options: { readonly follow?: boolean }) {
   const colors = colorsFor(process.stdout);
   const names = new Map<string, string>();
   const write = (line: RecordLine) => {
@@ -16,7 +17,7 @@ export async function logsCommand(source: RunSource, run: string, options: { rea
     if (text !== undefined) process.stdout.write(`${text}\n`);
   };
   if (!options.follow) {
-    const detail = await source.read(run);
+    const detail = await readDetail(backend, run);
     names.set(detail.flowRun.id, detail.flowRun.name);
     for (const sub of detail.subflows) names.set(sub.id, sub.name);
     for (const line of detail.logs) write(line);
@@ -26,7 +27,7 @@ export async function logsCommand(source: RunSource, run: string, options: { rea
   const stop = () => controller.abort();
   process.once("SIGINT", stop);
   try {
-    await source.follow(run, write, controller.signal);
+    await followRun(backend, run, write, controller.signal);
   } finally {
     process.off("SIGINT", stop);
   }

@@ -4,12 +4,12 @@
 // when signal n cancelled the flow run (bin.ts then ends the process by that signal).
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
-import type { RunFeed } from "./dashboard/feed.js";
+import { RecordsUnreadableError, type RunBackend, RunLookupError } from "../records/backend.js";
+import { LocalRunBackend } from "../records/local-backend.js";
+import { defaultRoot } from "../records/record.js";
 import { logsCommand } from "./logs-command.js";
-import { defaultRoot } from "./record.js";
 import { runCommand } from "./run-command.js";
-import { localSource, type RunSource } from "./run-source.js";
-import { RUNNERS } from "./runner-option.js";
+import { RUNNERS, stackAddress } from "./runner-option.js";
 import { runsCommand } from "./runs-command.js";
 import { showCommand } from "./show-command.js";
 import { UsageError } from "./usage-error.js";
@@ -61,7 +61,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option("--limit <n>", "how many to list", "20"),
     "list the flow runs in this deployed stack's bucket",
   ).action(async (options: SourceOptions & { limit: string }) => {
-    code = await runsCommand(await sourceFor(options), options);
+    code = await runsCommand(await backendFor(options), options);
   });
 
   stackOptions(
@@ -71,7 +71,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .argument("<run>", "the flow run's id (or the start of it) or name"),
     "read the flow run from this deployed stack's bucket",
   ).action(async (run: string, options: SourceOptions) => {
-    code = await showCommand(await sourceFor(options), run);
+    code = await showCommand(await backendFor(options), run);
   });
 
   stackOptions(
@@ -82,7 +82,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option("-f, --follow", "keep printing new lines until the run is final"),
     "read the flow run from this deployed stack's bucket",
   ).action(async (run: string, options: SourceOptions & { follow?: boolean }) => {
-    code = await logsCommand(await sourceFor(options), run, options);
+    code = await logsCommand(await backendFor(options), run, options);
   });
 
   // The dashboard lives in ./dashboard/, loaded only for this command.
@@ -95,7 +95,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     "show the flow runs in this deployed stack's bucket",
   ).action(async (options: SourceOptions & { port?: string; open?: boolean }) => {
     const { dashboardCommand } = await import("./dashboard/index.js");
-    code = await dashboardCommand({ ...options, feed: await feedFor(options) });
+    // A local record is named in the page by its folder; the dashboard opens it from its root.
+    const bucket = options.env || options.stack !== undefined;
+    code = await dashboardCommand({ ...options, backend: bucket ? await backendFor(options) : undefined });
   });
 
   const env = oneLineErrors(
@@ -146,7 +148,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Help and version exit 0; commander has printed its one-line error for the rest.
       return error.exitCode === 0 ? 0 : 2;
     }
-    if (error instanceof UsageError) {
+    // A run that is not there, or records that cannot be read, are the command's trouble too.
+    if (
+      error instanceof UsageError ||
+      error instanceof RunLookupError ||
+      error instanceof RecordsUnreadableError
+    ) {
       process.stderr.write(`squall: ${error.message}\n`);
       return 2;
     }
@@ -207,27 +214,24 @@ async function envAddress(
   };
 }
 
-async function sourceFor(options: SourceOptions): Promise<RunSource> {
+/**
+ * Where `runs`, `show`, `logs` and `dashboard` read flow runs: the local record, the kept local
+ * environment's bucket (`--env`), or a deployed stack's bucket (`--stack`).
+ */
+async function backendFor(options: SourceOptions): Promise<RunBackend> {
   const kept = await envAddress(options);
   if (kept) {
-    const { bucketSourceAt } = await import("../aws/cli/bucket-source.js");
-    return bucketSourceAt(kept.address, kept.where, "squall runs --env");
+    const { BucketRunBackend } = await import("../aws/records/bucket-backend.js");
+    return new BucketRunBackend(kept.address, { where: kept.where, lister: "squall runs --env" });
   }
-  if (options.stack === undefined) return localSource(defaultRoot());
+  if (options.stack === undefined) return new LocalRunBackend(defaultRoot());
   // Loaded only here: the local record never loads the AWS SDK.
-  const { bucketSource } = await import("../aws/cli/bucket-source.js");
-  return bucketSource({ ...options, stack: options.stack });
-}
-
-async function feedFor(options: SourceOptions): Promise<RunFeed | undefined> {
-  const kept = await envAddress(options);
-  if (kept) {
-    const { bucketFeedAt } = await import("../aws/cli/bucket-feed.js");
-    return bucketFeedAt(kept.address, kept.where);
-  }
-  if (options.stack === undefined) return undefined;
-  const { bucketFeed } = await import("../aws/cli/bucket-feed.js");
-  return bucketFeed({ ...options, stack: options.stack });
+  const address = await stackAddress({ ...options, stack: options.stack });
+  const { BucketRunBackend } = await import("../aws/records/bucket-backend.js");
+  return new BucketRunBackend(address, {
+    where: `stack '${options.stack}' (bucket ${address.bucket})`,
+    lister: "squall runs --stack ...",
+  });
 }
 
 function version(): string {

@@ -1,6 +1,6 @@
 /**
  * The local record of flow runs: what `squall run` writes, and `squall runs`, `show`, `logs`
- * and the dashboard read (through run-store.ts).
+ * and the dashboard read (through ../records/local-backend.ts).
  *
  * Where: `<root>` is `$SQUALL_HOME` when set, else `.squall/` in the current directory. Each
  * top-level flow run has one file, `<root>/runs/<flowRunId>/events.jsonl`, appended line by line
@@ -48,7 +48,7 @@ import {
   type MetaLine,
   type PrintLine,
   type RecordLine,
-} from "./record.js";
+} from "../records/record.js";
 import { rawWriter, tapWrites } from "./write-tap.js";
 
 /** How `squall run` started the run it records: written as the meta line of that flow's run. */

@@ -1,18 +1,21 @@
+import type { RunBackend } from "../records/backend.js";
+import type { RunCounts } from "../records/record.js";
 import { colorState, colorsFor, formatDuration, formatTime, shortId, table, totalOf } from "./format.js";
-import type { RunCounts } from "./record.js";
-import type { RunSource } from "./run-source.js";
 import { UsageError } from "./usage-error.js";
 
 /** `squall runs`: the recorded flow runs, newest first, one a line. */
-export async function runsCommand(source: RunSource, options: { readonly limit?: string }): Promise<number> {
+export async function runsCommand(
+  backend: RunBackend,
+  options: { readonly limit?: string },
+): Promise<number> {
   const limit = Number(options.limit ?? 20);
   if (!Number.isInteger(limit) || limit < 1) {
     throw new UsageError(`Expected --limit to be an integer >= 1, got \`${options.limit}\`.`);
   }
-  const runs = await source.list();
+  const runs = await backend.list();
   if (runs.length === 0) {
     process.stdout.write(
-      `No flow runs recorded in ${source.where} yet: squall run <file>:<flow> starts one.\n`,
+      `No flow runs recorded in ${backend.where} yet: squall run <file>:<flow> starts one.\n`,
     );
     return 0;
   }

@@ -1,4 +1,7 @@
 import { IN_PROCESS } from "../observe.js";
+import type { RunBackend } from "../records/backend.js";
+import { readDetail } from "../records/reading.js";
+import type { ErrorSummary, RunDetail } from "../records/run-fold.js";
 import {
   type Colors,
   colorState,
@@ -8,12 +11,10 @@ import {
   formatTime,
   table,
 } from "./format.js";
-import type { ErrorSummary, RunDetail } from "./run-fold.js";
-import type { RunSource } from "./run-source.js";
 
 /** `squall show <run>`: the flow run, its task runs with states, durations and attempts, and their errors with stacks. */
-export async function showCommand(source: RunSource, run: string): Promise<number> {
-  const detail = await source.read(run);
+export async function showCommand(backend: RunBackend, run: string): Promise<number> {
+  const detail = await readDetail(backend, run);
   process.stdout.write(`${describeRun(detail, colorsFor(process.stdout))}\n`);
   return 0;
 }

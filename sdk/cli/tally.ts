@@ -1,7 +1,7 @@
 import type { RunEvent, RunProgress } from "../observe.js";
+import { countOf, isFinalState } from "../records/record.js";
 import type { StateName } from "../states.js";
 import { type Colors, formatDuration } from "./format.js";
-import { countOf, isFinalState } from "./record.js";
 
 /**
  * What the display counts a task run as. `pending`: submitted, not sent (or not started, in

@@ -1,7 +1,7 @@
 import { flow, observeRuns } from "squall";
 import { LambdaTaskRunner, type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bucketFeedAt } from "../../sdk/aws/cli/bucket-feed.js";
+import { BucketRunBackend } from "../../sdk/aws/records/bucket-backend.js";
 import { type Dashboard, startDashboard } from "../../sdk/cli/dashboard/index.js";
 import { brew, taste } from "../fixtures/dashboard-tasks.js";
 import { serverSentEvents } from "../support/server-sent-events.js";
@@ -14,7 +14,7 @@ const LAMBDA_WORKER = /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/;
 
 beforeAll(async () => {
   local = await startLocalEnvironment({ workers: 2 });
-  dashboard = await startDashboard({ feed: bucketFeedAt(local.address, "stack Test") });
+  dashboard = await startDashboard({ backend: new BucketRunBackend(local.address, { where: "stack Test" }) });
 });
 afterAll(async () => {
   await dashboard?.stop();

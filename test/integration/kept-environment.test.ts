@@ -13,9 +13,9 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bucketSourceAt } from "../../sdk/aws/cli/bucket-source.js";
 import type { Announcement } from "../../sdk/aws/local/announcement.js";
 import { processRuns } from "../../sdk/aws/local/announcement.js";
+import { BucketRunBackend } from "../../sdk/aws/records/bucket-backend.js";
 
 // `squall env start|status|stop`: a local environment kept in a process of its own for a project
 // (here a folder in the temp folder), announced in its .squall/env.json, which `squall run
@@ -299,7 +299,7 @@ describe("squall env", { timeout: 120_000 }, () => {
       const id = runId(run.stderr);
       expect(await listedIds()).not.toContain(id.slice(0, 8));
       // It ran on the environment the variables name.
-      const inOther = await bucketSourceAt(address, "the other environment").list();
+      const inOther = await new BucketRunBackend(address).list();
       expect(inOther.map((summary) => summary.id)).toEqual([id]);
     } finally {
       await other.stop();

@@ -4,8 +4,6 @@ import { join } from "node:path";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BucketRecordReader } from "../../sdk/aws/cli/bucket-record.js";
-import { readOn, summarize } from "../../sdk/aws/cli/bucket-runs.js";
 import { createCoordinator } from "../../sdk/aws/coordinator/coordinator.js";
 import {
   DEFAULT_SILENT_AFTER_SECONDS,
@@ -14,6 +12,8 @@ import {
 } from "../../sdk/aws/record/heartbeat.js";
 import { openRunKey } from "../../sdk/aws/record/open-runs.js";
 import { readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
+import { BucketRecordReader } from "../../sdk/aws/records/bucket-record.js";
+import { readOn, summarize } from "../../sdk/aws/records/bucket-runs.js";
 import { readRunKey } from "../../sdk/aws/wire/run-key.js";
 import { startCaller } from "../support/local-environment.js";
 

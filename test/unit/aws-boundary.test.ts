@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
@@ -72,6 +72,34 @@ describe("the squall/aws boundary", () => {
     for (const file of files) {
       for (const specifier of staticImports(await readFile(file, "utf8"))) {
         if (/^@aws-sdk\/|^fauxqs$|(^|\/)aws(\/|$)/.test(specifier)) {
+          offending.push(`${relative(ROOT, file)} imports ${specifier}`);
+        }
+      }
+    }
+
+    expect(offending).toEqual([]);
+  });
+
+  it("squall/aws and the run records import nothing of the command line, not even lazily", async () => {
+    const files = (await readdir(SDK, { recursive: true }))
+      .filter(
+        (file) => file.endsWith(".ts") && (file.startsWith(`aws${sep}`) || file.startsWith(`records${sep}`)),
+      )
+      .map((file) => join(SDK, file));
+    expect(files.some((file) => file.includes(`${sep}records${sep}local-backend.ts`))).toBe(true);
+    expect(files.some((file) => file.includes(`${sep}aws${sep}records${sep}bucket-backend.ts`))).toBe(true);
+
+    const offending: string[] = [];
+    for (const file of files) {
+      const source = await readFile(file, "utf8");
+      const lazy = [...source.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)].map(
+        (match) => match[1] as string,
+      );
+      for (const specifier of [...staticImports(source), ...lazy]) {
+        if (
+          specifier.startsWith(".") &&
+          resolve(dirname(file), specifier).startsWith(join(SDK, "cli", sep))
+        ) {
           offending.push(`${relative(ROOT, file)} imports ${specifier}`);
         }
       }

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { BucketRecordReader } from "../../sdk/aws/cli/bucket-record.js";
-import { readOn } from "../../sdk/aws/cli/bucket-runs.js";
 import { type RecordStore, segmentKey, summaryKey } from "../../sdk/aws/record/run-log.js";
+import { BucketRecordReader } from "../../sdk/aws/records/bucket-record.js";
+import { readOn } from "../../sdk/aws/records/bucket-runs.js";
 import { type Outcome, WIRE_VERSION } from "../../sdk/aws/wire/messages.js";
-import type { PrintLine } from "../../sdk/cli/record.js";
 import type { RunEvent } from "../../sdk/observe.js";
+import type { PrintLine } from "../../sdk/records/record.js";
 import { encodeError } from "../../sdk/remote/attempt.js";
 import { outcome, taskRunIdOf } from "../support/records.js";
 

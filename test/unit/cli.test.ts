@@ -6,7 +6,8 @@ import { fileURLToPath } from "node:url";
 import { type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shortId } from "../../sdk/cli/format.js";
-import { listRuns, readRun } from "../../sdk/cli/run-store.js";
+import { LocalRunBackend } from "../../sdk/records/local-backend.js";
+import { readDetail } from "../../sdk/records/reading.js";
 import { type FakeStack, startFakeStack } from "../support/fake-stack.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -175,7 +176,7 @@ describe("squall run", { timeout: 30_000 }, () => {
     const { code, stderr } = await squall("run", `${FLOWS}:parent`, "--params", '[["zaphod"]]');
     expect(code).toBe(0);
     const id = runIdOf(stderr);
-    const detail = await readRun(HOME, id);
+    const detail = await readDetail(new LocalRunBackend(HOME), id);
     expect(detail.subflows).toEqual([
       expect.objectContaining({ flowName: "greetings", parentFlowRunId: id, state: "Completed" }),
     ]);
@@ -291,7 +292,7 @@ describe("squall runs, show, logs", { timeout: 30_000 }, () => {
     expect(code).toBe(0);
     const [header, ...rows] = lines(stdout);
     expect(header).toMatch(/^ID +NAME +FLOW +STATE +STARTED +DURATION +TASK RUNS$/);
-    const runs = await listRuns(HOME);
+    const runs = await new LocalRunBackend(HOME).list();
     expect(rows).toHaveLength(runs.length);
     expect(runs.map((run) => run.startedAt)).toEqual(runs.map((run) => run.startedAt).sort((a, b) => b - a));
     const failed = runs.find((run) => run.flowName === "failing");
@@ -423,7 +424,7 @@ describe("squall run stopped early", { timeout: 30_000 }, () => {
       state: "Crashed",
       error: { name: "CrashedError", message: "The process running the flow run ended before it did." },
     });
-    expect((await readRun(HOME, id)).flowRun.state).toBe("Crashed");
+    expect((await readDetail(new LocalRunBackend(HOME), id)).flowRun.state).toBe("Crashed");
     // `squall runs` says why, under its table.
     const runs = await squall("runs");
     expect(runs.stdout.split("\n")).toContain(
@@ -453,7 +454,7 @@ describe("squall run --runner", { timeout: 30_000 }, () => {
     expect(said).toContainEqual(
       expect.stringMatching(/^squall: task runs: 0 pending, 0 sent, 2 completed, 0 failed · /),
     );
-    const detail = await readRun(HOME, runIdOf(stderr));
+    const detail = await readDetail(new LocalRunBackend(HOME), runIdOf(stderr));
     expect(detail.meta?.runner).toBe("lambda");
     expect(detail.tasks.map((task) => [task.name, task.state])).toEqual([
       ["greet-0", "Completed"],
@@ -472,7 +473,7 @@ describe("squall run --runner", { timeout: 30_000 }, () => {
       "threads",
     );
     expect(code).toBe(1);
-    const detail = await readRun(HOME, runIdOf(stderr));
+    const detail = await readDetail(new LocalRunBackend(HOME), runIdOf(stderr));
     expect(detail.meta?.runner).toBe("threads");
     expect(detail.tasks.find((task) => task.task === "boom")).toMatchObject({
       state: "Failed",
@@ -503,7 +504,7 @@ describe("squall --stack", { timeout: 30_000 }, () => {
     const run = await squall("run", `${FLOWS}:failing`, "--params", '"deployed"', ...where);
     expect(run.code).toBe(1);
     const id = runIdOf(run.stderr);
-    expect((await readRun(HOME, id)).meta?.runner).toBe("lambda");
+    expect((await readDetail(new LocalRunBackend(HOME), id)).meta?.runner).toBe("lambda");
 
     const runs = await squall("runs", ...where);
     expect(runs.code).toBe(0);

@@ -24,8 +24,8 @@ import {
   taskRunRows,
   timeline,
 } from "../../sdk/cli/dashboard/page/model.js";
-import { defaultRoot } from "../../sdk/cli/dashboard/records.js";
 import { UsageError } from "../../sdk/cli/usage-error.js";
+import { defaultRoot } from "../../sdk/records/record.js";
 import { serverSentEvents } from "../support/server-sent-events.js";
 
 const flowEvent = (id: string, state: string, time: number, error?: object) => ({
@@ -141,7 +141,7 @@ describe("startDashboard", () => {
       runs: Array<Record<string, unknown>>;
     };
     expect(runs.map((run) => run.id)).toEqual(["newer", "older"]);
-    // What `squall runs` says of them (the run store's fold), and whether each is final.
+    // What `squall runs` says of them (the same backend's fold), and whether each is final.
     expect(runs[0]).toMatchObject({
       flowName: "nightly",
       name: "calm-heron",
@@ -262,9 +262,9 @@ describe("dashboardCommand", () => {
     await expect(fetch(url)).rejects.toThrow();
   });
 
-  it("refuses a feed that is not one, saying what it takes", async () => {
-    await expect(startDashboard({ feed: {} as never })).rejects.toThrow(
-      "Expected `feed` to be a RunFeed (with list, summary, read and follow), such as bucketFeed({ stack }) gives",
+  it("refuses a backend that is not one, saying what it takes", async () => {
+    await expect(startDashboard({ backend: {} as never })).rejects.toThrow(
+      "Expected `backend` to be a RunBackend (with list, resolve, summary, read and follow), such as new BucketRunBackend(address) of squall/aws",
     );
   });
 

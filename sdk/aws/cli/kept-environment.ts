@@ -11,7 +11,7 @@ import {
   writeAnnouncement,
 } from "../local/announcement.js";
 import { type LocalEnvironmentOptions, startLocalEnvironment } from "../local/environment.js";
-import { runIds } from "./bucket-runs.js";
+import { runIds } from "../records/bucket-runs.js";
 
 /**
  * Starts a local environment for the project at `projectRoot`, announces it at `path`, and

@@ -1,11 +1,10 @@
 // `squall dashboard`: serves the dashboard for the runs recorded here until Ctrl-C.
 import { spawn } from "node:child_process";
+import type { RunBackend } from "../../records/backend.js";
+import { defaultRoot } from "../../records/record.js";
 import { UsageError } from "../usage-error.js";
-import type { RunFeed } from "./feed.js";
-import { defaultRoot } from "./records.js";
 import { startDashboard } from "./server.js";
 
-export type { RunFeed } from "./feed.js";
 export { type Dashboard, type DashboardOptions, startDashboard } from "./server.js";
 
 export interface DashboardCommandOptions {
@@ -15,10 +14,10 @@ export interface DashboardCommandOptions {
   readonly host?: string;
   /** Open the page in the default browser. @default false */
   readonly open?: boolean;
-  /** The run record's root. @default `$SQUALL_HOME`, else `.squall` in the current directory */
+  /** The run record's root, read when no `backend` is given. @default `$SQUALL_HOME`, else `.squall` in the current directory */
   readonly root?: string;
-  /** Where to read runs instead of the local record: a stack's bucket (`--stack`). */
-  readonly feed?: RunFeed;
+  /** Where to read runs instead of the local record: a bucket's backend (`--stack`, `--env`). */
+  readonly backend?: RunBackend;
   /** Stops the dashboard, as Ctrl-C does. */
   readonly signal?: AbortSignal;
   /** Where the command's lines go. @default stdout */
@@ -37,8 +36,8 @@ export async function dashboardCommand(options: DashboardCommandOptions = {}): P
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const root = options.root ?? defaultRoot();
   const port = portOf(options.port);
-  const { feed } = options;
-  const dashboard = await startDashboard({ root, feed, port, host: options.host }).catch((error) => {
+  const { backend } = options;
+  const dashboard = await startDashboard({ root, backend, port, host: options.host }).catch((error) => {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE") {
       throw new UsageError(
@@ -52,7 +51,7 @@ export async function dashboardCommand(options: DashboardCommandOptions = {}): P
     }
     throw error;
   });
-  const where = feed ? `runs in ${feed.where}` : `runs under ${root}`;
+  const where = backend ? `runs in ${backend.where}` : `runs under ${root}`;
   write(`squall dashboard: ${dashboard.url}\n  ${where}; press Ctrl-C to stop\n`);
   if (options.open) openInBrowser(dashboard.url, write);
 

@@ -4,17 +4,18 @@
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidArgumentError } from "../../errors.js";
-import { isFinalState, parseLine } from "../record.js";
-import type { RunFeed } from "./feed.js";
-import { RunRecords } from "./records.js";
+import type { RunBackend } from "../../records/backend.js";
+import { LocalRunBackend } from "../../records/local-backend.js";
+import { isFinalState } from "../../records/record.js";
 
 export interface DashboardOptions {
-  /** The run record's root, holding `runs/<flowRunId>/events.jsonl`; or give `feed`. */
+  /** The run record's root, holding `runs/<flowRunId>/events.jsonl`; or give `backend`. */
   readonly root?: string;
-  /** Where to read flow runs instead of a local record: a deployed stack's bucket (`bucketFeed`). */
-  readonly feed?: RunFeed;
+  /** Where to read flow runs instead of a local record: a bucket (`BucketRunBackend` of squall/aws). */
+  readonly backend?: RunBackend;
   /** 0 picks a free port. @default 0 */
   readonly port?: number;
   /** A loopback address: `127.0.0.1`, `::1` or `localhost`. @default "127.0.0.1" */
@@ -65,18 +66,20 @@ const LINGER_MS = 250;
  * await dashboard.stop();
  */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
-  const { root, feed, port = 0, host = "127.0.0.1", pollMs } = options;
+  const { root, backend, port = 0, host = "127.0.0.1", pollMs } = options;
   if (
-    feed !== undefined &&
-    !["list", "summary", "read", "follow"].every((m) => typeof (feed as never)[m] === "function")
+    backend !== undefined &&
+    !["list", "resolve", "summary", "read", "follow"].every(
+      (m) => typeof (backend as never)[m] === "function",
+    )
   ) {
     throw new InvalidArgumentError(
-      "Expected `feed` to be a RunFeed (with list, summary, read and follow), such as bucketFeed({ stack }) gives",
+      "Expected `backend` to be a RunBackend (with list, resolve, summary, read and follow), such as new BucketRunBackend(address) of squall/aws",
     );
   }
-  if (feed === undefined && (typeof root !== "string" || root === "")) {
+  if (backend === undefined && (typeof root !== "string" || root === "")) {
     throw new InvalidArgumentError(
-      `Expected \`root\` to be a directory path (or a \`feed\` to read runs from), got \`${String(root)}\``,
+      `Expected \`root\` to be a directory path (or a \`backend\` to read runs from), got \`${String(root)}\``,
     );
   }
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
@@ -88,7 +91,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     );
   }
 
-  const records = feed ?? new RunRecords(root as string, { pollMs });
+  // The page's header names a local record by its folder: `.squall`, or its path below here.
+  const records =
+    backend ?? new LocalRunBackend(root as string, { pollMs, where: shortRoot(root as string) });
   const streams = new Set<() => void>();
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -179,10 +184,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const endSoon = () => {
       ending ??= setTimeout(finish, LINGER_MS);
     };
-    const follower = records.follow(id, from, (text, next) => {
-      const line = parseLine(text);
-      if (!line) return;
-      response.write(`id: ${next}\ndata: ${text}\n\n`);
+    const follower = records.follow(id, from, (line, next) => {
+      response.write(`id: ${next}\ndata: ${JSON.stringify(line)}\n\n`);
       if (line.kind === "flow" && line.id === id && isFinalState(line.state)) endSoon();
     });
     if (final) follower.caughtUp.then(endSoon, endSoon);
@@ -216,6 +219,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       });
     },
   };
+}
+
+/** The root relative to the working directory when inside it, else its last part. */
+function shortRoot(root: string): string {
+  const relative = path.relative(process.cwd(), path.resolve(root));
+  return relative && !relative.startsWith("..") && !path.isAbsolute(relative)
+    ? relative
+    : path.basename(root);
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {

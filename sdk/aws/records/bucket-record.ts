@@ -1,5 +1,5 @@
-import type { LogLine, PrintLine, RecordLine } from "../../cli/record.js";
 import type { RunEvent } from "../../observe.js";
+import type { LogLine, PrintLine, RecordLine } from "../../records/record.js";
 import { defaultSerializer } from "../../serialization/serializer.js";
 import type { StateName } from "../../states.js";
 import type { RunSummary as BucketSummary, Segment } from "../record/run-log.js";

@@ -4,8 +4,8 @@ import type { RunEvent } from "../observe.js";
 import type { StateName } from "../states.js";
 
 // The lines of a flow run's record, `<root>/runs/<flowRunId>/events.jsonl`: what the recorder
-// writes and the run store (the CLI's `runs`, `show`, `logs`, and the dashboard) reads. The
-// format is described in full at the top of recorder.ts.
+// (../cli/recorder.ts) writes, and what every run backend (backend.ts) hands over, a bucket's
+// included. The format is described in full at the top of recorder.ts.
 
 /** Written first by `squall run`: how the run was started. */
 export interface MetaLine {

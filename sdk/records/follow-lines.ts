@@ -1,8 +1,9 @@
 import { type FSWatcher, watch } from "node:fs";
 import { open } from "node:fs/promises";
-import type { LineFollower } from "./feed.js";
+import { toError } from "../errors.js";
+import type { FollowOptions, LineFollower } from "./backend.js";
 
-export interface FollowOptions {
+export interface FollowLinesOptions extends FollowOptions {
   /** How often the file is read when no change is reported (`fs.watch` may miss some). @default 1000 */
   readonly pollMs?: number;
 }
@@ -17,9 +18,10 @@ export function followLines(
   file: string,
   from: number,
   onLine: (line: string, next: number) => void,
-  options: FollowOptions = {},
+  options: FollowLinesOptions = {},
 ): LineFollower {
   let offset = from;
+  let failures = 0;
   let reading = false;
   let again = false;
   let stopped = false;
@@ -63,7 +65,10 @@ export function followLines(
     }
   }
 
-  /** One read at a time; a change reported during a read gets a read of its own after it. */
+  /**
+   * One read at a time; a change reported during a read gets a read of its own after it. A read
+   * that fails (the file went away) is told of, and tried again at the next change or poll.
+   */
   async function read(): Promise<void> {
     if (reading) {
       again = true;
@@ -73,22 +78,27 @@ export function followLines(
     try {
       do {
         again = false;
-        await readOnce();
+        try {
+          await readOnce();
+          failures = 0;
+        } catch (error) {
+          failures += 1;
+          if (!stopped) options.onError?.(toError(error), failures);
+          return;
+        }
       } while (again && !stopped);
     } finally {
       reading = false;
     }
   }
 
-  // A read that fails (the file went away) is tried again at the next change or poll.
   function readSoon(): void {
-    read().catch(() => {});
+    void read();
   }
 
   const poll = setInterval(readSoon, options.pollMs ?? 1000);
-  poll.unref();
+  if (!options.keepAlive) poll.unref();
   const caughtUp = read();
-  caughtUp.catch(() => {});
 
   return {
     caughtUp,

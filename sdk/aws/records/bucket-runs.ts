@@ -1,9 +1,8 @@
-// Reading deployed flow runs from a stack's bucket (`runs/<id>/summary` and `runs/<id>/log/<n>`),
-// as the local record's lines: for `squall runs`, `show` and `logs` (bucket-source.ts) and for
-// the dashboard (bucket-feed.ts).
+// Reading flow runs from a bucket (`runs/<id>/summary` and `runs/<id>/log/<n>`) as the local
+// record's lines: the reads the bucket backend (bucket-backend.ts) is made of.
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
-import type { RecordLine } from "../../cli/record.js";
-import { RunFold, type RunSummary } from "../../cli/run-fold.js";
+import type { RecordLine } from "../../records/record.js";
+import { RunFold, type RunSummary } from "../../records/run-fold.js";
 import { clientsFor, type SquallAddress } from "../address.js";
 import { type RecordStore, readSegments, readSummary, type Segment, segmentKey } from "../record/run-log.js";
 import { S3ResultStore } from "../s3-store.js";
