@@ -4,9 +4,10 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
+import { App, Aspects } from "aws-cdk-lib";
+import { Annotations, Match, Template } from "aws-cdk-lib/assertions";
 import type { Role } from "aws-cdk-lib/aws-iam";
+import { AwsSolutionsChecks } from "cdk-nag";
 import { afterAll, describe, expect, it } from "vitest";
 import type { SquallFunction } from "../../cdk/constructs/squall-function.js";
 import { ThumbnailsStack } from "../../examples/thumbnails/stack.js";
@@ -84,6 +85,37 @@ describe("the thumbnails example's stack", () => {
     for (const fn of [stack.squall.worker, stack.squall.flowRunner, stack.squall.coordinator]) {
       expect(JSON.stringify(s3Grants(template, fn)), fn.node.id).not.toContain("thumbnails/");
     }
+  });
+});
+
+describe("the thumbnails example's stack under the AwsSolutions rule pack", () => {
+  it("leaves nothing unexplained: its one wildcard, thumbnails/*, suppressed with its reason", () => {
+    const stack = thumbnailsStack(false);
+    Aspects.of(stack).add(new AwsSolutionsChecks());
+    const annotations = Annotations.fromStack(stack);
+    const rules = Match.stringLikeRegexp("AwsSolutions-.*");
+    expect(annotations.findError("*", rules)).toEqual([]);
+    expect(annotations.findWarning("*", rules)).toEqual([]);
+    // Beside squall's own suppressions, only the example's, narrowed to thumbnails/*.
+    type Rule = { id: string; applies_to?: unknown[] };
+    type Resource = { Metadata?: { cdk_nag?: { rules_to_suppress?: Rule[] } } };
+    const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Resource>;
+    const thumbnails = Object.entries(resources).flatMap(([id, resource]) =>
+      (resource.Metadata?.cdk_nag?.rules_to_suppress ?? [])
+        .filter((rule) => JSON.stringify(rule).includes("thumbnails/"))
+        .map((rule) => ({ id, rule: rule.id, appliesTo: rule.applies_to })),
+    );
+    const suppressed = new Set(thumbnails.map(({ rule, appliesTo }) => JSON.stringify({ rule, appliesTo })));
+    expect([...suppressed]).toEqual([
+      JSON.stringify({
+        rule: "AwsSolutions-IAM5",
+        appliesTo: [`Resource::<${logicalId(stack.squall.results.bucket)}.Arn>/thumbnails/*`],
+      }),
+    ]);
+    // On the pool's worker (its role's policy among its resources), and nothing else.
+    const role = poolWorker(stack).grantPrincipal as Role;
+    expect(thumbnails.map(({ id }) => id)).toContain(logicalId(role.node.findChild("DefaultPolicy")));
+    for (const { id } of thumbnails) expect(id).toMatch(/^SquallPoolLargeWorker/);
   });
 });
 
