@@ -31,6 +31,20 @@ describe("worker pools in the local environment", () => {
     expect(urls.size).toBe(3);
   });
 
+  it("names each pool's worker threads by their log stream names, as outcomes name where they ran", () => {
+    const streams = ["default", "large", "small"].map((pool) => local.workers(pool));
+    expect(streams.map((names) => names.length)).toEqual([1, 1, 1]);
+    expect(local.workers()).toEqual(streams[0]);
+    for (const name of streams.flat())
+      expect(name).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
+    expect(new Set(streams.flat()).size).toBe(3);
+    expect(() => local.workers("gpu")).toThrow(
+      new InvalidArgumentError(
+        'Expected workers() to name a pool of the environment, "default", "large", "small", got `gpu`',
+      ),
+    );
+  });
+
   it("runs tasks on the pool they name, by `task({ pool })` or `withOptions({ pool })`, and the rest on the default pool", async () => {
     const routed = flow({ taskRunner: runner }, async function routed() {
       const futures = [

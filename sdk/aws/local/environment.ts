@@ -129,6 +129,12 @@ export interface LocalEnvironment {
    * Returns false when the function has none running.
    */
   kill(fn: "worker" | "coordinator"): boolean;
+  /**
+   * The execution environments a pool's worker threads have been (`default` for the default
+   * pool), replaced ones included, in the order they started: their log stream names, which the
+   * record's outcomes carry as `worker`. Tells which pool ran a task run.
+   */
+  workers(pool?: string): readonly string[];
   /** Stops the function threads and the emulator; everything the environment held is gone. */
   stop(): Promise<void>;
 }
@@ -304,7 +310,15 @@ export async function startLocalEnvironment(
       worker: new Set<FunctionThread>(),
       coordinator: undefined as FunctionThread | undefined,
     };
+    // Each pool's execution environments by name, for `workers()`: which pool ran a run.
+    const streams = new Map<string, string[]>(
+      [DEFAULT_POOL, ...pools.map((pool) => pool.name)].map((name) => [name, []]),
+    );
+    const ofPool = (pool: string) => (thread: FunctionThread) => {
+      streams.get(pool)?.push(thread.logStreamName);
+    };
     const asWorker = (thread: FunctionThread) => {
+      streams.get(DEFAULT_POOL)?.push(thread.logStreamName);
       running.worker.add(thread);
       void thread.exited.then(() => running.worker.delete(thread));
     };
@@ -325,7 +339,7 @@ export async function startLocalEnvironment(
         visibilitySeconds: pool.visibilitySeconds,
       };
       for (let i = 0; i < pool.workers; i++)
-        started.push(spawn(WORKER_HANDLER, [source], poolEnv, undefined, pool.workerTimeoutSeconds));
+        started.push(spawn(WORKER_HANDLER, [source], poolEnv, ofPool(pool.name), pool.workerTimeoutSeconds));
     }
     started.push(
       spawn(
@@ -415,6 +429,15 @@ export async function startLocalEnvironment(
         thread.kill();
         return true;
       },
+      workers(pool = DEFAULT_POOL) {
+        const names = streams.get(pool);
+        if (!names) {
+          throw new InvalidArgumentError(
+            `Expected workers() to name a pool of the environment, ${[...streams.keys()].map((name) => `"${name}"`).join(", ")}, got \`${String(pool)}\``,
+          );
+        }
+        return [...names];
+      },
       stop() {
         stopped ??= (async () => {
           stopping = true;
@@ -436,6 +459,8 @@ export async function startLocalEnvironment(
 }
 
 interface FunctionThread {
+  /** The execution environment's log stream name (AWS_LAMBDA_LOG_STREAM_NAME in its thread). */
+  readonly logStreamName: string;
   readonly ready: Promise<void>;
   /** Settles when the thread has exited, for whatever reason. */
   readonly exited: Promise<void>;
@@ -481,7 +506,8 @@ function startThread(
   const invocations = new Map<number, (outcome: InvocationOutcome) => void>();
   let nextInvocation = 0;
   // Each thread is one execution environment, named as Lambda names its log stream.
-  const threadEnv = { ...env, AWS_LAMBDA_LOG_STREAM_NAME: logStreamName() };
+  const stream = logStreamName();
+  const threadEnv = { ...env, AWS_LAMBDA_LOG_STREAM_NAME: stream };
   const thread = new Worker(BOOTSTRAP, { eval: true, workerData: setup, env: threadEnv });
   thread.unref();
   const held = new Map<string, string>(); // receipt handle → queue URL
@@ -539,6 +565,7 @@ function startThread(
   });
   const exited = new Promise<void>((resolve) => thread.once("exit", () => resolve()));
   return {
+    logStreamName: stream,
     ready,
     exited,
     kill() {
