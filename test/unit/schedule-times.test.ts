@@ -51,6 +51,19 @@ describe("cron fire times", () => {
     ]);
   });
 
+  it("skips the repeated hour's times when asked from within it, however many they are", () => {
+    // 01:02 EST, the second pass: 01:15 and 01:30 fired in the first.
+    expect(next("cron(0/15 * * * ? *)", "America/New_York", "2026-11-01T06:02:00Z", 2)).toEqual([
+      "2026-11-01T07:00:00.000Z",
+      "2026-11-01T07:15:00.000Z",
+    ]);
+    // Every minute: the sixty of the second pass are skipped.
+    expect(next("cron(* * * * ? *)", "America/New_York", "2026-11-01T05:59:30Z", 2)).toEqual([
+      "2026-11-01T07:00:00.000Z",
+      "2026-11-01T07:01:00.000Z",
+    ]);
+  });
+
   it("takes EventBridge's L, W, # and years", () => {
     expect(next("cron(0 12 L * ? *)", "UTC", "2027-01-15T00:00:00Z", 2)).toEqual([
       "2027-01-31T12:00:00.000Z",

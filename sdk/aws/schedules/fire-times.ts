@@ -32,18 +32,21 @@ export function nextFireTimes(timing: Timing, after: Date, count: number, since?
     hour: "2-digit",
     minute: "2-digit",
   });
+  const wallOf = (ms: number) => wallClock.format(new Date(ms));
+  // A wall-clock time the clocks passed 30 or 60 minutes earlier too is a repeat: the clocks went back.
+  const repeated = (time: Date) => {
+    const wall = wallOf(time.getTime());
+    return wall === wallOf(time.getTime() - 3_600_000) || wall === wallOf(time.getTime() - 1_800_000);
+  };
   const times: Date[] = [];
   let cursor = after;
-  const fired = new Set<string>();
-  // croner moves a time in a gap to the gap's end, and gives a wall-clock time passed twice twice.
-  for (let guard = 0; times.length < count && guard < count * 4 + 8; guard++) {
+  // croner moves a time in a gap to the gap's end, and gives the times of a repeated hour twice:
+  // at most an hour of minutes to skip for each time found.
+  for (let tries = 0; times.length < count && tries < (count + 1) * 64; tries++) {
     const next = job.nextRun(cursor);
     if (!next) break;
     cursor = next;
-    const wall = wallClock.format(next);
-    if (!job.match(next) || fired.has(wall)) continue;
-    fired.add(wall);
-    times.push(next);
+    if (job.match(next) && !repeated(next)) times.push(next);
   }
   return times;
 }
