@@ -1,7 +1,7 @@
-// The squall command: `squall run`, `runs`, `show`, `logs` and `dashboard`. Exit codes: 0 when
-// all went well (for `run`, the flow run Completed), 1 when the flow run did not complete or
-// something unexpected failed, 2 for a command that cannot be carried out as given, 128 + n
-// when signal n cancelled the flow run (bin.ts then ends the process by that signal).
+// The squall command: `squall run`, `runs`, `show`, `logs`, `dashboard`, `schedules` and `env`.
+// Exit codes: 0 when all went well (for `run`, the flow run Completed), 1 when the flow run did
+// not complete or something unexpected failed, 2 for a command that cannot be carried out as
+// given, 128 + n when signal n cancelled the flow run (bin.ts then ends the process by that signal).
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import type { RunFeed } from "./dashboard/feed.js";

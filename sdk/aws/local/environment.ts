@@ -32,7 +32,7 @@ import { LEASE_MARGIN_SECONDS } from "../worker/tag-leases.js";
 import type { FaultOptions } from "./faults.js";
 import type { FromFunctionThread, FunctionThreadSetup } from "./function-thread.js";
 import type { InvocationOutcome } from "./invoke-api.js";
-import { invokeEvent, type LocalScheduler, startLocalScheduler } from "./scheduler.js";
+import { invokeEvent, startLocalScheduler } from "./scheduler.js";
 
 /**
  * How the local environment is set up. Its defaults are those of the deployed stack, scaled to
@@ -418,10 +418,9 @@ export async function startLocalEnvironment(
     };
     const sweeps = setInterval(() => void sweep(), sweepSeconds * 1000).unref();
 
+    // Schedules need `flows` (checked above), so the flow-runner is there when one fires.
     const target = { endpoint: emulator.endpoint, functionName: flowRunnerFunctionName as string };
-    const scheduler: LocalScheduler = startLocalScheduler(schedules, (schedule) =>
-      invokeEvent(target, schedule),
-    );
+    const scheduler = startLocalScheduler(schedules, (schedule) => invokeEvent(target, schedule));
 
     let stopped: Promise<void> | undefined;
     return {
