@@ -86,6 +86,18 @@ describe("schedules on the local environment", () => {
   });
 });
 
+/** Runs `squall <args>` from the repository's root, without colours. */
+function squall(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["sdk/cli/squall.js", ...args],
+      { cwd: PROJECT_ROOT, env: { ...process.env, NO_COLOR: "1" }, timeout: 30_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
 /** Writes a run's start as the flow-runner does: `{ flow, schedule, startedAt }`. */
 async function writeStart(
   id: string,
@@ -155,14 +167,13 @@ describe("a schedule's last runs", () => {
       outputs: { Schedules: JSON.stringify(local.schedules.listed) },
     });
     try {
-      const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          ["sdk/cli/squall.js", "schedules", "--stack", "SquallSchedules", "--endpoint", stack.endpoint],
-          { cwd: PROJECT_ROOT, env: { ...process.env, NO_COLOR: "1" }, timeout: 30_000 },
-          (error, out) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout: out }),
-        );
-      });
+      const { code, stdout } = await squall(
+        "schedules",
+        "--stack",
+        "SquallSchedules",
+        "--endpoint",
+        stack.endpoint,
+      );
 
       expect(code).toBe(0);
       const lines = stdout.split("\n");
@@ -181,5 +192,29 @@ describe("a schedule's last runs", () => {
     } finally {
       await stack.close();
     }
+  }, 40_000);
+
+  it("says so when a stack has no schedules, and asks for --stack or --env, not both", async () => {
+    const stack = await startFakeStack("SquallPlain", local.address);
+    try {
+      const plain = await squall("schedules", "--stack", "SquallPlain", "--endpoint", stack.endpoint);
+      expect(plain).toMatchObject({ code: 0, stderr: "" });
+      expect(plain.stdout).toBe(
+        `No schedules in stack 'SquallPlain' (bucket ${local.address.bucket}): the Squall construct's \`schedules\` gives some.\n`,
+      );
+    } finally {
+      await stack.close();
+    }
+    expect(await squall("schedules")).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        "squall: Schedules live on a deployed stack or the kept local environment: give --stack <name> or --env.\n",
+    });
+    expect(await squall("schedules", "--env", "--stack", "X")).toMatchObject({
+      code: 2,
+      stderr:
+        "squall: --env reads the kept local environment and --stack a deployed stack: give one of them.\n",
+    });
   }, 40_000);
 });
