@@ -21,6 +21,7 @@ import {
 } from "../../sdk/aws/schedules/definition.js";
 
 export interface FlowSchedulesProps {
+  /** The function each schedule invokes with `{ flow, parameters, schedule }`. */
   readonly flowRunner: IFunction;
   readonly schedules: readonly FlowSchedule[];
   /** Of the schedule group (and so of its schedules). */
@@ -35,6 +36,17 @@ export interface FlowSchedulesProps {
 const RETRY_ATTEMPTS = 3;
 const MAX_EVENT_AGE = Duration.hours(1);
 
+/**
+ * Schedules that start flows through the flow-runner; the `Squall` construct makes one from its
+ * `schedules`. Each schedule is checked at synth (`checkSchedules`).
+ *
+ * @example
+ * new FlowSchedules(this, "FlowSchedules", {
+ *   flowRunner: squall.flowRunner.function,
+ *   schedules: [{ name: "nightly", flow: "report", cron: "0 2 * * *", timezone: "Europe/Paris" }],
+ *   removalPolicy: RemovalPolicy.DESTROY,
+ * });
+ */
 export class FlowSchedules extends Construct {
   readonly group: ScheduleGroup;
   /** The role Scheduler takes to invoke the flow-runner. */
