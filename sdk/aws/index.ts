@@ -19,3 +19,4 @@ export {
 } from "./local/environment.js";
 export type { FaultOptions } from "./local/faults.js";
 export { S3ResultStore, type S3ResultStoreOptions } from "./s3-store.js";
+export type { FlowSchedule, ScheduleListing } from "./schedules/definition.js";
