@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { bucketStore, runIds } from "../../sdk/aws/cli/bucket-runs.js";
+import { bucketStore, runIds } from "../../sdk/aws/records/bucket-runs.js";
 import { startKey } from "../../sdk/aws/cli/scheduled-runs.js";
 import { announcedAddress, processRuns, readAnnouncement } from "../../sdk/aws/local/announcement.js";
 import { readSummary } from "../../sdk/aws/record/run-log.js";

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { defaultSerializer } from "squall";
 import { type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bucketStore, runIds } from "../../sdk/aws/cli/bucket-runs.js";
+import { bucketStore, runIds } from "../../sdk/aws/records/bucket-runs.js";
 import { keptScheduleReport } from "../../sdk/aws/cli/schedule-report.js";
 import { startKey } from "../../sdk/aws/cli/scheduled-runs.js";
 import type { Announcement } from "../../sdk/aws/local/announcement.js";
