@@ -3,6 +3,7 @@
 export type { FunctionSettings } from "./constructs/squall-function.js";
 export {
   type CoordinatorSettings,
+  type FlowRunnerSettings,
   type PoolSettings,
   Squall,
   type SquallProps,

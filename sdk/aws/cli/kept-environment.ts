@@ -37,6 +37,7 @@ export async function serveKeptEnvironment(
     workerTimeoutSeconds: local.address.workerTimeoutSeconds,
     callerSilenceSeconds: local.address.callerSilenceSeconds,
     ...(Object.keys(local.address.pools).length > 0 && { pools: local.address.pools }),
+    ...(local.address.flowQueueUrl && { flowQueueUrl: local.address.flowQueueUrl }),
   };
   let signalled!: (signal: NodeJS.Signals) => void;
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {

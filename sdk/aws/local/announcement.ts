@@ -30,6 +30,8 @@ export interface Announcement {
   readonly callerSilenceSeconds: number;
   /** Its worker pools besides the default one, by name, when it has any. */
   readonly pools?: Readonly<Record<string, PoolAddress>>;
+  /** Its flow queue, when it has a flow-runner. */
+  readonly flowQueueUrl?: string;
 }
 
 /** The squall folder of the project at `cwd`: `$SQUALL_HOME`, or `.squall`. */
@@ -99,6 +101,7 @@ export function announcedAddress(announcement: Announcement): SquallAddress {
     workerTimeoutSeconds: announcement.workerTimeoutSeconds,
     callerSilenceSeconds: announcement.callerSilenceSeconds,
     ...(announcement.pools && { pools: announcement.pools }),
+    ...(announcement.flowQueueUrl && { flowQueueUrl: announcement.flowQueueUrl }),
   };
 }
 
