@@ -44,11 +44,6 @@ export class WorkQueue extends Construct {
     const secure = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
     const hiddenWhile = (timeout: Duration) => Duration.seconds(6 * timeout.toSeconds());
     const visibilityTimeout = props.visibilityTimeout ?? hiddenWhile(props.consumerTimeout);
-    if (visibilityTimeout.toSeconds() < props.consumerTimeout.toSeconds()) {
-      throw new Error(
-        `Expected \`visibilityTimeout\` to be at least the consumer's timeout (${props.consumerTimeout.toSeconds()} s), got ${visibilityTimeout.toSeconds()} s: Lambda refuses an event source whose queue hides messages for less.`,
-      );
-    }
     this.deadLetterQueue = new Queue(this, "DeadLetters", {
       ...secure,
       // The longest SQS keeps a message: time to look into what was given up on.

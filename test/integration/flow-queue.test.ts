@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sleep } from "../support/async.js";
 
 const RECORDING = "test/fixtures/recording-handler.ts";
-const TIMEOUT_SECONDS = 2;
+const TIMEOUT_SECONDS = 4;
 /** The flow-runner's timeout and 30 s: how long a flow-queue message stays hidden. */
 const VISIBILITY_MS = (TIMEOUT_SECONDS + 30) * 1000;
 
@@ -100,7 +100,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 }
 
 async function send(asked: "ok" | "fail" | "hang") {
-  const body = JSON.stringify({ do: asked, id: randomUUID() });
+  // A hanging handler whose code still ran a second after the function's timeout records it.
+  const ranOnAfterMs = asked === "hang" ? TIMEOUT_SECONDS * 1000 + 1000 : undefined;
+  const body = JSON.stringify({ do: asked, id: randomUUID(), ranOnAfterMs });
   const sent = await sqs.send(new SendMessageCommand({ QueueUrl: flowQueueUrl, MessageBody: body }));
   return { body, messageId: sent.MessageId as string };
 }
@@ -194,13 +196,18 @@ describe("the local environment's flow queue", () => {
     expect(await messagesInFlowQueue()).toBe(0);
   });
 
-  it("ends the flow-runner's invocations when it is killed, running no more of them; the message comes back after its visibility timeout; the Invoke API serves alongside", async () => {
-    const { body } = await send("hang");
-    const [first] = await until("the first delivery", async () => {
-      const found = await deliveries(body);
-      return found.length > 0 ? found : undefined;
-    });
-    // Invoke API invocations run while the flow-queue one hangs, in the same thread.
+  it("runs flow-queue and Invoke API invocations at once, and ends them all when killed, running no more of them; the messages come back after their visibility timeout", async () => {
+    const hangs = [await send("hang"), await send("hang")];
+    // Both are delivered while neither invocation has ended: they run at once.
+    const firsts = await Promise.all(
+      hangs.map(({ body }) =>
+        until("the first delivery", async () => {
+          const found = await deliveries(body);
+          return found.length > 0 ? found[0] : undefined;
+        }),
+      ),
+    );
+    // Invoke API invocations run alongside, in the same thread.
     expect((await invoke({ alongside: 1 })).body.echoed).toEqual({ alongside: 1 });
     const hanging = invoke({ hang: true });
     await until("the hanging invocation", async () =>
@@ -217,20 +224,22 @@ describe("the local environment's flow queue", () => {
         trace: [],
       },
     });
-
     await sleep(1_000); // the thread's replacement starts
     expect((await invoke({ after: "kill" })).body.echoed).toEqual({ after: "kill" });
-    const again = await until(
-      "the second delivery",
-      async () => (await deliveries(body)).find((d) => d.attributes.ApproximateReceiveCount === "2"),
-      VISIBILITY_MS + 10_000,
-    );
-    expect(again.at - (first?.at ?? 0)).toBeGreaterThan(VISIBILITY_MS - 2_000);
+    for (const [i, { body }] of hangs.entries()) {
+      const again = await until(
+        "the second delivery",
+        async () => (await deliveries(body)).find((d) => d.attributes.ApproximateReceiveCount === "2"),
+        VISIBILITY_MS + 10_000,
+      );
+      expect(again.at - (firsts[i]?.at ?? 0)).toBeGreaterThan(VISIBILITY_MS - 2_000);
+    }
+    // A hanging handler that ran on would have recorded `ranOn` a second after its timeout.
     expect((await recorded()).filter((entry) => entry.ranOn !== undefined)).toEqual([]);
-    await until("the message's deletion", async () =>
+    await until("the messages' deletion", async () =>
       (await messagesInFlowQueue()) === 0 ? true : undefined,
     );
-  }, 60_000);
+  }, 70_000);
 
   it("ends an invocation still running at the flow-runner's timeout as Lambda does: its code stops, its message comes back after its visibility timeout", async () => {
     const { body } = await send("hang");
@@ -249,11 +258,22 @@ describe("the local environment's flow queue", () => {
     // The hanging handler would have recorded `ranOn` a second after its timeout had it run on.
     expect((await recorded()).filter((entry) => entry.ranOn !== undefined)).toEqual([]);
     expect((await invoke({ after: "timeout" })).body.echoed).toEqual({ after: "timeout" });
-  }, 60_000);
+  }, 70_000);
 });
 
-describe("a local environment without flows", () => {
-  it("has no flow queue and no flow-runner to kill", async () => {
+describe("the local environment's flow-runner options", () => {
+  it("refuse a concurrency below 1 and a stand-in handler that does not exist", async () => {
+    await expect(startLocalEnvironment({ flowRunnerConcurrency: 0 })).rejects.toThrow(
+      "Expected `flowRunnerConcurrency` to be an integer >= 1, got `0`",
+    );
+    await expect(
+      startLocalEnvironment({ handlers: { flowRunner: "test/fixtures/nowhere.ts" } }),
+    ).rejects.toThrow(
+      /^Expected `handlers.flowRunner` to name a module whose `handler` export stands in for the function's, but .*test\/fixtures\/nowhere.ts does not exist\.$/,
+    );
+  });
+
+  it("make no flow queue and no flow-runner to kill without flows", async () => {
     const bare = await startLocalEnvironment({ workers: 1 });
     try {
       expect(bare.address.flowQueueUrl).toBeUndefined();
