@@ -224,7 +224,8 @@ describe("the local environment's flow queue", () => {
         trace: [],
       },
     });
-    await sleep(1_000); // the thread's replacement starts
+    // Killed again, an invocation sent at once is served by its replacement.
+    expect(local.kill("flow-runner")).toBe(true);
     expect((await invoke({ after: "kill" })).body.echoed).toEqual({ after: "kill" });
     for (const [i, { body }] of hangs.entries()) {
       const again = await until(
