@@ -5,8 +5,9 @@ import { enterWorkerMode } from "../context.js";
 import { InvalidArgumentError } from "../errors.js";
 import { checkTagLimits } from "../runners/tag-slots.js";
 import { registerErrorClassesOf } from "../serialization/errors.js";
-import { addressFromEnv, clientsFor } from "./address.js";
+import { ADDRESS_VARIABLES, addressFromEnv, clientsFor } from "./address.js";
 import { type CoordinatorEvent, createCoordinator, type SweepEvent } from "./coordinator/coordinator.js";
+import { FLOW_DEAD_LETTER_ARN_VARIABLE } from "./flow-queue.js";
 import { flowsCodeIdentity } from "./flow-runner/code-identity.js";
 import type { Durability } from "./flow-runner/durability.js";
 import { type FlowRunnerResult, type InvocationContext, runFlow } from "./flow-runner/flow-runner.js";
@@ -117,7 +118,7 @@ export const OVERDUE_VARIABLE = "SQUALL_OVERDUE_SECONDS";
 export const FLOWS_VARIABLE = "SQUALL_FLOWS";
 
 /** The flow queue's URL: a flow-runner given it makes its runs durable (handed on, resumed). */
-export const FLOW_QUEUE_VARIABLE = "SQUALL_FLOW_QUEUE_URL";
+export const FLOW_QUEUE_VARIABLE = ADDRESS_VARIABLES.flowQueueUrl;
 
 /**
  * The flow-runner function's handler: `{ "flow": "<name>", "parameters": [...] }` starts that
@@ -214,6 +215,9 @@ export function coordinatorHandler(
         callerSilenceSeconds: address.callerSilenceSeconds,
         ...(env[FLOW_QUEUE_VARIABLE] && {
           flowQueue: new SqsQueue({ url: env[FLOW_QUEUE_VARIABLE] as string, client: sqs }),
+        }),
+        ...(env[FLOW_DEAD_LETTER_ARN_VARIABLE] && {
+          flowDeadLetterQueueArn: env[FLOW_DEAD_LETTER_ARN_VARIABLE],
         }),
       });
     })();

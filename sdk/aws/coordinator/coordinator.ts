@@ -1,5 +1,6 @@
 import { toError } from "../../errors.js";
 import { mapLimit } from "../../map-limit.js";
+import { ResumeMessageSchema } from "../flow-runner/resume-message.js";
 import type { SqsQueue } from "../queue.js";
 import { markRunOpen, OPEN_PREFIX, openRunKey } from "../record/open-runs.js";
 import { appendToRecord, type RecordStore, repairSummary } from "../record/run-log.js";
@@ -66,6 +67,8 @@ export interface CoordinatorOptions {
   readonly deadLetterQueueArn?: string | readonly string[];
   /** The flow queue: a durable run whose flow-runner went silent is resumed through it, not ended. */
   readonly flowQueue?: SqsQueue;
+  /** The flow queue's dead-letter queue: a run whose resumes kept dying there ends Crashed. */
+  readonly flowDeadLetterQueueArn?: string;
 }
 
 /**
@@ -98,6 +101,9 @@ export function createCoordinator(options: CoordinatorOptions) {
 
   /** What a message says, once its signature is checked: nothing when it is rejected. */
   async function read(item: Item): Promise<{ outcomes: Outcome[]; returned?: FlowReturned }> {
+    if (item.eventSourceARN !== undefined && item.eventSourceARN === options.flowDeadLetterQueueArn) {
+      return readFlowDeadLetter(item);
+    }
     const deadLettered = item.eventSourceARN !== undefined && deadLetterArns.includes(item.eventSourceARN);
     const checked = await authenticate(item.body, deadLettered ? "tasks" : "completions", runKeys);
     if (!checked.ok) {
@@ -129,6 +135,33 @@ export function createCoordinator(options: CoordinatorOptions) {
       if (worker !== undefined && outcome.startedAt !== undefined) outcome.worker ??= worker;
     }
     return { outcomes };
+  }
+
+  /**
+   * A resume of a durable run that its flow-runner never got through (each invocation died or
+   * failed): the run ends Crashed, saying so, rather than wait for a driver that never comes.
+   */
+  async function readFlowDeadLetter(item: Item): Promise<{ outcomes: Outcome[]; returned?: FlowReturned }> {
+    const checked = await authenticate(item.body, "flows", runKeys);
+    if (!checked.ok) {
+      rejections.reject(item, checked.reason, checked.detail, "It was deleted; nothing was recorded.");
+      return { outcomes: [] };
+    }
+    const parsed = parseValue(ResumeMessageSchema, checked.json);
+    if (!parsed.ok) {
+      rejections.reject(item, "malformed", parsed.reason, "It was deleted; nothing was recorded.");
+      return { outcomes: [] };
+    }
+    const deliveries = Math.max(Number(item.attributes?.ApproximateReceiveCount ?? 0) - 1, 0);
+    const returned: FlowReturned = {
+      flowRunId: parsed.value.flowRunId,
+      flowName: "",
+      state: "Crashed",
+      message: `The flow-runner could not resume this durable run: ${deliveries} invocations given its ${parsed.value.resume.reason} message died or failed (see the flow-runner's logs). Task runs it had sent finish and are recorded.`,
+      tasks: 0,
+      endedAt: Date.now(),
+    };
+    return { outcomes: [], returned };
   }
 
   /** A run's caller marks it open before it sends anything (`record/open-runs.ts`); it closes here. */
