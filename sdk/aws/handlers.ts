@@ -5,7 +5,7 @@ import { enterWorkerMode } from "../context.js";
 import { InvalidArgumentError } from "../errors.js";
 import { checkTagLimits } from "../runners/tag-slots.js";
 import { registerErrorClassesOf } from "../serialization/errors.js";
-import { ADDRESS_VARIABLES, addressFromEnv, clientsFor } from "./address.js";
+import { ADDRESS_VARIABLES, addressFromEnv, clientsFor, DEFAULT_POOL } from "./address.js";
 import { type CoordinatorEvent, createCoordinator, type SweepEvent } from "./coordinator/coordinator.js";
 import { FLOW_DEAD_LETTER_ARN_VARIABLE } from "./flow-queue.js";
 import { flowsCodeIdentity } from "./flow-runner/code-identity.js";
@@ -175,6 +175,10 @@ export function flowRunnerHandler(
         store,
         flowQueue: new SqsQueue({ url: flowQueueUrl, client: sqs }),
         completions: new SqsQueue({ url: address.completionQueueUrl, client: sqs }),
+        taskQueue: (pool: string) => {
+          const url = pool === DEFAULT_POOL ? address.taskQueueUrl : address.pools?.[pool]?.taskQueueUrl;
+          return url ? new SqsQueue({ url, client: sqs }) : undefined;
+        },
         keys: new RunKeys((key) => store.get(key)),
         code: flowsCodeIdentity(env, env[FLOWS_VARIABLE]),
       };

@@ -17,6 +17,8 @@ export interface DurableRun {
   readonly since: number;
   /** Set at handoff: the session sends nothing more, and no flow-returned notice; the next driver goes on. */
   suspended: boolean;
+  /** Set by the Lambda runner's session that takes the run up: a flow on another runner has none. */
+  attached?: boolean;
   /** What stops the session's reading and heartbeat at handoff, which it registers as it starts. */
   readonly quiet: (() => Promise<void>)[];
   /** Set by the session when the flow diverged from its journal: the run fails with it. */

@@ -22,10 +22,24 @@ export interface JournalEntry {
    * consecutive ids together (see `ids.ts`: an id is its prefix and its serial in base 36).
    */
   readonly sent: readonly (readonly [string, number, number, string])[];
+  /**
+   * The messages that carried them, whole: a driver taking the run over cannot know whether
+   * messages journaled just before a death went out, so it sends those whose runs have no final
+   * outcome again, byte for byte; their claim lets only one copy run (see `worker/claims.ts`).
+   */
+  readonly messages?: readonly JournaledMessage[];
   /** Durable sleeps begun: `[call id, when it ends (ms since epoch)]`; a sleep takes a place in the call order. */
   readonly sleeps?: readonly (readonly [string, number])[];
   /** Set by a driver taking the run over: `sent` then holds every run sent before, so reading starts here. */
   readonly snapshot?: true;
+}
+
+/** A task message as sent: its pool, its claim, its signed body and the runs it carries. */
+export interface JournaledMessage {
+  readonly pool: string;
+  readonly claim: string;
+  readonly body: string;
+  readonly ids: readonly string[];
 }
 
 /** What the journal takes of a bucket. */
@@ -50,6 +64,8 @@ export class Journal {
   readonly #sent = new Map<string, string>();
   /** When each durable sleep ends, by its call's id. */
   readonly #sleeps = new Map<string, number>();
+  /** The messages sent, by claim, until a takeover finds their runs final. */
+  readonly #messages = new Map<string, JournaledMessage>();
   #next: number;
   #superseded = false;
 
@@ -70,13 +86,24 @@ export class Journal {
    * writes a snapshot entry of it all, at the next free number. An entry written meanwhile by the
    * driver it takes over from is read and included, and the snapshot tried at the number after.
    */
-  static async takeOver(store: JournalStore, flowRunId: string, driver: string, from = 0): Promise<Journal> {
+  static async takeOver(
+    store: JournalStore,
+    flowRunId: string,
+    driver: string,
+    from = 0,
+    final: (id: string) => boolean = () => false,
+  ): Promise<Journal> {
     const journal = new Journal(store, flowRunId, driver, from);
     for (;;) {
       await journal.#readOn();
+      // Messages whose every run is final are done with: the snapshot leaves them out.
+      for (const [claim, message] of journal.#messages) {
+        if (message.ids.every(final)) journal.#messages.delete(claim);
+      }
       const entry: JournalEntry = {
         driver,
         sent: journal.#ranges(journal.#sent),
+        ...(journal.#messages.size > 0 && { messages: [...journal.#messages.values()] }),
         ...(journal.#sleeps.size > 0 && { sleeps: [...journal.#sleeps] }),
         snapshot: true,
       };
@@ -110,6 +137,11 @@ export class Journal {
     this.#sleeps.set(id, endsAt);
   }
 
+  /** Messages sent whose runs were not all final when this driver took the run over. */
+  outstanding(): JournaledMessage[] {
+    return [...this.#messages.values()];
+  }
+
   /** How many runs drivers sent. */
   get size(): number {
     return this.#sent.size;
@@ -128,12 +160,20 @@ export class Journal {
    * Records runs as sent, before they are: throws `SupersededError` if another driver has taken
    * the run over, in which case nothing may be sent.
    */
-  async append(runs: readonly { readonly id: string; readonly task: string }[]): Promise<void> {
+  async append(
+    runs: readonly { readonly id: string; readonly task: string }[],
+    messages: readonly JournaledMessage[] = [],
+  ): Promise<void> {
     if (this.#superseded) throw this.#supersededError();
     const fresh = runs.filter(({ id }) => !this.#sent.has(id));
     if (fresh.length === 0) return;
     const adding = new Map(fresh.map(({ id, task }) => [id, task]));
-    if (!(await this.#create({ driver: this.#driver, sent: this.#ranges(adding) }))) {
+    const entry: JournalEntry = {
+      driver: this.#driver,
+      sent: this.#ranges(adding),
+      ...(messages.length > 0 && { messages }),
+    };
+    if (!(await this.#create(entry))) {
       this.#superseded = true;
       throw this.#supersededError();
     }
@@ -148,12 +188,14 @@ export class Journal {
       if (entry.snapshot) {
         this.#sent.clear();
         this.#sleeps.clear();
+        this.#messages.clear();
         this.#snapshotAt = this.#next;
       }
       for (const [prefix, from, to, task] of entry.sent) {
         for (let serial = from; serial <= to; serial++) this.#sent.set(taskRunId(prefix, serial), task);
       }
       for (const [id, endsAt] of entry.sleeps ?? []) this.#sleeps.set(id, endsAt);
+      for (const message of entry.messages ?? []) this.#messages.set(message.claim, message);
       this.#next += 1;
     }
   }

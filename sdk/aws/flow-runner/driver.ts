@@ -15,6 +15,8 @@ export interface DriveOptions {
   readonly flowQueue: SqsQueue;
   /** The invocation's time left when it began, from Lambda's context; none: never hand on. */
   readonly remainingMs: number | undefined;
+  /** Records how a run that no Lambda runner session took up ended (its tasks ran on another runner). */
+  readonly endRun: (state: string, message: string | undefined) => Promise<void>;
 }
 
 /** Who the run is and what it has: from its start, or its start record and journal on resume. */
@@ -29,7 +31,9 @@ export interface DrivenRun {
 
 export type DriveResult =
   | { readonly ended: true; readonly final: FlowRunState<unknown> }
-  | { readonly ended: false; readonly handedOn: true };
+  | { readonly ended: false; readonly handedOn: true }
+  /** A flow whose tasks run elsewhere than the Lambda runner: nothing to resume it from, it outlasted the invocation. */
+  | { readonly ended: false; readonly handedOn: false };
 
 /**
  * Runs the flow function of a durable run in this invocation: from the start, or again from
@@ -76,7 +80,19 @@ export async function driveRun(
       };
     });
     const first = await Promise.race([started.final, nearEnd]);
-    if ("type" in first) return { ended: true, final: first };
+    if ("type" in first) {
+      // Its tasks ran on another runner: no session recorded how it ended, so the driver does.
+      if (!durable.attached)
+        await options.endRun(first.name, "error" in first ? first.error.message : undefined);
+      return { ended: true, final: first };
+    }
+    if (!durable.attached) {
+      await options.endRun(
+        "Crashed",
+        "The flow-runner reached its timeout. This flow's tasks do not run on the LambdaTaskRunner, whose record a new invocation could resume it from.",
+      );
+      return { ended: false, handedOn: false };
+    }
     durable.suspended = true;
     await Promise.all(durable.quiet.map((quiet) => quiet()));
     const delaySeconds = Math.min(

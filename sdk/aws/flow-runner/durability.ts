@@ -14,6 +14,8 @@ export interface Durability {
   readonly flowQueue: SqsQueue;
   /** Where a run that cannot go on is ended (its flow-returned notice). */
   readonly completions: SqsQueue;
+  /** Each worker pool's task queue (`default` too), for messages sent again on resume. */
+  readonly taskQueue: (pool: string) => SqsQueue | undefined;
   /** Runs' keys, to check resume messages and sign what it sends. */
   readonly keys: RunKeys;
   /** The code it runs flows with (see `flowsCodeIdentity`). */
@@ -22,7 +24,7 @@ export interface Durability {
 
 /**
  * Ends a durable run that cannot be driven on (its code changed, its flow is gone) as Failed
- * with `message`: the flow-returned notice a session would send, counting every run its
+ * with `message` (or in `state`: how a flow on another task runner ended): the flow-returned notice a session would send, counting every run its
  * journal says was sent, so the record becomes final once they are.
  */
 export async function endRunFailed(
@@ -31,13 +33,14 @@ export async function endRunFailed(
   journal: Journal,
   run: { readonly flowRunId: string; readonly flowName: string },
   message: string,
+  state: FlowReturned["state"] = "Failed",
 ): Promise<void> {
   const sent = new TerminalIds();
   for (const id of journal.ids()) sent.add(id);
   const returned: FlowReturned = {
     flowRunId: run.flowRunId,
     flowName: run.flowName,
-    state: "Failed",
+    state,
     message,
     tasks: journal.size,
     sent: sent.toJSON(),
@@ -45,4 +48,28 @@ export async function endRunFailed(
   };
   const body = sqsSafeJson(JSON.stringify({ v: WIRE_VERSION, flowRunId: run.flowRunId, returned }));
   await durability.completions.send([seal(key, "completions", body)]);
+}
+
+/**
+ * Sends again, byte for byte, the journaled messages of a run taken over whose runs are not all
+ * final: whether they went out before the last driver died cannot be known, and their claims let
+ * only one copy of each run (see `worker/claims.ts`). A message whose pool is gone is reported
+ * and left: its runs end by the sweep.
+ */
+export async function resendOutstanding(durability: Durability, journal: Journal): Promise<number> {
+  const byPool = new Map<string, string[]>();
+  for (const { pool, body } of journal.outstanding()) byPool.set(pool, [...(byPool.get(pool) ?? []), body]);
+  let sent = 0;
+  for (const [pool, bodies] of byPool) {
+    const queue = durability.taskQueue(pool);
+    if (!queue) {
+      process.stderr.write(
+        `squall flow-runner: worker pool '${pool}' is gone; ${bodies.length} journaled message(s) for it are not sent again.\n`,
+      );
+      continue;
+    }
+    await queue.send(bodies);
+    sent += bodies.length;
+  }
+  return sent;
 }

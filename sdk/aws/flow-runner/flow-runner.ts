@@ -8,7 +8,7 @@ import { markRunOpen } from "../record/open-runs.js";
 import { RUN_ID_PATTERN } from "../wire/messages.js";
 import { newRunKey, storeRunKey } from "../wire/run-key.js";
 import { DRIVER_ID, driveRun } from "./driver.js";
-import type { Durability } from "./durability.js";
+import { type Durability, endRunFailed } from "./durability.js";
 import { type AnswerOptions, type FlowRunnerResult, invokeAnswer } from "./invoke-answer.js";
 import { isFlowQueueEvent, resumeRuns } from "./resume.js";
 
@@ -160,19 +160,29 @@ async function startDurably(
   });
   if (!recorded)
     throw new InvalidArgumentError(`Flow run ${flowRunId} was started before: a flow run id is used once.`);
+  const journal = Journal.fresh(store, flowRunId, DRIVER_ID);
+  const endRun = (state: string, message: string | undefined) =>
+    endRunFailed(
+      durability,
+      key,
+      journal,
+      { flowRunId, flowName: event.flow },
+      message ?? "",
+      state as "Failed",
+    );
   const driven = await driveRun(
     start,
     args,
-    {
-      flowRunId,
-      flowRunName,
-      startedAt,
-      key,
-      journal: Journal.fresh(store, flowRunId, DRIVER_ID),
-      resumed: false,
-    },
-    { flowQueue: durability.flowQueue, remainingMs },
+    { flowRunId, flowRunName, startedAt, key, journal, resumed: false },
+    { flowQueue: durability.flowQueue, remainingMs, endRun },
   );
+  if (!driven.ended && !driven.handedOn) {
+    throw new FlowRunFailedError(
+      `Flow run '${flowRunName}' (${flowRunId}) outlasted the flow-runner's timeout. Its flow's tasks do not run on the LambdaTaskRunner, so it cannot go on in another invocation: give the function a longer timeout, or run the flow's tasks on the LambdaTaskRunner.`,
+      flowRunId,
+      "Crashed",
+    );
+  }
   if (!driven.ended) {
     throw new FlowRunFailedError(
       `Flow run '${flowRunName}' (${flowRunId}) goes on in another invocation of the flow-runner: this one neared its timeout. Follow it with \`squall logs --follow ${flowRunId}\`.`,

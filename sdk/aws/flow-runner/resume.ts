@@ -4,10 +4,11 @@ import { registeredFlow } from "../../registry.js";
 import { Journal } from "../durable/journal.js";
 import { readStartRecord } from "../durable/start-record.js";
 import { readSummary } from "../record/run-log.js";
+import { TerminalIds } from "../record/terminal-ids.js";
 import { authenticate } from "../wire/authenticate.js";
 import { Rejections } from "../wire/rejections.js";
 import { DRIVER_ID, driveRun } from "./driver.js";
-import { type Durability, endRunFailed } from "./durability.js";
+import { type Durability, endRunFailed, resendOutstanding } from "./durability.js";
 import { flowResultKey } from "./invoke-answer.js";
 import { ResumeMessageSchema } from "./resume-message.js";
 
@@ -76,8 +77,10 @@ async function resumeRun(
     );
     return;
   }
-  if ((await readSummary(store, flowRunId))?.state !== undefined) return; // final already
-  const journal = await Journal.takeOver(store, flowRunId, DRIVER_ID, resume.from);
+  const summary = await readSummary(store, flowRunId);
+  if (summary?.state !== undefined) return; // final already
+  const terminal = TerminalIds.fromJSON(summary?.terminal);
+  const journal = await Journal.takeOver(store, flowRunId, DRIVER_ID, resume.from, (id) => terminal.has(id));
   const key = authenticated.runKey.key;
   const run = { flowRunId, flowName: started.flow };
   if (started.code !== durability.code) {
@@ -87,6 +90,7 @@ async function resumeRun(
     await endRunFailed(durability, key, journal, run, message);
     return;
   }
+  await resendOutstanding(durability, journal);
   const start = registeredFlow(started.flow);
   if (!start) {
     const message = `Flow run '${started.flowRunName}' (${flowRunId}) is of flow '${started.flow}', which this deployment no longer has.`;
@@ -104,7 +108,12 @@ async function resumeRun(
       journal,
       resumed: true,
     },
-    { flowQueue: durability.flowQueue, remainingMs },
+    {
+      flowQueue: durability.flowQueue,
+      remainingMs,
+      endRun: (state, message) =>
+        endRunFailed(durability, key, journal, run, message ?? "", state as "Failed"),
+    },
   );
   // No one awaits this invocation's answer: a completed run's result is kept where
   // `startFlowRun`'s caller can read it (JSON; `null` for a flow that returns nothing).

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { bundleIdentity } from "../../bundle-identity.js";
 import { scopeStorage } from "../../context.js";
 import {
@@ -152,6 +153,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     this.#options = options;
     this.#release = release;
     this.#durable = durableRunOf(flowRun.id);
+    if (this.#durable) this.#durable.attached = true;
     this.#key = this.#durable?.key ?? newRunKey();
     if (this.#durable) {
       // Runs earlier drivers sent count in the flow-returned notice, whether or not this one
@@ -434,8 +436,13 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       const records = byPool.get(pool) ?? new Map<string, string>();
       byPool.set(pool, records.set(id, json));
     }
-    if (this.#durable && outbox.size > 0 && !(await this.#journal(outbox))) return;
-    await Promise.all([...byPool].map(([pool, records]) => this.#send(records, this.#queueOf(pool))));
+    const packed: Packed[] = [];
+    for (const [pool, records] of byPool) {
+      const one = await this.#pack(records, pool);
+      if (one) packed.push(one);
+    }
+    if (this.#durable && packed.length > 0 && !(await this.#journal(outbox, packed))) return;
+    await Promise.all(packed.map((one) => this.#deliver(one)));
   }
 
   /**
@@ -443,11 +450,21 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
    * awaits them instead of sending them again. A driver whose run was handed on or taken over
    * sends nothing: the runs wait, and the next driver sends them. Returns whether to send.
    */
-  async #journal(outbox: ReadonlyMap<string, Outgoing>): Promise<boolean> {
+  async #journal(outbox: ReadonlyMap<string, Outgoing>, packed: readonly Packed[]): Promise<boolean> {
     const durable = this.#durable as DurableRun;
     if (durable.suspended) return false;
     try {
-      await durable.journal.append([...outbox].map(([id, { task }]) => ({ id, task })));
+      await durable.journal.append(
+        [...outbox].map(([id, { task }]) => ({ id, task })),
+        packed.flatMap(({ pool, bodies, claims, spans, ids }) =>
+          bodies.map((body, i) => ({
+            pool,
+            claim: claims[i] as string,
+            body,
+            ids: ids.slice(...(spans[i] as [number, number])),
+          })),
+        ),
+      );
       return true;
     } catch (error) {
       if (error instanceof SupersededError) return false;
@@ -468,17 +485,24 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     return this.#connection.pools?.get(pool)?.tasks ?? this.#connection.tasks;
   }
 
-  async #send(outbox: ReadonlyMap<string, string>, queue: SqsQueue): Promise<void> {
-    if (outbox.size === 0) return;
+  /**
+   * Packs a pool's records into signed messages, as many runs each as fit; `undefined` when
+   * nothing can be sent (the runs end here, saying why). A durable run's messages each carry a
+   * claim of their own (see `worker/claims.ts`).
+   */
+  async #pack(outbox: ReadonlyMap<string, string>, pool: string): Promise<Packed | undefined> {
+    if (outbox.size === 0) return undefined;
     const { flowRun } = this;
-    const head = sqsSafeJson(
-      `{"v":${WIRE_VERSION},"flowRunId":${JSON.stringify(flowRun.id)},"flowRunName":${JSON.stringify(flowRun.name)},"flowName":${JSON.stringify(flowRun.flowName)},"tasks":[`,
-    );
+    const claimed = this.#durable !== undefined;
+    const head = (claim: string) =>
+      sqsSafeJson(
+        `{"v":${WIRE_VERSION},"flowRunId":${JSON.stringify(flowRun.id)},"flowRunName":${JSON.stringify(flowRun.name)},"flowName":${JSON.stringify(flowRun.flowName)},${claimed ? `"claim":"${claim}",` : ""}"tasks":[`,
+      );
     const ids = [...outbox.keys()];
     const records = [...outbox.values()];
     let counts: number[];
     try {
-      counts = packCounts(head, records, "]}", {
+      counts = packCounts(head(CLAIM_PLACEHOLDER), records, "]}", {
         maxRecords: this.#options.tasksPerMessage,
         maxMessageBytes: MAX_UNSIGNED_BYTES,
       });
@@ -491,21 +515,31 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
           error: new CrashedError(`Could not send task run to the task queue: ${toError(error).message}`),
         });
       }
-      return;
-    }
-    // Sent from here on: the flow-returned notice counts each, whether it ran or was reported unsent.
-    for (const id of ids) {
-      this.#sent.add(id);
-      this.#sentCount += 1;
+      return undefined;
     }
     /** The records each body carries, by their place in `records`. */
     const spans: [number, number][] = [];
     const bodies: string[] = [];
+    const claims: string[] = [];
     let start = 0;
     for (const count of counts) {
+      const claim = claimed ? randomBytes(8).toString("hex") : "";
       spans.push([start, start + count]);
-      bodies.push(seal(this.#key, "tasks", `${head}${records.slice(start, start + count).join(",")}]}`));
+      claims.push(claim);
+      bodies.push(
+        seal(this.#key, "tasks", `${head(claim)}${records.slice(start, start + count).join(",")}]}`),
+      );
       start += count;
+    }
+    return { pool, ids, records, spans, bodies, claims };
+  }
+
+  async #deliver({ pool, ids, records, spans, bodies }: Packed): Promise<void> {
+    const queue = this.#queueOf(pool);
+    // Sent from here on: the flow-returned notice counts each, whether it ran or was reported unsent.
+    for (const id of ids) {
+      this.#sent.add(id);
+      this.#sentCount += 1;
     }
     let refused: SendReport["refused"];
     try {
@@ -745,6 +779,20 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       }
     });
   }
+}
+
+/** A claim's length in a message, for packing before the claims are drawn. */
+const CLAIM_PLACEHOLDER = "0".repeat(16);
+
+/** A pool's records packed into signed messages: `spans` says which records each body carries. */
+interface Packed {
+  readonly pool: string;
+  readonly ids: readonly string[];
+  readonly records: readonly string[];
+  readonly spans: readonly [number, number][];
+  readonly bodies: readonly string[];
+  /** Each body's claim (a durable run's), else empty. */
+  readonly claims: readonly string[];
 }
 
 /** A record waiting to be sent. */

@@ -84,6 +84,11 @@ export const TaskMessageSchema = v.object({
    * read or their result stored): not deaths, since the worker lived, but bounded all the same.
    */
   stalls: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  /**
+   * A durable run's message, kept in its journal: the copy that claims this first runs (see
+   * `worker/claims.ts`). An optional field older workers drop, so the wire version stays 2.
+   */
+  claim: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{16,64}$/))),
 });
 export type TaskMessage = v.InferOutput<typeof TaskMessageSchema>;
 

@@ -3,6 +3,7 @@ import { parseValue, type TaskMessage, TaskMessageSchema, type TaskRecord } from
 import type { Rejections } from "../wire/rejections.js";
 import type { RunKey, RunKeys } from "../wire/run-key.js";
 import { signFor } from "./batch-keys.js";
+import { type ClaimStore, claimMessage } from "./claims.js";
 import type { SqsItem } from "./events.js";
 
 /** A message whose signature held: its task message, or why it does not fit the schema. */
@@ -36,6 +37,7 @@ export async function receive(
   records: readonly SqsItem[],
   runKeys: RunKeys,
   rejections: Rejections,
+  claims?: ClaimStore,
 ): Promise<Received> {
   const keys = new Map<string, RunKey>();
   const unreadable: SqsItem[] = [];
@@ -60,6 +62,24 @@ export async function receive(
     resend: [],
     resent: [],
   };
+  // A durable run's message runs only in the copy that claims it.
+  const claimed = await Promise.all(
+    checked.map(async (entry) => {
+      if (!entry?.checked.ok || !claims) return true;
+      const claim = (entry.checked.json as { claim?: unknown } | null)?.claim;
+      if (typeof claim !== "string" || !/^[0-9a-f]{16,64}$/.test(claim)) return true;
+      try {
+        return await claimMessage(claims, entry.checked.flowRunId, claim, entry.item.messageId);
+      } catch (error) {
+        unreadable.push(entry.item);
+        unreadableError = error;
+        return undefined;
+      }
+    }),
+  );
+  checked.forEach((entry, i) => {
+    if (claimed[i] !== true) checked[i] = undefined; // another copy's, or to come back
+  });
   for (const entry of checked) {
     if (!entry) continue;
     const { item, checked } = entry;
@@ -78,7 +98,13 @@ export async function receive(
     const message = parsed.value;
     const suspect = message.suspect === true || Number(item.attributes?.ApproximateReceiveCount ?? 1) > 1;
     const apart = (tasks: TaskRecord[]) =>
-      signFor(keys, message.flowRunId, "tasks", JSON.stringify({ ...message, tasks, suspect: true }));
+      // Taken apart from a claimed message, a run is that message's: its parts claim nothing.
+      signFor(
+        keys,
+        message.flowRunId,
+        "tasks",
+        JSON.stringify({ ...message, tasks, suspect: true, claim: undefined }),
+      );
     if (!suspect) received.fresh.push({ item, parsed });
     else if (message.tasks.length > 1) {
       for (const record of message.tasks) received.resend.push(apart([record]));

@@ -210,6 +210,7 @@ export function createTaskWorker(options: TaskWorkerOptions) {
         event.Records,
         runKeys,
         rejections,
+        store,
       );
       if (unreadable.length > 0) comeBack(unreadable, "read the flow runs' keys", unreadableError);
       const done: SqsItem[] = [];
