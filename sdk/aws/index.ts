@@ -19,3 +19,10 @@ export {
 } from "./local/environment.js";
 export type { FaultOptions } from "./local/faults.js";
 export { S3ResultStore, type S3ResultStoreOptions } from "./s3-store.js";
+export {
+  EVENT_PAYLOAD_LIMIT,
+  FlowRunnerNotFoundError,
+  type FlowRunnerTarget,
+  type StartFlowRunOptions,
+  startFlowRun,
+} from "./start-flow-run.js";

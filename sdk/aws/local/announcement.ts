@@ -30,6 +30,8 @@ export interface Announcement {
   readonly callerSilenceSeconds: number;
   /** Its worker pools besides the default one, by name, when it has any. */
   readonly pools?: Readonly<Record<string, PoolAddress>>;
+  /** The flow-runner's name for Lambda's Invoke API at `endpoint`, when it runs a flows module. */
+  readonly flowRunnerFunctionName?: string;
 }
 
 /** The squall folder of the project at `cwd`: `$SQUALL_HOME`, or `.squall`. */
