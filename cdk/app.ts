@@ -1,10 +1,12 @@
 // `npx cdk synth` / `deploy` (cdk.json runs this): the stack "Squall" for the flows module named
 // by the context value "squall:flows" (cdk.json sets it; `-c squall:flows=src/flows.ts` overrides),
 // with the worker pools "squall:pools" names, as JSON:
-// `-c 'squall:pools={"large":{"memorySize":6144,"timeoutSeconds":600,"maxConcurrency":20}}'`.
+// `-c 'squall:pools={"large":{"memorySize":6144,"timeoutSeconds":600,"maxConcurrency":20}}'`,
+// and the schedules "squall:schedules" lists, as JSON (see below).
 import { resolve } from "node:path";
 import { App, Duration } from "aws-cdk-lib";
 import { Architecture } from "aws-cdk-lib/aws-lambda";
+import type { FlowSchedule } from "../sdk/aws/schedules/definition.js";
 import { SquallStack } from "./squall-stack.js";
 
 // aws-cdk-lib caches file fingerprints under os.homedir()/.cdk, whatever CDK_HOME says: where
@@ -52,9 +54,16 @@ const pools =
     ]),
   );
 
+// Schedules that start flows, as JSON: `-c 'squall:schedules=[{"name":"nightly","flow":"report","cron":"0 2 * * *"}]'`.
+const schedulesContext: unknown = app.node.tryGetContext("squall:schedules");
+const schedules = (typeof schedulesContext === "string" ? JSON.parse(schedulesContext) : schedulesContext) as
+  | FlowSchedule[]
+  | undefined;
+
 new SquallStack(app, "Squall", {
   flows,
   architecture,
   pools,
+  schedules,
   description: "squall: worker functions fed by SQS for LambdaTaskRunner",
 });

@@ -1,5 +1,7 @@
 // squall's CDK construct, for a user's own app:
 //   new Squall(this, "Squall", { flows: "src/flows.ts" });
+export type { FlowSchedule } from "../sdk/aws/schedules/definition.js";
+export { FlowSchedules, type FlowSchedulesProps } from "./constructs/flow-schedules.js";
 export type { FunctionSettings } from "./constructs/squall-function.js";
 export {
   type CoordinatorSettings,

@@ -18,10 +18,13 @@ import {
   OVERDUE_VARIABLE,
 } from "../sdk/aws/handlers.js";
 import { STACK_NAME_VARIABLE } from "../sdk/aws/own-address.js";
+import type { FlowSchedule } from "../sdk/aws/schedules/definition.js";
+import { listingOf, SCHEDULES_OUTPUT } from "../sdk/aws/schedules/definition.js";
 import { POOL_NAME } from "../sdk/options.js";
 import type { TagLimits } from "../sdk/runners/tag-slots.js";
 import { bundledModules } from "./constructs/bundled-modules.js";
 import { CallerPolicy } from "./constructs/caller-policy.js";
+import { FlowSchedules } from "./constructs/flow-schedules.js";
 import { suppressNag } from "./constructs/nag.js";
 import {
   KEYS_PREFIX,
@@ -141,6 +144,16 @@ export interface SquallProps {
   readonly coordinator?: CoordinatorSettings;
   /** @default 1024 MB, 900 s */
   readonly flowRunner?: FunctionSettings;
+  /**
+   * Flows started on schedules: each an EventBridge Scheduler schedule (in a schedule group of
+   * the stack's) that invokes the flow-runner with `{ flow, parameters, schedule }`. Checked at
+   * synth: names, one of `cron` and `rate`, the cron's fields, the time zone, the parameters.
+   * Listed in the `Schedules` output, which `squall schedules --stack` reads. @default none
+   *
+   * @example
+   * schedules: [{ name: "nightly-report", flow: "report", cron: "0 2 * * *", timezone: "Europe/Paris" }]
+   */
+  readonly schedules?: readonly FlowSchedule[];
 }
 
 /**
@@ -174,6 +187,8 @@ export class Squall extends Construct {
   readonly flowRunner: SquallFunction;
   /** What a caller needs (attach it to a user's or a role's identity): its ARN is the `CallerPolicyArn` output. */
   readonly callerPolicy: CallerPolicy;
+  /** The schedules that start flows, when `schedules` names any. */
+  readonly schedules: FlowSchedules | undefined;
 
   constructor(scope: Construct, id: string, props: SquallProps) {
     super(scope, id);
@@ -423,6 +438,15 @@ export class Squall extends Construct {
     );
     suppressNag(this.flowRunner, [underPrefix(OPEN_PREFIX, "s3:PutObject")], true);
 
+    this.schedules =
+      props.schedules && props.schedules.length > 0
+        ? new FlowSchedules(this, "FlowSchedules", {
+            flowRunner: this.flowRunner.function,
+            schedules: props.schedules,
+            removalPolicy,
+          })
+        : undefined;
+
     this.callerPolicy = new CallerPolicy(this, "SquallCaller", {
       tasks: [this.tasks.queue, ...[...pools.values()].map((pool) => pool.tasks.queue)],
       completions: this.completions.queue,
@@ -477,6 +501,13 @@ export class Squall extends Construct {
       this.callerPolicy.policy.managedPolicyArn,
       "Attach to whoever runs or starts flows",
     );
+    if (this.schedules) {
+      this.output(
+        SCHEDULES_OUTPUT,
+        JSON.stringify(this.schedules.checked.map(listingOf)),
+        "The flows started on schedules: name, flow, expression, timezone, enabled",
+      );
+    }
   }
 
   /** An output whose key is exactly `key`, as LambdaTaskRunner({ stack }) looks it up. */

@@ -206,12 +206,15 @@ export function coordinatorHandler(
   return (event, context) => {
     retries.invocationEnds(invocationEnd(context));
     coordinator ??= (() => {
-      const { address, s3 } = connect(env, "coordinator", retries);
+      const { address, s3, sqs } = connect(env, "coordinator", retries);
       return createCoordinator({
         store: new S3ResultStore({ bucket: address.bucket, client: s3 }),
         deadLetterQueueArn: (env[DEAD_LETTER_ARN_VARIABLE] || "").split(",").filter(Boolean),
         overdueSeconds: Number(env[OVERDUE_VARIABLE]) || undefined,
         callerSilenceSeconds: address.callerSilenceSeconds,
+        ...(env[FLOW_QUEUE_VARIABLE] && {
+          flowQueue: new SqsQueue({ url: env[FLOW_QUEUE_VARIABLE] as string, client: sqs }),
+        }),
       });
     })();
     return coordinator.handle(event, context);

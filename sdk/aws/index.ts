@@ -19,6 +19,7 @@ export {
 } from "./local/environment.js";
 export type { FaultOptions } from "./local/faults.js";
 export { S3ResultStore, type S3ResultStoreOptions } from "./s3-store.js";
+export type { FlowSchedule, ScheduleListing } from "./schedules/definition.js";
 export {
   EVENT_PAYLOAD_LIMIT,
   FlowRunnerNotFoundError,

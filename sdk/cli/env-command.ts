@@ -3,7 +3,7 @@
 // runs, scripts, the CLI's readers and the AWS CLI find it.
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as wait } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
@@ -25,6 +25,10 @@ export interface EnvStartOptions {
   readonly workers?: string;
   /** JSON: `{"large":{"workers":1,"workerTimeoutSeconds":600}}` */
   readonly pools?: string;
+  /** The flows module the environment's flow-runner runs (and its schedules start). */
+  readonly flows?: string;
+  /** A JSON file of schedules, as the stack's `schedules`: `[{ "name", "flow", "cron" | "rate", ... }]`. */
+  readonly schedules?: string;
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -45,6 +49,7 @@ export async function envStart(options: EnvStartOptions): Promise<number> {
   const port = integer("--port", options.port, 0);
   const workers = integer("--workers", options.workers, 1);
   poolsJson(options.pools);
+  await schedulesFile(options);
   const { announcementPath, describeEnvironment, readAnnouncement } = await announcements();
   const folder = defaultRoot();
   const path = announcementPath(folder);
@@ -64,6 +69,8 @@ export async function envStart(options: EnvStartOptions): Promise<number> {
   const args = ["env", "serve", ...(port !== undefined ? ["--port", String(port)] : [])];
   if (workers !== undefined) args.push("--workers", String(workers));
   if (options.pools !== undefined) args.push("--pools", options.pools);
+  if (options.flows !== undefined) args.push("--flows", resolve(options.flows));
+  if (options.schedules !== undefined) args.push("--schedules", resolve(options.schedules));
   const child = spawn(process.execPath, [squallScript(), ...args], {
     detached: true,
     stdio: ["ignore", log, log],
@@ -109,6 +116,8 @@ export async function envServe(options: EnvStartOptions): Promise<number> {
       ...(port !== undefined && { port }),
       ...(workers !== undefined && { workers }),
       ...(options.pools !== undefined && { pools: poolsJson(options.pools) }),
+      ...(options.flows !== undefined && { flows: resolve(options.flows) }),
+      ...(options.schedules !== undefined && { schedules: await schedulesFile(options) }),
     },
     (announcement) => {
       process.stdout.write(
@@ -221,6 +230,34 @@ function poolsJson(text: string | undefined): LocalEnvironmentOptions["pools"] {
       `Expected --pools to be JSON naming the worker pools, e.g. {"large":{"workers":1,"workerTimeoutSeconds":600}}, got \`${text}\`.`,
     );
   }
+}
+
+/**
+ * The schedules `--schedules` names, read and checked (a `UsageError` saying what is wrong), as
+ * the stack's `schedules` are at synth; they need `--flows`, whose flows they start.
+ */
+async function schedulesFile(options: EnvStartOptions): Promise<LocalEnvironmentOptions["schedules"]> {
+  if (options.schedules === undefined) return undefined;
+  if (options.flows === undefined) {
+    throw new UsageError(
+      "--schedules starts flows through the environment's flow-runner: give the flows module with --flows too.",
+    );
+  }
+  let schedules: LocalEnvironmentOptions["schedules"];
+  try {
+    schedules = JSON.parse(readFileSync(options.schedules, "utf8"));
+  } catch (error) {
+    throw new UsageError(
+      `Expected --schedules to name a JSON file of schedules, [{ "name": ..., "flow": ..., "cron" | "rate": ... }], but ${options.schedules}: ${(error as Error).message}`,
+    );
+  }
+  const { checkSchedules } = await import("../aws/schedules/definition.js");
+  try {
+    checkSchedules(schedules, { allowSeconds: true });
+  } catch (error) {
+    throw new UsageError(`${options.schedules}: ${(error as Error).message}`);
+  }
+  return schedules;
 }
 
 function integer(flag: string, text: string | undefined, min: number): number | undefined {

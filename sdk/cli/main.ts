@@ -1,8 +1,8 @@
-// The squall command: `squall run`, `runs`, `show`, `logs`, `cancel` and `dashboard`. Exit codes:
-// 0 when all went well (for `run`, the flow run Completed; for `cancel`, it ended Cancelled), 1
-// when the flow run did not complete or something unexpected failed, 2 for a command that cannot
-// be carried out as given, 128 + n when signal n cancelled the flow run (bin.ts then ends the
-// process by that signal).
+// The squall command: `squall run`, `runs`, `show`, `logs`, `cancel`, `dashboard`, `schedules`
+// and `env`. Exit codes: 0 when all went well (for `run`, the flow run Completed; for `cancel`, it
+// ended Cancelled), 1 when the flow run did not complete or something unexpected failed, 2 for a
+// command that cannot be carried out as given, 128 + n when signal n cancelled the flow run (bin.ts
+// then ends the process by that signal).
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { RecordsUnreadableError, type RunBackend, RunLookupError } from "../records/backend.js";
@@ -14,6 +14,8 @@ import { RUNNERS, stackAddress } from "./runner-option.js";
 import { runsCommand } from "./runs-command.js";
 import { showCommand } from "./show-command.js";
 import { UsageError } from "./usage-error.js";
+
+type EnvStartOptions = import("./env-command.js").EnvStartOptions;
 
 /** Type-only: nothing here loads squall/aws until a command asks for a bucket. */
 type SquallAddress = import("../aws/address.js").SquallAddress;
@@ -130,6 +132,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     code = await dashboardCommand({ ...options, backend: bucket ? await backendFor(options) : undefined });
   });
 
+  stackOptions(
+    program
+      .command("schedules")
+      .description("List the schedules that start flows, when each fires next, and its last runs"),
+    "list the schedules of this deployed stack",
+  ).action(async (options: SourceOptions) => {
+    const { schedulesCommand } = await import("./schedules-command.js");
+    code = await schedulesCommand(options);
+  });
+
   const env = oneLineErrors(
     program
       .command("env")
@@ -144,9 +156,17 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option(
         "--pools <json>",
         'worker pools besides the default one, e.g. \'{"large":{"workers":1,"workerTimeoutSeconds":600}}\' (default: none)',
+      )
+      .option(
+        "--flows <module>",
+        "a flows module for a flow-runner function, invoked through Lambda's Invoke API at the endpoint",
+      )
+      .option(
+        "--schedules <file.json>",
+        'schedules that start its flows, as the stack\'s: [{"name":"nightly","flow":"report","cron":"0 2 * * *"}] (needs --flows)',
       );
   envSetup(env.command("start").description("Start it in a process of its own and print where it is")).action(
-    async (options: { port?: string; workers?: string; pools?: string }) => {
+    async (options: EnvStartOptions) => {
       const { envStart } = await import("./env-command.js");
       code = await envStart(options);
     },
@@ -165,7 +185,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   envSetup(
     env.command("serve", { hidden: true }).description("Run it in this process (what start starts)"),
-  ).action(async (options: { port?: string; workers?: string; pools?: string }) => {
+  ).action(async (options: EnvStartOptions) => {
     const { envServe } = await import("./env-command.js");
     code = await envServe(options);
   });

@@ -84,4 +84,16 @@ describe("the AwsSolutions rule pack", () => {
       [...new Set(without["AwsSolutions-IAM5"])].sort(),
     );
   });
+
+  it("finds nothing unsuppressed with schedules, and no suppression beyond the stack's own", () => {
+    const schedules = [
+      { name: "nightly", flow: "greetings", cron: "0 2 * * *", timezone: "Europe/Paris" },
+      { name: "often", flow: "greetings", rate: "5 minutes", enabled: false },
+    ];
+    const { annotations, template } = checked({ schedules });
+    expect(Object.keys(template.findResources("AWS::Scheduler::Schedule"))).toHaveLength(2);
+    expect(annotations.findError("*", AWS_SOLUTIONS)).toEqual([]);
+    expect(annotations.findWarning("*", AWS_SOLUTIONS)).toEqual([]);
+    expect(suppressions(template)).toEqual(suppressions(checked().template));
+  });
 });

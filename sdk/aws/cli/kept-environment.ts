@@ -37,6 +37,13 @@ export async function serveKeptEnvironment(
     workerTimeoutSeconds: local.address.workerTimeoutSeconds,
     callerSilenceSeconds: local.address.callerSilenceSeconds,
     ...(Object.keys(local.address.pools).length > 0 && { pools: local.address.pools }),
+    ...(local.flowRunnerFunctionName !== undefined && {
+      flowRunnerFunctionName: local.flowRunnerFunctionName,
+    }),
+    ...(local.schedules.listed.length > 0 && {
+      schedules: local.schedules.listed,
+      schedulesSince: local.schedules.since,
+    }),
   };
   let signalled!: (signal: NodeJS.Signals) => void;
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {

@@ -23,12 +23,19 @@ export class CallerSilence {
     this.#defaultMs = defaultSeconds * 1000;
   }
 
-  /** The notice that ends the run Crashed if its caller went silent by `now`, else `undefined`. */
-  async crashedNotice(flowRunId: string, markerKey: string, now: number): Promise<FlowReturned | undefined> {
+  /**
+   * The notice that ends the run Crashed if its caller went silent by `now`, with the bound it
+   * allowed itself, else `undefined`.
+   */
+  async crashedNotice(
+    flowRunId: string,
+    markerKey: string,
+    now: number,
+  ): Promise<{ notice: FlowReturned; boundMs: number } | undefined> {
     const last = await this.#lastSignOfLife(flowRunId, markerKey);
     if (!last || now - last.at <= last.boundMs) return undefined;
     const seconds = Math.round(last.boundMs / 1000);
-    return {
+    const notice: FlowReturned = {
       flowRunId,
       flowName: last.flowName,
       state: "Crashed",
@@ -36,6 +43,7 @@ export class CallerSilence {
       tasks: 0,
       endedAt: last.at,
     };
+    return { notice, boundMs: last.boundMs };
   }
 
   async #lastSignOfLife(

@@ -1,5 +1,6 @@
 import { toError } from "../../errors.js";
 import { mapLimit } from "../../map-limit.js";
+import type { SqsQueue } from "../queue.js";
 import { markRunOpen, OPEN_PREFIX, openRunKey } from "../record/open-runs.js";
 import { appendToRecord, type RecordStore, repairSummary } from "../record/run-log.js";
 import { TerminalIds } from "../record/terminal-ids.js";
@@ -18,6 +19,7 @@ import type { InvocationContext } from "../worker/events.js";
 import { crashedOutcome, overdueOutcome } from "../worker/outcomes.js";
 import type { BatchResponse } from "../worker/task-worker.js";
 import { CallerSilence } from "./caller-silence.js";
+import { SilentDrivers } from "./silent-drivers.js";
 
 /** An SQS event as Lambda delivers it to the coordinator (the fields it reads). */
 export interface CoordinatorEvent {
@@ -62,6 +64,8 @@ export interface CoordinatorOptions {
    * their task runs end Crashed.
    */
   readonly deadLetterQueueArn?: string | readonly string[];
+  /** The flow queue: a durable run whose flow-runner went silent is resumed through it, not ended. */
+  readonly flowQueue?: SqsQueue;
 }
 
 /**
@@ -87,6 +91,7 @@ export function createCoordinator(options: CoordinatorOptions) {
   });
   const rejections = new Rejections("coordinator");
   const callerSilence = sweepable && new CallerSilence(sweepable, runKeys, options.callerSilenceSeconds);
+  const silentDrivers = options.flowQueue && new SilentDrivers(options.store, runKeys, options.flowQueue);
 
   type Item = CoordinatorEvent["Records"][number];
   const deadLetterArns: readonly string[] = [options.deadLetterQueueArn ?? []].flat();
@@ -171,8 +176,18 @@ export function createCoordinator(options: CoordinatorOptions) {
     }
     const notice = summary?.returned;
     if (!notice) {
-      const crashed = await callerSilence?.crashedNotice(flowRunId, key, now);
-      if (!crashed) return { swept: 0, callerSilent: false };
+      const silent = await callerSilence?.crashedNotice(flowRunId, key, now);
+      if (!silent) return { swept: 0, callerSilent: false };
+      let crashed = silent.notice;
+      // A durable run is resumed instead, up to a point.
+      const driver = await silentDrivers?.handle(flowRunId, now, silent.boundMs);
+      if (driver && driver.action !== "end") return { swept: 0, callerSilent: true };
+      if (driver) {
+        crashed = {
+          ...crashed,
+          message: `${crashed.message} Its flow-runner went silent after each of ${driver.resumes} resumes by the sweep: the run ends here.`,
+        };
+      }
       const { summary: after } = await appendToRecord(store, flowRunId, [], crashed);
       if (after.state !== undefined) await store.delete(key).catch(() => {});
       return { swept: 0, callerSilent: true };

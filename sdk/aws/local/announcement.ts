@@ -6,6 +6,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { PoolAddress, SquallAddress } from "../address.js";
+import type { ScheduleListing } from "../schedules/definition.js";
 
 /** The announcement's file name in the squall folder. */
 export const ANNOUNCEMENT_FILE = "env.json";
@@ -32,6 +33,10 @@ export interface Announcement {
   readonly pools?: Readonly<Record<string, PoolAddress>>;
   /** The flow-runner's name for Lambda's Invoke API at `endpoint`, when it runs a flows module. */
   readonly flowRunnerFunctionName?: string;
+  /** The schedules it fires (`squall env start --schedules`), when it has any. */
+  readonly schedules?: readonly ScheduleListing[];
+  /** When its scheduler began, in milliseconds since the epoch: its rates count from then. */
+  readonly schedulesSince?: number;
 }
 
 /** The squall folder of the project at `cwd`: `$SQUALL_HOME`, or `.squall`. */
@@ -131,6 +136,13 @@ export function describeEnvironment(announcement: Announcement): string[] {
     ...Object.entries(announcement.pools ?? {}).map(
       ([name, pool]) =>
         `  pool ${name}: task queue ${pool.taskQueueUrl}, worker timeout ${pool.workerTimeoutSeconds} s`,
+    ),
+    ...(announcement.flowRunnerFunctionName !== undefined
+      ? [`  flow-runner   ${announcement.flowRunnerFunctionName} (Lambda's Invoke API at the endpoint)`]
+      : []),
+    ...(announcement.schedules ?? []).map(
+      (schedule) =>
+        `  schedule ${schedule.name}: flow ${schedule.flow}, ${schedule.expression} ${schedule.timezone}${schedule.enabled ? "" : " (disabled)"}`,
     ),
     `  look inside:  aws --endpoint-url ${endpoint} s3 ls s3://${bucket}/runs/ --recursive`,
     `                aws --endpoint-url ${endpoint} sqs get-queue-attributes --queue-url ${announcement.taskQueueUrl} --attribute-names All`,

@@ -22,10 +22,17 @@ import {
 } from "../handlers.js";
 import { SqsQueue } from "../queue.js";
 import { DEFAULT_SILENT_AFTER_SECONDS } from "../record/heartbeat.js";
+import {
+  checkSchedules,
+  type FlowSchedule,
+  listingOf,
+  type ScheduleListing,
+} from "../schedules/definition.js";
 import { LEASE_MARGIN_SECONDS } from "../worker/tag-leases.js";
 import type { FaultOptions } from "./faults.js";
 import type { FromFunctionThread, FunctionThreadSetup } from "./function-thread.js";
 import type { InvocationOutcome } from "./invoke-api.js";
+import { invokeEvent, startLocalScheduler } from "./scheduler.js";
 
 /**
  * How the local environment is set up. Its defaults are those of the deployed stack, scaled to
@@ -93,6 +100,14 @@ export interface LocalEnvironmentOptions {
    * timeout, for tasks given `pool: name`. @default none
    */
   readonly pools?: Readonly<Record<string, LocalPoolOptions>>;
+  /**
+   * Flows started on schedules, as the stack's `schedules`: each enabled one fires at its times
+   * (cron in its time zone; a rate every period from the environment's start) by invoking the
+   * flow-runner as EventBridge Scheduler does (the Invoke API, InvocationType Event, input
+   * `{ flow, parameters, schedule }`), until the environment stops. Needs `flows`. Here a rate
+   * may also be in seconds (`rate(2 seconds)`), for tests. @default none
+   */
+  readonly schedules?: readonly FlowSchedule[];
 }
 
 /** A local worker pool. */
@@ -117,6 +132,8 @@ export interface LocalEnvironment {
   readonly deadLetterQueueUrl: string;
   /** The flow-runner's name for Lambda's Invoke API at `address.endpoint`, when `flows` was given. */
   readonly flowRunnerFunctionName: string | undefined;
+  /** The schedules it fires (and those it keeps disabled), and when it began: rates count from then. */
+  readonly schedules: { readonly listed: readonly ScheduleListing[]; readonly since: number };
   readonly emulator: Emulator;
   /** Answers a share of the emulator's requests with 500/503 (see `Emulator.injectFaults`). */
   injectFaults(options: FaultOptions | undefined): void;
@@ -181,6 +198,12 @@ export async function startLocalEnvironment(
     throw new InvalidArgumentError(`Expected \`batchSize\` to be at most 10, got \`${batchSize}\``);
   }
   const poolSettings = localPools(options.pools, batchSize, options.visibilitySeconds);
+  const schedules = checkSchedules(options.schedules, { allowSeconds: true });
+  if (schedules.length > 0 && options.flows === undefined) {
+    throw new InvalidArgumentError(
+      "Expected `flows` with `schedules`: schedules start flows through the flow-runner, which runs the flows module `flows` names.",
+    );
+  }
 
   const emulator = await startEmulator({ port: options.port });
   const threads = new Set<FunctionThread>();
@@ -409,11 +432,16 @@ export async function startLocalEnvironment(
     };
     const sweeps = setInterval(() => void sweep(), sweepSeconds * 1000).unref();
 
+    // Schedules need `flows` (checked above), so the flow-runner is there when one fires.
+    const target = { endpoint: emulator.endpoint, functionName: flowRunnerFunctionName as string };
+    const scheduler = startLocalScheduler(schedules, (schedule) => invokeEvent(target, schedule));
+
     let stopped: Promise<void> | undefined;
     return {
       address,
       deadLetterQueueUrl,
       flowRunnerFunctionName,
+      schedules: { listed: schedules.map(listingOf), since: scheduler.since },
       emulator,
       injectFaults: (faults) => emulator.injectFaults(faults),
       sweep,
@@ -441,6 +469,7 @@ export async function startLocalEnvironment(
       stop() {
         stopped ??= (async () => {
           stopping = true;
+          scheduler.stop();
           clearInterval(sweeps);
           await sweeping?.catch(() => {});
           await Promise.all([...threads].map((thread) => thread.stop()));

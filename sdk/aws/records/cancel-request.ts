@@ -1,12 +1,10 @@
 // Asking a flow run in a bucket to cancel: `runs/<id>/cancel`, which the run's session reads and
 // honours. A plain PUT, as the caller policy's `runs/*` put allows: asking twice only moves the time.
 import type { SquallAddress } from "../address.js";
+import { cancelRequestKey } from "../runner/cancel-watch.js";
 import { bucketStore } from "./bucket-runs.js";
 
-/** The key asking flow run `flowRunId` to cancel. */
-export function cancelRequestKey(flowRunId: string): string {
-  return `runs/${flowRunId}/cancel`;
-}
+export { cancelRequestKey };
 
 /** What the cancel request holds: when it was asked for, in milliseconds since the epoch. */
 export interface CancelRequest {

@@ -1,6 +1,12 @@
 import { bundleIdentity } from "../../bundle-identity.js";
 import { scopeStorage } from "../../context.js";
-import { CrashedError, InvalidArgumentError, NonDeterministicFlowError, toError } from "../../errors.js";
+import {
+  CancelledError,
+  CrashedError,
+  InvalidArgumentError,
+  NonDeterministicFlowError,
+  toError,
+} from "../../errors.js";
 import { serialOf, taskRunId, taskRunIdPrefix } from "../../ids.js";
 import { emit, isEnabled } from "../../logging/config.js";
 import { emitProgress, progressObserved } from "../../observe.js";
@@ -42,6 +48,7 @@ import { markRunCancelled, newRunKey, storeRunKey } from "../wire/run-key.js";
 import { SEAL_BYTES, seal } from "../wire/seal.js";
 import { sqsSafeJson } from "../wire/sqs-text.js";
 import { isUnder } from "../worker/confinement.js";
+import { CancelWatch } from "./cancel-watch.js";
 import { type FollowerOptions, RecordFollower } from "./follower.js";
 import { CallerHeartbeat } from "./heartbeat.js";
 import { inTimeOrder, type LogEntry, type Replay } from "./replay-order.js";
@@ -129,6 +136,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   #keyStored: Promise<void> | undefined;
   /** Tells the coordinator this caller is alive, so that a caller killed mid-flow ends its run. */
   readonly #heartbeat: CallerHeartbeat;
+  /** Looks for `squall cancel`'s request, while the run has task runs out. */
+  readonly #cancelWatch: CancelWatch;
   /** Outcomes whose lines are to be replayed once the segments read with them are handed on. */
   #replays: Replay<RunScope>[] = [];
 
@@ -183,8 +192,14 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       flowName: flowRun.flowName,
       silentAfterSeconds: options.callerSilenceSeconds ?? DEFAULT_SILENT_AFTER_SECONDS,
     });
+    this.#cancelWatch = new CancelWatch(
+      (key) => connection.store.get(key),
+      flowRun.id,
+      (requestedAt) => this.#cancelRequested(requestedAt),
+    );
     // Handed on, this driver neither reads the record nor beats for the run: the next one does.
     this.#durable?.quiet.push(async () => {
+      this.#cancelWatch.stop();
       await this.#heartbeat.stop();
       await this.#follower.stop();
     });
@@ -227,6 +242,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
           ),
         );
     } finally {
+      this.#cancelWatch.stop();
       await this.#heartbeat.stop();
       await this.#follower.stop();
       await this.#release();
@@ -245,6 +261,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
   invoke(attempt: TaskAttempt): Promise<AttemptOutcome> {
     // From the first task on: a run that sends none has nothing out to end.
     this.#heartbeat.start(this.#storeKey());
+    this.#cancelWatch.start();
     return new Promise((resolve) => {
       const id = attempt.taskRun.id;
       const first = attempt.taskRun.attempts;
@@ -259,6 +276,13 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
       }
       this.#enqueue(attempt).catch((error) => this.#settle(id, { status: "crashed", error: toError(error) }));
     });
+  }
+
+  /** `squall cancel` asked: the flow run is cancelled as if its process were interrupted. */
+  #cancelRequested(requestedAt: number | undefined): void {
+    const when = requestedAt === undefined ? "" : ` at ${new Date(requestedAt).toISOString()}`;
+    const run = this.#flowRun as unknown as { cancel?(reason: unknown): void };
+    run.cancel?.(new CancelledError(`cancellation was requested${when} (squall cancel)`));
   }
 
   /** Whether a driver of this durable run sent the task run of this id before. */
