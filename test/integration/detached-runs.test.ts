@@ -1,4 +1,5 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,21 +77,51 @@ interface Outcome {
   readonly stderr: string;
 }
 
-/** Runs `squall <args>` from the repository root, its record and kept environment in HOME. */
-function squall(...args: string[]): Promise<Outcome> {
+function cliEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, SQUALL_HOME: HOME, NO_COLOR: "1" };
   delete env.FORCE_COLOR;
   delete env.CI;
+  return env;
+}
+
+/** Runs `squall <args>` from the repository root, its record and kept environment in HOME. */
+function squall(...args: string[]): Promise<Outcome> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ["sdk/cli/squall.js", ...args],
-      { cwd: ROOT, env, timeout: 60_000 },
+      { cwd: ROOT, env: cliEnv(), timeout: 60_000 },
       (error, stdout, stderr) => {
         resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
       },
     );
   });
+}
+
+/** `squall <args>` as a process to watch while it runs: `said` resolves once stderr has that line. */
+function following(...args: string[]) {
+  const child = spawn(process.execPath, ["sdk/cli/squall.js", ...args], { cwd: ROOT, env: cliEnv() });
+  let stdout = "";
+  let stderr = "";
+  const waiting: { line: string; resolve: () => void }[] = [];
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const wait of waiting) if (stderr.split("\n").includes(wait.line)) wait.resolve();
+  });
+  const exited = new Promise<Outcome>((resolve) =>
+    child.on("exit", (code) => resolve({ code: code ?? 1, stdout, stderr })),
+  );
+  return {
+    exited,
+    said: (line: string) =>
+      new Promise<void>((resolve, reject) => {
+        waiting.push({ line, resolve });
+        void exited.then(() => reject(new Error(`squall ended without saying ${line}:\n${stderr}`)));
+      }),
+  };
 }
 
 /** The run's final state, once its record in the bucket is final. */
@@ -122,6 +153,26 @@ describe("startFlowRun on the local environment's flow-runner", { timeout: 60_00
     expect(await finalState(flowRunId)).toBe("Completed");
   });
 
+  it("squall logs --follow given the id of a run not started yet waits for it, then follows it to its end", async () => {
+    const flowRunId = randomUUID();
+    const follower = following("logs", "--follow", flowRunId, "--env");
+    await follower.said(
+      `squall: flow run ${flowRunId} has not started in the local environment (bucket ${local.address.bucket}) yet; waiting for it…`,
+    );
+
+    await startFlowRun(target, "greetings", [["deep", "thought"]], { flowRunId });
+
+    const { code, stdout } = await follower.exited;
+    expect(code).toBe(0);
+    expect(
+      stdout
+        .split("\n")
+        .filter((line) => line.startsWith("hello"))
+        .sort(),
+    ).toEqual(["hello deep", "hello thought"]);
+    expect(await finalState(flowRunId)).toBe("Completed");
+  });
+
   it("starts a run on the kept local environment when given no target", async () => {
     const before = process.env.SQUALL_HOME;
     process.env.SQUALL_HOME = HOME;
@@ -142,6 +193,16 @@ describe("startFlowRun on the local environment's flow-runner", { timeout: 60_00
     expect(lines).toEqual(["hello trillian"]);
   });
 });
+
+/** Once the run's record counts `n` task runs final. */
+async function summaryCounting(id: string, n: number): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const counts = (await backend.summary(id))?.counts;
+    if (counts && counts.completed + counts.failed + counts.crashed + counts.cancelled >= n) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`flow run ${id} never counted ${n} task runs final`);
+}
 
 /** The run's id once its record is in the bucket. */
 async function waitForRun(id: string): Promise<string> {
@@ -198,7 +259,9 @@ describe("squall run --detach", { timeout: 60_000 }, () => {
 
     expect(started.code).toBe(2);
     expect(started.stdout).toBe("");
-    expect(started.stderr).toMatch(/^squall: .*greetings.*names/);
+    expect(started.stderr).toBe(
+      `squall: --params does not fit flow 'greetings': names (argument 1) must be string[], got 42, as declared at ${FLOWS}:13.\n`,
+    );
     expect((await backend.list()).length).toBe(runs);
   });
 
@@ -245,8 +308,8 @@ describe("squall run --detach", { timeout: 60_000 }, () => {
 });
 
 describe("squall cancel", { timeout: 60_000 }, () => {
-  it("writes runs/<id>/cancel with when it was asked, then waits until the run is final and says how it ended", async () => {
-    const { flowRunId } = await startFlowRun(target, "pausing", [3_000]);
+  it("writes runs/<id>/cancel with when it was asked, waits until the run ends Cancelled, and exits 0", async () => {
+    const { flowRunId } = await startFlowRun(target, "pausing", [8_000]);
     await waitForRun(flowRunId);
     const asked = Date.now();
 
@@ -256,20 +319,38 @@ describe("squall cancel", { timeout: 60_000 }, () => {
     expect(Object.keys(request)).toEqual(["requestedAt"]);
     expect(request.requestedAt).toBeGreaterThanOrEqual(asked);
     expect(request.requestedAt).toBeLessThanOrEqual(Date.now());
-    // Whether the run honours the request or ends on its own, the command waits for its end and
-    // exits 0 only when it ended Cancelled.
-    const state = (await backend.summary(flowRunId))?.state;
-    expect(state === "Cancelled" || state === "Completed").toBe(true);
-    expect(cancelled.code).toBe(state === "Cancelled" ? 0 : 1);
-    const lines = cancelled.stderr.split("\n");
-    expect(lines[0]).toBe(`squall: asked flow run ${flowRunId} to cancel (runs/${flowRunId}/cancel)`);
-    expect(lines.at(-2)).toMatch(
-      new RegExp(`^squall: flow run ('[a-z]+-[a-z]+' \\()?${flowRunId}\\)? ended ${state}$`),
+    expect((await backend.summary(flowRunId))?.state).toBe("Cancelled");
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.stdout).toBe("");
+    expect(cancelled.stderr.split("\n")).toEqual([
+      `squall: asked flow run ${flowRunId} to cancel (runs/${flowRunId}/cancel)`,
+      "squall: waiting for it to end (Ctrl-C stops waiting; the request stands)…",
+      expect.stringMatching(
+        new RegExp(`^squall: flow run ('[a-z]+-[a-z]+' \\()?${flowRunId}\\)? ended Cancelled$`),
+      ),
+      "",
+    ]);
+  });
+
+  it("waits for a run that ends on its own before it reads the request, says how it ended, and exits 1", async () => {
+    const { flowRunId } = await startFlowRun(target, "idling", [3_000]);
+    await waitForRun(flowRunId);
+    await summaryCounting(flowRunId, 1); // its task run is over: it idles
+
+    const cancelled = await squall("cancel", flowRunId, "--env");
+
+    expect(JSON.parse(text(await store.get(`runs/${flowRunId}/cancel`)) as string)).toEqual({
+      requestedAt: expect.any(Number),
+    });
+    expect((await backend.summary(flowRunId))?.state).toBe("Completed");
+    expect(cancelled.code).toBe(1);
+    expect(cancelled.stderr.split("\n").at(-2)).toMatch(
+      new RegExp(`^squall: flow run ('[a-z]+-[a-z]+' \\()?${flowRunId}\\)? ended Completed$`),
     );
   });
 
   it("with --no-wait: writes the request and returns 0 at once, saying how to follow the run", async () => {
-    const { flowRunId } = await startFlowRun(target, "pausing", [2_000]);
+    const { flowRunId } = await startFlowRun(target, "pausing", [8_000]);
     await waitForRun(flowRunId);
 
     const cancelled = await squall("cancel", flowRunId, "--env", "--no-wait");
@@ -279,7 +360,7 @@ describe("squall cancel", { timeout: 60_000 }, () => {
     expect(JSON.parse(text(await store.get(`runs/${flowRunId}/cancel`)) as string)).toEqual({
       requestedAt: expect.any(Number),
     });
-    expect(await finalState(flowRunId)).toMatch(/^(Cancelled|Completed)$/);
+    expect(await finalState(flowRunId)).toBe("Cancelled");
   });
 
   it("says a run already final is so, writes nothing, and exits 0", async () => {
