@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { EVENT_PAYLOAD_LIMIT, FlowRunnerNotFoundError, startFlowRun } from "squall/aws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../sdk/errors.js";
+import { startFakeStack } from "../support/fake-stack.js";
 
 // A stand-in for Lambda's Invoke API: it keeps what it was sent and answers as Lambda answers an
 // Event invocation (202), or a function it does not have (404 ResourceNotFoundException).
@@ -138,6 +139,58 @@ describe("startFlowRun", () => {
     await expect(started).rejects.toThrow(
       "There is no function missing (as given) to start flow 'greetings' on: deploy the stack, or check the region.",
     );
+  });
+
+  describe("on a stack", () => {
+    const fakeStack = (outputs: Record<string, string>) =>
+      startFakeStack(
+        "Squall",
+        { endpoint, taskQueueUrl: `${endpoint}/q/t`, completionQueueUrl: `${endpoint}/q/c`, bucket: "b" },
+        { outputs },
+      );
+
+    it("invokes the function its FlowRunnerFunctionName output names", async () => {
+      const stack = await fakeStack({ FlowRunnerFunctionName: "Squall-FlowRunner-1A2B3C" });
+      try {
+        const { flowRunId } = await startFlowRun(
+          { stack: "Squall", endpoint: stack.endpoint, region: "eu-west-1" },
+          "greetings",
+          [["ford"]],
+        );
+
+        expect(invocations.map((invocation) => [invocation.path, invocation.body])).toEqual([
+          [
+            "/2015-03-31/functions/Squall-FlowRunner-1A2B3C/invocations",
+            { flow: "greetings", parameters: [["ford"]], flowRunId },
+          ],
+        ]);
+      } finally {
+        await stack.close();
+      }
+    });
+
+    it("refuses a stack without that output, and one that does not exist", async () => {
+      const stack = await fakeStack({});
+      try {
+        await expect(
+          startFlowRun({ stack: "Squall", endpoint: stack.endpoint }, "greetings", []),
+        ).rejects.toThrow(
+          new FlowRunnerNotFoundError(
+            "Stack 'Squall' has no output FlowRunnerFunctionName: deploy it with a version of squall whose stack has a flow-runner.",
+          ),
+        );
+        await expect(
+          startFlowRun({ stack: "Elsewhere", endpoint: stack.endpoint }, "greetings", []),
+        ).rejects.toThrow(
+          new FlowRunnerNotFoundError(
+            "Could not read stack 'Elsewhere' (Stack with id Elsewhere does not exist). Deploy it with `npx cdk deploy`, or check the region and credentials.",
+          ),
+        );
+        expect(invocations).toHaveLength(0);
+      } finally {
+        await stack.close();
+      }
+    });
   });
 
   describe("with no target: the kept local environment", () => {
