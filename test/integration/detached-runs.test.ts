@@ -376,6 +376,38 @@ describe("squall cancel", { timeout: 60_000 }, () => {
       ),
     );
     expect(await store.get(`runs/${flowRunId}/cancel`)).toBeUndefined();
+    const onStack = await squall("cancel", flowRunId, "--stack", "Squall", "--endpoint", stack.endpoint);
+    expect(onStack.code).toBe(0);
+    expect(onStack.stderr).toBe(cancelled.stderr);
+    expect(await store.get(`runs/${flowRunId}/cancel`)).toBeUndefined();
+  });
+
+  it("with --stack: writes the request in the stack's bucket", async () => {
+    const { flowRunId } = await startFlowRun(target, "pausing", [8_000]);
+    await waitForRun(flowRunId);
+
+    const cancelled = await squall(
+      "cancel",
+      flowRunId,
+      "--stack",
+      "Squall",
+      "--endpoint",
+      stack.endpoint,
+      "--no-wait",
+    );
+
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.stderr).toBe(
+      [
+        `squall: asked flow run ${flowRunId} to cancel (runs/${flowRunId}/cancel)`,
+        `squall: it cancels once its flow-runner reads the request; follow it with  squall logs --follow ${flowRunId} --stack Squall --endpoint ${stack.endpoint}`,
+        "",
+      ].join("\n"),
+    );
+    expect(JSON.parse(text(await store.get(`runs/${flowRunId}/cancel`)) as string)).toEqual({
+      requestedAt: expect.any(Number),
+    });
+    expect(await finalState(flowRunId)).toBe("Cancelled");
   });
 
   it("refuses a run id the bucket does not have (exit 2)", async () => {
