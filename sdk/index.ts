@@ -11,6 +11,7 @@
 export { AllowFailure, allowFailure, Unmapped, unmapped } from "./annotations.js";
 export { type CacheKeyContext, CachePolicy, cachePolicies } from "./cache.js";
 export { getRunContext, getRunLogger, type RunContext } from "./context.js";
+export { flowRandom, flowRunStartTime, sleep } from "./durable.js";
 export type { FlowRunState } from "./engine/flow-run.js";
 export type { TaskRunError } from "./engine/task-run.js";
 export {

@@ -174,6 +174,16 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
     return this.#taskSerial;
   }
 
+  /** Waits `ms` as a step of the flow: durably where the task runner's session can (see `sleep()`). */
+  async sleep(ms: number): Promise<void> {
+    const serial = this.nextTaskSerial();
+    const session = this.#session;
+    const slept = session?.sleep
+      ? session.sleep(serial, ms)
+      : new Promise<void>((resolve) => setTimeout(resolve, ms));
+    await this.#untilAborted(slept);
+  }
+
   /** What this flow run's task run ids start with. */
   get taskRunIdPrefix(): string {
     this.#taskRunIdPrefix ??= taskRunIdPrefix(this.id);

@@ -119,6 +119,12 @@ export interface TaskRunnerSession {
   submit(run: RunnableTaskRun): void;
   /** Called once every submitted run has reached a final state and the flow function has returned. */
   shutdown(ending: FlowRunEnding): Promise<void> | void;
+  /**
+   * A `sleep()` of the flow, at its place `serial` in the call order: a session that keeps the
+   * run durable remembers when it ends, so that the flow run again waits only what is left.
+   * Without it, the engine waits with a timer.
+   */
+  sleep?(serial: number, ms: number): Promise<void>;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { journalKey } from "../../sdk/aws/durable/journal.js";
 import { readStartRecord } from "../../sdk/aws/durable/start-record.js";
 import { FLOW_QUEUE_VARIABLE, FLOWS_VARIABLE, flowRunnerHandler } from "../../sdk/aws/handlers.js";
 import { readSummary } from "../../sdk/aws/record/run-log.js";
@@ -66,16 +67,20 @@ async function nextResume() {
   return { Records: [{ messageId: message.MessageId as string, body: message.Body as string }] };
 }
 
-/** Resumes the run from the flow queue, invocation after invocation, until one leaves nothing to resume. */
-async function driveToEnd(handler: ReturnType<typeof flowRunnerHandler>, ms: number) {
-  let resumes = 0;
-  for (let event = await nextResume(); event; event = await nextResume()) {
-    resumes += 1;
-    const answer = await handler(event, lasting(ms));
-    expect(answer).toEqual({ batchItemFailures: [] });
-    if (resumes > 30) throw new Error("the run was resumed more than 30 times");
+/**
+ * Resumes the run from the flow queue, invocation after invocation, until it is final; the
+ * answers of the invocations that resumed it.
+ */
+async function driveToEnd(handler: ReturnType<typeof flowRunnerHandler>, ms: number, flowRunId: string) {
+  const answers: unknown[] = [];
+  const until = Date.now() + 60_000;
+  while ((await readSummary(store, flowRunId))?.state === undefined && Date.now() < until) {
+    const event = await nextResume();
+    if (!event) continue;
+    answers.push(await handler(event, lasting(ms)));
+    if (answers.length > 30) throw new Error("the run was resumed more than 30 times");
   }
-  return resumes;
+  return answers;
 }
 
 async function finalSummary(flowRunId: string, ms = 30_000) {
@@ -104,8 +109,9 @@ describe("a durable flow run handed on near each invocation's end", () => {
     ).rejects.toThrow(
       `goes on in another invocation of the flow-runner: this one neared its timeout. Follow it with \`squall logs --follow ${flowRunId}\`.`,
     );
-    const resumes = await driveToEnd(handler, 2_500);
-    expect(resumes).toBeGreaterThanOrEqual(1);
+    const answers = await driveToEnd(handler, 2_500, flowRunId);
+    expect(answers.length).toBeGreaterThanOrEqual(1);
+    for (const answer of answers) expect(answer).toEqual({ batchItemFailures: [] });
 
     const summary = await finalSummary(flowRunId);
     expect(summary?.state).toBe("Completed");
@@ -129,11 +135,11 @@ describe("a durable flow run handed on near each invocation's end", () => {
     await expect(
       handler({ flow: "driftingFlow", parameters: [ledger, 3_000], flowRunId }, lasting(2_000)),
     ).rejects.toThrow("goes on in another invocation");
-    await driveToEnd(handler, 10_000);
+    await driveToEnd(handler, 10_000, flowRunId);
     const summary = await finalSummary(flowRunId);
     expect(summary?.state).toBe("Failed");
     expect(summary?.returned?.message).toContain(
-      "resumed, did not submit what it submitted before: its task run #2 is of task 'ledgerSquare', where the run's record has task 'ledgerLabel'.",
+      "resumed, did not submit what it submitted before: its call #2 is task 'ledgerSquare', where the run's record has task 'ledgerLabel'.",
     );
     // The first two calls ran once each; the divergent one ran nothing.
     expect(ledgerLines(ledger).sort()).toEqual(["first", "second"]);
@@ -150,15 +156,49 @@ describe("a durable flow run handed on near each invocation's end", () => {
         lasting(2_000),
       ),
     ).rejects.toThrow("goes on in another invocation");
-    const sentBefore = ledgerLines(ledger).length;
     // A flow-runner deployed since, from other code.
     const redeployed = flowRunnerHandler({
       env: { ...env, SQUALL_BUNDLED_MODULES: "flows.ts=0123456789abcdef" },
     });
-    await driveToEnd(redeployed, 10_000);
+    await driveToEnd(redeployed, 10_000, flowRunId);
     const summary = await finalSummary(flowRunId);
     expect(summary?.state).toBe("Failed");
     expect(summary?.returned?.message).toContain("started under other code");
-    expect(ledgerLines(ledger).length).toBe(sentBefore);
+    // What the first invocation sent ran once each, and nothing after it did.
+    const lines = ledgerLines(ledger);
+    expect(new Set(lines).size).toBe(lines.length);
+    expect(summary?.returned?.tasks).toBe(lines.length);
+    expect(lines.length).toBeLessThan(20);
+  });
+
+  it("waits out a sleep past the invocation's end with no invocation running, and resumes when it is over", {
+    timeout: 60_000,
+  }, async () => {
+    const ledger = join(mkdtempSync(join(tmpdir(), "squall-durable-")), "ledger");
+    const handler = flowRunnerHandler({ env });
+    const flowRunId = "sleepy-1";
+    const began = Date.now();
+    await expect(
+      handler({ flow: "sleepyFlow", parameters: [ledger, 4_000], flowRunId }, lasting(3_000)),
+    ).rejects.toThrow("goes on in another invocation");
+    // Handed on at once, not at the invocation's end: the sleep outlasts it.
+    expect(Date.now() - began).toBeLessThan(1_400);
+    // The resume is held back until the sleep is over.
+    expect(await nextResume()).toBeUndefined();
+    const answers = await driveToEnd(handler, 10_000, flowRunId);
+    expect(answers).toEqual([{ batchItemFailures: [] }]);
+    const summary = await finalSummary(flowRunId);
+    expect(summary?.state).toBe("Completed");
+    const lines = ledgerLines(ledger);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe("after");
+    // The second run of the flow drew what the first did, and the sleep lasted its 4 s in all.
+    const sleep = JSON.parse(new TextDecoder().decode(await store.get(journalKey(flowRunId, 1))));
+    expect(sleep.sleeps).toHaveLength(1);
+    const [, endsAt] = sleep.sleeps[0];
+    expect(endsAt - began).toBeGreaterThanOrEqual(4_000);
+    const result = JSON.parse(new TextDecoder().decode(await store.get(`runs/${flowRunId}/flow-result`)));
+    expect(`before ${result.drawn}`).toBe(lines[0]);
+    expect(result.wokeAt).toBeGreaterThanOrEqual(endsAt);
   });
 });

@@ -6,9 +6,9 @@ import { UsageError } from "../../cli/usage-error.js";
 import { toError } from "../../errors.js";
 import { type SquallAddress, STACK_OUTPUTS } from "../address.js";
 import { type Announcement, announcedAddress } from "../local/announcement.js";
+import { bucketStore } from "../records/bucket-runs.js";
 import { SCHEDULES_OUTPUT, type ScheduleListing } from "../schedules/definition.js";
 import { nextFireTimes } from "../schedules/fire-times.js";
-import { bucketStore } from "../records/bucket-runs.js";
 import { scheduledRuns } from "./scheduled-runs.js";
 
 /** The schedules of one place, with their next fire times and last runs. */

@@ -7,8 +7,8 @@ import type { LastRun } from "../../cli/schedules-format.js";
 import { mapLimit } from "../../map-limit.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { RecordStore } from "../record/run-log.js";
-import type { ScheduleListing } from "../schedules/definition.js";
 import { READS_AT_ONCE, runIds, summarize } from "../records/bucket-runs.js";
+import type { ScheduleListing } from "../schedules/definition.js";
 
 /** What the flow-runner writes at `runs/<flowRunId>/start` when it starts a run. */
 export interface RunStart {

@@ -21,6 +21,11 @@ export interface DurableRun {
   readonly quiet: (() => Promise<void>)[];
   /** Set by the session when the flow diverged from its journal: the run fails with it. */
   diverged?: Error;
+  /**
+   * Told by the session when the flow sleeps until `endsAt`: the driver hands the run on, to be
+   * resumed then, when that is past its own invocation's end, rather than hold a function running.
+   */
+  sleeping?: (endsAt: number) => void;
 }
 
 const driven = new Map<string, DurableRun>();

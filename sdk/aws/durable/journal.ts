@@ -18,6 +18,8 @@ export interface JournalEntry {
   readonly driver: string;
   /** Runs sent: `[first serial, last serial, task name]`, consecutive serials of one task together. */
   readonly sent: readonly (readonly [number, number, string])[];
+  /** Durable sleeps begun: `[serial, when it ends (ms since epoch)]`; a sleep takes a place in the call order. */
+  readonly sleeps?: readonly (readonly [number, number])[];
   /** Set by a driver taking the run over: `sent` then holds every run sent before, so reading starts here. */
   readonly snapshot?: true;
 }
@@ -42,6 +44,8 @@ export class Journal {
   readonly #driver: string;
   /** Task name by serial, of every run any driver sent. */
   readonly #sent = new Map<number, string>();
+  /** When each durable sleep ends, by serial. */
+  readonly #sleeps = new Map<number, number>();
   #next: number;
   #superseded = false;
 
@@ -66,7 +70,12 @@ export class Journal {
     const journal = new Journal(store, flowRunId, driver, from);
     for (;;) {
       await journal.#readOn();
-      const entry: JournalEntry = { driver, sent: journal.#ranges(journal.#sent), snapshot: true };
+      const entry: JournalEntry = {
+        driver,
+        sent: journal.#ranges(journal.#sent),
+        ...(journal.#sleeps.size > 0 && { sleeps: [...journal.#sleeps] }),
+        snapshot: true,
+      };
       if (await journal.#create(entry)) return journal;
     }
   }
@@ -80,6 +89,21 @@ export class Journal {
   /** The task name of the run of this serial that a driver sent, if one did. */
   sentTask(serial: number): string | undefined {
     return this.#sent.get(serial);
+  }
+
+  /** When the durable sleep at this serial ends, if one began there. */
+  sleepEnd(serial: number): number | undefined {
+    return this.#sleeps.get(serial);
+  }
+
+  /** Records a durable sleep as begun; throws `SupersededError` as `append` does. */
+  async appendSleep(serial: number, endsAt: number): Promise<void> {
+    if (this.#superseded) throw this.#supersededError();
+    if (!(await this.#create({ driver: this.#driver, sent: [], sleeps: [[serial, endsAt]] }))) {
+      this.#superseded = true;
+      throw this.#supersededError();
+    }
+    this.#sleeps.set(serial, endsAt);
   }
 
   /** How many runs drivers sent. */
@@ -119,9 +143,11 @@ export class Journal {
       const entry = parseEntry(bytes, this.#flowRunId, this.#next);
       if (entry.snapshot) {
         this.#sent.clear();
+        this.#sleeps.clear();
         this.#snapshotAt = this.#next;
       }
       for (const [from, to, task] of entry.sent) for (let s = from; s <= to; s++) this.#sent.set(s, task);
+      for (const [serial, endsAt] of entry.sleeps ?? []) this.#sleeps.set(serial, endsAt);
       this.#next += 1;
     }
   }

@@ -4,6 +4,7 @@ import type { FlowStarter } from "../../registry.js";
 import { type DurableRun, driveDurably } from "../durable/durable-runs.js";
 import type { Journal } from "../durable/journal.js";
 import type { SqsQueue } from "../queue.js";
+import { SQS_MAX_DELAY_SECONDS } from "../wire/pack.js";
 import { sendResume } from "./resume-message.js";
 
 /** This invocation, as it signs the journal entries it writes. */
@@ -60,21 +61,35 @@ export async function driveRun(
       name: run.flowRunName,
       startTime: run.startedAt,
     });
-    const nearEnd = new Promise<"handoff">((resolve) => {
-      if (options.remainingMs === undefined) return;
+    const { remainingMs } = options;
+    const handOffAt =
+      remainingMs === undefined ? undefined : Date.now() + remainingMs - handoffMarginMs(remainingMs);
+    const nearEnd = new Promise<{ reason: string; resumeAt: number }>((resolve) => {
+      if (handOffAt === undefined) return;
       timer = setTimeout(
-        () => resolve("handoff"),
-        Math.max(options.remainingMs - handoffMarginMs(options.remainingMs), 0),
+        () => resolve({ reason: "handoff", resumeAt: 0 }),
+        Math.max(handOffAt - Date.now(), 0),
       );
+      // A sleep that ends after this invocation could hand on is waited out with no function running.
+      durable.sleeping = (endsAt) => {
+        if (endsAt > handOffAt) resolve({ reason: "sleep", resumeAt: endsAt });
+      };
     });
     const first = await Promise.race([started.final, nearEnd]);
-    if (first !== "handoff") return { ended: true, final: first };
+    if ("type" in first) return { ended: true, final: first };
     durable.suspended = true;
     await Promise.all(durable.quiet.map((quiet) => quiet()));
-    await sendResume(options.flowQueue, run.key, run.flowRunId, {
-      from: run.journal.snapshotAt,
-      reason: "handoff",
-    });
+    const delaySeconds = Math.min(
+      Math.max(Math.ceil((first.resumeAt - Date.now()) / 1000), 0),
+      SQS_MAX_DELAY_SECONDS,
+    );
+    await sendResume(
+      options.flowQueue,
+      run.key,
+      run.flowRunId,
+      { from: run.journal.snapshotAt, reason: first.reason },
+      delaySeconds,
+    );
     return { ended: false, handedOn: true };
   } finally {
     clearTimeout(timer);

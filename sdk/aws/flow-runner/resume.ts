@@ -8,6 +8,7 @@ import { authenticate } from "../wire/authenticate.js";
 import { Rejections } from "../wire/rejections.js";
 import { DRIVER_ID, driveRun } from "./driver.js";
 import { type Durability, endRunFailed } from "./durability.js";
+import { flowResultKey } from "./invoke-answer.js";
 import { ResumeMessageSchema } from "./resume-message.js";
 
 /** An SQS event, as the flow queue's event source delivers it. */
@@ -92,7 +93,7 @@ async function resumeRun(
     await endRunFailed(durability, key, journal, run, message);
     return;
   }
-  await driveRun(
+  const driven = await driveRun(
     start,
     started.parameters,
     {
@@ -105,4 +106,10 @@ async function resumeRun(
     },
     { flowQueue: durability.flowQueue, remainingMs },
   );
+  // No one awaits this invocation's answer: a completed run's result is kept where
+  // `startFlowRun`'s caller can read it (JSON; `null` for a flow that returns nothing).
+  if (driven.ended && driven.final.type === "COMPLETED") {
+    const result = driven.final.result === undefined ? null : driven.final.result;
+    await store.put(flowResultKey(flowRunId), new TextEncoder().encode(JSON.stringify(result)));
+  }
 }

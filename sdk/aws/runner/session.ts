@@ -278,6 +278,32 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     });
   }
 
+  /**
+   * A durable run's sleep: when it ends is recorded at its first run (in the journal, before it
+   * begins), so the flow run again waits only what is left; a wait past this invocation's end is
+   * the driver's to hand on. Elsewhere, a timer.
+   */
+  async sleep(serial: number, ms: number): Promise<void> {
+    const durable = this.#durable;
+    if (!durable) return new Promise((resolve) => setTimeout(resolve, ms));
+    const task = durable.journal.sentTask(serial);
+    if (task !== undefined) this.#diverge(serial, "a sleep", `task '${task}'`);
+    let endsAt = durable.journal.sleepEnd(serial);
+    if (endsAt === undefined) {
+      endsAt = Date.now() + ms;
+      try {
+        await durable.journal.appendSleep(serial, endsAt);
+      } catch (error) {
+        if (error instanceof SupersededError) return new Promise(() => {}); // the next driver goes on
+        throw error;
+      }
+    }
+    const left = endsAt - Date.now();
+    if (left <= 0) return;
+    durable.sleeping?.(endsAt);
+    await new Promise((resolve) => setTimeout(resolve, left));
+  }
+
   /** `squall cancel` asked: the flow run is cancelled as if its process were interrupted. */
   #cancelRequested(requestedAt: number | undefined): void {
     const when = requestedAt === undefined ? "" : ` at ${new Date(requestedAt).toISOString()}`;
@@ -299,11 +325,20 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     const durable = this.#durable;
     const serial = durable ? serialOf(run.id) : undefined;
     if (!durable || serial === undefined) return;
-    const recorded = durable.journal.sentTask(serial);
     const task = run.retryPolicy.taskName;
-    if (recorded === undefined || recorded === task) return;
+    const recorded = durable.journal.sentTask(serial);
+    if (recorded !== undefined && recorded !== task)
+      this.#diverge(serial, `task '${task}'`, `task '${recorded}'`);
+    if (recorded === undefined && durable.journal.sleepEnd(serial) !== undefined) {
+      this.#diverge(serial, `task '${task}'`, "a sleep");
+    }
+  }
+
+  /** The flow, run again, did something else at call `serial` than the record says: the run fails. */
+  #diverge(serial: number, did: string, recorded: string): never {
+    const durable = this.#durable as DurableRun;
     const error = new NonDeterministicFlowError(
-      `Flow run '${this.#flowRun.name}' (${this.#flowRun.id}), resumed, did not submit what it submitted before: its task run #${serial} is of task '${task}', where the run's record has task '${recorded}'. A durable flow must submit the same tasks in the same order each time it runs with the same parameters and results; take times and random numbers from flowRunStartTime() and flowRandom(), and wait with sleep().`,
+      `Flow run '${this.#flowRun.name}' (${this.#flowRun.id}), resumed, did not submit what it submitted before: its call #${serial} is ${did}, where the run's record has ${recorded}. A durable flow must submit the same tasks in the same order each time it runs with the same parameters and results; take times and random numbers from flowRunStartTime() and flowRandom(), and wait with sleep().`,
     );
     durable.diverged ??= error;
     throw error;
