@@ -5,6 +5,7 @@ export { FlowSchedules, type FlowSchedulesProps } from "./constructs/flow-schedu
 export type { FunctionSettings } from "./constructs/squall-function.js";
 export {
   type CoordinatorSettings,
+  type FlowRunnerSettings,
   type PoolSettings,
   Squall,
   type SquallProps,

@@ -12,6 +12,11 @@ import type { CfnBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { ADDRESS_VARIABLES, DEFAULT_POOL, poolOutputKey, STACK_OUTPUTS } from "../sdk/aws/address.js";
 import {
+  FLOW_DEAD_LETTER_ARN_VARIABLE,
+  FLOW_QUEUE_MAX_RECEIVE_COUNT,
+  flowQueueVisibilitySeconds,
+} from "../sdk/aws/flow-queue.js";
+import {
   BUNDLED_MODULES_VARIABLE,
   DEAD_LETTER_ARN_VARIABLE,
   MAX_DEATHS_VARIABLE,
@@ -72,6 +77,14 @@ export interface CoordinatorSettings extends FunctionSettings {
    * Coordinator invocations at once, at most (the event source's MaximumConcurrency, 2 or
    * more): each writes to the records of the flow runs in its batch, and writers of one record
    * race for its next segment, so more of them buy contention, not speed. @default 5
+   */
+  readonly maxConcurrency?: number;
+}
+
+export interface FlowRunnerSettings extends FunctionSettings {
+  /**
+   * Flow runs the flow queue drives at once, at most (its event source's MaximumConcurrency, 2 to
+   * 1000). @default Lambda's: as many as the account's concurrency allows
    */
   readonly maxConcurrency?: number;
 }
@@ -142,8 +155,8 @@ export interface SquallProps {
   readonly pools?: Readonly<Record<string, PoolSettings>>;
   /** @default 1024 MB, 60 s, batches of 10 gathered for up to 1 s, runs overdue after an hour */
   readonly coordinator?: CoordinatorSettings;
-  /** @default 1024 MB, 900 s */
-  readonly flowRunner?: FunctionSettings;
+  /** @default 1024 MB, 900 s, the flow queue's runs at Lambda's concurrency */
+  readonly flowRunner?: FlowRunnerSettings;
   /**
    * Flows started on schedules: each an EventBridge Scheduler schedule (in a schedule group of
    * the stack's) that invokes the flow-runner with `{ flow, parameters, schedule }`. Checked at
@@ -185,6 +198,8 @@ export class Squall extends Construct {
   readonly worker: SquallFunction;
   readonly coordinator: SquallFunction;
   readonly flowRunner: SquallFunction;
+  /** Starts and resumes durable flow runs: it feeds the flow-runner one message at a time. */
+  readonly flowQueue: WorkQueue;
   /** What a caller needs (attach it to a user's or a role's identity): its ARN is the `CallerPolicyArn` output. */
   readonly callerPolicy: CallerPolicy;
   /** The schedules that start flows, when `schedules` names any. */
@@ -229,6 +244,7 @@ export class Squall extends Construct {
     const poolSettings = checkPools(props.pools);
     const workerTimeout = props.worker?.timeout ?? Duration.seconds(60);
     const coordinatorTimeout = props.coordinator?.timeout ?? Duration.seconds(60);
+    const flowRunnerTimeout = props.flowRunner?.timeout ?? Duration.seconds(900);
 
     this.results = new ResultBucket(this, "Results", { retentionDays: props.retentionDays, removalPolicy });
     this.tasks = new WorkQueue(this, "Tasks", {
@@ -240,6 +256,25 @@ export class Squall extends Construct {
       consumerTimeout: coordinatorTimeout,
       maxReceiveCount: COMPLETION_MAX_RECEIVE_COUNT,
     });
+    // A run's message is hidden while its invocation may run, and a little more: a run whose
+    // invocation died comes back soon after (Lambda's timeout, not six of them). Runs given up
+    // on go to the coordinator, which ends them.
+    this.flowQueue = new WorkQueue(this, "FlowQueue", {
+      consumerTimeout: flowRunnerTimeout,
+      visibilityTimeout: Duration.seconds(flowQueueVisibilitySeconds(flowRunnerTimeout.toSeconds())),
+      maxReceiveCount: FLOW_QUEUE_MAX_RECEIVE_COUNT,
+      deadLetterConsumerTimeout: coordinatorTimeout,
+    });
+    const flowRunnerConcurrency = props.flowRunner?.maxConcurrency;
+    if (
+      flowRunnerConcurrency !== undefined &&
+      (!Number.isInteger(flowRunnerConcurrency) || flowRunnerConcurrency < 2 || flowRunnerConcurrency > 1000)
+    ) {
+      throw new Error(
+        `Expected \`flowRunner.maxConcurrency\` to be an integer from 2 to 1000 (Lambda's limits for an SQS event source), got \`${flowRunnerConcurrency}\``,
+      );
+    }
+    const flowQueueUrl = { [ADDRESS_VARIABLES.flowQueueUrl]: this.flowQueue.queue.queueUrl };
 
     const address = {
       [ADDRESS_VARIABLES.taskQueueUrl]: this.tasks.queue.queueUrl,
@@ -345,6 +380,8 @@ export class Squall extends Construct {
           .map((tasks) => tasks.deadLetterQueue.queueArn)
           .join(","),
         [OVERDUE_VARIABLE]: String((props.coordinator?.overdue ?? Duration.hours(1)).toSeconds()),
+        ...flowQueueUrl,
+        [FLOW_DEAD_LETTER_ARN_VARIABLE]: this.flowQueue.deadLetterQueue.queueArn,
       },
     });
     this.completions.feeds(this.coordinator.function, {
@@ -363,6 +400,13 @@ export class Squall extends Construct {
     this.results.grantRecords(this.coordinator);
     this.results.grantRunKeys(this.coordinator, "read");
     this.results.grantOpenMarkers(this.coordinator, "keep");
+    // Flow runs given up on are the coordinator's to end, and it may hand a run back to the flow-runner.
+    this.flowQueue.feedsDeadLetters(this.coordinator.function, {
+      batchSize: 10,
+      maxBatchingWindow: Duration.seconds(0),
+      maxConcurrency: 2,
+    });
+    this.flowQueue.queue.grantSendMessages(this.coordinator);
     // The sweep ends runs whose outcomes are overdue (their messages lost to the completion
     // dead-letter queue, or the fleet stuck). A sweep not delivered is superseded by the next.
     new Rule(this, "Sweep", {
@@ -379,7 +423,7 @@ export class Squall extends Construct {
       ...common,
       kind: "flow-runner",
       memorySize: props.flowRunner?.memorySize ?? 1024,
-      timeout: props.flowRunner?.timeout ?? Duration.seconds(900),
+      timeout: flowRunnerTimeout,
       settings: props.flowRunner,
       bundling: props.bundling,
       // Its flows' LambdaTaskRunner({ stack }) knows this stack for its own, and reads no outputs;
@@ -388,6 +432,7 @@ export class Squall extends Construct {
         ...carriesFlows,
         [STACK_NAME_VARIABLE]: Aws.STACK_NAME,
         [ADDRESS_VARIABLES.workerTimeoutSeconds]: String(workerTimeout.toSeconds()),
+        ...flowQueueUrl,
         ...(pools.size > 0 && {
           [ADDRESS_VARIABLES.pools]: Stack.of(this).toJsonString(
             Object.fromEntries(
@@ -411,6 +456,15 @@ export class Squall extends Construct {
     // Lambda retries a failed Event invocation twice by default: each retry would start the flow
     // again, a second run. A run that fails says so in its record instead.
     this.flowRunner.function.configureAsyncInvoke({ retryAttempts: 0 });
+    // One run per invocation; the flow-runner hands a run on to its next invocation through the
+    // queue, and reads the run's key to resume it.
+    this.flowQueue.feeds(this.flowRunner.function, {
+      batchSize: 1,
+      maxBatchingWindow: Duration.seconds(0),
+      maxConcurrency: flowRunnerConcurrency,
+    });
+    this.flowQueue.queue.grantSendMessages(this.flowRunner);
+    this.results.grantRunKeys(this.flowRunner, "read");
 
     // Run ids are minted at run time, so object access is granted on a prefix of the stack's own
     // bucket, with exact actions: the one wildcard the rule pack sees.
@@ -422,7 +476,7 @@ export class Squall extends Construct {
     });
     const poolWorkers = [...pools.values()].map((pool) => pool.worker);
     for (const fn of [this.worker, ...poolWorkers, this.coordinator, this.flowRunner]) {
-      const keyAccess = fn === this.flowRunner ? "s3:PutObject" : "s3:GetObject";
+      const keyAccess = fn === this.flowRunner ? "s3:GetObject, s3:PutObject" : "s3:GetObject";
       const runAccess = `s3:GetObject, s3:PutObject${fn === this.coordinator ? "" : ", s3:AbortMultipartUpload"}`;
       suppressNag(fn, [underPrefix(RUNS_PREFIX, runAccess), underPrefix(KEYS_PREFIX, keyAccess)], true);
     }
@@ -452,6 +506,7 @@ export class Squall extends Construct {
       completions: this.completions.queue,
       bucket: this.results.bucket,
       flowRunner: this.flowRunner.function,
+      flowQueue: this.flowQueue.queue,
     });
     suppressNag(
       this.callerPolicy,
@@ -493,6 +548,11 @@ export class Squall extends Construct {
         `Worker pool '${name}': where callers send its task runs, and its worker's timeout`,
       );
     }
+    this.output(
+      STACK_OUTPUTS.flowQueueUrl,
+      this.flowQueue.queue.queueUrl,
+      "Where durable flow runs are started and resumed",
+    );
     this.output("FlowRunnerFunctionName", this.flowRunner.function.functionName, "Runs a flow by name");
     this.output("DeadLetterQueueUrl", this.tasks.deadLetterQueue.queueUrl, "Task messages given up on");
     this.output("Region", Stack.of(this).region, "The stack's region");

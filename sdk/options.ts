@@ -76,6 +76,14 @@ export interface FlowOptions<R = unknown> {
   readonly signal?: AbortSignal;
   /** Names the flow run. @default a generated name such as `witty-otter` */
   readonly flowRunName?: string;
+  /**
+   * Times a failed flow run runs its flow function again (not when cancelled or timed out). A
+   * retry replays: task runs that completed in an earlier attempt, at the same place in the call
+   * order and of the same task, give their results again without running. @default 0
+   */
+  readonly retries?: number;
+  /** Seconds before each retry. @default 0 */
+  readonly retryDelaySeconds?: number;
   readonly onCompletion?: FlowHook<R> | readonly FlowHook<R>[];
   readonly onFailure?: FlowHook<R> | readonly FlowHook<R>[];
 }
@@ -135,6 +143,8 @@ const FLOW_KEYS = new Set<string>([
   "serializer",
   "signal",
   "flowRunName",
+  "retries",
+  "retryDelaySeconds",
   "onCompletion",
   "onFailure",
 ]);
@@ -203,6 +213,8 @@ export interface FlowSettings {
   readonly serializer: Serializer | undefined;
   readonly signal: AbortSignal | undefined;
   readonly flowRunName: string | undefined;
+  readonly retries: number;
+  readonly retryDelayMs: number;
   readonly onCompletion: readonly FlowHook<unknown>[];
   readonly onFailure: readonly FlowHook<unknown>[];
 }
@@ -232,9 +244,19 @@ export function flowSettings(options: FlowOptions<unknown>): FlowSettings {
     serializer: checkSerializer(options.serializer),
     signal: options.signal,
     flowRunName: options.flowRunName,
+    retries: flowRetries(options.retries),
+    retryDelayMs: optionalSeconds(options.retryDelaySeconds, "retryDelaySeconds", false) ?? 0,
     onCompletion: hooks(options.onCompletion, "onCompletion") as FlowHook<unknown>[],
     onFailure: hooks(options.onFailure, "onFailure") as FlowHook<unknown>[],
   };
+}
+
+function flowRetries(retries: unknown): number {
+  if (retries === undefined) return 0;
+  if (typeof retries !== "number" || !Number.isInteger(retries) || retries < 0) {
+    throw invalid("retries", "an integer >= 0", retries);
+  }
+  return retries;
 }
 
 /** Splits `task(fn)` / `task(options, fn)` (and the same for flows) into options and function. */

@@ -14,6 +14,8 @@ export interface CallerPolicyProps {
   readonly completions: IQueue;
   readonly bucket: IBucket;
   readonly flowRunner: IFunction;
+  /** Where durable flow runs are started (`startFlowRun`). */
+  readonly flowQueue: IQueue;
 }
 
 /** The policy's statements, each one reason a caller has (the README lists them with why). */
@@ -24,7 +26,8 @@ type CallerStatement =
   | "OpenRuns"
   | "ListBucket"
   | "FindStack"
-  | "StartFlows";
+  | "StartFlows"
+  | "StartFlowRuns";
 
 export class CallerPolicy extends Construct {
   readonly policy: ManagedPolicy;
@@ -62,6 +65,7 @@ export class CallerPolicy extends Construct {
           ],
         ),
         statement("StartFlows", ["lambda:InvokeFunction"], [props.flowRunner.functionArn]),
+        statement("StartFlowRuns", ["sqs:SendMessage"], [props.flowQueue.queueArn]),
       ],
     });
   }

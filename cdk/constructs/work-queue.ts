@@ -11,6 +11,11 @@ export interface WorkQueueProps {
   readonly consumerTimeout: Duration;
   /** Deliveries of a message before it moves to the dead-letter queue. */
   readonly maxReceiveCount: number;
+  /**
+   * How long a received message stays hidden, when not six times `consumerTimeout` (at least
+   * `consumerTimeout`, as Lambda requires of an event source). @default 6 × `consumerTimeout`
+   */
+  readonly visibilityTimeout?: Duration;
   /** The timeout of the function the dead-letter queue feeds, if it feeds one (`feedsDeadLetters`). */
   readonly deadLetterConsumerTimeout?: Duration;
 }
@@ -38,6 +43,7 @@ export class WorkQueue extends Construct {
     // kms:Decrypt on to every producer and consumer.
     const secure = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
     const hiddenWhile = (timeout: Duration) => Duration.seconds(6 * timeout.toSeconds());
+    const visibilityTimeout = props.visibilityTimeout ?? hiddenWhile(props.consumerTimeout);
     this.deadLetterQueue = new Queue(this, "DeadLetters", {
       ...secure,
       // The longest SQS keeps a message: time to look into what was given up on.
@@ -46,7 +52,7 @@ export class WorkQueue extends Construct {
     });
     this.queue = new Queue(this, "Queue", {
       ...secure,
-      visibilityTimeout: hiddenWhile(props.consumerTimeout),
+      visibilityTimeout,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
   }

@@ -41,6 +41,11 @@ export interface SquallAddress {
    * name: where tasks with `pool: name` are sent. @default none
    */
   readonly pools?: Readonly<Record<string, PoolAddress>>;
+  /**
+   * The flow queue: a message there starts or resumes a durable flow run on the deployment's
+   * flow-runner. @default none: the deployment predates it, or (locally) has no flow-runner
+   */
+  readonly flowQueueUrl?: string;
 }
 
 /** A worker pool: its task queue, and its worker function's timeout. */
@@ -64,6 +69,7 @@ export const ADDRESS_VARIABLES = {
   callerSilenceSeconds: "SQUALL_CALLER_SILENCE_SECONDS",
   /** JSON: `{ "<pool>": { "taskQueueUrl": "...", "workerTimeoutSeconds": 900 } }` */
   pools: "SQUALL_POOLS",
+  flowQueueUrl: "SQUALL_FLOW_QUEUE_URL",
 } as const satisfies Record<keyof SquallAddress, string>;
 
 /** The stack outputs `LambdaTaskRunner({ stack })` reads. */
@@ -78,6 +84,7 @@ export const STACK_OUTPUTS = {
    * value is JSON: `{ "name": "large", "taskQueueUrl": "...", "workerTimeoutSeconds": 900 }`.
    */
   poolPrefix: "Pool",
+  flowQueueUrl: "FlowQueueUrl",
 } as const;
 
 /** An output's key for a pool: `Pool` and the name with each `-` dropped and the letter after it capitalised. */
@@ -107,6 +114,7 @@ export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddr
     workerTimeoutSeconds,
     callerSilenceSeconds,
     pools,
+    flowQueueUrl,
   } = ADDRESS_VARIABLES;
   return checkAddress(
     {
@@ -119,6 +127,7 @@ export function addressFromEnv(env: NodeJS.ProcessEnv = process.env): SquallAddr
       workerTimeoutSeconds: seconds(env[workerTimeoutSeconds], workerTimeoutSeconds),
       callerSilenceSeconds: seconds(env[callerSilenceSeconds], callerSilenceSeconds, SILENCE),
       pools: poolsJson(env[pools], pools),
+      flowQueueUrl: env[flowQueueUrl] || undefined,
     },
     "the environment (SQUALL_*)",
   );
@@ -168,6 +177,8 @@ export async function addressFromStack(
         SILENCE,
       ),
       pools: poolsFromOutputs(outputs, stack),
+      // Stacks deployed before the flow queue existed lack it: they start no durable runs.
+      flowQueueUrl: outputs[STACK_OUTPUTS.flowQueueUrl] || undefined,
     },
     `the outputs of stack '${stack}'`,
   );
@@ -243,6 +254,12 @@ export function checkAddress(address: SquallAddress, from = "the address"): Squa
     );
   }
   checkPools(address.pools, from);
+  const flowQueueUrl = address.flowQueueUrl;
+  if (flowQueueUrl !== undefined && (typeof flowQueueUrl !== "string" || flowQueueUrl === "")) {
+    throw new InvalidArgumentError(
+      `Expected \`flowQueueUrl\` in ${from} to be the flow queue's URL, got \`${String(flowQueueUrl)}\``,
+    );
+  }
   if (address.endpoint !== undefined && !/^https?:\/\//.test(address.endpoint)) {
     throw new InvalidArgumentError(
       `Expected \`endpoint\` in ${from} to be an http(s) URL, got \`${address.endpoint}\``,

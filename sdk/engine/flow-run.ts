@@ -1,9 +1,10 @@
 import { scopeStorage } from "../context.js";
 import { CancelledError, FlowTimeoutError, SquallError, TaskRunsFailedError, toError } from "../errors.js";
-import { newFlowRunId, newFlowRunName, subflowRunId, taskRunIdPrefix } from "../ids.js";
+import { newFlowRunId, newFlowRunName, subflowRunId, taskRunId, taskRunIdPrefix } from "../ids.js";
 import { RunLogger } from "../logging/logger.js";
 import { installPrintCapture } from "../logging/prints.js";
 import { emitRunEvent, errorSummary, observed } from "../observe.js";
+import { formatDelaySeconds } from "../retry.js";
 import { ConcurrentTaskRunner } from "../runners/concurrent.js";
 import type { TaskRunnerSession } from "../runners/task-runner.js";
 import type { FlowRunInfo, RunScope } from "../runs.js";
@@ -57,6 +58,12 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
   #taskSerial = 0;
   #subflowOrdinal = 0;
   #taskRunIdPrefix: string | undefined;
+  /** The flow function's attempt: a retry runs it again (see `retries`). */
+  #attempt = 1;
+  /** This attempt's task runs by serial, kept only for a flow that retries. */
+  #attemptRuns = new Map<number, TaskRun>();
+  /** Task runs that completed in earlier attempts, by serial: a retry gets them again at the same call. */
+  readonly #kept = new Map<number, TaskRun>();
   readonly #firstStart: number | undefined;
   #idle: (() => void) | undefined;
   #session: TaskRunnerSession | undefined;
@@ -78,7 +85,8 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
   constructor(def: FlowDefinition, args: unknown[], parent: FlowRun | undefined, identity?: FlowRunIdentity) {
     this.#def = def;
     this.parent = parent;
-    this.id = identity?.id ?? (parent ? subflowRunId(parent.id, ++parent.#subflowOrdinal) : newFlowRunId());
+    this.id =
+      identity?.id ?? (parent ? subflowRunId(parent.#attemptKey, ++parent.#subflowOrdinal) : newFlowRunId());
     this.name = identity?.name ?? def.settings.flowRunName ?? newFlowRunName();
     this.#firstStart = identity?.startTime;
     if (parent) parent.#adopt(this);
@@ -176,18 +184,23 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
 
   /** Waits `ms` as a step of the flow: durably where the task runner's session can (see `sleep()`). */
   async sleep(ms: number): Promise<void> {
-    const serial = this.nextTaskSerial();
+    const callId = taskRunId(this.taskRunIdPrefix, this.nextTaskSerial());
     const session = this.#session;
     const slept = session?.sleep
-      ? session.sleep(serial, ms)
+      ? session.sleep(callId, ms)
       : new Promise<void>((resolve) => setTimeout(resolve, ms));
     await this.#untilAborted(slept);
   }
 
-  /** What this flow run's task run ids start with. */
+  /** What this flow run's task run ids start with: each attempt's differ (a retry's runs are new runs). */
   get taskRunIdPrefix(): string {
-    this.#taskRunIdPrefix ??= taskRunIdPrefix(this.id);
+    this.#taskRunIdPrefix ??= taskRunIdPrefix(this.#attemptKey);
     return this.#taskRunIdPrefix;
+  }
+
+  /** What this attempt's ids derive from. */
+  get #attemptKey(): string {
+    return this.#attempt === 1 ? this.id : `${this.id}#${this.#attempt}`;
   }
 
   /** A new task run of this flow run, counted in what the flow waits for. */
@@ -197,15 +210,24 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
         `Task '${def.name}' was started after flow run '${this.name}' finished. Await your runs inside the flow function.`,
       );
     }
+    // A retry replays: the run that completed at this call in an earlier attempt, if of this task.
+    const kept = this.#kept.get(this.#taskSerial + 1);
+    if (kept && kept.taskName === def.name) {
+      this.#taskSerial += 1;
+      this.#attemptRuns.set(this.#taskSerial, kept);
+      return kept;
+    }
     const count = this.#taskRunCounts.get(def.name) ?? 0;
     this.#taskRunCounts.set(def.name, count + 1);
     const run = new TaskRun(this, def, args, count);
     this.#active.add(run);
+    if (this.#def.settings.retries > 0) this.#attemptRuns.set(this.#taskSerial, run);
     return run;
   }
 
   /** Hands a run to the flow's task runner; a runner that refuses it (bad arguments) throws. */
   submit(run: TaskRun): void {
+    if (run.isFinal) return; // replayed from an earlier attempt
     if (this.#controller.signal.aborted) {
       run.cancel(this.#controller.signal.reason);
       return;
@@ -257,21 +279,65 @@ export class FlowRun<R = unknown> implements FlowRunInfo, RunScope {
       this.#throwIfAborted();
       this.#session = await this.#untilAborted(Promise.resolve(runner.start(this)));
       this.#throwIfAborted();
-      const fn = this.#def.fn as (...args: unknown[]) => unknown;
-      const returned = await this.#untilAborted(Promise.resolve(scopeStorage.run(this, fn, ...args)));
-      this.#value = (await this.#untilAborted(this.#resolveReturned(returned))) as R;
     } catch (thrown) {
       error = toError(thrown);
     }
-    await this.#whenIdle(); // every run it started, awaited or not, reaches a final state
+    let final: { name: StateName; error: Error | undefined };
+    for (;;) {
+      if (!error) {
+        try {
+          const fn = this.#def.fn as (...args: unknown[]) => unknown;
+          const returned = await this.#untilAborted(Promise.resolve(scopeStorage.run(this, fn, ...args)));
+          this.#value = (await this.#untilAborted(this.#resolveReturned(returned))) as R;
+        } catch (thrown) {
+          error = toError(thrown);
+        }
+      }
+      await this.#whenIdle(); // every run it started, awaited or not, reaches a final state
+      final = this.#finalState(error);
+      if (final.name !== "Failed" || !this.#session || this.#attempt > settings.retries) break;
+      error = await this.#retry(final.error);
+    }
     this.#closed = true;
-    let final = this.#finalState(error);
     try {
       await this.#session?.shutdown({ state: final.name, error: final.error });
     } catch (thrown) {
       if (!final.error) final = { name: "Failed", error: toError(thrown) };
     }
     await this.#settle(final);
+  }
+
+  /**
+   * Gets the flow function ready to run again after a failed attempt: the runs that completed
+   * are kept for the calls that make them again, ids and subflow ids start afresh under the next
+   * attempt's prefix, and the delay is waited (as a `sleep()`, durable where the runner is).
+   * Returns what ended the wait, if anything did (a cancellation).
+   */
+  async #retry(failure: Error | undefined): Promise<Error | undefined> {
+    const settings = this.#def.settings;
+    for (const [serial, run] of this.#attemptRuns) {
+      if (run.state.type === "COMPLETED") this.#kept.set(serial, run);
+    }
+    this.#attemptRuns = new Map();
+    this.#failed.length = 0;
+    this.#value = undefined;
+    this.#attempt += 1;
+    this.#taskSerial = 0;
+    this.#subflowOrdinal = 0;
+    this.#taskRunIdPrefix = undefined;
+    const delay = settings.retryDelayMs;
+    this.logger.warn(
+      `Flow run '${this.name}' attempt ${this.#attempt - 1} failed with ${failure?.name ?? "Error"}: ${failure?.message ?? "no error given"}. Retry ${this.#attempt - 1}/${settings.retries}${delay > 0 ? ` in ${formatDelaySeconds(delay / 1000)} s` : ""}; the ${this.#kept.size} task runs that completed give their results again.`,
+    );
+    this.#setState("AwaitingRetry", Date.now());
+    try {
+      if (delay > 0) await this.sleep(delay);
+      this.#throwIfAborted();
+    } catch (thrown) {
+      return toError(thrown);
+    }
+    this.#setState("Running", Date.now());
+    return undefined;
   }
 
   /** Futures in the return value stand for their results; their failure is the flow's. */

@@ -191,6 +191,11 @@ export class TaskRun<T = unknown> implements TaskFuture<T>, TaskRunInfo, RunScop
     return this.#consumed;
   }
 
+  /** Whether the run has reached a final state. */
+  get isFinal(): boolean {
+    return this.#final;
+  }
+
   get failed(): boolean {
     const type = stateTypeOf(this.#stateName);
     return type === "FAILED" || type === "CRASHED";

@@ -120,11 +120,11 @@ export interface TaskRunnerSession {
   /** Called once every submitted run has reached a final state and the flow function has returned. */
   shutdown(ending: FlowRunEnding): Promise<void> | void;
   /**
-   * A `sleep()` of the flow, at its place `serial` in the call order: a session that keeps the
-   * run durable remembers when it ends, so that the flow run again waits only what is left.
-   * Without it, the engine waits with a timer.
+   * A `sleep()` of the flow, at its place in the call order (`callId`, an id as a task run there
+   * would have): a session that keeps the run durable remembers when it ends, so that the flow
+   * run again waits only what is left. Without it, the engine waits with a timer.
    */
-  sleep?(serial: number, ms: number): Promise<void>;
+  sleep?(callId: string, ms: number): Promise<void>;
 }
 
 /**

@@ -109,7 +109,8 @@ describe("a worker pool's resources", () => {
     const mappings = Object.values(resources as Record<string, { Type: string }>).filter(
       (r) => r.Type === "AWS::Lambda::EventSourceMapping",
     );
-    expect(mappings).toHaveLength(7); // three task queues, three dead-letter queues, completions
+    // Three task queues, three dead-letter queues, completions, the flow queue and its dead letters.
+    expect(mappings).toHaveLength(9);
     expect(joined(props(squall.coordinator).Environment.Variables.SQUALL_DEAD_LETTER_QUEUE_ARN)).toBe(
       [squall.tasks, large.tasks, ioBound.tasks].map((tasks) => arnText(tasks.deadLetterQueue)).join(","),
     );
@@ -171,13 +172,15 @@ describe("a worker pool's grants", () => {
       arn(squall.tasks.deadLetterQueue),
       arn(large.tasks.deadLetterQueue),
       arn(ioBound.tasks.deadLetterQueue),
+      arn(squall.flowQueue.deadLetterQueue),
     ]);
-    expect(coordinator["sqs:SendMessage"]).toBeUndefined();
+    expect(coordinator["sqs:SendMessage"]).toEqual([arn(squall.flowQueue.queue)]);
     expect(grants(squall.flowRunner)["sqs:SendMessage"]).toEqual([
       arn(squall.tasks.queue),
       arn(large.tasks.queue),
       arn(ioBound.tasks.queue),
       arn(squall.completions.queue),
+      arn(squall.flowQueue.queue),
     ]);
   });
 

@@ -78,10 +78,10 @@ describe("the result bucket", () => {
 });
 
 describe("the queues", () => {
-  it("are four, each encrypted by SQS and refusing requests without TLS", () => {
-    template.resourceCountIs("AWS::SQS::Queue", 4);
+  it("are six (task, completion and flow queues, each with its dead-letter queue), each encrypted by SQS and refusing requests without TLS", () => {
+    template.resourceCountIs("AWS::SQS::Queue", 6);
     template.allResourcesProperties("AWS::SQS::Queue", { SqsManagedSseEnabled: true });
-    template.resourceCountIs("AWS::SQS::QueuePolicy", 4);
+    template.resourceCountIs("AWS::SQS::QueuePolicy", 6);
     template.allResourcesProperties("AWS::SQS::QueuePolicy", {
       PolicyDocument: { Statement: denyWithoutTls },
     });
@@ -199,6 +199,7 @@ describe("the functions", () => {
       ...expected,
       SQUALL_STACK_NAME: { Ref: "AWS::StackName" },
       SQUALL_WORKER_TIMEOUT_SECONDS: "60",
+      SQUALL_FLOW_QUEUE_URL: ref(squall.flowQueue.queue),
     });
   });
 
@@ -224,6 +225,8 @@ describe("the functions", () => {
       SQUALL_CALLER_SILENCE_SECONDS: "180",
       SQUALL_DEAD_LETTER_QUEUE_ARN: arn(squall.tasks.deadLetterQueue),
       SQUALL_OVERDUE_SECONDS: "3600",
+      SQUALL_FLOW_QUEUE_URL: ref(squall.flowQueue.queue),
+      SQUALL_FLOW_DEAD_LETTER_QUEUE_ARN: arn(squall.flowQueue.deadLetterQueue),
     });
     const custom = templateOf({ coordinator: { overdue: Duration.minutes(30) } });
     const coordinator = custom.template.toJSON().Resources[logicalId(custom.squall.coordinator.function)];
@@ -295,8 +298,8 @@ describe("the event sources", () => {
     template.resourceCountIs("AWS::Lambda::EventInvokeConfig", 1);
   });
 
-  it("are those three only: the flow-runner is invoked directly", () => {
-    expect(Object.keys(mappings())).toHaveLength(3);
+  it("are those three and the flow queue's two: the flow-runner is otherwise invoked directly", () => {
+    expect(Object.keys(mappings())).toHaveLength(5);
   });
 
   it("take the worker's batch size, batching window and concurrency", () => {
@@ -394,7 +397,7 @@ describe("the grants", () => {
     ]);
   });
 
-  it("let the coordinator consume outcomes and dead letters, keep run records and open-run markers, read run keys, sending nothing", () => {
+  it("let the coordinator consume outcomes and dead letters, keep run records and open-run markers, read run keys, sending only flow runs", () => {
     const coordinator = grants(squall.coordinator);
     const { "s3:GetObject": runs, "s3:PutObject": _, ...rest } = records(squall.coordinator);
     const markers = { "Fn::Join": ["", [arn(squall.results.bucket), "/open/*"]] };
@@ -403,25 +406,38 @@ describe("the grants", () => {
       "s3:GetObject": [...runs, runKeys, markers],
       "s3:PutObject": [...runs, markers],
       "s3:DeleteObject": [markers],
-      "sqs:ReceiveMessage": [arn(squall.completions.queue), arn(squall.tasks.deadLetterQueue)],
-      "sqs:DeleteMessage": [arn(squall.completions.queue), arn(squall.tasks.deadLetterQueue)],
+      "sqs:ReceiveMessage": [
+        arn(squall.completions.queue),
+        arn(squall.tasks.deadLetterQueue),
+        arn(squall.flowQueue.deadLetterQueue),
+      ],
+      "sqs:DeleteMessage": [
+        arn(squall.completions.queue),
+        arn(squall.tasks.deadLetterQueue),
+        arn(squall.flowQueue.deadLetterQueue),
+      ],
     });
-    expect(coordinator["sqs:SendMessage"]).toBeUndefined();
+    expect(coordinator["sqs:SendMessage"]).toEqual([arn(squall.flowQueue.queue)]);
   });
 
-  it("let the flow-runner send to both queues, read and write run records, write run keys and open-run markers, receiving nothing", () => {
+  it("let the flow-runner send to the three queues, read and write run records, read and write run keys, write open-run markers, consuming only flow runs", () => {
     const flowRunner = grants(squall.flowRunner);
-    const { "s3:PutObject": runs, ...rest } = records(squall.flowRunner);
+    const { "s3:PutObject": runs, "s3:GetObject": read, ...rest } = records(squall.flowRunner);
     const markers = { "Fn::Join": ["", [arn(squall.results.bucket), "/open/*"]] };
     expect(flowRunner).toMatchObject({
       ...rest,
+      "s3:GetObject": [...read, runKeys],
       "s3:PutObject": [...runs, runKeys, markers],
       "s3:AbortMultipartUpload": runs,
-      "sqs:SendMessage": [arn(squall.tasks.queue), arn(squall.completions.queue)],
+      "sqs:SendMessage": [
+        arn(squall.tasks.queue),
+        arn(squall.completions.queue),
+        arn(squall.flowQueue.queue),
+      ],
     });
     expect(grants(squall.coordinator)["s3:AbortMultipartUpload"]).toBeUndefined();
-    expect(flowRunner["sqs:ReceiveMessage"]).toBeUndefined();
-    expect(flowRunner["sqs:DeleteMessage"]).toBeUndefined();
+    expect(flowRunner["sqs:ReceiveMessage"]).toEqual([arn(squall.flowQueue.queue)]);
+    expect(flowRunner["sqs:DeleteMessage"]).toEqual([arn(squall.flowQueue.queue)]);
     expect(flowRunner["s3:DeleteObject"]).toBeUndefined();
   });
 
@@ -443,6 +459,7 @@ describe("the outputs", () => {
       [STACK_OUTPUTS.bucket]: ref(squall.results.bucket),
       [STACK_OUTPUTS.workerTimeoutSeconds]: "60",
       [STACK_OUTPUTS.callerSilenceSeconds]: "180",
+      [STACK_OUTPUTS.flowQueueUrl]: ref(squall.flowQueue.queue),
       FlowRunnerFunctionName: ref(squall.flowRunner.function),
       DeadLetterQueueUrl: ref(squall.tasks.deadLetterQueue),
       Region: { Ref: "AWS::Region" },
@@ -496,6 +513,12 @@ describe("the caller's managed policy", () => {
         Effect: "Allow",
         Action: "lambda:InvokeFunction",
         Resource: arn(squall.flowRunner.function),
+      },
+      {
+        Sid: "StartFlowRuns",
+        Effect: "Allow",
+        Action: "sqs:SendMessage",
+        Resource: arn(squall.flowQueue.queue),
       },
     ]);
   });

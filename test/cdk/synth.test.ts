@@ -210,6 +210,7 @@ describe("cdk synth", () => {
     await emulator.createBucket(bucket);
     const tasks = await emulator.createQueue(`tasks-${id}`);
     const completions = await emulator.createQueue(`completions-${id}`);
+    const flowQueue = await emulator.createQueue(`flows-${id}`);
     const sqs = emulator.sqsClient();
     const s3 = emulator.s3Client();
     const store = new S3ResultStore({ bucket, client: s3 });
@@ -233,7 +234,11 @@ describe("cdk synth", () => {
         }),
         startBundleProcess(coordinator, { ...address, AWS_LAMBDA_FUNCTION_NAME: "squall-coordinator" }),
         startBundleProcess(flowRunner.path, {
-          ...deployedEnvironment(flowRunner.variables, { ...address, SQUALL_STACK_NAME: "Squall" }),
+          ...deployedEnvironment(flowRunner.variables, {
+            ...address,
+            SQUALL_STACK_NAME: "Squall",
+            SQUALL_FLOW_QUEUE_URL: flowQueue,
+          }),
           ...address,
           AWS_LAMBDA_FUNCTION_NAME: "squall-flow-runner",
         }),

@@ -168,7 +168,7 @@ async function chaosRound(round: number, killCaller: boolean) {
 describe("the local environment's kill()", () => {
   it("refuses a name that is not one of its functions, killing nothing", () => {
     expect(() => local.kill("workers" as "worker")).toThrow(
-      'Expected kill() to name the function whose execution environment ends, "worker" or "coordinator", got `workers`',
+      'Expected kill() to name the function whose execution environment ends, "worker", "coordinator" or "flow-runner", got `workers`',
     );
   });
 });

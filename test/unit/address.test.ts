@@ -147,6 +147,13 @@ describe("addressFromEnv", () => {
     expect(error.message).toBe(message);
   });
 
+  it("gives the flow queue SQUALL_FLOW_QUEUE_URL names, and none when it is unset or empty", () => {
+    const flowQueueUrl = "http://127.0.0.1:4566/000000000000/squall-flows";
+    expect(addressFromEnv({ ...FULL, SQUALL_FLOW_QUEUE_URL: flowQueueUrl })?.flowQueueUrl).toBe(flowQueueUrl);
+    expect(addressFromEnv({ ...FULL, SQUALL_FLOW_QUEUE_URL: "" })?.flowQueueUrl).toBeUndefined();
+    expect(addressFromEnv(FULL)?.flowQueueUrl).toBeUndefined();
+  });
+
   it("refuses an endpoint that is not an http(s) URL", () => {
     const error = thrownBy(() => addressFromEnv({ ...FULL, SQUALL_ENDPOINT: "127.0.0.1:4566" }));
 
@@ -184,6 +191,21 @@ describe("checkAddress", () => {
       expect(error).toBeInstanceOf(InvalidArgumentError);
       expect(error.message).toBe(
         `Expected \`workerTimeoutSeconds\` in the options to be the worker function's timeout in seconds, got \`${String(workerTimeoutSeconds)}\``,
+      );
+    }
+  });
+
+  it("takes an address with or without a flow queue, and refuses one that is not a URL's text", () => {
+    const flowQueueUrl = "https://sqs.eu-west-1.amazonaws.com/123456789012/squall-flows";
+    expect(checkAddress({ ...ADDRESS, flowQueueUrl }).flowQueueUrl).toBe(flowQueueUrl);
+    expect(checkAddress(ADDRESS).flowQueueUrl).toBeUndefined();
+    for (const bad of ["", 42]) {
+      const error = thrownBy(() =>
+        checkAddress({ ...ADDRESS, flowQueueUrl: bad } as unknown as SquallAddress, "the options"),
+      );
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error.message).toBe(
+        `Expected \`flowQueueUrl\` in the options to be the flow queue's URL, got \`${String(bad)}\``,
       );
     }
   });
@@ -349,6 +371,43 @@ describe("addressFromStack", () => {
           },
         },
       });
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe("addressFromStack, with a flow queue", () => {
+  it("reads the flow queue from the FlowQueueUrl output", async () => {
+    const outputs = [
+      ["TaskQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/tasks"],
+      ["CompletionQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/completions"],
+      ["BucketName", "squall-results"],
+      ["FlowQueueUrl", "https://sqs.eu-west-1.amazonaws.com/123456789012/flows"],
+    ]
+      .map(
+        ([key, value]) => `<member><OutputKey>${key}</OutputKey><OutputValue>${value}</OutputValue></member>`,
+      )
+      .join("");
+    const { createServer } = await import("node:http");
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on("end", () => {
+        response.writeHead(200, { "content-type": "text/xml" });
+        response.end(
+          `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>Squall</StackName><StackStatus>CREATE_COMPLETE</StackStatus><CreationTime>2026-01-01T00:00:00Z</CreationTime><Outputs>${outputs}</Outputs></member></Stacks></DescribeStacksResult></DescribeStacksResponse>`,
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const address = await addressFromStack("Squall", {
+        endpoint: `http://127.0.0.1:${port}`,
+        region: "eu-west-1",
+      });
+
+      expect(address.flowQueueUrl).toBe("https://sqs.eu-west-1.amazonaws.com/123456789012/flows");
     } finally {
       server.close();
     }

@@ -104,4 +104,14 @@ describe("the announcement of a kept local environment", () => {
     );
     expect(announcedAddress(announcement(process.pid)).pools).toBeUndefined();
   });
+
+  it("carries the environment's flow queue to its callers' address when it has one", () => {
+    const flowQueueUrl = "http://127.0.0.1:4566/000000000000/squall-flows-0123abcd";
+    const path = join(FOLDER, "flows", "env.json");
+    mkdirSync(join(FOLDER, "flows"), { recursive: true });
+    writeAnnouncement(path, { ...announcement(process.pid), flowQueueUrl });
+
+    expect(announcedAddress(readAnnouncement(path) as Announcement).flowQueueUrl).toBe(flowQueueUrl);
+    expect(announcedAddress(announcement(process.pid))).not.toHaveProperty("flowQueueUrl");
+  });
 });

@@ -44,6 +44,7 @@ export async function serveKeptEnvironment(
       schedules: local.schedules.listed,
       schedulesSince: local.schedules.since,
     }),
+    ...(local.address.flowQueueUrl && { flowQueueUrl: local.address.flowQueueUrl }),
   };
   let signalled!: (signal: NodeJS.Signals) => void;
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {

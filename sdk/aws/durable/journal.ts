@@ -1,10 +1,11 @@
 import { SquallError } from "../../errors.js";
+import { serialOf, taskRunId } from "../../ids.js";
 import { runPrefix } from "../../storage/keys.js";
 
 /**
  * A durable flow run's journal of what its drivers sent (`runs/<id>/journal/<n>`): before a
- * driver sends task runs it appends one entry naming them (by their serial in the flow's call
- * order, with their task's name), so that a driver resuming the run knows which runs are out
+ * driver sends task runs it appends one entry naming them (by their ids, which follow the flow's
+ * call order, with their task's name), so that a driver resuming the run knows which runs are out
  * (to await, never to send again) and which task each call submitted (to catch a flow that does
  * not submit the same tasks again). Entries are created with `If-None-Match: *` at the next
  * number: two drivers cannot both write one, which is how a driver that was superseded (its
@@ -16,10 +17,13 @@ import { runPrefix } from "../../storage/keys.js";
 export interface JournalEntry {
   /** The driver (invocation) that wrote it. */
   readonly driver: string;
-  /** Runs sent: `[first serial, last serial, task name]`, consecutive serials of one task together. */
-  readonly sent: readonly (readonly [number, number, string])[];
-  /** Durable sleeps begun: `[serial, when it ends (ms since epoch)]`; a sleep takes a place in the call order. */
-  readonly sleeps?: readonly (readonly [number, number])[];
+  /**
+   * Runs sent: `[id prefix, first serial, last serial, task name]`, runs of one task with
+   * consecutive ids together (see `ids.ts`: an id is its prefix and its serial in base 36).
+   */
+  readonly sent: readonly (readonly [string, number, number, string])[];
+  /** Durable sleeps begun: `[call id, when it ends (ms since epoch)]`; a sleep takes a place in the call order. */
+  readonly sleeps?: readonly (readonly [string, number])[];
   /** Set by a driver taking the run over: `sent` then holds every run sent before, so reading starts here. */
   readonly snapshot?: true;
 }
@@ -42,10 +46,10 @@ export class Journal {
   readonly #store: JournalStore;
   readonly #flowRunId: string;
   readonly #driver: string;
-  /** Task name by serial, of every run any driver sent. */
-  readonly #sent = new Map<number, string>();
-  /** When each durable sleep ends, by serial. */
-  readonly #sleeps = new Map<number, number>();
+  /** Task name by task run id, of every run any driver sent. */
+  readonly #sent = new Map<string, string>();
+  /** When each durable sleep ends, by its call's id. */
+  readonly #sleeps = new Map<string, number>();
   #next: number;
   #superseded = false;
 
@@ -86,24 +90,24 @@ export class Journal {
   }
   #snapshotAt = 0;
 
-  /** The task name of the run of this serial that a driver sent, if one did. */
-  sentTask(serial: number): string | undefined {
-    return this.#sent.get(serial);
+  /** The task name of the run of this id that a driver sent, if one did. */
+  sentTask(id: string): string | undefined {
+    return this.#sent.get(id);
   }
 
-  /** When the durable sleep at this serial ends, if one began there. */
-  sleepEnd(serial: number): number | undefined {
-    return this.#sleeps.get(serial);
+  /** When the durable sleep of the call of this id ends, if one began there. */
+  sleepEnd(id: string): number | undefined {
+    return this.#sleeps.get(id);
   }
 
   /** Records a durable sleep as begun; throws `SupersededError` as `append` does. */
-  async appendSleep(serial: number, endsAt: number): Promise<void> {
+  async appendSleep(id: string, endsAt: number): Promise<void> {
     if (this.#superseded) throw this.#supersededError();
-    if (!(await this.#create({ driver: this.#driver, sent: [], sleeps: [[serial, endsAt]] }))) {
+    if (!(await this.#create({ driver: this.#driver, sent: [], sleeps: [[id, endsAt]] }))) {
       this.#superseded = true;
       throw this.#supersededError();
     }
-    this.#sleeps.set(serial, endsAt);
+    this.#sleeps.set(id, endsAt);
   }
 
   /** How many runs drivers sent. */
@@ -111,8 +115,8 @@ export class Journal {
     return this.#sent.size;
   }
 
-  /** The serials of every run sent. */
-  serials(): IterableIterator<number> {
+  /** The ids of every run sent. */
+  ids(): IterableIterator<string> {
     return this.#sent.keys();
   }
 
@@ -124,16 +128,16 @@ export class Journal {
    * Records runs as sent, before they are: throws `SupersededError` if another driver has taken
    * the run over, in which case nothing may be sent.
    */
-  async append(runs: readonly { readonly serial: number; readonly task: string }[]): Promise<void> {
+  async append(runs: readonly { readonly id: string; readonly task: string }[]): Promise<void> {
     if (this.#superseded) throw this.#supersededError();
-    const fresh = runs.filter(({ serial }) => !this.#sent.has(serial));
+    const fresh = runs.filter(({ id }) => !this.#sent.has(id));
     if (fresh.length === 0) return;
-    const adding = new Map(fresh.map(({ serial, task }) => [serial, task]));
+    const adding = new Map(fresh.map(({ id, task }) => [id, task]));
     if (!(await this.#create({ driver: this.#driver, sent: this.#ranges(adding) }))) {
       this.#superseded = true;
       throw this.#supersededError();
     }
-    for (const [serial, task] of adding) this.#sent.set(serial, task);
+    for (const [id, task] of adding) this.#sent.set(id, task);
   }
 
   async #readOn(): Promise<void> {
@@ -146,8 +150,10 @@ export class Journal {
         this.#sleeps.clear();
         this.#snapshotAt = this.#next;
       }
-      for (const [from, to, task] of entry.sent) for (let s = from; s <= to; s++) this.#sent.set(s, task);
-      for (const [serial, endsAt] of entry.sleeps ?? []) this.#sleeps.set(serial, endsAt);
+      for (const [prefix, from, to, task] of entry.sent) {
+        for (let serial = from; serial <= to; serial++) this.#sent.set(taskRunId(prefix, serial), task);
+      }
+      for (const [id, endsAt] of entry.sleeps ?? []) this.#sleeps.set(id, endsAt);
       this.#next += 1;
     }
   }
@@ -161,13 +167,17 @@ export class Journal {
     return true;
   }
 
-  #ranges(runs: ReadonlyMap<number, string>): [number, number, string][] {
-    const ranges: [number, number, string][] = [];
-    for (const serial of [...runs.keys()].sort((a, b) => a - b)) {
-      const task = runs.get(serial) as string;
+  #ranges(runs: ReadonlyMap<string, string>): [string, number, number, string][] {
+    const parsed = [...runs].map(([id, task]) => {
+      const [prefix, serial] = splitId(id);
+      return { prefix, serial, task };
+    });
+    parsed.sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : a.serial - b.serial));
+    const ranges: [string, number, number, string][] = [];
+    for (const { prefix, serial, task } of parsed) {
       const last = ranges[ranges.length - 1];
-      if (last && last[1] === serial - 1 && last[2] === task) last[1] = serial;
-      else ranges.push([serial, serial, task]);
+      if (last && last[0] === prefix && last[2] === serial - 1 && last[3] === task) last[2] = serial;
+      else ranges.push([prefix, serial, serial, task]);
     }
     return ranges;
   }
@@ -177,6 +187,16 @@ export class Journal {
       `Flow run ${this.#flowRunId} was taken over by another invocation of the flow-runner; this one stops driving it.`,
     );
   }
+}
+
+/** A task run id's prefix and serial; squall's ids are `taskRunId()`'s. */
+function splitId(id: string): [string, number] {
+  const dash = id.lastIndexOf("-");
+  const serial = serialOf(id);
+  if (dash < 0 || serial === undefined) {
+    throw new SquallError(`Expected a task run id of the form <prefix>-<serial>, got \`${id}\``);
+  }
+  return [id.slice(0, dash), serial];
 }
 
 function parseEntry(bytes: Uint8Array, flowRunId: string, entry: number): JournalEntry {

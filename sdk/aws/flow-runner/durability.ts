@@ -1,4 +1,3 @@
-import { taskRunId, taskRunIdPrefix } from "../../ids.js";
 import type { Journal } from "../durable/journal.js";
 import type { SqsQueue } from "../queue.js";
 import { TerminalIds } from "../record/terminal-ids.js";
@@ -33,9 +32,8 @@ export async function endRunFailed(
   run: { readonly flowRunId: string; readonly flowName: string },
   message: string,
 ): Promise<void> {
-  const prefix = taskRunIdPrefix(run.flowRunId);
   const sent = new TerminalIds();
-  for (const serial of journal.serials()) sent.add(taskRunId(prefix, serial));
+  for (const id of journal.ids()) sent.add(id);
   const returned: FlowReturned = {
     flowRunId: run.flowRunId,
     flowName: run.flowName,

@@ -37,6 +37,8 @@ export interface Announcement {
   readonly schedules?: readonly ScheduleListing[];
   /** When its scheduler began, in milliseconds since the epoch: its rates count from then. */
   readonly schedulesSince?: number;
+  /** Its flow queue, when it has a flow-runner. */
+  readonly flowQueueUrl?: string;
 }
 
 /** The squall folder of the project at `cwd`: `$SQUALL_HOME`, or `.squall`. */
@@ -106,6 +108,7 @@ export function announcedAddress(announcement: Announcement): SquallAddress {
     workerTimeoutSeconds: announcement.workerTimeoutSeconds,
     callerSilenceSeconds: announcement.callerSilenceSeconds,
     ...(announcement.pools && { pools: announcement.pools }),
+    ...(announcement.flowQueueUrl && { flowQueueUrl: announcement.flowQueueUrl }),
   };
 }
 

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { extname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { InvalidArgumentError } from "../../errors.js";
@@ -11,6 +11,7 @@ import { checkTagLimits, type TagLimits } from "../../runners/tag-slots.js";
 import { BOOTSTRAP, tsxApiFor } from "../../runners/threads/bootstrap.js";
 import { ADDRESS_VARIABLES, DEFAULT_POOL, type PoolAddress, type SquallAddress } from "../address.js";
 import { type Emulator, startEmulator } from "../emulator.js";
+import { FLOW_DEAD_LETTER_ARN_VARIABLE } from "../flow-queue.js";
 import {
   DEAD_LETTER_ARN_VARIABLE,
   FLOWS_VARIABLE,
@@ -30,6 +31,12 @@ import {
 } from "../schedules/definition.js";
 import { LEASE_MARGIN_SECONDS } from "../worker/tag-leases.js";
 import type { FaultOptions } from "./faults.js";
+import {
+  createFlowQueue,
+  flowDeadLetterSource,
+  flowQueueSources,
+  type LocalFlowQueue,
+} from "./flow-queue.js";
 import type { FromFunctionThread, FunctionThreadSetup } from "./function-thread.js";
 import type { InvocationOutcome } from "./invoke-api.js";
 import { invokeEvent, startLocalScheduler } from "./scheduler.js";
@@ -74,8 +81,29 @@ export interface LocalEnvironmentOptions {
    * the environment's callers, as the stack's `callerSilence`. @default 180
    */
   readonly callerSilenceSeconds?: number;
-  /** How long a flow-runner invocation may run. @default 900 */
+  /**
+   * How long a flow-runner invocation may run. A flow-queue message stays hidden 30 s longer (as
+   * on the stack), and an invocation it started that is still running at the timeout is ended as
+   * Lambda ends it: the flow-runner's thread is replaced, ending every invocation it ran, and
+   * their messages come back after their visibility timeout. @default 900
+   */
   readonly flowRunnerTimeoutSeconds?: number;
+  /**
+   * Flow-queue messages the flow-runner handles at once (one per invocation), as the stack's
+   * `flowRunner: { maxConcurrency }`. Lambda runs each invocation in an environment of its own;
+   * here they share the flow-runner's thread with its Invoke API invocations. @default 5
+   */
+  readonly flowRunnerConcurrency?: number;
+  /**
+   * Modules (paths or file URLs) whose `handler` export stands in for a function's own
+   * (`functions/worker.ts`, `coordinator.ts`, `flow-runner.ts`), fed and invoked as that function
+   * is: for tests of the environment itself. @default squall's handlers
+   */
+  readonly handlers?: {
+    readonly worker?: string;
+    readonly coordinator?: string;
+    readonly flowRunner?: string;
+  };
   /**
    * The worker functions' timeout, as the stack's `worker: { timeout }`: a task with a longer
    * `timeoutSeconds` is refused at `.submit()`, here as it would be when deployed. A run with no
@@ -143,9 +171,11 @@ export interface LocalEnvironment {
    * Ends one execution environment of a function at once, wherever it is, as Lambda ends one
    * that crashes or runs out of memory: what it was doing is lost, the messages it held come
    * back after their visibility timeout, and a new one takes its place. For fault tests.
-   * Returns false when the function has none running.
+   * `"flow-runner"` ends the flow-runner's one thread: every invocation it runs (flow-queue
+   * messages and Invoke API calls alike) ends with no further code run. Returns false when the
+   * function has none running.
    */
-  kill(fn: "worker" | "coordinator"): boolean;
+  kill(fn: LocalFunctionName): boolean;
   /**
    * The execution environments a pool's worker threads have been (`default` for the default
    * pool), replaced ones included, in the order they started: their log stream names, which the
@@ -155,6 +185,9 @@ export interface LocalEnvironment {
   /** Stops the function threads and the emulator; everything the environment held is gone. */
   stop(): Promise<void>;
 }
+
+/** The local environment's functions, as `kill()` names them. */
+export type LocalFunctionName = "worker" | "coordinator" | "flow-runner";
 
 // The handlers Lambda calls, run here in threads: `.ts` when the SDK runs from source.
 const EXT = extname(new URL(import.meta.url).pathname);
@@ -189,6 +222,13 @@ export async function startLocalEnvironment(
     options.callerSilenceSeconds ?? DEFAULT_SILENT_AFTER_SECONDS,
     1,
   );
+  const flowRunnerTimeoutSeconds = integerOption(
+    "flowRunnerTimeoutSeconds",
+    options.flowRunnerTimeoutSeconds ?? 900,
+    1,
+  );
+  const flowRunnerConcurrency = integerOption("flowRunnerConcurrency", options.flowRunnerConcurrency ?? 5, 1);
+  const handlers = handlerModules(options.handlers);
   const visibilitySeconds = taskVisibility(options.visibilitySeconds, workerTimeoutSeconds);
   const coordinatorVisibilitySeconds = Math.min(visibilitySeconds, COORDINATOR_VISIBILITY_SECONDS);
   if (options.flows !== undefined) checkFlowsModule(options.flows);
@@ -247,6 +287,11 @@ export async function startLocalEnvironment(
         };
       }),
     );
+    // The flow queue starts and resumes durable flow runs: only where a flow-runner takes them.
+    const flowQueue: LocalFlowQueue | undefined =
+      options.flows === undefined
+        ? undefined
+        : await createFlowQueue(emulator, id, flowRunnerTimeoutSeconds, arnOf);
     const poolAddresses = Object.fromEntries(
       pools.map((pool) => [
         pool.name,
@@ -262,6 +307,7 @@ export async function startLocalEnvironment(
       workerTimeoutSeconds,
       callerSilenceSeconds,
       pools: poolAddresses,
+      ...(flowQueue && { flowQueueUrl: flowQueue.queueUrl }),
     };
     const env: Record<string, string> = {
       // The emulator takes any credentials; the functions need some to sign with.
@@ -290,13 +336,20 @@ export async function startLocalEnvironment(
       [PROJECT_ROOT_VARIABLE]: projectRoot,
       // Workers live on while the project's files change: a changed task module is reloaded.
       [RELOAD_MODULES_VARIABLE]: "1",
+      ...(flowQueue && {
+        [ADDRESS_VARIABLES.flowQueueUrl]: flowQueue.queueUrl,
+        [FLOW_DEAD_LETTER_ARN_VARIABLE]: flowQueue.deadLetterArn,
+      }),
     };
     // A message held by a thread that died comes back at once rather than after its visibility timeout.
     const queues = new Map([
       [taskQueueUrl, new SqsQueue({ url: taskQueueUrl, client: sqs })],
       [completionQueueUrl, new SqsQueue({ url: completionQueueUrl, client: sqs })],
       [deadLetterQueueUrl, new SqsQueue({ url: deadLetterQueueUrl, client: sqs })],
-      ...pools.flatMap((pool) =>
+      ...[
+        ...pools,
+        ...(flowQueue ? [{ queueUrl: flowQueue.queueUrl, deadLetterUrl: flowQueue.deadLetterUrl }] : []),
+      ].flatMap((pool) =>
         [pool.queueUrl, pool.deadLetterUrl].map((url) => [url, new SqsQueue({ url, client: sqs })] as const),
       ),
     ]);
@@ -306,8 +359,9 @@ export async function startLocalEnvironment(
       threadEnv = env,
       onSpawned?: (thread: FunctionThread) => void,
       timeoutSeconds?: number,
+      fn: LocalFunctionName = "worker",
     ): FunctionThread => {
-      const thread = startThread(handler, sources, threadEnv, timeoutSeconds, (held) => {
+      const thread = startThread(handler, sources, threadEnv, timeoutSeconds, fn, (held) => {
         threads.delete(thread);
         if (stopping) return;
         for (const [url, handle] of held)
@@ -315,7 +369,7 @@ export async function startLocalEnvironment(
             .get(url)
             ?.release(handle)
             .catch(() => {});
-        spawn(handler, sources, threadEnv, onSpawned, timeoutSeconds); // as Lambda starts a new instance
+        spawn(handler, sources, threadEnv, onSpawned, timeoutSeconds, fn); // as Lambda starts a new instance
       });
       threads.add(thread);
       onSpawned?.(thread);
@@ -332,6 +386,7 @@ export async function startLocalEnvironment(
     const running = {
       worker: new Set<FunctionThread>(),
       coordinator: undefined as FunctionThread | undefined,
+      "flow-runner": undefined as FunctionThread | undefined,
     };
     // Each pool's execution environments by name, for `workers()`: which pool ran a run.
     const streams = new Map<string, string[]>(
@@ -346,7 +401,7 @@ export async function startLocalEnvironment(
       void thread.exited.then(() => running.worker.delete(thread));
     };
     for (let i = 0; i < workers; i++)
-      started.push(spawn(WORKER_HANDLER, [taskSource], env, asWorker, workerTimeoutSeconds));
+      started.push(spawn(handlers.worker, [taskSource], env, asWorker, workerTimeoutSeconds));
     // Each pool's workers take from its own queue, and send retries and split messages back to it.
     for (const pool of pools) {
       const poolEnv = {
@@ -362,11 +417,11 @@ export async function startLocalEnvironment(
         visibilitySeconds: pool.visibilitySeconds,
       };
       for (let i = 0; i < pool.workers; i++)
-        started.push(spawn(WORKER_HANDLER, [source], poolEnv, ofPool(pool.name), pool.workerTimeoutSeconds));
+        started.push(spawn(handlers.worker, [source], poolEnv, ofPool(pool.name), pool.workerTimeoutSeconds));
     }
     started.push(
       spawn(
-        COORDINATOR_HANDLER,
+        handlers.coordinator,
         [
           {
             queueUrl: completionQueueUrl,
@@ -384,23 +439,33 @@ export async function startLocalEnvironment(
             batchingWindowMs: 0,
             visibilitySeconds: coordinatorVisibilitySeconds,
           })),
+          ...(flowQueue ? [flowDeadLetterSource(flowQueue, coordinatorVisibilitySeconds)] : []),
         ],
         env,
         (thread) => {
           running.coordinator = thread;
         },
+        undefined,
+        "coordinator",
       ),
     );
     let flowRunnerFunctionName: string | undefined;
     if (options.flows !== undefined) {
-      // The flow-runner, invoked through the emulator's Lambda Invoke API.
-      const timeoutMs =
-        integerOption("flowRunnerTimeoutSeconds", options.flowRunnerTimeoutSeconds ?? 900, 1) * 1000;
+      // The flow-runner, fed by the flow queue and invoked through the emulator's Lambda Invoke API.
+      const timeoutMs = flowRunnerTimeoutSeconds * 1000;
       let flowRunner: FunctionThread | undefined;
       started.push(
-        spawn(FLOW_RUNNER_HANDLER, [], { ...env, [FLOWS_VARIABLE]: options.flows }, (thread) => {
-          flowRunner = thread;
-        }),
+        spawn(
+          handlers.flowRunner,
+          flowQueueSources(flowQueue as LocalFlowQueue, flowRunnerConcurrency),
+          { ...env, [FLOWS_VARIABLE]: options.flows },
+          (thread) => {
+            flowRunner = thread;
+            running["flow-runner"] = thread;
+          },
+          flowRunnerTimeoutSeconds,
+          "flow-runner",
+        ),
       );
       flowRunnerFunctionName = `squall-flow-runner-${id}`;
       emulator.functions.set(flowRunnerFunctionName, async (payload) => {
@@ -446,12 +511,12 @@ export async function startLocalEnvironment(
       injectFaults: (faults) => emulator.injectFaults(faults),
       sweep,
       kill(fn) {
-        if (fn !== "worker" && fn !== "coordinator") {
+        if (fn !== "worker" && fn !== "coordinator" && fn !== "flow-runner") {
           throw new InvalidArgumentError(
-            `Expected kill() to name the function whose execution environment ends, "worker" or "coordinator", got \`${String(fn)}\``,
+            `Expected kill() to name the function whose execution environment ends, "worker", "coordinator" or "flow-runner", got \`${String(fn)}\``,
           );
         }
-        const thread = fn === "worker" ? [...running.worker][0] : running.coordinator;
+        const thread = fn === "worker" ? [...running.worker][0] : running[fn];
         if (!thread || stopping) return false;
         running.worker.delete(thread);
         thread.kill();
@@ -510,13 +575,14 @@ function startThread(
   sources: FunctionThreadSetup["sources"],
   env: Record<string, string>,
   timeoutSeconds: number | undefined,
+  fn: LocalFunctionName,
   onDeath: (held: [queueUrl: string, handle: string][]) => void,
 ): FunctionThread {
   const setup: FunctionThreadSetup = {
     entry: THREAD_ENTRY,
     tsx: tsxApiFor(THREAD_ENTRY),
     handler,
-    invocable: sources.length === 0,
+    invocable: fn === "flow-runner",
     timeoutSeconds,
     sources,
   };
@@ -528,7 +594,9 @@ function startThread(
   const cut = () => {
     cutShort = true;
     process.stderr.write(
-      `squall local: a worker invocation ran past the function's timeout of ${timeoutSeconds} seconds and was ended, as Lambda ends it; its messages come back after their visibility timeout. Give its tasks a \`timeoutSeconds\`, or raise \`workerTimeoutSeconds\`.\n`,
+      fn === "flow-runner"
+        ? `squall local: a flow-runner invocation ran past the function's timeout of ${timeoutSeconds} seconds and was ended, as Lambda ends it, with the other invocations its thread ran; their flow-queue messages come back after their visibility timeout.\n`
+        : `squall local: a worker invocation ran past the function's timeout of ${timeoutSeconds} seconds and was ended, as Lambda ends it; its messages come back after their visibility timeout. Give its tasks a \`timeoutSeconds\`, or raise \`workerTimeoutSeconds\`.\n`,
     );
     void thread.terminate();
   };
@@ -618,7 +686,33 @@ function startThread(
   };
 }
 
-/** A flows module the flow-runner thread can import: a file URL, or a path to a file that exists. */
+/** The handler module each function's threads import: squall's own, or a stand-in given by `handlers`. */
+function handlerModules(given: LocalEnvironmentOptions["handlers"]) {
+  const url = (name: string, module: string | undefined, own: string) => {
+    if (module === undefined) return own;
+    checkModule(`handlers.${name}`, module, "a module whose `handler` export stands in for the function's");
+    return module.startsWith("file:") ? module : pathToFileURL(resolve(module)).href;
+  };
+  return {
+    worker: url("worker", given?.worker, WORKER_HANDLER),
+    coordinator: url("coordinator", given?.coordinator, COORDINATOR_HANDLER),
+    flowRunner: url("flowRunner", given?.flowRunner, FLOW_RUNNER_HANDLER),
+  };
+}
+
+/** A module a thread can import: a file URL, or a path to a file that exists. */
+function checkModule(option: string, module: unknown, what: string): void {
+  if (typeof module !== "string" || module === "") {
+    throw new InvalidArgumentError(
+      `Expected \`${option}\` to be a module path or file URL, got \`${String(module)}\``,
+    );
+  }
+  const path = module.startsWith("file:") ? fileURLToPath(module) : resolve(module);
+  if (!existsSync(path)) {
+    throw new InvalidArgumentError(`Expected \`${option}\` to name ${what}, but ${path} does not exist.`);
+  }
+}
+
 /** The project root as an absolute path; it must be a folder, the workers' only source of task modules. */
 function checkProjectRoot(root: unknown): string {
   const path = typeof root === "string" && root !== "" ? resolve(root) : undefined;
@@ -630,6 +724,7 @@ function checkProjectRoot(root: unknown): string {
   return path;
 }
 
+/** A flows module the flow-runner thread can import: a file URL, or a path to a file that exists. */
 function checkFlowsModule(flows: unknown): void {
   if (typeof flows !== "string" || flows === "") {
     throw new InvalidArgumentError(

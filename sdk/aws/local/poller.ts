@@ -7,6 +7,8 @@ export interface PolledRecord {
   readonly receiptHandle: string;
   readonly body: string;
   readonly eventSourceARN: string;
+  /** `aws:sqs`, by which a handler fed by several kinds of event knows this one. */
+  readonly eventSource: "aws:sqs";
   readonly attributes: { readonly ApproximateReceiveCount: string };
 }
 
@@ -117,6 +119,7 @@ export class EventSourcePoller {
       receiptHandle: message.receiptHandle,
       body: message.body,
       eventSourceARN: this.#options.eventSourceArn,
+      eventSource: "aws:sqs" as const,
       attributes: { ApproximateReceiveCount: String(message.receiveCount) },
     }));
     let failed: Set<string>;

@@ -7,7 +7,7 @@ import {
   NonDeterministicFlowError,
   toError,
 } from "../../errors.js";
-import { serialOf, taskRunId, taskRunIdPrefix } from "../../ids.js";
+import { serialOf } from "../../ids.js";
 import { emit, isEnabled } from "../../logging/config.js";
 import { emitProgress, progressObserved } from "../../observe.js";
 import { builtInSerializer } from "../../remote/attempt.js";
@@ -156,9 +156,8 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     if (this.#durable) {
       // Runs earlier drivers sent count in the flow-returned notice, whether or not this one
       // comes to await them.
-      const prefix = taskRunIdPrefix(flowRun.id);
-      for (const serial of this.#durable.journal.serials()) {
-        this.#sent.add(taskRunId(prefix, serial));
+      for (const id of this.#durable.journal.ids()) {
+        this.#sent.add(id);
         this.#sentCount += 1;
       }
     }
@@ -283,16 +282,16 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
    * begins), so the flow run again waits only what is left; a wait past this invocation's end is
    * the driver's to hand on. Elsewhere, a timer.
    */
-  async sleep(serial: number, ms: number): Promise<void> {
+  async sleep(callId: string, ms: number): Promise<void> {
     const durable = this.#durable;
     if (!durable) return new Promise((resolve) => setTimeout(resolve, ms));
-    const task = durable.journal.sentTask(serial);
-    if (task !== undefined) this.#diverge(serial, "a sleep", `task '${task}'`);
-    let endsAt = durable.journal.sleepEnd(serial);
+    const task = durable.journal.sentTask(callId);
+    if (task !== undefined) this.#diverge(callId, "a sleep", `task '${task}'`);
+    let endsAt = durable.journal.sleepEnd(callId);
     if (endsAt === undefined) {
       endsAt = Date.now() + ms;
       try {
-        await durable.journal.appendSleep(serial, endsAt);
+        await durable.journal.appendSleep(callId, endsAt);
       } catch (error) {
         if (error instanceof SupersededError) return new Promise(() => {}); // the next driver goes on
         throw error;
@@ -313,8 +312,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
 
   /** Whether a driver of this durable run sent the task run of this id before. */
   #sentBefore(id: string): boolean {
-    const serial = this.#durable ? serialOf(id) : undefined;
-    return serial !== undefined && this.#durable?.journal.sentTask(serial) !== undefined;
+    return this.#durable?.journal.sentTask(id) !== undefined;
   }
 
   /**
@@ -323,19 +321,19 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
    */
   #checkReplay(run: RunnableTaskRun): void {
     const durable = this.#durable;
-    const serial = durable ? serialOf(run.id) : undefined;
-    if (!durable || serial === undefined) return;
+    if (!durable) return;
     const task = run.retryPolicy.taskName;
-    const recorded = durable.journal.sentTask(serial);
+    const recorded = durable.journal.sentTask(run.id);
     if (recorded !== undefined && recorded !== task)
-      this.#diverge(serial, `task '${task}'`, `task '${recorded}'`);
-    if (recorded === undefined && durable.journal.sleepEnd(serial) !== undefined) {
-      this.#diverge(serial, `task '${task}'`, "a sleep");
+      this.#diverge(run.id, `task '${task}'`, `task '${recorded}'`);
+    if (recorded === undefined && durable.journal.sleepEnd(run.id) !== undefined) {
+      this.#diverge(run.id, `task '${task}'`, "a sleep");
     }
   }
 
-  /** The flow, run again, did something else at call `serial` than the record says: the run fails. */
-  #diverge(serial: number, did: string, recorded: string): never {
+  /** The flow, run again, did something else at call `callId` than the record says: the run fails. */
+  #diverge(callId: string, did: string, recorded: string): never {
+    const serial = serialOf(callId);
     const durable = this.#durable as DurableRun;
     const error = new NonDeterministicFlowError(
       `Flow run '${this.#flowRun.name}' (${this.#flowRun.id}), resumed, did not submit what it submitted before: its call #${serial} is ${did}, where the run's record has ${recorded}. A durable flow must submit the same tasks in the same order each time it runs with the same parameters and results; take times and random numbers from flowRunStartTime() and flowRandom(), and wait with sleep().`,
@@ -449,9 +447,7 @@ export class LambdaSession implements TaskRunnerSession, TaskInvoker {
     const durable = this.#durable as DurableRun;
     if (durable.suspended) return false;
     try {
-      await durable.journal.append(
-        [...outbox].map(([id, { task }]) => ({ serial: serialOf(id) as number, task })),
-      );
+      await durable.journal.append([...outbox].map(([id, { task }]) => ({ id, task })));
       return true;
     } catch (error) {
       if (error instanceof SupersededError) return false;

@@ -46,6 +46,8 @@ describe("the template reader", () => {
       ["SquallWorkerFunction", "SquallTasksQueue", 10, 0, 100, true],
       ["SquallCoordinatorFunction", "SquallCompletionsQueue", 10, 1, 5, true],
       ["SquallCoordinatorFunction", "SquallTasksDeadLetters", 10, 0, 2, true],
+      ["SquallCoordinatorFunction", "SquallFlowQueueDeadLetters", 10, 0, 2, true],
+      ["SquallFlowRunnerFunction", "SquallFlowQueue", 1, 0, undefined, true],
     ]);
 
     const workerRole = worker.roleLogicalId as string;
