@@ -2,6 +2,7 @@
 // here, so that whoever starts it can follow it at once (`squall logs --follow <id>`).
 import { randomUUID } from "node:crypto";
 import { InvalidArgumentError, SquallError } from "../errors.js";
+import { STACK_OUTPUTS } from "./address.js";
 import { announcedEnvironment } from "./local/announcement.js";
 import { RUN_ID_PATTERN } from "./wire/messages.js";
 
@@ -169,6 +170,12 @@ async function flowRunnerOf(target: FlowRunnerTarget | undefined): Promise<Found
   if (!functionName) {
     throw new FlowRunnerNotFoundError(
       `Stack '${target.stack}' has no output ${FLOW_RUNNER_OUTPUT}: deploy it with a version of squall whose stack has a flow-runner.`,
+    );
+  }
+  // A flow-runner without a flow queue runs a run under an id of its own: the one returned would name nothing.
+  if (!outputs[STACK_OUTPUTS.flowQueueUrl]) {
+    throw new FlowRunnerNotFoundError(
+      `Stack '${target.stack}' has no output ${STACK_OUTPUTS.flowQueueUrl}: its flow-runner predates durable runs and would not run the flow under the id returned. Deploy it again with this version of squall.`,
     );
   }
   return {

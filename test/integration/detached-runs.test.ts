@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LocalEnvironment, S3ResultStore, startFlowRun, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FLOW_QUEUE_VARIABLE } from "../../sdk/aws/handlers.js";
 import type { Announcement } from "../../sdk/aws/local/announcement.js";
 import { BucketRunBackend } from "../../sdk/aws/records/bucket-backend.js";
 import { followRun } from "../../sdk/records/reading.js";
@@ -29,10 +28,6 @@ let stack: FakeStack;
 let target: { functionName: string; endpoint: string; region: string };
 
 beforeAll(async () => {
-  // A flow-runner with a flow queue runs a run durably, under the id it is given. Until the local
-  // environment has a flow queue of its own, its flow-runner is given one by name: these runs end
-  // well within the function's timeout, so nothing is ever sent to it.
-  process.env[FLOW_QUEUE_VARIABLE] ??= "http://127.0.0.1:9/000000000000/squall-flows-unused";
   local = await startLocalEnvironment({ workers: 2, flows: FLOWS });
   target = {
     functionName: local.flowRunnerFunctionName as string,
@@ -62,7 +57,10 @@ beforeAll(async () => {
     region: local.address.region,
   });
   stack = await startFakeStack("Squall", local.address, {
-    outputs: { FlowRunnerFunctionName: local.flowRunnerFunctionName as string },
+    outputs: {
+      FlowRunnerFunctionName: local.flowRunnerFunctionName as string,
+      FlowQueueUrl: local.address.flowQueueUrl as string,
+    },
   });
 }, 60_000);
 afterAll(async () => {

@@ -150,7 +150,10 @@ describe("startFlowRun", () => {
       );
 
     it("invokes the function its FlowRunnerFunctionName output names", async () => {
-      const stack = await fakeStack({ FlowRunnerFunctionName: "Squall-FlowRunner-1A2B3C" });
+      const stack = await fakeStack({
+        FlowRunnerFunctionName: "Squall-FlowRunner-1A2B3C",
+        FlowQueueUrl: `${endpoint}/q/flows`,
+      });
       try {
         const { flowRunId } = await startFlowRun(
           { stack: "Squall", endpoint: stack.endpoint, region: "eu-west-1" },
@@ -169,7 +172,7 @@ describe("startFlowRun", () => {
       }
     });
 
-    it("refuses a stack without that output, and one that does not exist", async () => {
+    it("refuses a stack without that output or without a flow queue, and one that does not exist", async () => {
       const stack = await fakeStack({});
       try {
         await expect(
@@ -179,6 +182,18 @@ describe("startFlowRun", () => {
             "Stack 'Squall' has no output FlowRunnerFunctionName: deploy it with a version of squall whose stack has a flow-runner.",
           ),
         );
+        const older = await fakeStack({ FlowRunnerFunctionName: "Squall-FlowRunner-1A2B3C" });
+        try {
+          await expect(
+            startFlowRun({ stack: "Squall", endpoint: older.endpoint }, "greetings", []),
+          ).rejects.toThrow(
+            new FlowRunnerNotFoundError(
+              "Stack 'Squall' has no output FlowQueueUrl: its flow-runner predates durable runs and would not run the flow under the id returned. Deploy it again with this version of squall.",
+            ),
+          );
+        } finally {
+          await older.close();
+        }
         await expect(
           startFlowRun({ stack: "Elsewhere", endpoint: stack.endpoint }, "greetings", []),
         ).rejects.toThrow(
