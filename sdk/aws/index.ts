@@ -20,3 +20,10 @@ export {
 export type { FaultOptions } from "./local/faults.js";
 export { S3ResultStore, type S3ResultStoreOptions } from "./s3-store.js";
 export type { FlowSchedule, ScheduleListing } from "./schedules/definition.js";
+export {
+  EVENT_PAYLOAD_LIMIT,
+  FlowRunnerNotFoundError,
+  type FlowRunnerTarget,
+  type StartFlowRunOptions,
+  startFlowRun,
+} from "./start-flow-run.js";

@@ -1,3 +1,4 @@
+import { awaitRun } from "../records/await-run.js";
 import type { RunBackend } from "../records/backend.js";
 import { followRun, readDetail } from "../records/reading.js";
 import type { LogLine, RecordLine } from "../records/record.js";
@@ -6,9 +7,14 @@ import { type Colors, colorsFor, formatClock } from "./format.js";
 /**
  * `squall logs <run> [--follow]`: the run's log lines and console output in the order written,
  * log lines as squall prints them. With `--follow`, then each new line as the run goes on,
- * until it is final (or Ctrl-C).
+ * until it is final (or Ctrl-C). A run started elsewhere a moment ago (`squall run --detach`,
+ * `startFlowRun`) is waited for by its id until its record appears.
  */
-export async function logsCommand(backend: RunBackend, run: string, options: { readonly follow?: boolean }) {
+export async function logsCommand(
+  backend: RunBackend,
+  run: string,
+  options: { readonly follow?: boolean; readonly startTimeoutMs?: number },
+) {
   const colors = colorsFor(process.stdout);
   const names = new Map<string, string>();
   const write = (line: RecordLine) => {
@@ -27,7 +33,15 @@ export async function logsCommand(backend: RunBackend, run: string, options: { r
   const stop = () => controller.abort();
   process.once("SIGINT", stop);
   try {
-    await followRun(backend, run, write, controller.signal);
+    const id = await awaitRun(backend, run, {
+      signal: controller.signal,
+      timeoutMs: options.startTimeoutMs,
+      onWait: (id) =>
+        process.stderr.write(
+          `squall: flow run ${id} has not started in ${backend.where} yet; waiting for it…\n`,
+        ),
+    });
+    await followRun(backend, id, write, controller.signal);
   } finally {
     process.off("SIGINT", stop);
   }

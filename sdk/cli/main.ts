@@ -1,7 +1,8 @@
-// The squall command: `squall run`, `runs`, `show`, `logs`, `dashboard`, `schedules` and `env`.
-// Exit codes: 0 when all went well (for `run`, the flow run Completed), 1 when the flow run did
-// not complete or something unexpected failed, 2 for a command that cannot be carried out as
-// given, 128 + n when signal n cancelled the flow run (bin.ts then ends the process by that signal).
+// The squall command: `squall run`, `runs`, `show`, `logs`, `cancel`, `dashboard`, `schedules`
+// and `env`. Exit codes: 0 when all went well (for `run`, the flow run Completed; for `cancel`, it
+// ended Cancelled), 1 when the flow run did not complete or something unexpected failed, 2 for a
+// command that cannot be carried out as given, 128 + n when signal n cancelled the flow run (bin.ts
+// then ends the process by that signal).
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { RecordsUnreadableError, type RunBackend, RunLookupError } from "../records/backend.js";
@@ -33,7 +34,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description("Run squall flows, and look into the flow runs recorded under .squall/ (or $SQUALL_HOME).")
     .version(version(), "-v, --version")
     .exitOverride()
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Runs on a stack (or, with --env, on the local environment squall env start --flows keeps):",
+        "  squall run flows.ts:report --stack Squall --detach  start it there; prints its id",
+        "  squall logs --follow <id> --stack Squall            follow it until it is final",
+        "  squall cancel <id> --stack Squall                   cancel it, and wait for its end",
+      ].join("\n"),
+    );
   oneLineErrors(program);
 
   stackOptions(
@@ -50,8 +61,12 @@ export async function main(argv: readonly string[]): Promise<number> {
           "--runner <runner>",
           "run the flow's submitted tasks on this task runner instead of its own",
         ).choices(RUNNERS),
+      )
+      .option(
+        "--detach",
+        "start the run on the flow-runner of --stack (or --env) and return at once, printing its id (follow it with squall logs --follow <id>)",
       ),
-    "run the tasks on this deployed stack's Lambda functions (implies --runner lambda)",
+    "run the tasks on this deployed stack's Lambda functions (implies --runner lambda); with --detach, the whole run on its flow-runner",
   ).action(async (target: string, options) => {
     code = await runCommand(target, options);
   });
@@ -85,6 +100,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     "read the flow run from this deployed stack's bucket",
   ).action(async (run: string, options: SourceOptions & { follow?: boolean }) => {
     code = await logsCommand(await backendFor(options), run, options);
+  });
+
+  stackOptions(
+    program
+      .command("cancel")
+      .description(
+        "Cancel a flow run in a bucket (started with --detach or startFlowRun), then wait until it is final",
+      )
+      .argument("<run>", "the flow run's id (or the start of it) or name")
+      .option("--no-wait", "return once the request is written, without waiting for the run to end"),
+    "cancel the flow run in this deployed stack's bucket",
+  ).action(async (run: string, options: SourceOptions & { wait: boolean }) => {
+    const { cancelCommand } = await import("./cancel-command.js");
+    const { backend, address } = await sourceFor(options);
+    code = await cancelCommand(backend, address, run, { wait: options.wait, flags: sourceFlags(options) });
   });
 
   // The dashboard lives in ./dashboard/, loaded only for this command.
@@ -184,12 +214,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 function stackOptions(command: Command, stackHelp: string): Command {
   oneLineErrors(command);
-  if (command.name() !== "run") {
-    command.option(
-      "--env",
-      "read the bucket of the local environment squall env start keeps for this project",
-    );
-  }
+  command.option(
+    "--env",
+    command.name() === "run"
+      ? "with --detach: start the run on the flow-runner of the local environment squall env start --flows keeps"
+      : "read the bucket of the local environment squall env start keeps for this project",
+  );
   return command
     .option("--stack <name>", stackHelp)
     .option("--region <region>", "the stack's region (default: AWS_REGION, or the profile's)")
@@ -239,19 +269,36 @@ async function envAddress(
  * environment's bucket (`--env`), or a deployed stack's bucket (`--stack`).
  */
 async function backendFor(options: SourceOptions): Promise<RunBackend> {
+  return (await sourceFor(options)).backend;
+}
+
+/** The backend, with the bucket's address when it reads one (`--env`, `--stack`). */
+async function sourceFor(options: SourceOptions): Promise<{ backend: RunBackend; address?: SquallAddress }> {
   const kept = await envAddress(options);
   if (kept) {
     const { BucketRunBackend } = await import("../aws/records/bucket-backend.js");
-    return new BucketRunBackend(kept.address, { where: kept.where, lister: "squall runs --env" });
+    const backend = new BucketRunBackend(kept.address, { where: kept.where, lister: "squall runs --env" });
+    return { backend, address: kept.address };
   }
-  if (options.stack === undefined) return new LocalRunBackend(defaultRoot());
+  if (options.stack === undefined) return { backend: new LocalRunBackend(defaultRoot()) };
   // Loaded only here: the local record never loads the AWS SDK.
   const address = await stackAddress({ ...options, stack: options.stack });
   const { BucketRunBackend } = await import("../aws/records/bucket-backend.js");
-  return new BucketRunBackend(address, {
+  const backend = new BucketRunBackend(address, {
     where: `stack '${options.stack}' (bucket ${address.bucket})`,
     lister: "squall runs --stack ...",
   });
+  return { backend, address };
+}
+
+/** The options that name where a run is, as a command line repeats them. */
+function sourceFlags(options: SourceOptions): string {
+  if (options.env) return "--env";
+  return [
+    ...(options.stack !== undefined ? [`--stack ${options.stack}`] : []),
+    ...(options.region !== undefined ? [`--region ${options.region}`] : []),
+    ...(options.endpoint !== undefined ? [`--endpoint ${options.endpoint}`] : []),
+  ].join(" ");
 }
 
 function version(): string {

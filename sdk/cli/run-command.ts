@@ -3,6 +3,7 @@ import type { FlowRunState } from "../engine/flow-run.js";
 import { CancelledError } from "../errors.js";
 import { observeProgress, observeRuns, type ProgressListener } from "../observe.js";
 import { loadCompiler } from "./compiler.js";
+import { checkDetached, startDetached } from "./detached-run.js";
 import { loadFlow, parseTarget } from "./flow-loader.js";
 import { type Colors, colorState, colorsFor, formatDuration, shortId } from "./format.js";
 import { LiveDisplay } from "./live-display.js";
@@ -15,6 +16,7 @@ import { checkRunner, makeRunner, type RunnerName, stackAddress } from "./runner
 import { Tally } from "./tally.js";
 import { showsBars, summaryLines } from "./task-names.js";
 import { ensureTypeScript } from "./typescript.js";
+import { UsageError } from "./usage-error.js";
 
 /** The signals that cancel a flow run `squall run` started, and their numbers (exit code 128 + n). */
 const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -40,19 +42,31 @@ export interface RunOptions {
   readonly stack?: string;
   readonly region?: string;
   readonly endpoint?: string;
+  /** Start the run on the flow-runner of `stack` (or of the kept environment, `env`) and return. */
+  readonly detach?: boolean;
+  /** With `detach`: the kept local environment's flow-runner. */
+  readonly env?: boolean;
 }
 
 /**
  * `squall run <file>:<flow>`: loads the module, starts the flow with the arguments and runner
  * given, shows its progress, records it, and prints its result. The exit code: 0 when the run
  * Completed, 128 + n when signal n (Ctrl-C, SIGTERM, SIGHUP) cancelled it, 1 otherwise; a `UsageError` (exit 2) before anything runs when the command cannot be
- * carried out as given.
+ * carried out as given. With `detach`, the flow and its arguments are checked here as for a run
+ * here, then the run starts on a flow-runner and the command returns 0 with its id.
  */
 export async function runCommand(target: string, options: RunOptions): Promise<number> {
   const { file, flow } = parseTarget(target);
   const args = parseParams(options.params);
-  const runnerName = checkRunner(options.runner, options.stack);
-  const address = options.stack ? await stackAddress({ ...options, stack: options.stack }) : undefined;
+  if (options.detach) checkDetached(options);
+  else if (options.env) {
+    throw new UsageError(
+      "--env with squall run starts a detached run on the kept local environment's flow-runner: add --detach. To run the flow here with its tasks on that environment, use --runner lambda.",
+    );
+  }
+  const runnerName = options.detach ? undefined : checkRunner(options.runner, options.stack);
+  const address =
+    options.stack && !options.detach ? await stackAddress({ ...options, stack: options.stack }) : undefined;
   await ensureTypeScript(file);
   // The compiler reads the flow's parameters: their types in a TypeScript file (it loads while
   // the module does), and their names when the arguments given are not as many as it requires.
@@ -62,6 +76,7 @@ export async function runCommand(target: string, options: RunOptions): Promise<n
   const ts = await (compiler ?? (args.length !== start.fn.length ? loadCompiler() : undefined));
   checkParams(flow, start.fn, args, options.params, ts);
   if (ts && typed) checkParamTypes(ts, file, flow, start.fn, args);
+  if (options.detach) return startDetached(flow, args, options);
   const taskRunner = runnerName && (await makeRunner(runnerName, address));
 
   const colors = colorsFor(process.stderr);

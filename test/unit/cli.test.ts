@@ -256,6 +256,19 @@ describe("squall run", { timeout: 30_000 }, () => {
       /^squall: test\/fixtures\/twin-flows\.ts: Two different flows are named 'twin': give one of them another name/,
     ],
     [["show", "no-such-run"], /^squall: No flow run `no-such-run` is recorded in /],
+    [
+      ["run", `${FLOWS}:greetings`, "--detach"],
+      /^squall: --detach starts the run on a flow-runner, which lives on a deployed stack or a kept local environment: add --stack <name>, or --env \(squall env start --flows <module>\)\. Without --detach, squall run runs the flow here\.\n$/,
+    ],
+    [
+      ["run", `${FLOWS}:greetings`, "--env"],
+      /^squall: --env with squall run starts a detached run on the kept local environment's flow-runner: add --detach\. /,
+    ],
+    [
+      ["run", `${FLOWS}:greetings`, "--detach", "--stack", "Squall", "--runner", "threads"],
+      /^squall: --runner picks the task runner of a run in this process; a detached run's flow runs on the flow-runner, with the flow's own runner: leave --runner out\.\n$/,
+    ],
+    [["cancel", "no-such-run"], /^squall: No flow run `no-such-run` is recorded in /],
     [["launch"], /^squall: unknown command 'launch'; see squall --help$/m],
   ])("exits 2 for %j with one line saying what is wrong", async (args, message) => {
     const { code, stdout, stderr } = await squall(...(args as string[]));
@@ -352,6 +365,23 @@ describe("squall runs, show, logs", { timeout: 30_000 }, () => {
     expect(runEndedBeforeFirstNap).toBe(false);
     expect(lines(followed).filter((line) => line === "napped 300 ms")).toHaveLength(5);
     expect(followed).toMatch(/Flow run '[a-z]+-[a-z]+' - Finished in state Completed\(\)/);
+  });
+});
+
+describe("squall cancel on the local record", { timeout: 30_000 }, () => {
+  it("says plainly that it cancels runs in a bucket, and exits 2 without touching the record", async () => {
+    const [run] = await new LocalRunBackend(HOME).list();
+    const id = (run as { id: string }).id;
+    const before = readFileSync(join(HOME, "runs", id, "events.jsonl"), "utf8");
+
+    const { code, stdout, stderr } = await squall("cancel", id);
+
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toBe(
+      `squall: Flow run ${id} is in the local record (${HOME}): its flow runs in the process that started it, and only Ctrl-C there cancels it. squall cancel cancels runs in a bucket: a deployed stack's (--stack <name>) or the kept local environment's (--env).\n`,
+    );
+    expect(readFileSync(join(HOME, "runs", id, "events.jsonl"), "utf8")).toBe(before);
   });
 });
 
