@@ -23,13 +23,20 @@ export async function schedulesCommand(options: SchedulesOptions): Promise<numbe
     );
   }
   // Loaded only here: the AWS SDK and croner are for this command.
-  const { keptScheduleReport, stackScheduleReport } = await import("../aws/cli/schedule-report.js");
+  const { keptScheduleReport, stackScheduleReport, ScheduleReportError } = await import(
+    "../aws/cli/schedule-report.js"
+  );
   let report: Awaited<ReturnType<typeof stackScheduleReport>>;
-  if (options.env) {
-    const { announcedForReading } = await import("./env-command.js");
-    report = await keptScheduleReport(await announcedForReading());
-  } else {
-    report = await stackScheduleReport({ ...options, stack: options.stack as string });
+  try {
+    if (options.env) {
+      const { announcedForReading } = await import("./env-command.js");
+      report = await keptScheduleReport(await announcedForReading());
+    } else {
+      report = await stackScheduleReport({ ...options, stack: options.stack as string });
+    }
+  } catch (error) {
+    if (error instanceof ScheduleReportError) throw new UsageError(error.message);
+    throw error;
   }
   if (report.rows.length === 0) {
     process.stdout.write(

@@ -1,26 +1,12 @@
 // What `squall schedules` prints: a table of the schedules with when each fires next, then each
 // schedule's last runs.
-import type { StateName } from "../states.js";
 import { type Colors, colorState, formatDuration, formatTime, shortId, table } from "./format.js";
 
-/** Type-only: the listing's shape is squall/aws's. */
-type ScheduleListing = import("../aws/schedules/definition.js").ScheduleListing;
+// The report's shape is squall/aws's, which reads it; this file only prints it.
+type LastRun = import("../aws/schedules/report.js").LastRun;
+type ScheduleRow = import("../aws/schedules/report.js").ScheduleRow;
 
-/** A run a schedule started, as listed. */
-export interface LastRun {
-  readonly id: string;
-  /** The flow run's name (`witty-otter`); empty when its record does not say yet. */
-  readonly name: string;
-  readonly state: StateName;
-  /** Milliseconds since the epoch. */
-  readonly startedAt: number;
-}
-
-/** A schedule with when it fires next (unknown for a stack's rate) and its last runs, newest first. */
-export interface ScheduleRow extends ScheduleListing {
-  readonly next: number | undefined;
-  readonly lastRuns: readonly LastRun[];
-}
+export type { LastRun, ScheduleRow };
 
 /** The lines `squall schedules` prints for `rows`, `now` being when they were read. */
 export function formatSchedules(rows: readonly ScheduleRow[], now: number, colors: Colors): string {

@@ -3,11 +3,11 @@ import { randomUUID } from "node:crypto";
 import { defaultSerializer } from "squall";
 import { type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bucketStore, runIds } from "../../sdk/aws/records/bucket-runs.js";
 import { keptScheduleReport } from "../../sdk/aws/cli/schedule-report.js";
 import { startKey } from "../../sdk/aws/cli/scheduled-runs.js";
 import type { Announcement } from "../../sdk/aws/local/announcement.js";
 import { readSummary } from "../../sdk/aws/record/run-log.js";
+import { bucketStore, runIds } from "../../sdk/aws/records/bucket-runs.js";
 import { startFakeStack } from "../support/fake-stack.js";
 import { PROJECT_ROOT } from "../support/local-environment.js";
 import { recordedByRun } from "../support/records.js";
@@ -107,25 +107,13 @@ async function writeStart(
 }
 
 describe("a schedule's last runs", () => {
-  // The two runs the schedule fired first, an older one whose record is gone but for its start,
-  // and starts that are not the schedule's: another flow's, a run started by no schedule.
-  let fired: string[];
-  let older: string;
+  // The runs the schedule fired (the flow-runner writes each one's start), and starts that are not
+  // the schedule's, newer than all of them: another flow's, and a run started by no schedule.
   beforeAll(async () => {
-    fired = (await finalRuns(2, 30_000)).slice(0, 2);
-    older = randomUUID();
-    const base = Date.now() - 60_000;
-    await writeStart(fired[0] as string, { flow: "stamping", schedule: "often", startedAt: base + 2_000 });
-    await writeStart(fired[1] as string, {
-      flow: "stamping",
-      schedule: "often",
-      startedAt: base + 4_000,
-      flowRunName: "brisk-badger",
-    });
-    await writeStart(older, { flow: "stamping", schedule: "often", startedAt: base + 1_000 });
-    await writeStart(randomUUID(), { flow: "stamping", schedule: "often", startedAt: base });
-    await writeStart(randomUUID(), { flow: "another", schedule: "often", startedAt: base + 9_000 });
-    await writeStart(randomUUID(), { flow: "stamping", startedAt: base + 9_000 });
+    await finalRuns(3, 30_000);
+    const later = Date.now() + 3_600_000;
+    await writeStart(randomUUID(), { flow: "another", schedule: "often", startedAt: later });
+    await writeStart(randomUUID(), { flow: "stamping", startedAt: later });
   }, 40_000);
 
   it("are the newest three whose start names the schedule and its flow, with their names and states", async () => {
@@ -151,10 +139,19 @@ describe("a schedule's last runs", () => {
     const report = await keptScheduleReport(announcement, now);
 
     const [often, never] = report.rows;
-    expect(often?.lastRuns.map((run) => run.id)).toEqual([fired[1], fired[0], older]);
-    expect(often?.lastRuns.map((run) => run.state)).toEqual(["Completed", "Completed", "Running"]);
-    // The name as the start gives it; else as the record's log lines do (these runs logged none).
-    expect(often?.lastRuns.map((run) => run.name)).toEqual(["brisk-badger", "", ""]);
+    const listed = often?.lastRuns ?? [];
+    expect(listed).toHaveLength(3);
+    // Each is the schedule's, named as its start says; newest first; none of the others newer.
+    const starts = await Promise.all(
+      listed.map(async (run) => JSON.parse(new TextDecoder().decode(await store.get(startKey(run.id))))),
+    );
+    for (const [i, start] of starts.entries()) {
+      expect(start).toMatchObject({ flow: "stamping", schedule: "often" });
+      expect(listed[i]?.name).toBe(start.flowRunName);
+      expect(["Completed", "Running"]).toContain(listed[i]?.state);
+    }
+    const times = starts.map((start) => start.startedAt as number);
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
     // Every 2 s from the scheduler's start: the first such time after now.
     const since = local.schedules.since;
     expect(often?.next).toBe(since + (Math.floor((now - since) / 2_000) + 1) * 2_000);
@@ -182,12 +179,14 @@ describe("a schedule's last runs", () => {
         "often  stamping  rate(2 seconds)  UTC       yes      -",
         "never  stamping  rate(1 second)   UTC       no       - (disabled)",
       ]);
-      expect(lines.slice(4, 8).map((line) => line.trim().split(/\s+/).slice(0, 3))).toEqual([
-        ["often:", "last", "runs"],
-        [(fired[1] as string).slice(0, 8), "brisk-badger", "Completed"],
-        [(fired[0] as string).slice(0, 8), "-", "Completed"],
-        [older.slice(0, 8), "-", "Running"],
-      ]);
+      expect(lines[4]?.trim().split(/\s+/).slice(0, 3)).toEqual(["often:", "last", "runs"]);
+      // Three runs the schedule fired, each named by its start record.
+      const runs = lines.slice(5, 8).map((line) => line.trim().split(/\s+/).slice(0, 3));
+      for (const [id, name, state] of runs) {
+        expect(id).toMatch(/^[0-9a-f]{8}$/);
+        expect(name).toMatch(/^[a-z]+-[a-z]+$/);
+        expect(["Completed", "Running"]).toContain(state);
+      }
       expect(lines.slice(8)).toEqual(["", "never: no runs found", ""]);
     } finally {
       await stack.close();

@@ -1,15 +1,18 @@
 // What `squall schedules` reads: a deployed stack's schedules (its `Schedules` output) or the kept
 // local environment's (its announcement), when each fires next, and each one's last runs in the
 // bucket.
-import type { ScheduleRow } from "../../cli/schedules-format.js";
-import { UsageError } from "../../cli/usage-error.js";
-import { toError } from "../../errors.js";
+
+import { SquallError, toError } from "../../errors.js";
 import { type SquallAddress, STACK_OUTPUTS } from "../address.js";
 import { type Announcement, announcedAddress } from "../local/announcement.js";
 import { bucketStore } from "../records/bucket-runs.js";
 import { SCHEDULES_OUTPUT, type ScheduleListing } from "../schedules/definition.js";
 import { nextFireTimes } from "../schedules/fire-times.js";
+import type { ScheduleRow } from "../schedules/report.js";
 import { scheduledRuns } from "./scheduled-runs.js";
+
+/** What the command line shows as a usage error (exit 2): a stack or environment that has no schedules to read. */
+export class ScheduleReportError extends SquallError {}
 
 /** The schedules of one place, with their next fire times and last runs. */
 export interface ScheduleReport {
@@ -32,7 +35,7 @@ export async function stackScheduleReport(where: StackWhere, now = Date.now()): 
   const place = `stack '${where.stack}'`;
   const bucket = outputs[STACK_OUTPUTS.bucket];
   if (!bucket) {
-    throw new UsageError(
+    throw new ScheduleReportError(
       `Stack '${where.stack}' has no ${STACK_OUTPUTS.bucket} output: is it a squall stack?`,
     );
   }
@@ -42,7 +45,7 @@ export async function stackScheduleReport(where: StackWhere, now = Date.now()): 
     try {
       schedules = JSON.parse(text) as ScheduleListing[];
     } catch (error) {
-      throw new UsageError(
+      throw new ScheduleReportError(
         `The ${SCHEDULES_OUTPUT} output of ${place} is not JSON: ${toError(error).message}`,
       );
     }
@@ -90,7 +93,7 @@ async function report(
     }));
     return { where, rows, unread: runs.unread };
   } catch (error) {
-    throw new UsageError(
+    throw new ScheduleReportError(
       `Could not read the flow runs in ${where}: ${toError(error).message}. Check that the credentials may list and read the bucket (s3:ListBucket, s3:GetObject).`,
       { cause: error },
     );
@@ -118,7 +121,7 @@ async function stackOutputs(where: StackWhere): Promise<Record<string, string>> 
       (answer.Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? "", output.OutputValue ?? ""]),
     );
   } catch (error) {
-    throw new UsageError(
+    throw new ScheduleReportError(
       `Could not read stack '${where.stack}' (${toError(error).message}). Deploy it with \`npx cdk deploy\`, or check the region and credentials.`,
       { cause: error },
     );

@@ -3,12 +3,12 @@
 // those whose start names it. One LIST per thousand runs, then one GET per run (at most
 // `maxReads`), then the summary and first segment of the few runs shown.
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { LastRun } from "../../cli/schedules-format.js";
 import { mapLimit } from "../../map-limit.js";
 import { runPrefix } from "../../storage/keys.js";
 import type { RecordStore } from "../record/run-log.js";
 import { READS_AT_ONCE, runIds, summarize } from "../records/bucket-runs.js";
 import type { ScheduleListing } from "../schedules/definition.js";
+import type { LastRun } from "../schedules/report.js";
 
 /** What the flow-runner writes at `runs/<flowRunId>/start` when it starts a run. */
 export interface RunStart {
