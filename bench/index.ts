@@ -5,6 +5,7 @@ import { writeFileSync } from "node:fs";
 import { configureLogging } from "squall";
 import { benchCallerDeath, reportCallerDeath } from "./caller-death.js";
 import { benchCore, reportCore } from "./core.js";
+import { benchDurableResume, reportDurableResume } from "./durable-resume.js";
 import { benchLambda, reportLambda } from "./lambda.js";
 import { benchLambdaFaults, reportLambdaFaults } from "./lambda-faults.js";
 import { benchMixedLatency, reportMixedLatency } from "./mixed-latency.js";
@@ -21,6 +22,7 @@ const BENCHMARKS: Record<string, () => Promise<{ figures: unknown; table: string
   serialization: async () => withTable(await benchSerialization(), reportSerialization),
   lambda: async () => withTable(await benchLambda(), reportLambda),
   "caller-death": async () => withTable(await benchCallerDeath(), reportCallerDeath),
+  "durable-resume": async () => withTable(await benchDurableResume(), reportDurableResume),
   "lambda-faults": async () => withTable(await benchLambdaFaults(), reportLambdaFaults),
   "mixed-latency": async () => withTable(await benchMixedLatency(), reportMixedLatency),
   scale: async () => withTable(await benchScale(), reportScale),
