@@ -2,14 +2,16 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { configureLogging, type FlowRunState, flow, resetLogging, type Task } from "squall";
 import { LambdaTaskRunner, type LocalEnvironment, startLocalEnvironment } from "squall/aws";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sleep } from "../support/async.js";
 
-// A local environment kept across flow runs replaces its worker threads when a project file they
-// imported changes, not only a task module: a helper module a task imports, edited between runs,
-// runs as it is now. A run in progress when the file changes ends with the code it started with.
+// A local environment kept across flow runs replaces its worker and flow-runner threads when a
+// project file they imported changes, not only a task module: a helper module a task (or a flow)
+// imports, edited between runs, runs as it is now. A run in progress when the file changes ends
+// with the code it started with.
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** The task module and its helper, written for this run in a folder under the project. */
@@ -37,7 +39,18 @@ export const greetLater = task(async function greetLater(name: string) {
 });
 `;
 
+/** A flow the flow-runner runs by name, in its own thread, with the same helper. */
+const FLOWS = `// Written by test/integration/kept-environment-helpers.test.ts.
+import { flow } from "squall";
+import { greeting } from "./helper.ts";
+
+export const salute = flow(function salute(name: string) {
+  return \`\${greeting} \${name}\`;
+});
+`;
+
 let local: LocalEnvironment;
+let lambda: LambdaClient;
 let greet: Task<[string], string>;
 let greetLater: Task<[string], string>;
 let greeting: (names: string[]) => Promise<FlowRunState<string[]>>;
@@ -47,8 +60,14 @@ beforeAll(async () => {
   mkdirSync(DIR, { recursive: true });
   writeFileSync(HELPER, helperSource("hello"));
   writeFileSync(join(DIR, "tasks.ts"), TASKS);
+  writeFileSync(join(DIR, "flows.ts"), FLOWS);
   ({ greet, greetLater } = await import(pathToFileURL(join(DIR, "tasks.ts")).href));
-  local = await startLocalEnvironment({ workers: 2, projectRoot: ROOT });
+  local = await startLocalEnvironment({ workers: 2, projectRoot: ROOT, flows: join(DIR, "flows.ts") });
+  lambda = new LambdaClient({
+    endpoint: local.address.endpoint,
+    region: local.address.region,
+    credentials: { accessKeyId: "squall-local", secretAccessKey: "squall-local" },
+  });
   const runner = new LambdaTaskRunner(local.address);
   const greetingFlow = flow({ taskRunner: runner }, async function greeting(names: string[]) {
     return greet.map(names).result();
@@ -61,6 +80,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
+  lambda?.destroy();
   await local?.stop();
   rmSync(DIR, { recursive: true, force: true });
 });
@@ -75,6 +95,17 @@ function resultOf<R>(state: FlowRunState<R>): R {
     throw new Error(`Expected a completed flow run, got ${state.name}: ${String(state.error)}`);
   }
   return state.result;
+}
+
+/** What the flow-runner answers for `salute(name)`, invoked through Lambda's Invoke API. */
+async function salute(name: string): Promise<unknown> {
+  const answer = await lambda.send(
+    new InvokeCommand({
+      FunctionName: local.flowRunnerFunctionName,
+      Payload: JSON.stringify({ flow: "salute", parameters: [name] }),
+    }),
+  );
+  return JSON.parse(Buffer.from(answer.Payload ?? new Uint8Array()).toString("utf8"));
 }
 
 async function until(condition: () => boolean, ms: number): Promise<void> {
@@ -106,5 +137,11 @@ describe("a kept local environment whose task imports a project module", { timeo
     expect(resultOf(await running)).toBe("bonjour grace");
 
     expect(resultOf(await greeting(["grace"]))).toEqual(["hola grace"]);
+  });
+
+  it("has the flow-runner run the helper as it is now too", async () => {
+    expect(await salute("ada")).toMatchObject({ state: "Completed", result: "hola ada" });
+    writeFileSync(HELPER, helperSource("ciao"));
+    expect(await salute("ada")).toMatchObject({ state: "Completed", result: "ciao ada" });
   });
 });
