@@ -9,7 +9,7 @@
 // or coalesce events differently per platform.
 import { statSync } from "node:fs";
 import * as nodeModule from "node:module";
-import { extname, relative, sep } from "node:path";
+import { extname, isAbsolute, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The extensions of the project files a thread tracks: its TypeScript, JavaScript and JSON sources. */
@@ -47,12 +47,13 @@ export function trackLoadedFiles(projectRoot: string): LoadedFiles | undefined {
 }
 
 /** The file's path when `url` is a source file of the project, not of its dependencies or squall's state. */
-function projectSource(url: string, projectRoot: string): string | undefined {
+export function projectSource(url: string, projectRoot: string): string | undefined {
   if (!url.startsWith("file:")) return undefined;
   const path = fileURLToPath(url.replace(/[?#].*$/, ""));
   if (!SOURCE_EXTENSIONS.has(extname(path))) return undefined;
   const inside = relative(projectRoot, path);
-  if (inside === "" || inside.startsWith("..") || inside.startsWith(sep)) return undefined;
+  if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside))
+    return undefined;
   const folders = inside.split(sep);
   return folders.includes("node_modules") || folders[0] === ".squall" ? undefined : path;
 }
