@@ -475,6 +475,14 @@ export async function startLocalEnvironment(
           const outcome = await thread.invoke(payload, timeoutMs);
           if (outcome !== RELOADING) return outcome;
           await thread.exited; // its replacement, started as it exits, runs the invocation
+          if (stopping) {
+            return {
+              ok: false,
+              errorType: "Runtime.ExitError",
+              errorMessage: "The local environment stopped before the invocation ran.",
+              stackTrace: [],
+            };
+          }
         }
       });
     }

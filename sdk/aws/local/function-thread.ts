@@ -106,9 +106,11 @@ const running = async <T>(invocation: () => Promise<T>): Promise<T> => {
   }
 };
 // An idle thread checks too, so that it is replaced before the next run's messages reach it.
-setInterval(() => {
-  if (active === 0) stale();
-}, IDLE_CHECK_MS).unref();
+if (loadedFiles) {
+  setInterval(() => {
+    if (active === 0) stale();
+  }, IDLE_CHECK_MS).unref();
+}
 
 const pollers = setup.sources.map((source) => {
   const queue = new SqsQueue({ url: source.queueUrl, client: sqs });
