@@ -23,6 +23,42 @@ describe("the local event source mapping", () => {
     await poller.stop();
     expect(polls).toBe(1); // and no poll after the stop
   });
+
+  it("lets its long poll end on its own with finishPoll, and invokes with what it received", async () => {
+    let polls = 0;
+    let comeBack = (_messages: unknown[]) => {};
+    const message = { messageId: "m1", receiptHandle: "h1", body: "late", receiveCount: 1 };
+    const deleted: string[] = [];
+    // A long poll that a message reaches only after the stop began: aborted, it would be lost.
+    const queue = {
+      receive: ({ signal }: { signal?: AbortSignal }) =>
+        new Promise((resolve, reject) => {
+          polls += 1;
+          comeBack = resolve;
+          signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+        }),
+      delete: async (handles: readonly string[]) => {
+        deleted.push(...handles);
+      },
+    } as unknown as SqsQueue;
+    const invoked: string[] = [];
+    const poller = new EventSourcePoller({
+      queue,
+      handler: async (event) => {
+        invoked.push(...event.Records.map((record) => record.body));
+        return { batchItemFailures: [] };
+      },
+      eventSourceArn: "arn:test",
+    });
+    poller.start();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const stopped = poller.stop({ finishPoll: true });
+    comeBack([message]);
+    await stopped;
+    expect(invoked).toEqual(["late"]);
+    expect(deleted).toEqual(["h1"]);
+    expect(polls).toBe(1);
+  });
 });
 
 describe("the local event source mapping gathering a batch", () => {

@@ -469,9 +469,21 @@ export async function startLocalEnvironment(
       );
       flowRunnerFunctionName = `squall-flow-runner-${id}`;
       emulator.functions.set(flowRunnerFunctionName, async (payload) => {
-        const thread = flowRunner as FunctionThread;
-        await thread.ready;
-        return thread.invoke(payload, timeoutMs);
+        for (;;) {
+          const thread = flowRunner as FunctionThread;
+          await thread.ready;
+          const outcome = await thread.invoke(payload, timeoutMs);
+          if (outcome !== RELOADING) return outcome;
+          await thread.exited; // its replacement, started as it exits, runs the invocation
+          if (stopping) {
+            return {
+              ok: false,
+              errorType: "Runtime.ExitError",
+              errorMessage: "The local environment stopped before the invocation ran.",
+              stackTrace: [],
+            };
+          }
+        }
       });
     }
     await Promise.all(started.map((thread) => thread.ready));
@@ -481,8 +493,9 @@ export async function startLocalEnvironment(
     const sweep = () => {
       sweeping ??= (async () => {
         const thread = running.coordinator as FunctionThread;
+        // The coordinator never reloads: it runs every invocation it is given.
         const outcome = await thread.ready.then(
-          () => thread.invoke({ squall: "sweep" }, SWEEP_TIMEOUT_MS),
+          () => thread.invoke({ squall: "sweep" }, SWEEP_TIMEOUT_MS) as Promise<InvocationOutcome>,
           (error: Error) => ({ ok: false as const, errorMessage: error.message }),
         );
         if (!outcome.ok && !stopping) {
@@ -560,10 +573,16 @@ interface FunctionThread {
   readonly exited: Promise<void>;
   /** Ends it at once, as Lambda ends a crashed execution environment: what it held is not released. */
   kill(): void;
-  /** Runs one invocation of an invocable thread's handler. */
-  invoke(payload: unknown, timeoutMs: number): Promise<InvocationOutcome>;
+  /**
+   * Runs one invocation of an invocable thread's handler; `RELOADING` when the thread did not run
+   * it because a project file it loaded changed: its replacement is to run it.
+   */
+  invoke(payload: unknown, timeoutMs: number): Promise<InvocationOutcome | typeof RELOADING>;
   stop(): Promise<void>;
 }
+
+/** What a thread that is making way for a fresh one answers an invocation it did not run. */
+const RELOADING = Symbol("reloading");
 
 /** How long a stopping thread may finish its invocation before it is terminated. */
 const STOP_GRACE_MS = 2_000;
@@ -585,6 +604,8 @@ function startThread(
     invocable: fn === "flow-runner",
     timeoutSeconds,
     sources,
+    // The coordinator imports only squall's own code; the others import the project's modules.
+    projectRoot: fn === "coordinator" ? undefined : env[PROJECT_ROOT_VARIABLE],
   };
   // An invocation still running at the function's timeout is ended with its thread, as Lambda
   // ends it; what it held is not released, and comes back after its visibility timeout. So is
@@ -600,7 +621,7 @@ function startThread(
     );
     void thread.terminate();
   };
-  const invocations = new Map<number, (outcome: InvocationOutcome) => void>();
+  const invocations = new Map<number, (outcome: InvocationOutcome | typeof RELOADING) => void>();
   let nextInvocation = 0;
   // Each thread is one execution environment, named as Lambda names its log stream.
   const stream = logStreamName();
@@ -622,8 +643,8 @@ function startThread(
   });
   thread.on("message", (message: FromFunctionThread) => {
     if (message.type === "ready") markReady();
-    else if (message.type === "invoked") {
-      invocations.get(message.id)?.(message.outcome);
+    else if (message.type === "invoked" || message.type === "reloading") {
+      invocations.get(message.id)?.(message.type === "invoked" ? message.outcome : RELOADING);
       invocations.delete(message.id);
     } else if (message.type === "stopped") markStopped();
     else if (message.type === "holding") {

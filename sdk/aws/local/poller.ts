@@ -70,10 +70,15 @@ export class EventSourcePoller {
     this.#loop = this.#run();
   }
 
-  /** Stops polling and waits for the invocation in progress, if any. */
-  async stop(): Promise<void> {
+  /**
+   * Stops polling and waits for the invocation in progress, if any. With `finishPoll`, a long
+   * poll under way ends on its own (and what it receives is invoked with) rather than being
+   * aborted: a message the emulator hands to an aborted poll stays hidden, held by no one, for
+   * its whole visibility timeout.
+   */
+  async stop(options?: { readonly finishPoll?: boolean }): Promise<void> {
     this.#running = false;
-    this.#polling.abort();
+    if (!options?.finishPoll) this.#polling.abort();
     await this.#loop;
   }
 
