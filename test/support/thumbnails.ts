@@ -6,9 +6,10 @@ import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/
 import sharp from "sharp";
 import { expect } from "vitest";
 import type { Thumbnail } from "../../examples/thumbnails/thumbnails.js";
-import { readSegments, readSummary } from "../../sdk/aws/record/run-log.js";
+import { readSegments } from "../../sdk/aws/record/run-log.js";
 import { S3ResultStore } from "../../sdk/aws/s3-store.js";
 import type { Outcome } from "../../sdk/aws/wire/messages.js";
+import { finalSummary } from "./records.js";
 import { SAMPLE_IMAGES } from "./sample-images.js";
 
 /** The run's outcomes, once checked; `worker` says which execution environment ran each. */
@@ -53,7 +54,8 @@ export async function expectThumbnails(
   );
 
   const store = new S3ResultStore({ bucket, client: s3 });
-  const summary = await readSummary(store, flowRunId);
+  // The flow returned with its results; its notice reaches the record just after.
+  const summary = await finalSummary(store, flowRunId);
   expect(summary?.state).toBe("Completed");
   expect(summary?.counts).toEqual({ completed: SAMPLE_IMAGES.length, failed: 0, crashed: 0, cancelled: 0 });
   const { segments } = await readSegments(store, flowRunId, 0);
