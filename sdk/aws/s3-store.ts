@@ -160,22 +160,7 @@ export class S3ResultStore implements ResultStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.#client.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: this.prefix + prefix,
-          ContinuationToken: token,
-        }),
-      );
-      for (const object of page.Contents ?? []) {
-        if (object.Key !== undefined) keys.push(object.Key.slice(this.prefix.length));
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token !== undefined);
-    return keys.sort();
+    return (await this.entries(prefix)).map(({ key }) => key).sort();
   }
 
   /** The objects under `prefix` with their versions and when they were written (one LIST per thousand). */
