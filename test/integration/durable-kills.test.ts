@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientsFor } from "../../sdk/aws/address.js";
 import { readSummary } from "../../sdk/aws/record/run-log.js";
+import { startOnFlowRunner } from "../support/local-environment.js";
 
 // A durable flow run started on the local environment's flow-runner, as `startFlowRun` starts one
 // (an Event invocation), whose flow-runner is killed at random points: each death is found by the
@@ -14,7 +14,6 @@ import { readSummary } from "../../sdk/aws/record/run-log.js";
 
 const SEED = Number(process.env.SQUALL_CHAOS_SEED ?? Date.now() % 100_000);
 let local: LocalEnvironment;
-let lambda: LambdaClient;
 let store: S3ResultStore;
 
 beforeAll(async () => {
@@ -25,15 +24,9 @@ beforeAll(async () => {
     callerSilenceSeconds: 2,
     sweepSeconds: 1,
   });
-  lambda = new LambdaClient({
-    endpoint: local.address.endpoint,
-    region: local.address.region,
-    credentials: { accessKeyId: "squall-local", secretAccessKey: "squall-local" },
-  });
   store = new S3ResultStore({ bucket: local.address.bucket, client: clientsFor(local.address).s3 });
 });
 afterAll(async () => {
-  lambda?.destroy();
   await local?.stop();
 });
 
@@ -55,14 +48,9 @@ describe("a durable flow run whose flow-runner is killed", () => {
     const random = seeded(SEED);
     const ledger = join(mkdtempSync(join(tmpdir(), "squall-kills-")), "ledger");
     const flowRunId = randomUUID();
-    const answer = await lambda.send(
-      new InvokeCommand({
-        FunctionName: local.flowRunnerFunctionName,
-        InvocationType: "Event",
-        Payload: JSON.stringify({ flow: "durableFanOut", parameters: [ledger, 20, 50, 150], flowRunId }),
-      }),
-    );
-    expect(answer.StatusCode).toBe(202);
+    expect(
+      await startOnFlowRunner(local, { flow: "durableFanOut", parameters: [ledger, 20, 50, 150], flowRunId }),
+    ).toBe(202);
     let kills = 0;
     while (kills < 5) {
       await new Promise((resolve) => setTimeout(resolve, 300 + random() * 1_500));

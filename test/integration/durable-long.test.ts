@@ -2,18 +2,17 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { type LocalEnvironment, S3ResultStore, startLocalEnvironment } from "squall/aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientsFor } from "../../sdk/aws/address.js";
 import { journalKey } from "../../sdk/aws/durable/journal.js";
 import { readSummary } from "../../sdk/aws/record/run-log.js";
+import { startOnFlowRunner } from "../support/local-environment.js";
 
 // A flow of forty "minutes" (forty steps of a task and a one-second durable sleep) on a
 // flow-runner whose invocations last 20 s: it goes from invocation to invocation through the flow
 // queue, as a 40-minute flow would through 15-minute ones, and completes.
 let local: LocalEnvironment;
-let lambda: LambdaClient;
 let store: S3ResultStore;
 
 beforeAll(async () => {
@@ -22,15 +21,9 @@ beforeAll(async () => {
     flows: "test/fixtures/durable-flows.ts",
     flowRunnerTimeoutSeconds: 20,
   });
-  lambda = new LambdaClient({
-    endpoint: local.address.endpoint,
-    region: local.address.region,
-    credentials: { accessKeyId: "squall-local", secretAccessKey: "squall-local" },
-  });
   store = new S3ResultStore({ bucket: local.address.bucket, client: clientsFor(local.address).s3 });
 });
 afterAll(async () => {
-  lambda?.destroy();
   await local?.stop();
 });
 
@@ -51,14 +44,9 @@ describe("a flow longer than its flow-runner's timeout", () => {
     const ledger = join(mkdtempSync(join(tmpdir(), "squall-long-")), "ledger");
     const flowRunId = randomUUID();
     const began = Date.now();
-    const answer = await lambda.send(
-      new InvokeCommand({
-        FunctionName: local.flowRunnerFunctionName,
-        InvocationType: "Event",
-        Payload: JSON.stringify({ flow: "longHaul", parameters: [ledger, 40, 1_000], flowRunId }),
-      }),
-    );
-    expect(answer.StatusCode).toBe(202);
+    expect(
+      await startOnFlowRunner(local, { flow: "longHaul", parameters: [ledger, 40, 1_000], flowRunId }),
+    ).toBe(202);
     let summary = await readSummary(store, flowRunId);
     while (summary?.state === undefined && Date.now() - began < 140_000) {
       await new Promise((resolve) => setTimeout(resolve, 500));

@@ -2,6 +2,7 @@
 // killed), and waiting for the queues to hold nothing.
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { LocalEnvironment } from "squall/aws";
 import { ADDRESS_VARIABLES } from "../../sdk/aws/address.js";
@@ -127,4 +128,31 @@ export function callerReport<T>(local: LocalEnvironment, script: URL, args: read
       else reject(new Error(`The caller exited (${code}):\n${stdout}${stderr}`));
     });
   });
+}
+
+/**
+ * Starts a flow on `local`'s flow-runner as `startFlowRun` does (an `Event` invocation), with the
+ * run id given; answers the Invoke API's status code.
+ */
+export async function startOnFlowRunner(
+  local: LocalEnvironment,
+  payload: { flow: string; parameters: unknown[]; flowRunId: string },
+): Promise<number | undefined> {
+  const lambda = new LambdaClient({
+    endpoint: local.address.endpoint,
+    region: local.address.region,
+    credentials: { accessKeyId: "squall-local", secretAccessKey: "squall-local" },
+  });
+  try {
+    const answer = await lambda.send(
+      new InvokeCommand({
+        FunctionName: local.flowRunnerFunctionName,
+        InvocationType: "Event",
+        Payload: JSON.stringify(payload),
+      }),
+    );
+    return answer.StatusCode;
+  } finally {
+    lambda.destroy();
+  }
 }
