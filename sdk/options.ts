@@ -284,7 +284,8 @@ export function checkName(name: unknown, kind: "task" | "flow"): string {
   return name;
 }
 
-function assertKnownKeys(options: object, known: Set<string>, kind: string): void {
+/** Refuses an option not in `known`, naming the known ones (a misspelt option would else do nothing). */
+export function assertKnownKeys(options: object, known: ReadonlySet<string>, kind: string): void {
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError(`Expected ${kind} options to be an object, got \`${String(options)}\``);
   }

@@ -1,9 +1,17 @@
 import { InvalidArgumentError } from "../errors.js";
 import { emitProgress, progressObserved } from "../observe.js";
+import { assertKnownKeys } from "../options.js";
 import type { TaskRunner, TaskRunnerSession } from "../runners/task-runner.js";
 import type { FlowRunInfo } from "../runs.js";
 import { shareStore } from "../storage/open-store.js";
-import { addressFromEnv, addressFromStack, checkAddress, clientsFor, type SquallAddress } from "./address.js";
+import {
+  ADDRESS_VARIABLES,
+  addressFromEnv,
+  addressFromStack,
+  checkAddress,
+  clientsFor,
+  type SquallAddress,
+} from "./address.js";
 import { announcedAddress, announcedEnvironment } from "./local/announcement.js";
 import type { LocalEnvironment, LocalEnvironmentOptions } from "./local/environment.js";
 import { ownFunctionAddress } from "./own-address.js";
@@ -48,6 +56,18 @@ export interface LambdaTaskRunnerOptions extends Partial<SquallAddress> {
   readonly follow?: FollowerOptions;
 }
 
+/** An address's fields, spread into the options (`{ ...local.address }`), and the runner's own. */
+const RUNNER_KEYS: ReadonlySet<string> = new Set([
+  ...Object.keys(ADDRESS_VARIABLES),
+  "stack",
+  "local",
+  "keepLocal",
+  "tasksPerMessage",
+  "inlineArgBytes",
+  "callerSilenceSeconds",
+  "follow",
+]);
+
 interface Connected extends Connection {
   readonly address: SquallAddress;
   readonly local: LocalEnvironment | undefined;
@@ -81,6 +101,7 @@ export class LambdaTaskRunner implements TaskRunner {
         `Expected LambdaTaskRunner options to be an object, got \`${String(options)}\``,
       );
     }
+    assertKnownKeys(options, RUNNER_KEYS, "LambdaTaskRunner");
     positiveInteger("tasksPerMessage", options.tasksPerMessage ?? 50);
     positiveInteger("inlineArgBytes", options.inlineArgBytes ?? 32 * 1024);
     positiveInteger("callerSilenceSeconds", options.callerSilenceSeconds ?? DEFAULT_SILENT_AFTER_SECONDS);
